@@ -1,0 +1,113 @@
+"""Chain state as a key-value map, with copy-on-write overlays for atomic execution.
+
+A block executes in an :class:`Overlay` over the committed state; each transaction
+executes in a child overlay that is merged only if it succeeds, so a failed rule
+changes nothing. The block's write set is what storage/ persists in one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Final, Protocol
+
+from chain.encoding import U64_MAX, Primitive, decode, encode
+
+_DELETED: Final = None
+
+
+class StateReader(Protocol):
+    """Read access to committed state. storage/ implements it over LevelDB."""
+
+    def get(self, key: bytes) -> bytes | None:
+        """Return the value stored at ``key``, or None."""
+        ...
+
+
+class MemoryState:
+    """A plain in-memory state: for genesis, tests and simulations."""
+
+    def __init__(self, items: Mapping[bytes, bytes] | None = None) -> None:
+        self._items: dict[bytes, bytes] = dict(items or {})
+
+    def get(self, key: bytes) -> bytes | None:
+        """Return the value at ``key``, or None."""
+        return self._items.get(key)
+
+    def apply(self, writes: Mapping[bytes, bytes | None]) -> None:
+        """Apply a write set (None deletes)."""
+        for key, value in writes.items():
+            if value is None:
+                self._items.pop(key, None)
+            else:
+                self._items[key] = value
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Iterate over every stored pair in key order."""
+        return iter(sorted(self._items.items()))
+
+
+class Overlay:
+    """Buffered writes over a parent reader; nothing reaches the parent until merged."""
+
+    __slots__ = ("_parent", "_writes")
+
+    def __init__(self, parent: StateReader) -> None:
+        self._parent = parent
+        self._writes: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        """Return the newest value at ``key`` as seen through this overlay."""
+        if key in self._writes:
+            return self._writes[key]
+        return self._parent.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Set ``key`` to ``value`` in this overlay."""
+        self._writes[key] = value
+
+    def delete(self, key: bytes) -> None:
+        """Delete ``key`` in this overlay."""
+        self._writes[key] = _DELETED
+
+    def child(self) -> Overlay:
+        """Return a new overlay on top of this one (for one transaction)."""
+        return Overlay(self)
+
+    def merge_into(self, parent: Overlay) -> None:
+        """Apply this overlay's writes to ``parent`` (which must be its parent)."""
+        parent._writes.update(self._writes)
+
+    @property
+    def writes(self) -> Mapping[bytes, bytes | None]:
+        """The buffered write set (None means deleted)."""
+        return self._writes
+
+    # typed helpers --------------------------------------------------------------
+
+    def get_value(self, key: bytes) -> Primitive | None:
+        """Return the decoded canonical value at ``key``, or None."""
+        raw = self.get(key)
+        return None if raw is None else decode(raw)
+
+    def put_value(self, key: bytes, value: Primitive) -> None:
+        """Store the canonical encoding of ``value`` at ``key``."""
+        self.put(key, encode(value))
+
+    def get_int(self, key: bytes) -> int:
+        """Return the integer at ``key`` (0 when absent)."""
+        raw = self.get(key)
+        if raw is None:
+            return 0
+        value = decode(raw)
+        if type(value) is not int:
+            raise ValueError(f"state key {key!r} does not hold an integer")
+        return value
+
+    def put_int(self, key: bytes, value: int) -> None:
+        """Store a non-negative u64 at ``key``; zero deletes the key so state stays minimal."""
+        if not 0 <= value <= U64_MAX:
+            raise OverflowError(f"value {value} out of the u64 range")
+        if value == 0:
+            self.delete(key)
+        else:
+            self.put(key, encode(value))

@@ -1,0 +1,1 @@
+"""Agora cli package."""

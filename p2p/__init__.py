@@ -1,0 +1,1 @@
+"""Agora p2p package."""
