@@ -12,6 +12,7 @@ HRP: Final = "agora"
 _CHARSET: Final = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32M_CONST: Final = 0x2BC830A3
 ADDRESS_BYTES: Final = 32
+_HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
 
 
 class AddressError(ValueError):
@@ -84,9 +85,8 @@ def decode_address(text: str) -> bytes:
 
 def parse_account(text: str) -> bytes:
     """Accept an ``agora1...`` address or a 64-hex-digit public key; return the 32 bytes."""
-    if len(text) == 64:
-        try:
-            return bytes.fromhex(text)
-        except ValueError:
-            pass
+    if not isinstance(text, str):
+        raise AddressError("not an address")
+    if len(text) == 64 and all(c in _HEX_DIGITS for c in text):
+        return bytes.fromhex(text)
     return decode_address(text)

@@ -58,10 +58,11 @@ class Header:
     evidence_hash: bytes
     """Merkle root of the evidence hashes carried."""
     hash: bytes = field(default=b"", compare=False, repr=False)
+    """SHA-256 of the canonical header; always computed from the fields (a passed value is ignored,
+    so ``dataclasses.replace`` can never carry a stale hash)."""
 
     def __post_init__(self) -> None:
-        if not self.hash:
-            object.__setattr__(self, "hash", sha256(encode(self.to_wire())))
+        object.__setattr__(self, "hash", sha256(encode(self.to_wire())))
 
     def to_wire(self) -> Primitive:
         """Canonical positional form."""

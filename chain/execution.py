@@ -15,7 +15,7 @@ from typing import Final
 
 from chain.accounts import NATIVE_ASSET, credit, debit, get_balance, get_nonce, nonce_key
 from chain.block import Block, Header, commit_hash, evidence_root, tx_root
-from chain.encoding import Primitive, as_bytes, as_int, as_list, as_str, decode, encode, sha256
+from chain.encoding import DecodeError, Primitive, as_bytes, as_int, as_list, as_str, decode, encode, sha256
 from chain.errors import InvalidBlock, InvalidTransaction, TxFailure
 from chain.genesis import PARAMS_KEY, VALIDATORS_KEY
 from chain.params import ChainParams
@@ -54,6 +54,8 @@ class Event:
         attrs = []
         for pair in as_list(f[1], "event attributes"):
             kv = as_list(pair, "event attribute", length=2)
+            if type(kv[1]) not in (int, str, bytes, bool):
+                raise DecodeError("event attribute: expected an int, str, bytes or bool value")
             attrs.append((as_str(kv[0], "attribute name"), kv[1]))
         return cls(as_str(f[0], "event type"), tuple(attrs))
 
@@ -229,22 +231,28 @@ class BlockBuilder:
         """
         if not self.has_room(tx):
             raise InvalidTransaction("block is full", "block_full")
-        check_envelope(self._overlay, tx, self.chain_id, self.params, self._verifier)
-        debit(self._overlay, tx.sender, tx.fee)
-        credit(self._overlay, self.proposer, tx.fee)
-        self._overlay.put_int(nonce_key(tx.sender), tx.nonce + 1)
         spec = self._registry.kinds.get(tx.kind)
         if spec is None:
             raise InvalidTransaction(f"unknown kind {tx.kind!r}", "unknown_kind")
-        child = self._overlay.child()
+        check_envelope(self._overlay, tx, self.chain_id, self.params, self._verifier)
+        # Fee and nonce go to their own overlay so that nothing is written unless all succeed.
+        charged = self._overlay.child()
+        try:
+            debit(charged, tx.sender, tx.fee)
+            credit(charged, self.proposer, tx.fee)
+        except TxFailure as exc:
+            raise InvalidTransaction(exc.message, exc.code) from None
+        charged.put_int(nonce_key(tx.sender), tx.nonce + 1)
+        child = charged.child()
         ctx = TxContext(child, self.chain_id, self.height, self.time_ms, self.proposer, tx.sender, tx.hash)
         try:
             spec.handler(ctx, tx.body)
         except TxFailure as failure:
             receipt = Receipt(tx.hash, failure.code, failure.message, tx.fee)
         else:
-            child.merge_into(self._overlay)
+            child.merge_into(charged)
             receipt = Receipt(tx.hash, OK, "", tx.fee, tuple(ctx.events))
+        charged.merge_into(self._overlay)
         self.txs.append(tx)
         self.receipts.append(receipt)
         self.tx_bytes += len(tx.raw)
@@ -310,16 +318,24 @@ def execute_block(
     genesis_hash: bytes,
     genesis_app_hash: bytes,
     verifier: Verifier = verify_signature,
+    *,
+    chain_id: str | None = None,
 ) -> BlockResult:
     """Validate ``block`` against its parent and execute it; raise InvalidBlock on any mismatch.
 
     The parent's certificate (``block.last_commit``) is verified by the caller, which
-    knows the validator set that signed it.
+    knows the validator set that signed it. Pass ``chain_id`` (the genesis chain id) so
+    that the first block's header cannot name another chain; later blocks must keep
+    their parent's chain id either way.
     """
     h = block.header
+    if chain_id is not None and h.chain_id != chain_id:
+        raise InvalidBlock(f"block is for chain {h.chain_id!r}, this is {chain_id!r}", "wrong_chain")
     expected_height = 1 if parent is None else parent.height + 1
     if h.height != expected_height:
         raise InvalidBlock(f"height {h.height}, expected {expected_height}", "bad_height")
+    if (block.last_commit is None) != (h.height == 1):
+        raise InvalidBlock("every block but the first carries its parent's certificate", "bad_last_commit")
     if h.parent_hash != (genesis_hash if parent is None else parent.hash):
         raise InvalidBlock("parent hash does not match", "bad_parent")
     if parent is not None and h.time_ms <= parent.time_ms:

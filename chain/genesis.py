@@ -24,8 +24,8 @@ GENESIS_DOMAIN: Final = b"agora/genesis/v1"
 VALIDATORS_KEY: Final = b"validators"
 PARAMS_KEY: Final = b"params"
 MAX_GENESIS_ACCOUNTS: Final = 100_000
-_CHAIN_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_ASSET_RE: Final = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
+_CHAIN_ID_RE: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_ASSET_RE: Final = re.compile(r"[A-Z][A-Z0-9]{1,15}")
 
 
 class GenesisError(ValueError):
@@ -104,6 +104,11 @@ def _require(cond: bool, message: str) -> None:
         raise GenesisError(message)
 
 
+def _require_known(item: Mapping[str, object], known: set[str], where: str) -> None:
+    unknown = set(item) - known
+    _require(not unknown, f"{where}: unknown fields: {', '.join(sorted(map(str, unknown)))}")
+
+
 def genesis_from_json(data: object) -> Genesis:
     """Validate the JSON form; raise GenesisError naming the first problem found."""
     _require(isinstance(data, Mapping), "genesis must be a JSON object")
@@ -112,7 +117,7 @@ def genesis_from_json(data: object) -> Genesis:
     _require(not unknown, f"unknown genesis fields: {', '.join(sorted(unknown))}")
     chain_id = data.get("chain_id")
     _require(
-        isinstance(chain_id, str) and bool(_CHAIN_ID_RE.match(chain_id)) and len(chain_id) <= MAX_CHAIN_ID,
+        isinstance(chain_id, str) and bool(_CHAIN_ID_RE.fullmatch(chain_id)) and len(chain_id) <= MAX_CHAIN_ID,
         "chain_id must be 1-64 characters of a-z, 0-9, '.', '_' or '-'",
     )
     assert isinstance(chain_id, str)
@@ -130,6 +135,7 @@ def genesis_from_json(data: object) -> Genesis:
     validators = []
     for i, item in enumerate(raw_validators):
         _require(isinstance(item, Mapping), f"validators[{i}] must be an object")
+        _require_known(item, {"public_key", "power"}, f"validators[{i}]")
         try:
             key = parse_account(str(item.get("public_key", "")))
         except AddressError as exc:
@@ -150,13 +156,14 @@ def genesis_from_json(data: object) -> Genesis:
     totals: dict[str, int] = {}
     for i, item in enumerate(raw_balances):
         _require(isinstance(item, Mapping), f"balances[{i}] must be an object")
+        _require_known(item, {"address", "asset", "amount"}, f"balances[{i}]")
         try:
             account = parse_account(str(item.get("address", "")))
         except AddressError as exc:
             raise GenesisError(f"balances[{i}].address: {exc}") from None
         asset = item.get("asset", NATIVE_ASSET)
         _require(
-            isinstance(asset, str) and bool(_ASSET_RE.match(asset)) and len(asset) <= MAX_ASSET_NAME,
+            isinstance(asset, str) and bool(_ASSET_RE.fullmatch(asset)) and len(asset) <= MAX_ASSET_NAME,
             f"balances[{i}].asset must be 2-16 upper-case letters or digits",
         )
         amount = item.get("amount")

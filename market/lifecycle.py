@@ -1,0 +1,168 @@
+"""Moving an order along the transition table: authorization, deadlines, payouts, events.
+
+:func:`authorize` decides whether an actor may take an action now (and why not, as a
+typed TxFailure); :func:`advance` performs a permitted step: it records the history
+entry, sets the next deadline, pays the escrow out as the target state demands, updates
+reputation, stores the order and emits an ``order`` event. Handlers and the deadline hook
+both go through here, so the table is the only authority.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Final
+
+from chain.errors import TxFailure
+from chain.execution import TxContext
+from chain.state import Overlay
+from market.due import deadline_after, schedule
+from market.escrow import release
+from market.keys import listing_key, order_key
+from market.limits import MAX_HISTORY, MAX_STOCK
+from market.order_state import (
+    ROLE_OF,
+    TERMINAL,
+    WINDOW_OF,
+    Action,
+    OrderState,
+    Payout,
+    Role,
+    Timing,
+    Transition,
+    has_timeout,
+    payout_of,
+    transition_for,
+)
+from market.queries import escrow_of, get_listing, get_order
+from market.records import HistoryEntry, Order
+from market.reputation import record_closed
+
+_NOT_ROLE: Final = {
+    Role.BUYER: ("only the buyer may do this", "not_buyer"),
+    Role.MERCHANT: ("only the merchant may do this", "not_merchant"),
+    Role.ARBITER: ("only the order's arbiter may do this", "not_arbiter"),
+    Role.PARTY: ("only the buyer or the merchant may do this", "not_party"),
+    Role.CHAIN: ("only the chain takes this action", "not_permitted"),
+}
+
+
+def load_order(state: Overlay, order_id: bytes) -> Order:
+    """The order, or TxFailure('unknown_order')."""
+    order = get_order(state, order_id)
+    if order is None:
+        raise TxFailure(f"no order {order_id.hex()}", "unknown_order")
+    return order
+
+
+def may_act(order: Order, role: Role, actor: bytes) -> bool:
+    """True if ``actor`` plays ``role`` in ``order`` (the chain acts with an empty actor)."""
+    if role is Role.BUYER:
+        return actor == order.buyer
+    if role is Role.MERCHANT:
+        return actor == order.merchant
+    if role is Role.PARTY:
+        return actor in (order.buyer, order.merchant)
+    if role is Role.ARBITER:
+        return bool(order.arbiter) and actor == order.arbiter
+    return actor == b""
+
+
+def authorize(order: Order, action: Action, actor: bytes, now_ms: int) -> Transition:
+    """Return the table row for ``action``, or raise TxFailure with the first rule broken.
+
+    Checked in order: the actor's role ('not_buyer', 'not_merchant', 'not_arbiter',
+    'not_party'), the order's state ('wrong_state'), then the deadline ('deadline_passed'
+    for actions allowed only before it, 'too_early' for those allowed only after it).
+    """
+    role = ROLE_OF[action]
+    if not may_act(order, role, actor):
+        message, code = _NOT_ROLE[role]
+        raise TxFailure(message, code)
+    row = transition_for(order.state, action)
+    if row is None:
+        raise TxFailure(f"cannot {action.value} an order that is {order.state.value}", "wrong_state")
+    if row.timing is Timing.BEFORE and order.deadline_ms and now_ms >= order.deadline_ms:
+        raise TxFailure(f"the deadline passed at {order.deadline_ms}", "deadline_passed")
+    if row.timing is Timing.AFTER and now_ms < order.deadline_ms:
+        raise TxFailure(f"not before the deadline at {order.deadline_ms}", "too_early")
+    return row
+
+
+def save_order(state: Overlay, order: Order) -> None:
+    """Store an order record."""
+    state.put_value(order_key(order.order_id), order.to_wire())
+
+
+def emit_order(ctx: TxContext, order: Order, action: Action, prev: OrderState | None, actor: bytes) -> None:
+    """Emit the ``order`` event a node indexes orders by (buyer, merchant, state, listing)."""
+    ctx.emit(
+        "order",
+        action=action.value,
+        order_id=order.order_id,
+        listing_id=order.listing_id,
+        buyer=order.buyer,
+        merchant=order.merchant,
+        arbiter=order.arbiter,
+        state=order.state.value,
+        prev_state="" if prev is None else prev.value,
+        total=order.total,
+        quantity=order.quantity,
+        deadline_ms=order.deadline_ms,
+        actor=actor,
+        automatic=actor == b"",
+    )
+
+
+def pay(ctx: TxContext, order: Order, account: bytes, amount: int, role: str) -> None:
+    """Release ``amount`` of the order's escrow to ``account`` and emit an ``escrow`` event."""
+    if amount == 0:
+        return
+    release(ctx.state, order.order_id, account, amount)
+    ctx.emit("escrow", movement="release", order_id=order.order_id, account=account, amount=amount, role=role)
+
+
+def _restock(state: Overlay, order: Order) -> None:
+    listing = get_listing(state, order.listing_id)
+    if listing is None:
+        return
+    stock = min(MAX_STOCK, listing.stock + order.quantity)
+    state.put_value(listing_key(listing.listing_id), replace(listing, stock=stock).to_wire())
+
+
+def _pay_out(ctx: TxContext, order: Order) -> None:
+    kind = payout_of(order.state)
+    held = escrow_of(ctx.state, order.order_id)
+    if kind in (Payout.REFUND_RESTOCK, Payout.REFUND):
+        pay(ctx, order, order.buyer, held, "buyer")
+        if kind is Payout.REFUND_RESTOCK:
+            _restock(ctx.state, order)
+    elif kind is Payout.MERCHANT:
+        pay(ctx, order, order.merchant, held, "merchant")
+    elif kind is Payout.SPLIT:
+        if order.ruling is None:
+            raise TxFailure("a split needs a ruling", "bad_split")
+        pay(ctx, order, order.arbiter, order.ruling.arbiter_fee, "arbiter")
+        pay(ctx, order, order.buyer, order.ruling.buyer_amount, "buyer")
+        pay(ctx, order, order.merchant, order.ruling.merchant_amount, "merchant")
+
+
+def advance(ctx: TxContext, order: Order, row: Transition, actor: bytes, note: str = "", **changes: Any) -> Order:
+    """Take the permitted step ``row`` and return the updated, stored order.
+
+    ``changes`` are further Order fields the action sets (tracking, ruling, ...).
+    """
+    if len(order.history) >= MAX_HISTORY:
+        raise TxFailure("order history is full", "history_full")
+    target = row.target
+    window = WINDOW_OF.get(target)
+    deadline = 0 if window is None else deadline_after(ctx.time_ms, order.windows.of(window))
+    entry = HistoryEntry(row.action, target, ctx.time_ms, ctx.height, actor, note)
+    updated = replace(order, state=target, deadline_ms=deadline, history=(*order.history, entry), **changes)
+    _pay_out(ctx, updated)
+    if has_timeout(target):
+        schedule(ctx.state, updated.order_id, deadline)
+    if target in TERMINAL and updated.accepted:
+        record_closed(ctx.state, updated)
+    save_order(ctx.state, updated)
+    emit_order(ctx, updated, row.action, order.state, actor)
+    return updated

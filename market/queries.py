@@ -1,0 +1,53 @@
+"""Read-only views of market state: pure functions over any StateReader.
+
+The node serves these directly (committed state is a StateReader); handlers use them
+through their overlay. Each returns None (or a zero record) for what does not exist and
+raises DecodeError only if stored state is corrupt.
+"""
+
+from __future__ import annotations
+
+from chain.encoding import as_int, decode
+from chain.state import StateReader
+from market.keys import ESCROW_TOTAL_KEY, escrow_key, listing_key, order_key, reputation_key, review_key
+from market.records import Listing, Order, Reputation, Review
+
+
+def read_int(state: StateReader, key: bytes) -> int:
+    """The unsigned integer stored at ``key`` (0 when absent)."""
+    raw = state.get(key)
+    return 0 if raw is None else as_int(decode(raw), "stored integer")
+
+
+def get_listing(state: StateReader, listing_id: bytes) -> Listing | None:
+    """The listing with this id, or None."""
+    raw = state.get(listing_key(listing_id))
+    return None if raw is None else Listing.from_wire(decode(raw))
+
+
+def get_order(state: StateReader, order_id: bytes) -> Order | None:
+    """The order with this id, including its full history, or None."""
+    raw = state.get(order_key(order_id))
+    return None if raw is None else Order.from_wire(decode(raw))
+
+
+def get_review(state: StateReader, order_id: bytes) -> Review | None:
+    """The buyer's review of this order (with any reply), or None."""
+    raw = state.get(review_key(order_id))
+    return None if raw is None else Review.from_wire(decode(raw))
+
+
+def get_reputation(state: StateReader, merchant: bytes) -> Reputation:
+    """A merchant's reputation counters (all zero for a merchant with no history)."""
+    raw = state.get(reputation_key(merchant))
+    return Reputation() if raw is None else Reputation.from_wire(decode(raw))
+
+
+def escrow_of(state: StateReader, order_id: bytes) -> int:
+    """Minor units of AGR held in escrow for this order (0 once paid out)."""
+    return read_int(state, escrow_key(order_id))
+
+
+def escrow_total(state: StateReader) -> int:
+    """All AGR held in escrow. Invariant: sum of AGR balances + escrow_total = AGR supply."""
+    return read_int(state, ESCROW_TOTAL_KEY)
