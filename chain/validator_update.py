@@ -147,6 +147,10 @@ def apply_validator_update(ctx: TxContext, body: ValidatorUpdate) -> None:
         del pending[index]
         key = scheduled_key(ctx.height + ACTIVATION_DELAY - 1)
         scheduled = as_list(ctx.state.get_value(key) or [], "scheduled updates", max_len=MAX_PENDING_UPDATES)
+        if len(scheduled) >= MAX_PENDING_UPDATES:
+            # Without this bound a 17th change would be stored, and reading it back would raise
+            # DecodeError in every later vote and in the activation hook: a halted chain.
+            raise TxFailure(f"at most {MAX_PENDING_UPDATES} validator updates may activate at once", "too_many_pending")
         ctx.state.put_value(key, [*scheduled, [body.public_key, body.power]])
         ctx.emit(
             "validator_update_scheduled",

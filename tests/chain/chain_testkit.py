@@ -13,7 +13,7 @@ from typing import Any
 from chain.address import encode_address
 from chain.block import Block, Header
 from chain.encoding import sha256
-from chain.execution import BlockResult, build_block, execute_block
+from chain.execution import BlockResult, build_block, execute_block, read_validators
 from chain.genesis import Genesis, genesis_from_json
 from chain.keys import PrivateKey
 from chain.state import MemoryState
@@ -114,7 +114,8 @@ class TestChain:
     ) -> tuple[Block, BlockResult, list[Any]]:
         """Propose a block on the head without committing it."""
         height = 1 if self.head is None else self.head.height + 1
-        chosen = proposer or self.validators[height % len(self.validators)]
+        # By default the scheduled proposer of the current set (which may have changed since genesis).
+        chosen = proposer.public_key if proposer else read_validators(self.state).proposer(height, 0)
         return build_block(
             self.state,
             self.registry,
@@ -123,7 +124,7 @@ class TestChain:
             self.genesis.app_hash,
             self.genesis.chain_id,
             GENESIS_TIME_MS + 1000 * height if time_ms is None else time_ms,
-            chosen.public_key,
+            chosen,
             txs,
             self.head_commit,
             evidence,

@@ -26,6 +26,7 @@ from chain.genesis import genesis_from_json
 from chain.state import MemoryState, Overlay
 from chain.transfer import CORE_KINDS, Transfer
 from chain.tx import sign_transaction
+from chain.votes import Commit
 
 V0, V1, V2, V3 = key(0), key(1), key(2), key(3)
 ALICE, BOB, CAROL = key(10), key(11), key(12)
@@ -327,6 +328,7 @@ def test_execute_block_rejects_tampered_bodies(two_blocks: tuple[TestChain, Bloc
         (replace(block, txs=block.txs[::-1]), "bad_tx_root"),
         (replace(block, txs=block.txs[:1]), "bad_tx_root"),
         (replace(block, last_commit=None), "bad_last_commit"),
+        (replace(block, last_commit=None, header=replace(block.header, last_commit_hash=ZERO_HASH)), "bad_last_commit"),
         (replace(block, last_commit=commit_for(block.header, VALIDATORS)), "bad_last_commit"),
         (replace(block, evidence=(double_vote(V0, 1),)), "bad_evidence_root"),
     ]
@@ -383,6 +385,15 @@ def test_first_block_needs_genesis_parent_and_no_commit() -> None:
     fake_commit = commit_for(block.header, VALIDATORS)
     with pytest.raises(InvalidBlock):
         chain.execute(replace(block, last_commit=fake_commit))
+    # Even a "certificate" of the genesis itself, committed to in the header, is refused at height 1.
+    genesis_commit = Commit(1, 0, chain.genesis.hash, ())
+    with pytest.raises(InvalidBlock) as info:
+        chain.execute(
+            replace(
+                block, last_commit=genesis_commit, header=replace(block.header, last_commit_hash=genesis_commit.hash())
+            )
+        )
+    assert info.value.code == "bad_last_commit"
 
 
 # --- evidence ----------------------------------------------------------------------------

@@ -78,11 +78,11 @@ _normal_fee = st.integers(MIN_FEE, 3 * MIN_FEE)
 # Mostly affordable transfers (repeated branches weigh more), with every edge mixed in.
 amounts = st.one_of(
     _small_amount, _small_amount, _small_amount, _small_amount, _small_amount, _small_amount,
-    st.integers(1, U64_MAX), st.just(U64_MAX), st.sampled_from([-1, 0, 1]),
+    st.integers(1, U64_MAX), st.just(U64_MAX), st.sampled_from([-1, -2, -3]),
 )  # fmt: skip
 fees = st.one_of(
     _normal_fee, _normal_fee, _normal_fee, _normal_fee, _normal_fee,
-    st.integers(0, MIN_FEE - 1), st.integers(0, U64_MAX), st.just(U64_MAX), st.sampled_from([-1, 0]),
+    st.integers(0, MIN_FEE - 1), st.integers(0, U64_MAX), st.just(U64_MAX), st.sampled_from([-1, -2]),
 )  # fmt: skip
 plans = st.builds(
     TxPlan,
@@ -106,13 +106,14 @@ def _next_nonce(queued: list[Transaction], sender: bytes, nonce: int) -> int:
 def realize(plan: TxPlan, balances: dict[bytes, int], next_nonce: int) -> Transaction:
     """Turn a plan into a signed transaction; small amounts/fees are read relative to the balance.
 
-    ``amount`` / ``fee`` values -1, 0 and 1 stand for "balance - 1", "balance" and "balance + 1",
-    so that sequences hit the exact edges of what a sender can afford.
+    Negative ``amount`` / ``fee`` values -1, -2 and -3 stand for "balance - 1", "balance" and
+    "balance + 1", so that sequences hit the exact edges of what a sender can afford.
     """
     sender = ACCOUNTS[plan.sender]
     balance = balances.get(sender.public_key, 0)
-    amount = balance + plan.amount if plan.amount in (-1, 0, 1) else plan.amount
-    fee = balance + plan.fee if plan.fee in (-1, 0) else plan.fee
+    relative = {-1: balance - 1, -2: balance, -3: balance + 1}
+    amount = relative.get(plan.amount, plan.amount)
+    fee = relative.get(plan.fee, plan.fee)
     nonce = next_nonce + plan.nonce_offset if plan.nonce_offset != U64_MAX else U64_MAX
     tx = transfer(
         sender,
@@ -328,9 +329,9 @@ def test_different_state_gives_different_app_hash(blocks: list[tuple[int, list[T
 
 def _random_plan(rng: random.Random) -> TxPlan:
     roll = rng.random()
-    amount = rng.choice([rng.randint(1, 2_000)] * 20 + [rng.randint(1, U64_MAX), U64_MAX, rng.choice([-1, 0, 1])])
+    amount = rng.choice([rng.randint(1, 2_000)] * 20 + [rng.randint(1, U64_MAX), U64_MAX, rng.choice([-1, -2, -3])])
     fee = rng.choice(
-        [rng.randint(MIN_FEE, 3 * MIN_FEE)] * 20 + [rng.randint(0, MIN_FEE - 1), U64_MAX, rng.choice([-1, 0])]
+        [rng.randint(MIN_FEE, 3 * MIN_FEE)] * 20 + [rng.randint(0, MIN_FEE - 1), U64_MAX, rng.choice([-1, -2])]
     )
     return TxPlan(
         sender=rng.randrange(len(ACCOUNTS)),

@@ -1,0 +1,1 @@
+"""Agora's benchmark suite: `python -m bench --help` (or `make bench`)."""

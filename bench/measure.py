@@ -1,0 +1,117 @@
+"""Measuring committed throughput and submit-to-final latency through the client API."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.workload import Lane
+from node.client import NodeClient
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What one load run measured."""
+
+    submitted: int
+    accepted: int
+    committed: int
+    admit_seconds: float
+    """From the first submission to the last batch acknowledged."""
+    commit_seconds: float
+    """From the first submission to the last transaction seen committed."""
+    latencies: tuple[float, ...]
+    """Submit-to-final seconds of every committed transaction."""
+
+    @property
+    def admit_tps(self) -> float:
+        """Transactions admitted per second."""
+        return self.accepted / self.admit_seconds if self.admit_seconds else 0.0
+
+    @property
+    def commit_tps(self) -> float:
+        """Transactions committed per second, sustained over the whole run."""
+        return self.committed / self.commit_seconds if self.commit_seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        """The q-quantile (0..1) of the latencies, in seconds."""
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    @property
+    def mean_latency(self) -> float:
+        """Mean submit-to-final latency in seconds."""
+        return statistics.fmean(self.latencies) if self.latencies else float("nan")
+
+
+async def _submit_lane(client: NodeClient, lane: Lane, batch: int, sent_at: dict[bytes, float]) -> int:
+    accepted = 0
+    txs = lane.txs
+    for start in range(0, len(txs), batch):
+        chunk = txs[start : start + batch]
+        now = time.perf_counter()
+        for tx in chunk:
+            sent_at[tx.hash] = now
+        results = await client.submit_txs([tx.raw for tx in chunk])
+        accepted += sum(1 for r in results if r.get("accepted"))
+    return accepted
+
+
+async def _watch_commits(
+    client: NodeClient, start_height: int, expected: int, committed_at: dict[bytes, float], deadline: float
+) -> None:
+    height = start_height
+    while len(committed_at) < expected and time.perf_counter() < deadline:
+        head = await client.head()
+        while height < head["height"]:
+            height += 1
+            block = await client.block(height)
+            now = time.perf_counter()
+            for tx_hash in block["txs"]:
+                committed_at.setdefault(bytes.fromhex(tx_hash), now)
+        await asyncio.sleep(0.01)
+
+
+async def run_load(
+    urls: Sequence[str], lanes: Sequence[Lane], batch: int = 500, watch_seconds: float = 300.0
+) -> RunResult:
+    """Send every lane (lane i to node i % len(urls)) and watch node 0 until all commit or time out."""
+    clients = [NodeClient(url, timeout=60.0) for url in urls]
+    try:
+        start_height = (await clients[0].head())["height"]
+        sent_at: dict[bytes, float] = {}
+        committed_at: dict[bytes, float] = {}
+        total = sum(len(lane.txs) for lane in lanes)
+        t0 = time.perf_counter()
+        watcher = asyncio.create_task(_watch_commits(clients[0], start_height, total, committed_at, t0 + watch_seconds))
+        accepted_counts = await asyncio.gather(
+            *(_submit_lane(clients[i % len(clients)], lane, batch, sent_at) for i, lane in enumerate(lanes))
+        )
+        admit_seconds = time.perf_counter() - t0
+        await watcher
+        ours = [h for h in committed_at if h in sent_at]
+        last_commit = max((committed_at[h] for h in ours), default=t0)
+        latencies = tuple(committed_at[h] - sent_at[h] for h in ours)
+        return RunResult(total, sum(accepted_counts), len(ours), admit_seconds, last_commit - t0, latencies)
+    finally:
+        for client in clients:
+            await client.close()
+
+
+def signature_bound(sample: int = 4000) -> float:
+    """Ed25519 verifications per second on one core of this machine."""
+    from chain.keys import PrivateKey, verify
+
+    key = PrivateKey.generate()
+    message = b"agora-bench" * 10
+    sig = key.sign(message)
+    pub = key.public_key
+    t0 = time.perf_counter()
+    for _ in range(sample):
+        verify(pub, message, sig)
+    return sample / (time.perf_counter() - t0)

@@ -1,0 +1,71 @@
+"""The ``agora`` command: a root Typer app joining one sub-app per command group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from cli import chain_cmd, listing_cmd, node_cmd, order_cmd, tx_cmd, wallet_cmd
+from cli.context import DEFAULT_NODE, HOME_ENV, NODE_ENV, AppContext, default_home
+from cli.demo_cmd import demo
+from cli.errors import describe
+from cli.init_cmd import init
+from cli.output import Output
+
+
+class AgoraGroup(TyperGroup):
+    """Turns every expected error raised by any command into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; expected errors exit 1 with their message, bugs still raise."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            Output().info("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            message = describe(exc)
+            if message is None:
+                raise
+            Output().fail(message)
+
+
+app = typer.Typer(
+    cls=AgoraGroup,
+    name="agora",
+    help="Agora: a peer-to-peer marketplace chain. Run `agora demo` for a tour.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(node_cmd.app, name="node")
+app.add_typer(wallet_cmd.app, name="wallet")
+app.add_typer(tx_cmd.app, name="tx")
+app.add_typer(chain_cmd.app, name="chain")
+app.add_typer(listing_cmd.app, name="listing")
+app.add_typer(order_cmd.app, name="order")
+app.command("init")(init)
+app.command("demo")(demo)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home", envvar=HOME_ENV, help="Agora home: wallet keys and the default node datadir (~/.agora)."
+        ),
+    ] = None,
+    node: Annotated[str, typer.Option("--node", envvar=NODE_ENV, help="URL of the node to talk to.")] = DEFAULT_NODE,
+) -> None:
+    """Agora: a peer-to-peer marketplace chain. Start with `agora demo` or `agora init`."""
+    ctx.obj = AppContext(home=(home or default_home()).expanduser(), node_url=node)
+
+
+def main() -> None:
+    """Console-script entry point (``agora``)."""
+    app()

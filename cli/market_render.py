@@ -1,0 +1,165 @@
+"""Human views of listings, orders, reputation and live order events (the node's JSON records)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cli.output import Output
+from cli.render import agr, when
+
+
+def show_listing(out: Output, listing: dict[str, Any]) -> None:
+    """One listing with its shipping options and arbiters."""
+    windows = listing.get("windows") or {}
+    out.fields(
+        f"Listing {listing.get('title')!r}",
+        [
+            ("id", listing.get("id")),
+            ("merchant", listing.get("merchant")),
+            ("status", listing.get("status")),
+            ("price", agr(listing.get("price"))),
+            ("stock", listing.get("stock")),
+            ("description", listing.get("description") or None),
+            ("windows", {k.removesuffix("_ms"): f"{int(v) // 1000}s" for k, v in windows.items()}),
+            ("created", when(listing.get("created_ms"))),
+            ("updated", when(listing.get("updated_ms"))),
+        ],
+    )
+    out.table(
+        "Shipping options",
+        ["#", "name", "price"],
+        [(s.get("index"), s.get("name"), agr(s.get("price"))) for s in listing.get("shipping") or []],
+    )
+    arbiters = listing.get("arbiters") or []
+    if arbiters:
+        out.table(
+            "Accepted arbiters", ["arbiter", "fee (bps)"], [(a.get("arbiter"), a.get("fee_bps")) for a in arbiters]
+        )
+
+
+def show_listings(out: Output, page: dict[str, Any]) -> None:
+    """A page of listings as a table, and how to get the next one."""
+    items = page.get("items") or []
+    if not items:
+        out.info("no listings match")
+    else:
+        out.table(
+            None,
+            ["id", "title", "price", "stock", "status", "merchant"],
+            [
+                (i.get("id"), i.get("title"), agr(i.get("price")), i.get("stock"), i.get("status"), i.get("merchant"))
+                for i in items
+            ],
+        )
+    _more(out, page)
+
+
+def show_order(out: Output, order: dict[str, Any], opened: dict[str, str]) -> None:
+    """An order, what the local key could decrypt (``opened``), its review and its full history."""
+    ruling = order.get("ruling")
+    rows: list[tuple[str, Any]] = [
+        ("id", order.get("id")),
+        ("listing", order.get("listing_id")),
+        ("state", order.get("state")),
+        ("buyer", order.get("buyer")),
+        ("merchant", order.get("merchant")),
+        ("arbiter", order.get("arbiter")),
+        ("quantity", order.get("quantity")),
+        ("unit price", agr(order.get("unit_price"))),
+        ("shipping", agr(order.get("shipping_price"))),
+        ("total", agr(order.get("total"))),
+        ("in escrow", agr(order.get("escrow"))),
+        ("deadline", when(order.get("deadline_ms")) if order.get("deadline_ms") else None),
+        ("disputed by", order.get("disputed_by")),
+    ]
+    if ruling:
+        rows.append(("ruling", {k: agr(v) for k, v in ruling.items()}))
+    rows.extend(opened.items())
+    out.fields(f"Order ({order.get('state')})", [(k, v) for k, v in rows if v is not None])
+    review = order.get("review")
+    if review:
+        out.fields(
+            "Review",
+            [
+                ("rating", f"{review.get('rating')}/5"),
+                ("comment", review.get("comment")),
+                ("reply", review.get("reply")),
+            ],
+        )
+    out.table(
+        "History",
+        ["time", "height", "action", "state", "by", "note"],
+        [
+            (
+                when(h.get("time_ms")),
+                h.get("height"),
+                h.get("action"),
+                h.get("state"),
+                "chain (deadline)" if h.get("automatic") else h.get("actor"),
+                h.get("note") or "",
+            )
+            for h in order.get("history") or []
+        ],
+    )
+
+
+def show_orders(out: Output, page: dict[str, Any]) -> None:
+    """A page of orders as a table, and how to get the next one."""
+    items = page.get("items") or []
+    if not items:
+        out.info("no orders match")
+    else:
+        out.table(
+            None,
+            ["id", "state", "total", "qty", "buyer", "merchant", "deadline"],
+            [
+                (
+                    o.get("id"),
+                    o.get("state"),
+                    agr(o.get("total")),
+                    o.get("quantity"),
+                    o.get("buyer"),
+                    o.get("merchant"),
+                    when(o.get("deadline_ms")) if o.get("deadline_ms") else "-",
+                )
+                for o in items
+            ],
+        )
+    _more(out, page)
+
+
+def show_reputation(out: Output, rep: dict[str, Any]) -> None:
+    """A merchant's reputation."""
+    reviews = int(rep.get("reviews") or 0)
+    mean = f"{int(rep.get('mean_rating_milli') or 0) / 1000:.2f}/5" if reviews else "-"
+    rate = f"{int(rep.get('dispute_rate_bps') or 0) / 100:.2f} %"
+    out.fields(
+        f"Reputation of {rep.get('merchant')}",
+        [
+            ("reviews", reviews),
+            ("mean rating", mean),
+            ("closed orders", rep.get("closed_orders")),
+            ("settled", rep.get("settled_orders")),
+            ("refunded", rep.get("refunded_orders")),
+            ("disputed", rep.get("disputed_orders")),
+            ("dispute rate", rate),
+        ],
+    )
+
+
+def event_line(name: str, event: dict[str, Any]) -> str:
+    """One line for a live market event (new orders stand out)."""
+    if name != "order":
+        return f"{when(event.get('time_ms'))}  {name}  {event.get('order_id') or event.get('listing_id') or ''}"
+    headline = "NEW ORDER" if event.get("action") == "place" else str(event.get("action"))
+    who = "chain (deadline)" if event.get("automatic") else event.get("actor")
+    return (
+        f"{when(event.get('time_ms'))}  {headline}  order {event.get('order_id')}  "
+        f"{event.get('prev_state') or '-'} -> {event.get('state')}  total {agr(event.get('total'))}  by {who}"
+    )
+
+
+def _more(out: Output, page: dict[str, Any]) -> None:
+    cursor = page.get("next_cursor")
+    if cursor:
+        out.info(f"more results: repeat with  [bold]--cursor {cursor}[/]")

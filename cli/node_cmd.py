@@ -1,0 +1,87 @@
+"""``agora node``: run a node daemon, or ask a running one how it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.context import app_context
+from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
+
+app = typer.Typer(help="Run a node, or check on a running one.", no_args_is_help=True)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    datadir: Annotated[
+        Path | None,
+        typer.Option("--datadir", help="The node's data directory (default: <home>/node).", show_default=False),
+    ] = None,
+    api_port: Annotated[
+        int | None,
+        typer.Option(
+            "--api-port",
+            min=0,
+            max=65535,
+            help="Client API port; 0 = any free port (default: config.toml, else 26657).",
+        ),
+    ] = None,
+    api_host: Annotated[
+        str | None,
+        typer.Option(
+            "--api-host", help="Client API address (default: config.toml, else 127.0.0.1).", show_default=False
+        ),
+    ] = None,
+    home: HomeOption = None,
+    password_file: PasswordFileOption = None,
+) -> None:
+    """Run the node in the foreground until Ctrl-C (SIGINT) or SIGTERM; logs go to stderr and node.log."""
+    from cli.errors import CliError
+    from cli.init_cmd import node_datadir
+    from cli.passwords import get_password
+
+    app_ctx = app_context(ctx)
+    directory = (datadir or node_datadir(app_ctx.resolve_home(home))).expanduser()
+    if not (directory / "genesis.json").is_file():
+        raise CliError(f"{directory} is not a node datadir (create one with `agora init`)")
+    password = None
+    validator_key = directory / "keys" / "validator.json"
+    if validator_key.exists():
+        from node.keystore import load_key
+
+        password = get_password(password_file, confirm=False, what="validator key")
+        load_key(validator_key, password)  # a wrong password is one clean line here, before any logging starts
+    # The daemon replaces this process (same pid, so signals reach it directly); the CLI
+    # itself stays on the client side of the layer contract and never imports the daemon.
+    import os
+    import sys
+
+    argv = [sys.executable, "-m", "node", "--datadir", str(directory)]
+    if api_port is not None:
+        argv += ["--api-port", str(api_port)]
+    if api_host is not None:
+        argv += ["--api-host", api_host]
+    env = dict(os.environ)
+    if password is not None:
+        env["AGORA_PASSWORD"] = password
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, argv, env)
+
+
+@app.command("status")
+def status(ctx: typer.Context, node: NodeOption = None, json_: JsonOption = False) -> None:
+    """Show a running node's identity, height, mempool and whether it validates."""
+    from cli.remote import call
+    from cli.render import show_node
+
+    app_ctx = app_context(ctx)
+    url = app_ctx.resolve_node(node)
+    result = call(url, lambda client: client.status())
+    if json_:
+        app_ctx.output.json(result)
+    else:
+        show_node(app_ctx.output, result, url)

@@ -1,0 +1,550 @@
+"""``agora order``: buy, sell and settle (transactions signed locally), list, show and watch orders.
+
+Who does what: the buyer places, cancels, confirms, requests and ships back returns and
+reviews; the merchant accepts, rejects, ships, approves and receives returns and replies
+to reviews; either party disputes; the order's arbiter resolves a dispute; the buyer
+reclaims a dispute its arbiter left past the ruling deadline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cli.context import app_context
+from cli.market_options import FeeOption, FromOption, TimeoutOption, WaitOption, sending
+from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
+
+if TYPE_CHECKING:
+    from chain.keys import PrivateKey
+    from cli.market_tx import Builder
+    from node.client import NodeClient
+
+app = typer.Typer(
+    help="Buy and sell: place, accept, ship, confirm, cancel, return, dispute, resolve and review orders; "
+    "list, show and watch them live.",
+    no_args_is_help=True,
+)
+return_app = typer.Typer(
+    help="Returns, in order: the buyer requests, the merchant approves, the buyer ships the item back, "
+    "the merchant marks it received (the buyer is refunded in full).",
+    no_args_is_help=True,
+)
+app.add_typer(return_app, name="return")
+
+OrderId = Annotated[str, typer.Argument(metavar="ORDER_ID", help="The order id (64 hex digits).")]
+ReasonOption = Annotated[str, typer.Option("--reason", help="A short public reason (at most 512 bytes).")]
+TrackingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking", help="Tracking reference; encrypted so that only the other party can read it.", show_default=False
+    ),
+]
+
+
+def _send(
+    ctx: typer.Context,
+    build: Builder,
+    sender: str,
+    fee: str | None,
+    wait: bool,
+    timeout: float,
+    home: Path | None,
+    node: str | None,
+    password_file: Path | None,
+    json_: bool,
+    created: str | None = None,
+) -> None:
+    from cli.market_tx import send_market_tx
+
+    how = sending(sender, fee, wait, timeout, home, node, password_file, json_)
+    send_market_tx(app_context(ctx), how, build, created)
+
+
+def _fixed(body: Any) -> Builder:
+    async def build(client: NodeClient, key: PrivateKey) -> Any:
+        return body
+
+    return build
+
+
+def _sealed_to_party(order_id: bytes, party: str, text: str | None, body_class: Any) -> Builder:
+    """A builder that seals ``text`` to the order's ``party`` (read from the node) into ``body_class``."""
+
+    async def build(client: NodeClient, key: PrivateKey) -> Any:
+        from chain.address import decode_address
+        from market.privacy import seal_for
+
+        if text is None:
+            return body_class(order_id, b"")
+        order = await client.order(order_id.hex())
+        return body_class(order_id, _seal(seal_for, decode_address(order[party]), text))
+
+    return build
+
+
+def _seal(seal_for: Any, recipient: bytes, text: str) -> bytes:
+    from cli.errors import CliError
+    from market.privacy import SealError
+
+    try:
+        sealed: bytes = seal_for(recipient, text.encode())
+    except SealError as exc:
+        raise CliError(f"cannot encrypt: {exc}") from None
+    return sealed
+
+
+def _id(text: str) -> bytes:
+    from cli.market_tx import parse_id
+
+    return parse_id(text, "order id")
+
+
+# --- the buyer places an order ------------------------------------------------------------
+
+
+@app.command("place")
+def place(
+    ctx: typer.Context,
+    listing_id: Annotated[str, typer.Argument(metavar="LISTING_ID", help="The listing to buy from.")],
+    sender: FromOption,
+    deliver_to: Annotated[
+        str | None,
+        typer.Option(
+            "--deliver-to",
+            help="Delivery details (name, address, contact); encrypted so that only the merchant can read them.",
+            show_default=False,
+        ),
+    ] = None,
+    delivery_file: Annotated[
+        Path | None,
+        typer.Option("--delivery-file", help="Read the delivery details from this file.", show_default=False),
+    ] = None,
+    quantity: Annotated[int, typer.Option("--quantity", "-n", min=1, max=10_000, help="Units to buy.")] = 1,
+    shipping: Annotated[str, typer.Option("--shipping", help="Shipping option: its number or its name.")] = "0",
+    arbiter: Annotated[
+        str | None,
+        typer.Option(
+            "--arbiter",
+            help="An arbiter the listing accepts (wallet or address); needed to dispute later.",
+            show_default=False,
+        ),
+    ] = None,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Order from a listing at its current price: the total goes into escrow until the order ends."""
+    from chain.address import decode_address
+    from cli.errors import CliError
+    from cli.market_tx import parse_id
+    from cli.wallets import resolve_account
+
+    if (deliver_to is None) == (delivery_file is None):
+        raise CliError("give the delivery details with --deliver-to TEXT or --delivery-file PATH (one of them)")
+    if delivery_file is not None:
+        try:
+            details = delivery_file.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read {delivery_file}: {exc}") from None
+    else:
+        details = deliver_to or ""
+    listing_hex = parse_id(listing_id, "listing id").hex()
+    arbiter_key = (
+        b"" if arbiter is None else decode_address(resolve_account(app_context(ctx).resolve_home(home), arbiter))
+    )
+
+    async def build(client: NodeClient, key: PrivateKey) -> Any:
+        from chain.address import encode_address
+        from cli.amounts import format_amount
+        from cli.remote import fetch_account
+        from market.bodies import OrderPlace
+        from market.privacy import seal_for
+
+        listing = await client.listing(listing_hex)
+        if listing["status"] != "active":
+            raise CliError(f"the listing is {listing['status']}: it takes no orders")
+        if int(listing["stock"]) < quantity:
+            raise CliError(f"only {listing['stock']} in stock")
+        options = listing["shipping"]
+        chosen = next((o for o in options if shipping in (str(o["index"]), o["name"])), None)
+        if chosen is None:
+            names = ", ".join(f"{o['index']}={o['name']}" for o in options)
+            raise CliError(f"no shipping option {shipping!r}; the listing offers {names}")
+        if arbiter is not None and encode_address(arbiter_key) not in {a["arbiter"] for a in listing["arbiters"]}:
+            raise CliError(f"the listing does not accept the arbiter {arbiter!r}")
+        total = int(listing["price"]) * quantity + int(chosen["price"])
+        status = await client.status()
+        needed = total + int(status.get("min_fee", 0))
+        have = int(((await fetch_account(client, encode_address(key.public_key))).get("balances") or {}).get("AGR", 0))
+        if have < needed:
+            raise CliError(
+                f"insufficient funds: the order costs {format_amount(total)} AGR plus the fee, "
+                f"the wallet has {format_amount(have)} AGR"
+            )
+        merchant = decode_address(listing["merchant"])
+        return OrderPlace(
+            bytes.fromhex(listing_hex),
+            quantity,
+            int(chosen["index"]),
+            int(listing["price"]),
+            int(chosen["price"]),
+            arbiter_key,
+            _seal(seal_for, merchant, details),
+        )
+
+    _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_, created="order")
+
+
+# --- the simple steps: an order id (and a reason) -----------------------------------------
+
+
+def _step_command(name: str, kind: str, summary: str, with_reason: bool) -> None:
+    if with_reason:
+
+        def noted(
+            ctx: typer.Context,
+            order_id: OrderId,
+            sender: FromOption,
+            reason: ReasonOption = "",
+            fee: FeeOption = None,
+            wait: WaitOption = True,
+            timeout: TimeoutOption = 30.0,
+            home: HomeOption = None,
+            node: NodeOption = None,
+            password_file: PasswordFileOption = None,
+            json_: JsonOption = False,
+        ) -> None:
+            body = _body_class(kind)(_id(order_id), reason)
+            _send(ctx, _fixed(body), sender, fee, wait, timeout, home, node, password_file, json_)
+
+        command: Any = noted
+    else:
+
+        def plain(
+            ctx: typer.Context,
+            order_id: OrderId,
+            sender: FromOption,
+            fee: FeeOption = None,
+            wait: WaitOption = True,
+            timeout: TimeoutOption = 30.0,
+            home: HomeOption = None,
+            node: NodeOption = None,
+            password_file: PasswordFileOption = None,
+            json_: JsonOption = False,
+        ) -> None:
+            body = _body_class(kind)(_id(order_id))
+            _send(ctx, _fixed(body), sender, fee, wait, timeout, home, node, password_file, json_)
+
+        command = plain
+    command.__doc__ = summary
+    target = return_app if name.startswith("return ") else app
+    target.command(name.removeprefix("return "))(command)
+
+
+def _body_class(kind: str) -> Any:
+    from market import bodies
+
+    classes = {
+        "order.accept": bodies.OrderAccept,
+        "order.reject": bodies.OrderReject,
+        "order.cancel": bodies.OrderCancel,
+        "order.confirm": bodies.OrderConfirm,
+        "order.dispute": bodies.OrderDispute,
+        "order.reclaim": bodies.OrderReclaim,
+        "order.request_return": bodies.OrderRequestReturn,
+        "order.approve_return": bodies.OrderApproveReturn,
+        "order.receive_return": bodies.OrderReceiveReturn,
+    }
+    return classes[kind]
+
+
+_step_command("accept", "order.accept", "Merchant: accept a placed order (before the accept deadline).", False)
+_step_command("reject", "order.reject", "Merchant: reject a placed order; the buyer is refunded.", True)
+_step_command("cancel", "order.cancel", "Buyer: cancel an order not yet accepted; you are refunded.", False)
+_step_command("confirm", "order.confirm", "Buyer: confirm you received the order; the merchant is paid.", False)
+_step_command("dispute", "order.dispute", "Buyer or merchant: hand the order to its arbiter, with a --reason.", True)
+_step_command(
+    "reclaim", "order.reclaim", "Buyer: take back the escrow of a dispute the arbiter did not rule on in time.", False
+)
+_step_command("return request", "order.request_return", "Buyer: ask to return a shipped order (--reason).", True)
+_step_command("return approve", "order.approve_return", "Merchant: approve a requested return.", False)
+_step_command(
+    "return received",
+    "order.receive_return",
+    "Merchant: mark the returned item received; the buyer is refunded in full.",
+    False,
+)
+
+
+@app.command("ship")
+def ship(
+    ctx: typer.Context,
+    order_id: OrderId,
+    sender: FromOption,
+    tracking: TrackingOption = None,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Merchant: mark an accepted order shipped; the --tracking reference is encrypted to the buyer."""
+    from market.bodies import OrderShip
+
+    build = _sealed_to_party(_id(order_id), "buyer", tracking, OrderShip)
+    _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
+
+
+@return_app.command("ship")
+def return_ship(
+    ctx: typer.Context,
+    order_id: OrderId,
+    sender: FromOption,
+    tracking: TrackingOption = None,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Buyer: ship the item back after an approved return; the --tracking reference is encrypted to the merchant."""
+    from market.bodies import OrderShipReturn
+
+    build = _sealed_to_party(_id(order_id), "merchant", tracking, OrderShipReturn)
+    _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
+
+
+@app.command("resolve")
+def resolve(
+    ctx: typer.Context,
+    order_id: OrderId,
+    sender: FromOption,
+    buyer_amount: Annotated[str, typer.Option("--buyer-amount", help="The buyer's share: AGR or minor units (u).")],
+    merchant_amount: Annotated[
+        str, typer.Option("--merchant-amount", help="The merchant's share: AGR or minor units (u).")
+    ],
+    note: Annotated[str, typer.Option("--note", help="The ruling's public reasoning.")] = "",
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Arbiter: rule a disputed order; the two shares must add up to the escrow less your fee."""
+    from cli.amounts import parse_amount
+    from market.bodies import OrderRule
+
+    body = OrderRule(
+        _id(order_id), parse_amount(buyer_amount, allow_zero=True), parse_amount(merchant_amount, allow_zero=True), note
+    )
+    _send(ctx, _fixed(body), sender, fee, wait, timeout, home, node, password_file, json_)
+
+
+@app.command("review")
+def review(
+    ctx: typer.Context,
+    order_id: OrderId,
+    sender: FromOption,
+    rating: Annotated[
+        int | None, typer.Option("--rating", min=1, max=5, help="Buyer: your rating, 1 to 5.", show_default=False)
+    ] = None,
+    comment: Annotated[str, typer.Option("--comment", help="Buyer: your comment.")] = "",
+    reply: Annotated[
+        str | None, typer.Option("--reply", help="Merchant: your one reply to the buyer's review.", show_default=False)
+    ] = None,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Buyer: rate a finished order once (--rating, --comment). Merchant: reply once (--reply)."""
+    from cli.errors import CliError
+    from market.bodies import OrderReply, OrderReview
+
+    if (rating is None) == (reply is None):
+        raise CliError("give either --rating (the buyer's review) or --reply (the merchant's answer)")
+    body = OrderReview(_id(order_id), rating, comment) if rating is not None else OrderReply(_id(order_id), reply or "")
+    _send(ctx, _fixed(body), sender, fee, wait, timeout, home, node, password_file, json_)
+
+
+# --- reads --------------------------------------------------------------------------------
+
+PartyOption = Annotated[str | None, typer.Option(help="Wallet name or address.", show_default=False)]
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    buyer: PartyOption = None,
+    merchant: PartyOption = None,
+    arbiter: PartyOption = None,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="placed, accepted, shipped, disputed, settled, ...", show_default=False),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="Orders per page.")] = 20,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="Continue after a previous page.", show_default=False)
+    ] = None,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """List orders by buyer, merchant, arbiter and state (oldest first)."""
+    from cli.market_render import show_orders
+    from cli.remote import call
+    from cli.wallets import resolve_account
+
+    app_ctx = app_context(ctx)
+    home_dir = app_ctx.resolve_home(home)
+    filters: dict[str, str | int | bool | None] = {
+        "buyer": None if buyer is None else resolve_account(home_dir, buyer),
+        "merchant": None if merchant is None else resolve_account(home_dir, merchant),
+        "arbiter": None if arbiter is None else resolve_account(home_dir, arbiter),
+        "state": state,
+        "limit": limit,
+        "cursor": cursor,
+    }
+    page = call(app_ctx.resolve_node(node), lambda client: client.orders(**filters))
+    if json_:
+        app_ctx.output.json(page)
+    else:
+        show_orders(app_ctx.output, page)
+
+
+def decrypt_for(key: PrivateKey, order: dict[str, Any]) -> dict[str, str]:
+    """What ``key`` may read of ``order``: the delivery details and return tracking for its
+    merchant, the tracking reference for its buyer (empty for anybody else).
+    """
+    from chain.address import encode_address
+    from market.privacy import SealError, open_sealed
+
+    me = encode_address(key.public_key)
+    fields: list[tuple[str, str]] = []
+    if me == order.get("merchant"):
+        fields = [("delivery details", "delivery"), ("return tracking", "return_tracking")]
+    elif me == order.get("buyer"):
+        fields = [("tracking", "tracking")]
+    opened: dict[str, str] = {}
+    for label, name in fields:
+        sealed = bytes.fromhex(str(order.get(name) or ""))
+        if not sealed:
+            continue
+        try:
+            opened[label] = open_sealed(key, sealed).decode(errors="replace")
+        except SealError as exc:
+            opened[label] = f"(cannot decrypt: {exc})"
+    return opened
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    order_id: OrderId,
+    as_: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Your wallet: decrypts the delivery details if you are the merchant, the tracking if the buyer.",
+            show_default=False,
+        ),
+    ] = None,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Show an order with its full history; with --as, also what your key can decrypt."""
+    from cli.market_render import show_order
+    from cli.market_tx import load_key
+    from cli.remote import call
+
+    app_ctx = app_context(ctx)
+    clean = _id(order_id).hex()
+    key = None if as_ is None else load_key(app_ctx, home, as_, password_file)
+    order = call(app_ctx.resolve_node(node), lambda client: client.order(clean))
+    opened = {} if key is None else decrypt_for(key, order)
+    if key is not None and not opened and as_ is not None:
+        app_ctx.output.info(
+            f"wallet {as_!r} is neither this order's merchant nor its buyer, or nothing is sealed to it"
+        )
+    if json_:
+        app_ctx.output.json({**order, "decrypted": opened})
+    else:
+        show_order(app_ctx.output, order, opened)
+
+
+@app.command("watch")
+def watch(
+    ctx: typer.Context,
+    merchant: PartyOption = None,
+    buyer: PartyOption = None,
+    order: Annotated[str | None, typer.Option("--order", help="Only this order.", show_default=False)] = None,
+    types: Annotated[
+        str,
+        typer.Option("--types", help="Events to follow: order, listing, review, review_reply, escrow (comma list)."),
+    ] = "order",
+    count: Annotated[
+        int | None, typer.Option("--count", min=1, help="Stop after this many events.", show_default=False)
+    ] = None,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object per event (JSON lines).")] = False,
+) -> None:
+    """Follow orders live (a merchant with --merchant sees each new order as it is placed). Ctrl-C stops."""
+    import json
+
+    from cli.market_render import event_line
+    from cli.remote import call
+    from cli.wallets import resolve_account
+
+    app_ctx = app_context(ctx)
+    home_dir = app_ctx.resolve_home(home)
+    filters = {
+        "types": types,
+        "merchant": None if merchant is None else resolve_account(home_dir, merchant),
+        "buyer": None if buyer is None else resolve_account(home_dir, buyer),
+        "order": None if order is None else _id(order).hex(),
+    }
+    out = app_ctx.output
+
+    async def follow(client: NodeClient) -> int:
+        from contextlib import aclosing
+
+        seen = 0
+
+        def opened() -> None:
+            out.info(f"watching {types} events (Ctrl-C to stop)")
+
+        async with aclosing(client.events(opened, **filters)) as events:
+            async for name, event in events:
+                if json_:
+                    typer.echo(json.dumps({"event": name, **event}))
+                else:
+                    typer.echo(event_line(name, event))
+                seen += 1
+                if count is not None and seen >= count:
+                    break
+        return seen
+
+    seen = call(app_ctx.resolve_node(node), follow)
+    if count is None or seen < count:
+        from cli.errors import CliError
+
+        raise CliError(f"the node ended the event stream after {seen} events (it is stopping)")

@@ -1,0 +1,119 @@
+"""Human views of the node's JSON records (status, blocks, transactions, receipts)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from cli.amounts import format_amount
+from cli.output import Output
+
+
+def when(time_ms: Any) -> str:
+    """An ISO UTC timestamp for a chain time in milliseconds."""
+    if not isinstance(time_ms, int):
+        return "-"
+    moment = datetime.datetime.fromtimestamp(time_ms / 1000, tz=datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def agr(minor: Any, asset: str = "AGR") -> str:
+    """``minor`` units as "1.5 AGR (1500000)"."""
+    if not isinstance(minor, int) or minor < 0:
+        return str(minor)
+    return f"{format_amount(minor)} {asset} ({minor})"
+
+
+def show_node(out: Output, status: dict[str, Any], url: str) -> None:
+    """The node's own view of itself as a key/value table."""
+    out.fields(
+        f"Node {url}",
+        [
+            ("node id", status.get("node_id")),
+            ("version", status.get("version")),
+            ("validator", status.get("validator")),
+            ("chain id", status.get("chain_id")),
+            ("height", status.get("height")),
+            ("mempool", status.get("mempool_size")),
+            ("min fee", agr(status.get("min_fee"))),
+        ],
+    )
+
+
+def show_chain(out: Output, status: dict[str, Any], head: dict[str, Any]) -> None:
+    """The chain as one node sees it: identity and head block."""
+    out.fields(
+        f"Chain {status.get('chain_id')}",
+        [
+            ("genesis hash", status.get("genesis_hash")),
+            ("height", head.get("height")),
+            ("head hash", head.get("hash")),
+            ("head time", when(head.get("time_ms"))),
+            ("app hash", head.get("app_hash")),
+            ("min fee", agr(status.get("min_fee"))),
+            ("mempool", status.get("mempool_size")),
+        ],
+    )
+
+
+def show_block(out: Output, block: dict[str, Any]) -> None:
+    """A block header and its transaction hashes."""
+    out.fields(
+        f"Block {block.get('height')}",
+        [
+            ("hash", block.get("hash")),
+            ("time", when(block.get("time_ms"))),
+            ("parent", block.get("parent_hash")),
+            ("proposer", block.get("proposer")),
+            ("tx root", block.get("tx_root")),
+            ("app hash", block.get("app_hash")),
+            ("validators", block.get("validators_hash")),
+            ("last commit", block.get("last_commit_hash")),
+            ("transactions", block.get("num_txs")),
+        ],
+    )
+    txs = block.get("txs") or []
+    if txs:
+        out.table(None, ["#", "transaction"], list(enumerate(txs)))
+
+
+def _body_rows(kind: str, body: dict[str, Any]) -> list[tuple[str, Any]]:
+    if kind == "transfer":
+        asset = str(body.get("asset", "AGR"))
+        rows: list[tuple[str, Any]] = [("to", body.get("to")), ("amount", agr(body.get("amount"), asset))]
+        if body.get("memo"):
+            rows.append(("memo", body.get("memo")))
+        return rows
+    return [(f"body.{key}", value) for key, value in body.items()]
+
+
+def show_tx(out: Output, record: dict[str, Any]) -> None:
+    """A transaction, where it is, and its receipt."""
+    tx = record.get("tx") or {}
+    receipt = record.get("receipt") or {}
+    kind = str(tx.get("kind", "?"))
+    rows: list[tuple[str, Any]] = [
+        ("hash", record.get("hash")),
+        ("status", record.get("status")),
+        ("height", record.get("height")),
+        ("index", record.get("index")),
+        ("kind", kind),
+        ("from", tx.get("sender")),
+        *_body_rows(kind, tx.get("body") or {}),
+        ("nonce", tx.get("nonce")),
+        ("fee", agr(tx.get("fee"))),
+    ]
+    if receipt:
+        code = receipt.get("code")
+        result = "ok" if code == "ok" else f"FAILED: {code}"
+        rows.append(("result", result))
+        if receipt.get("message"):
+            rows.append(("message", receipt.get("message")))
+    out.fields(f"Transaction ({kind})", [(k, v) for k, v in rows if v is not None])
+    events = receipt.get("events") or []
+    if events:
+        out.table(
+            "Events",
+            ["type", "attributes"],
+            [(e.get("type"), e.get("attrs") or {}) for e in events],
+        )

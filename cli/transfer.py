@@ -1,0 +1,97 @@
+"""Sign a transfer locally and submit it: the code path of ``agora tx transfer`` and ``agora demo``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from cli.errors import CliError
+
+if TYPE_CHECKING:
+    from chain.keys import PrivateKey
+    from node.client import NodeClient
+
+MAX_MEMO_BYTES: Final = 256
+_ASSET_RE: Final = re.compile(r"[A-Z][A-Z0-9]{1,15}")
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """A transfer as the user asked for it (amounts already in minor units)."""
+
+    to: bytes
+    """Recipient public key."""
+    amount: int
+    """Minor units, at least 1."""
+    asset: str = "AGR"
+    fee: int | None = None
+    """Minor units of AGR; None = the chain's minimum fee."""
+    memo: str = ""
+    check: bool = True
+    """Refuse locally what the chain would fail (and keep the fee for): a transfer to yourself,
+    or one the committed balance cannot pay."""
+
+    def __post_init__(self) -> None:
+        if not _ASSET_RE.fullmatch(self.asset):
+            raise CliError(f"bad asset {self.asset!r}: 2-16 upper-case letters or digits, starting with a letter")
+        if len(self.memo.encode()) > MAX_MEMO_BYTES:
+            raise CliError(f"memo is longer than {MAX_MEMO_BYTES} bytes")
+
+
+async def send_transfer(
+    client: NodeClient, key: PrivateKey, request: TransferRequest, *, wait: bool, commit_timeout: float = 30.0
+) -> dict[str, Any]:
+    """Sign ``request`` with ``key`` for the node's chain and next free nonce, submit it, and
+    (with ``wait``) return the committed transaction record with its receipt.
+
+    Without ``wait`` the result is {"hash", "status": "pending"}. A transaction that is not
+    committed within ``commit_timeout`` seconds raises CliError naming its hash.
+    """
+    from chain.address import encode_address
+    from chain.transfer import Transfer
+    from chain.tx import sign_transaction
+    from cli.remote import fetch_account
+
+    if request.check and request.to == key.public_key:
+        raise CliError("cannot transfer to yourself (the chain would fail it and keep the fee)")
+    status = await client.status()
+    chain_id = str(status["chain_id"])
+    min_fee = int(status.get("min_fee", 0))
+    fee = min_fee if request.fee is None else request.fee
+    if fee < min_fee:
+        raise CliError(f"fee {fee} is below the chain's minimum fee of {min_fee} minor units")
+    account = await fetch_account(client, encode_address(key.public_key))
+    nonce = int(account.get("pending_nonce", account.get("nonce", 0)))
+    if request.check:
+        _check_funds(account.get("balances") or {}, request, fee)
+    body = Transfer(request.to, request.amount, request.asset, request.memo)
+    tx = sign_transaction(key, chain_id, nonce, fee, body)
+    submitted = await client.submit_tx(tx.raw)
+    tx_hash = str(submitted.get("hash", tx.hash.hex()))
+    if not wait:
+        return {"hash": tx_hash, "status": str(submitted.get("status", "pending"))}
+    try:
+        return await client.wait_for_tx(tx_hash, commit_timeout)
+    except TimeoutError:
+        raise CliError(
+            f"transaction {tx_hash} was accepted but not committed within {commit_timeout:g} s; "
+            f"check it later with `agora tx show {tx_hash}`"
+        ) from None
+
+
+def _check_funds(balances: dict[str, Any], request: TransferRequest, fee: int) -> None:
+    """Refuse locally what the chain would fail (and still charge the fee for)."""
+    from cli.amounts import format_amount
+
+    needs = {"AGR": fee}
+    needs[request.asset] = needs.get(request.asset, 0) + request.amount
+    for asset, amount in needs.items():
+        have = int(balances.get(asset, 0))
+        if have < amount:
+            raise CliError(
+                f"insufficient funds: the wallet has {format_amount(have)} {asset}, "
+                f"the transfer needs {format_amount(amount)} {asset} (amount + fee)"
+                if asset == "AGR"
+                else f"insufficient funds: the wallet has {format_amount(have)} {asset}, needs {format_amount(amount)}"
+            )

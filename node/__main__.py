@@ -1,0 +1,33 @@
+"""``python -m node --datadir D [--api-port P]``: run a node (password from AGORA_PASSWORD or a file)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from node.daemon import run_node
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the node; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m node", description="Run an Agora node.")
+    parser.add_argument("--datadir", type=Path, required=True, help="the node's data directory")
+    parser.add_argument("--api-host", default=None, help="address the client API listens on")
+    parser.add_argument("--api-port", type=int, default=None, help="port of the client API (0 = any free port)")
+    parser.add_argument("--password-file", type=Path, default=None, help="file holding the validator key password")
+    args = parser.parse_args(argv)
+    password = os.environ.get("AGORA_PASSWORD")
+    if args.password_file is not None:
+        try:
+            password = args.password_file.read_text().rstrip("\r\n")
+        except OSError as exc:
+            print(f"error: cannot read {args.password_file}: {exc.strerror}", file=sys.stderr)
+            return 2
+    overrides = {"api_host": args.api_host, "api_port": args.api_port}
+    return run_node(args.datadir, password, overrides)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

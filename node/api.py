@@ -1,0 +1,364 @@
+"""The client API under /api/v1 (JSON; errors as application/problem+json with a reason code).
+
+Every bad input is answered with a 4xx problem document naming a stable ``reason`` and
+changes nothing. Handlers read the store and the mempool; only the producer writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from aiohttp import web
+
+from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, nonce_key
+from chain.address import AddressError, encode_address, parse_account
+from chain.encoding import decode
+from chain.tx import MAX_TX_BYTES, Transaction
+from node.api_common import SERVICES, NodeServices, Problem, parse_hex, problem_response, read_json
+from node.events import CommittedBlock
+from node.market_api import MARKET_ROUTES, stream_filter
+from node.market_events import stream_events
+from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
+from node.openapi import openapi_document
+from node.render import block_json, receipt_json, to_json_value, tx_json
+from storage.store import ChainStore
+
+log = logging.getLogger("agora.api")
+MAX_BATCH: Final = 1000
+MAX_ASSETS_LISTED: Final = 1000
+VERSION: Final = "0.1.0"
+SSE_KEEPALIVE_SECONDS: Final = 15.0
+
+
+_STATUS_REASONS: Final = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _route_name(request: web.Request) -> str:
+    info = request.match_info
+    resource = info.route.resource if info.route is not None else None
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def problem_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Turn every error into problem+json and count every request."""
+    response: web.StreamResponse
+    try:
+        response = await handler(request)
+    except Problem as p:
+        response = problem_response(p.status, p.reason, p.detail)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        reason = _STATUS_REASONS.get(exc.status, "http_error")
+        response = problem_response(exc.status, reason, exc.text or exc.reason)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("internal error serving %s %s", request.method, request.path)
+        response = problem_response(500, "internal_error", "the node failed to answer; see its log")
+    request.app[SERVICES].metrics.api_requests.labels(request.method, _route_name(request), str(response.status)).inc()
+    return response
+
+
+def _admission_problem(exc: AdmissionError) -> Problem:
+    return Problem(REASON_STATUS.get(exc.reason, 400), exc.reason, exc.detail)
+
+
+def _read_int(store: ChainStore, key: bytes) -> int:
+    raw = store.state.get(key)
+    if raw is None:
+        return 0
+    value = decode(raw)
+    return value if type(value) is int else 0
+
+
+# --- handlers -------------------------------------------------------------------------
+
+
+async def get_status(request: web.Request) -> web.Response:
+    """Node and chain summary."""
+    s = request.app[SERVICES]
+    head = s.store.head
+    return web.json_response(
+        {
+            "chain_id": s.genesis.chain_id,
+            "genesis_hash": s.genesis.hash.hex(),
+            "node_id": s.node_id,
+            "height": head.height,
+            "head_hash": head.hash.hex(),
+            "head_time_ms": head.header.time_ms if head.header is not None else s.genesis.genesis_time_ms,
+            "mempool_size": len(s.mempool),
+            "validator": s.is_producing,
+            "min_fee": s.mempool.params.min_fee,
+            "version": VERSION,
+        }
+    )
+
+
+async def get_head(request: web.Request) -> web.Response:
+    """The last committed block."""
+    s = request.app[SERVICES]
+    head = s.store.head
+    header = head.header
+    return web.json_response(
+        {
+            "height": head.height,
+            "hash": head.hash.hex(),
+            "time_ms": header.time_ms if header is not None else s.genesis.genesis_time_ms,
+            "app_hash": (header.app_hash if header is not None else s.genesis.app_hash).hex(),
+        }
+    )
+
+
+async def get_account(request: web.Request) -> web.Response:
+    """Balances and nonces of an account; 400 for a bad address, 404 if it has no state."""
+    s = request.app[SERVICES]
+    text = request.match_info["address"]
+    try:
+        account = parse_account(text)
+    except AddressError as exc:
+        raise Problem(400, "bad_address", f"{text[:100]!r} is not an address: {exc}") from None
+    prefix = BALANCE_PREFIX + account + b"/"
+    balances: dict[str, int] = {}
+    for key, value in s.store.state_items(prefix, limit=MAX_ASSETS_LISTED):
+        amount = decode(value)
+        if type(amount) is int:
+            balances[key[len(prefix) :].decode()] = amount
+    nonce = _read_int(s.store, nonce_key(account))
+    pending_nonce = s.mempool.pending_nonce(account, nonce)
+    if not balances and nonce == 0 and pending_nonce == 0:
+        raise Problem(404, "not_found", f"account {encode_address(account)} has no balance and no transactions")
+    balances.setdefault(NATIVE_ASSET, 0)
+    return web.json_response(
+        {"address": encode_address(account), "nonce": nonce, "pending_nonce": pending_nonce, "balances": balances}
+    )
+
+
+async def get_block(request: web.Request) -> web.Response:
+    """A block by height."""
+    s = request.app[SERVICES]
+    text = request.match_info["height"]
+    if not text.isdigit() or len(text) > 20:
+        raise Problem(400, "bad_height", "height must be a non-negative integer")
+    block = s.store.block(int(text))
+    if block is None:
+        raise Problem(404, "not_found", f"no block at height {text} (head is {s.store.height})")
+    return web.json_response(block_json(block))
+
+
+async def get_block_by_hash(request: web.Request) -> web.Response:
+    """A block by its hash."""
+    s = request.app[SERVICES]
+    block_hash = parse_hex(request.match_info["hash"], "block hash", 32, size=32)
+    block = s.store.block_by_hash(block_hash)
+    if block is None:
+        raise Problem(404, "not_found", f"no committed block {block_hash.hex()}")
+    return web.json_response(block_json(block))
+
+
+def _admit_one(s: NodeServices, raw: bytes) -> Transaction:
+    try:
+        tx = decode_candidate(raw, s.registry)
+        s.mempool.add(tx)
+    except AdmissionError as exc:
+        s.metrics.txs_rejected.labels(exc.reason).inc()
+        raise _admission_problem(exc) from None
+    s.metrics.txs_admitted.inc()
+    return tx
+
+
+async def post_tx(request: web.Request) -> web.Response:
+    """Submit one signed transaction: 202 once it is pending."""
+    s = request.app[SERVICES]
+    body = await read_json(request)
+    if not isinstance(body, dict) or set(body) != {"tx"}:
+        raise Problem(400, "malformed_body", 'body must be {"tx": "<hex of the signed transaction>"}')
+    raw = parse_hex(body["tx"], "tx", MAX_TX_BYTES)
+    tx = _admit_one(s, raw)
+    return web.json_response({"hash": tx.hash.hex(), "status": "pending"}, status=202)
+
+
+def _verify_all(txs: list[Transaction]) -> list[bool]:
+    return [tx.signature_valid() for tx in txs]
+
+
+async def post_txs_batch(request: web.Request) -> web.Response:
+    """Submit up to 1000 transactions; signatures are verified in one pass off the loop."""
+    s = request.app[SERVICES]
+    body = await read_json(request)
+    if not isinstance(body, dict) or set(body) != {"txs"} or not isinstance(body["txs"], list):
+        raise Problem(400, "malformed_body", 'body must be {"txs": ["<hex>", ...]}')
+    items = body["txs"]
+    if len(items) > MAX_BATCH:
+        raise Problem(413, "batch_too_large", f"at most {MAX_BATCH} transactions per batch")
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    decoded: list[tuple[int, Transaction]] = []
+    for i, item in enumerate(items):
+        try:
+            raw = parse_hex(item, f"txs[{i}]", MAX_TX_BYTES)
+            decoded.append((i, decode_candidate(raw, s.registry)))
+        except Problem as p:
+            results[i] = {"hash": None, "accepted": False, "reason": p.reason, "detail": p.detail}
+        except AdmissionError as exc:
+            results[i] = {"hash": None, "accepted": False, "reason": exc.reason, "detail": exc.detail}
+    txs = [tx for _, tx in decoded]
+    signatures = await asyncio.to_thread(_verify_all, txs) if txs else []
+    for (i, tx), outcome in zip(decoded, s.mempool.add_many(txs, signatures), strict=True):
+        if outcome.error is None:
+            results[i] = {"hash": tx.hash.hex(), "accepted": True, "reason": None, "detail": None}
+        else:
+            results[i] = {
+                "hash": tx.hash.hex(),
+                "accepted": False,
+                "reason": outcome.error.reason,
+                "detail": outcome.error.detail,
+            }
+    for r in results:
+        if r is not None and not r["accepted"]:
+            s.metrics.txs_rejected.labels(r["reason"]).inc()
+    s.metrics.txs_admitted.inc(sum(1 for r in results if r is not None and r["accepted"]))
+    return web.json_response({"results": results})
+
+
+async def get_tx(request: web.Request) -> web.Response:
+    """A transaction, pending or committed (with its receipt)."""
+    s = request.app[SERVICES]
+    tx_hash = parse_hex(request.match_info["hash"], "transaction hash", 32, size=32)
+    record = s.store.tx(tx_hash)
+    if record is not None:
+        return web.json_response(
+            {
+                "hash": tx_hash.hex(),
+                "status": "committed",
+                "height": record.height,
+                "index": record.index,
+                "tx": tx_json(record.tx),
+                "receipt": receipt_json(record.receipt),
+            }
+        )
+    pending = s.mempool.get(tx_hash)
+    if pending is None:
+        raise Problem(404, "not_found", f"no transaction {tx_hash.hex()} (neither pending nor committed)")
+    return web.json_response(
+        {
+            "hash": tx_hash.hex(),
+            "status": "pending",
+            "height": None,
+            "index": None,
+            "tx": tx_json(pending),
+            "receipt": None,
+        }
+    )
+
+
+async def get_openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 description of this API."""
+    return web.json_response(openapi_document())
+
+
+async def get_healthz(request: web.Request) -> web.Response:
+    """Liveness: the process answers."""
+    return web.json_response({"status": "ok"})
+
+
+async def get_readyz(request: web.Request) -> web.Response:
+    """Readiness: the store is open and the node serves; 503 while starting or stopping."""
+    s = request.app[SERVICES]
+    if not s.ready or s.stopping.is_set():
+        raise Problem(503, "not_ready", "the node is starting or stopping")
+    return web.json_response({"status": "ready", "height": s.store.height})
+
+
+async def get_metrics(request: web.Request) -> web.Response:
+    """Prometheus metrics in the text exposition format."""
+    s = request.app[SERVICES]
+    s.metrics.mempool_size.set(len(s.mempool))
+    s.metrics.mempool_bytes.set(s.mempool.size_bytes)
+    s.metrics.height.set(s.store.height)
+    response = web.Response(body=s.metrics.render())
+    response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+    return response
+
+
+def committed_block_json(item: CommittedBlock) -> dict[str, Any]:
+    """A committed block for the event stream: header, tx hashes, receipt codes and block events."""
+    data = block_json(item.block)
+    data["receipts"] = [{"hash": r.tx_hash.hex(), "code": r.code} for r in item.result.receipts]
+    data["block_events"] = [
+        {"type": e.type, "attrs": {k: to_json_value(v, k) for k, v in e.attrs}} for e in item.result.block_events
+    ]
+    return data
+
+
+async def get_events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events until the node stops: a ``block`` event per committed block, then the
+    block's market events (``order``, ``listing``, ``review``, ...), filtered by the query
+    (``types``, ``merchant``, ``buyer``, ``order``; see node/market_api.py).
+    """
+    s = request.app[SERVICES]
+    wanted = stream_filter(request.query)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    async with s.events.subscribe() as queue:
+        await response.prepare(request)
+        try:
+            await response.write(b": agora event stream\n\n")
+            last_write = time.monotonic()
+            while True:
+                item = await queue.get()
+                if item is None:
+                    break
+                height = item.block.height
+                chunks = []
+                for n, (name, data) in enumerate(stream_events(item, wanted, committed_block_json)):
+                    payload = json.dumps(data, separators=(",", ":"))
+                    chunks.append(f"event: {name}\nid: {height}-{n}\ndata: {payload}\n\n")
+                if chunks:
+                    await response.write("".join(chunks).encode())
+                    last_write = time.monotonic()
+                elif time.monotonic() - last_write >= SSE_KEEPALIVE_SECONDS:
+                    # a filtered stream may stay silent for long: a comment finds clients that left
+                    await response.write(b": keepalive\n\n")
+                    last_write = time.monotonic()
+        except ConnectionResetError:
+            log.debug("event stream client went away")
+    return response
+
+
+ROUTES: Final = (
+    ("GET", "/api/v1/status", get_status),
+    ("GET", "/api/v1/head", get_head),
+    ("GET", "/api/v1/accounts/{address}", get_account),
+    ("GET", "/api/v1/blocks/{height}", get_block),
+    ("GET", "/api/v1/blocks/hash/{hash}", get_block_by_hash),
+    ("POST", "/api/v1/txs", post_tx),
+    ("POST", "/api/v1/txs/batch", post_txs_batch),
+    ("GET", "/api/v1/txs/{hash}", get_tx),
+    ("GET", "/api/v1/events", get_events),
+    *MARKET_ROUTES,
+    ("GET", "/api/v1/openapi.json", get_openapi),
+    ("GET", "/healthz", get_healthz),
+    ("GET", "/readyz", get_readyz),
+    ("GET", "/metrics", get_metrics),
+)
+
+
+def build_app(services: NodeServices, max_body_bytes: int) -> web.Application:
+    """The aiohttp application of the client API."""
+    app = web.Application(middlewares=[problem_middleware], client_max_size=max_body_bytes)
+    app[SERVICES] = services
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler)
+    return app

@@ -1,0 +1,102 @@
+"""What every client-API handler shares: the services it may use and problem answers.
+
+Kept apart from the route modules (node/api.py, node/market_api.py) so that each of them
+can import it without importing the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, Final
+
+from aiohttp import web
+
+from chain.genesis import Genesis
+from chain.keys import PrivateKey
+from chain.tx import KindRegistry
+from node.events import EventBus
+from node.executor import BlockExecutor
+from node.market_index import MarketIndex
+from node.mempool import Mempool
+from node.metrics import NodeMetrics
+from storage.store import ChainStore
+
+PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
+
+
+@dataclass(slots=True)
+class NodeServices:
+    """What the API handlers may use."""
+
+    genesis: Genesis
+    registry: KindRegistry
+    store: ChainStore
+    mempool: Mempool
+    executor: BlockExecutor
+    events: EventBus
+    metrics: NodeMetrics
+    validator_key: PrivateKey | None
+    is_producing: bool = False
+    ready: bool = False
+    node_id: str = ""
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    market: MarketIndex | None = None
+    """The market query indexes (None on a node that does not run the market)."""
+
+
+SERVICES: Final = web.AppKey("services", NodeServices)
+
+
+class Problem(Exception):
+    """An error answer: HTTP status, stable reason code and a human-readable detail."""
+
+    def __init__(self, status: int, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+
+
+def problem_response(status: int, reason: str, detail: str) -> web.Response:
+    """An RFC 9457 problem document with Agora's ``reason`` member."""
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    body = {"type": f"urn:agora:problem:{reason}", "title": title, "status": status, "detail": detail, "reason": reason}
+    return web.Response(text=json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+# --- input helpers --------------------------------------------------------------------
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request's JSON body; Problem for a wrong content type, oversized or malformed body."""
+    if request.content_type != "application/json":
+        raise Problem(415, "unsupported_media_type", "send the body as application/json")
+    try:
+        data = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise Problem(413, "body_too_large", "request body is larger than the node accepts") from None
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(400, "malformed_body", "request body is not valid JSON") from None
+
+
+def parse_hex(text: object, what: str, max_bytes: int, size: int | None = None) -> bytes:
+    """Lowercase or uppercase hex of at most ``max_bytes`` (exactly ``size``) bytes, else Problem."""
+    if not isinstance(text, str):
+        raise Problem(400, "malformed_body", f"{what} must be a hex string")
+    if len(text) > 2 * max_bytes:
+        raise Problem(413, "tx_too_large", f"{what} exceeds {max_bytes} bytes")
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise Problem(400, "bad_hex", f"{what} is not valid hex") from None
+    if size is not None and len(raw) != size:
+        raise Problem(400, "bad_hex", f"{what} must be {size} bytes of hex")
+    return raw

@@ -1,0 +1,140 @@
+"""Node configuration: defaults < datadir/config.toml < environment (AGORA_*) < overrides.
+
+Every setting is a field of :class:`NodeConfig`; the environment variable of a field is
+``AGORA_`` + its upper-case name (``api_port`` -> ``AGORA_API_PORT``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+CONFIG_FILE: Final = "config.toml"
+ENV_PREFIX: Final = "AGORA_"
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+
+
+class ConfigError(Exception):
+    """A configuration value is unknown or invalid; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """Everything a node can be configured with."""
+
+    api_host: str = "127.0.0.1"
+    """Address the client API listens on."""
+    api_port: int = 26657
+    """Port of the client API (0 = pick a free port)."""
+    min_block_interval_ms: int = 100
+    """Two blocks are at least this far apart."""
+    heartbeat_interval_ms: int = 5000
+    """An empty block is produced after this long without transactions."""
+    mempool_max_txs: int = 20_000
+    """Most transactions the mempool holds."""
+    mempool_max_bytes: int = 64 * 1024 * 1024
+    """Most bytes of transactions the mempool holds."""
+    mempool_max_nonce_gap: int = 64
+    """How far ahead of an account's nonce a pending transaction may be."""
+    api_max_body_bytes: int = 16 * 1024 * 1024
+    """Largest request body the API reads."""
+    log_level: str = "info"
+    """debug, info, warning or error."""
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.api_port <= 65535, "api_port must be 0..65535")
+        _check(bool(self.api_host), "api_host must not be empty")
+        _check(1 <= self.min_block_interval_ms <= 3_600_000, "min_block_interval_ms must be 1..3600000")
+        _check(
+            self.min_block_interval_ms <= self.heartbeat_interval_ms <= 3_600_000,
+            "heartbeat_interval_ms must be between min_block_interval_ms and 3600000",
+        )
+        _check(1 <= self.mempool_max_txs <= 10_000_000, "mempool_max_txs must be 1..10000000")
+        _check(64 * 1024 <= self.mempool_max_bytes <= 2**34, "mempool_max_bytes must be 64 KiB..16 GiB")
+        _check(0 <= self.mempool_max_nonce_gap <= 10_000, "mempool_max_nonce_gap must be 0..10000")
+        _check(64 * 1024 <= self.api_max_body_bytes <= 256 * 1024 * 1024, "api_max_body_bytes must be 64 KiB..256 MiB")
+        _check(self.log_level in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}")
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise ConfigError(message)
+
+
+_FIELDS: Final = {f.name: f for f in dataclasses.fields(NodeConfig)}
+
+
+def _coerce(name: str, value: object, source: str) -> object:
+    field = _FIELDS.get(name)
+    if field is None:
+        raise ConfigError(f"unknown setting {name!r} in {source}")
+    kind = field.type if isinstance(field.type, type) else {"int": int, "str": str}[str(field.type)]
+    if kind is int:
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                raise ConfigError(f"{name} in {source} must be an integer, got {value!r}") from None
+        if type(value) is not int:
+            raise ConfigError(f"{name} in {source} must be an integer")
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} in {source} must be a string")
+    return value
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    return data
+
+
+def load_config(
+    datadir: Path, overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None
+) -> NodeConfig:
+    """Merge defaults, ``datadir/config.toml``, the environment and ``overrides``.
+
+    Later sources win; None values in ``overrides`` are ignored (a flag not given).
+    Unknown keys or bad values raise ConfigError naming the key and its source.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    path = datadir / CONFIG_FILE
+    for key, value in _read_file(path).items():
+        values[key] = _coerce(key, value, str(path))
+    for name in _FIELDS:
+        env_name = ENV_PREFIX + name.upper()
+        if env_name in env:
+            values[name] = _coerce(name, env[env_name], f"environment variable {env_name}")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, value, "overrides")
+    try:
+        return NodeConfig(**values)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (in {path}, environment or flags)") from None
+
+
+def render_config(values: Mapping[str, object]) -> str:
+    """Render settings as TOML (flat keys of ints and strings only); ConfigError if invalid."""
+    lines = []
+    for key, value in values.items():
+        coerced = _coerce(key, value, "config")
+        if isinstance(coerced, int):
+            lines.append(f"{key} = {coerced}")
+        else:
+            escaped = str(coerced).replace("\\", "\\\\").replace('"', '\\"')
+            lines.append(f'{key} = "{escaped}"')
+    return "\n".join(lines) + ("\n" if lines else "")

@@ -1,0 +1,93 @@
+"""Running a node as a process: logging, the validator key, signals, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from chain.keys import PrivateKey
+from node.datadir import Datadir, DatadirError, open_datadir
+from node.keystore import KeystoreError, load_key
+from node.service import Node
+
+log = logging.getLogger("agora.daemon")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _setup_logging(datadir: Path, level: str) -> list[logging.Handler]:
+    root = logging.getLogger("agora")
+    root.setLevel(level.upper())
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if datadir.is_dir():
+        handlers.append(logging.FileHandler(datadir / "node.log"))
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(handler)
+    return handlers
+
+
+def load_validator_key(datadir: Datadir, password: str | None) -> PrivateKey | None:
+    """The datadir's validator key, or None if it has none; DatadirError if it cannot be opened."""
+    path = datadir.validator_key_path
+    if not path.exists():
+        return None
+    if password is None:
+        raise DatadirError(f"{path} holds the validator key: a password is needed (AGORA_PASSWORD or a prompt)")
+    try:
+        return load_key(path, password)
+    except KeystoreError as exc:
+        raise DatadirError(f"cannot open the validator key {path}: {exc}") from None
+
+
+async def serve(datadir: Datadir, key: PrivateKey | None) -> int:
+    """Run a node until SIGINT or SIGTERM; shut down gracefully; return the exit code."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    node = Node(datadir, key)
+    try:
+        url = await node.start()
+    except DatadirError as exc:
+        log.error("%s", exc)
+        return 2
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", datadir.config.api_host, datadir.config.api_port, exc.strerror)
+        await node.stop()
+        return 2
+    log.info("agora node listening on %s", url)
+    print(f"agora node listening on {url}", flush=True)
+    try:
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await node.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return 0
+
+
+def run_node(datadir: Path, password: str | None, overrides: Mapping[str, object] | None = None) -> int:
+    """Run the node of ``datadir`` until SIGINT/SIGTERM; log to stderr and datadir/node.log.
+
+    Returns 0 after a clean shutdown, 2 if the datadir, its config or its key cannot be used.
+    """
+    handlers = _setup_logging(datadir, "info")
+    try:
+        try:
+            opened = open_datadir(datadir, overrides)
+            logging.getLogger("agora").setLevel(opened.config.log_level.upper())
+            key = load_validator_key(opened, password)
+        except DatadirError as exc:
+            log.error("%s", exc)
+            return 2
+        return asyncio.run(serve(opened, key))
+    finally:
+        root = logging.getLogger("agora")
+        for handler in handlers:
+            root.removeHandler(handler)
+            handler.close()

@@ -1,0 +1,406 @@
+"""Query indexes of the market: listings and orders by party, state, price and words.
+
+The indexes are derived data, a pure function of the committed listing and order records:
+:func:`listing_entries` and :func:`order_entries` name every index key of one record. A
+block changes the records whose state keys are in its write set, so the index update of
+a block is the set difference of those records' entries before and after it -- work
+proportional to what the block changed, automatic deadline actions included (they write
+order records like any transaction). The executor writes the update in the same atomic
+batch as the block (``ChainStore.commit_block(index_writes=...)``), so after a crash the
+indexes are exactly as of the stored head; :meth:`MarketIndex.ensure` rebuilds them from
+state if they are missing or of another version (a datadir of an older node).
+
+Key layout (under the store's ``x/`` family; ``t`` = creation time in ms as 8 bytes
+big-endian, ``id`` = the 32-byte listing or order id, values are empty)::
+
+    mkt/meta                             [INDEX_VERSION, height] the indexes are at
+    mkt/L/a/<t><id>                      every listing, oldest first
+    mkt/L/m/<merchant:32><t><id>         listings by merchant
+    mkt/L/p/<price:8><t><id>             listings by unit price
+    mkt/L/w/<word>\\x00<t><id>            listings by lowercase word of title + description
+    mkt/O/a/<t><id>                      every order (t = when it was placed)
+    mkt/O/b/<buyer:32><t><id>            orders by buyer
+    mkt/O/m/<merchant:32><t><id>         orders by merchant
+    mkt/O/r/<arbiter:32><t><id>          orders by arbiter (orders that name one)
+    mkt/O/s/<state>\\x00<t><id>           orders by state
+    mkt/O/bs/<buyer:32><state>\\x00<t><id>    orders by buyer and state
+    mkt/O/ms/<merchant:32><state>\\x00<t><id> orders by merchant and state
+
+Queries walk one index range in key order (a stable order: creation time, then id),
+check every filter against the current record, and stop after ``limit`` matches or
+:data:`MAX_SCAN` index entries, returning a cursor (the last key visited) to continue from.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
+
+from chain.block import Block
+from chain.encoding import DecodeError, as_int, as_list, decode, encode
+from chain.execution import BlockResult
+from market.keys import LISTING_PREFIX, ORDER_PREFIX
+from market.order_state import OrderState
+from market.queries import get_listing, get_order
+from market.records import Listing, ListingStatus, Order
+from storage.store import ChainStore
+
+log = logging.getLogger("agora.market_index")
+T = TypeVar("T")
+
+INDEX_VERSION: Final = 1
+ID_SIZE: Final = 32
+META_KEY: Final = b"mkt/meta"
+L_ALL: Final = b"mkt/L/a/"
+L_MERCHANT: Final = b"mkt/L/m/"
+L_PRICE: Final = b"mkt/L/p/"
+L_WORD: Final = b"mkt/L/w/"
+O_ALL: Final = b"mkt/O/a/"
+O_BUYER: Final = b"mkt/O/b/"
+O_MERCHANT: Final = b"mkt/O/m/"
+O_ARBITER: Final = b"mkt/O/r/"
+O_STATE: Final = b"mkt/O/s/"
+O_BUYER_STATE: Final = b"mkt/O/bs/"
+O_MERCHANT_STATE: Final = b"mkt/O/ms/"
+INDEX_ROOT: Final = b"mkt/"
+SEP: Final = b"\x00"
+
+MAX_WORD_CHARS: Final = 32
+"""Longer words are indexed (and searched) by their first 32 characters."""
+MAX_QUERY_WORDS: Final = 8
+MAX_LIMIT: Final = 100
+MAX_SCAN: Final = 1_000
+"""Index entries one query may visit before it returns a cursor."""
+MAX_CURSOR_BYTES: Final = 256
+REBUILD_CHUNK: Final = 2_000
+_WORD_RE: Final = re.compile(r"\w+")
+_EMPTY: Final = b""
+
+
+class QueryError(ValueError):
+    """A query parameter is unusable; ``reason`` is the stable code, the message says why."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+# --- the layout: a record's index entries ---------------------------------------------------
+
+
+def words_of(text: str) -> set[str]:
+    """The lowercase words of ``text`` (runs of letters, digits and '_'), cut to 32 characters."""
+    return {w[:MAX_WORD_CHARS] for w in _WORD_RE.findall(text.lower())}
+
+
+def _position(time_ms: int, record_id: bytes) -> bytes:
+    return time_ms.to_bytes(8, "big") + record_id
+
+
+def _state_part(state: OrderState) -> bytes:
+    return state.value.encode() + SEP
+
+
+def listing_entries(listing: Listing) -> set[bytes]:
+    """Every index key of ``listing``."""
+    pos = _position(listing.created_ms, listing.listing_id)
+    entries = {L_ALL + pos, L_MERCHANT + listing.merchant + pos, L_PRICE + listing.price.to_bytes(8, "big") + pos}
+    for word in words_of(listing.title + "\n" + listing.description):
+        entries.add(L_WORD + word.encode() + SEP + pos)
+    return entries
+
+
+def order_entries(order: Order) -> set[bytes]:
+    """Every index key of ``order``."""
+    placed_ms = order.history[0].time_ms if order.history else 0
+    pos = _position(placed_ms, order.order_id)
+    state = _state_part(order.state)
+    entries = {
+        O_ALL + pos,
+        O_BUYER + order.buyer + pos,
+        O_MERCHANT + order.merchant + pos,
+        O_STATE + state + pos,
+        O_BUYER_STATE + order.buyer + state + pos,
+        O_MERCHANT_STATE + order.merchant + state + pos,
+    }
+    if order.arbiter:
+        entries.add(O_ARBITER + order.arbiter + pos)
+    return entries
+
+
+def entry_diff(old: set[bytes], new: set[bytes], into: dict[bytes, bytes | None]) -> None:
+    """Add to ``into`` the writes that turn the entries ``old`` into ``new``."""
+    for key in old - new:
+        into[key] = None
+    for key in new - old:
+        into[key] = _EMPTY
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The smallest key greater than every key that starts with ``prefix``."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        raise ValueError("no key follows a prefix of 0xff bytes")
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
+def _record_id(state_key: bytes, prefix: bytes) -> bytes | None:
+    if state_key.startswith(prefix) and len(state_key) == len(prefix) + ID_SIZE:
+        return state_key[len(prefix) :]
+    return None
+
+
+def _meta(height: int) -> bytes:
+    return encode([INDEX_VERSION, height])
+
+
+# --- queries --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a query: the matching records and where to continue (None: nothing more)."""
+
+    items: list[T]
+    next_cursor: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListingQuery:
+    """Filters of a listing search; every given filter must hold."""
+
+    merchant: bytes | None = None
+    words: tuple[str, ...] = ()
+    """Whole words that must all appear in the title or description (lowercase)."""
+    min_price: int | None = None
+    max_price: int | None = None
+    in_stock: bool = False
+    status: ListingStatus | None = None
+    limit: int = 20
+    cursor: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuery:
+    """Filters of an order search; every given filter must hold."""
+
+    buyer: bytes | None = None
+    merchant: bytes | None = None
+    arbiter: bytes | None = None
+    state: OrderState | None = None
+    limit: int = 20
+    cursor: bytes | None = None
+
+
+def query_words(text: str) -> tuple[str, ...]:
+    """The search words of ``text``; QueryError('bad_query') if there are none or too many."""
+    words = tuple(sorted(words_of(text), key=lambda w: (-len(w), w)))
+    if not words:
+        raise QueryError("bad_query", "q must contain at least one letter or digit")
+    if len(words) > MAX_QUERY_WORDS:
+        raise QueryError("bad_query", f"q may contain at most {MAX_QUERY_WORDS} words")
+    return words
+
+
+def _listing_range(q: ListingQuery) -> tuple[bytes, bytes]:
+    if q.words:
+        prefix = L_WORD + q.words[0].encode() + SEP
+    elif q.merchant is not None:
+        prefix = L_MERCHANT + q.merchant
+    elif q.min_price is not None or q.max_price is not None:
+        low = (q.min_price or 0).to_bytes(8, "big")
+        high = q.max_price
+        stop = prefix_end(L_PRICE) if high is None or high >= 2**64 - 1 else L_PRICE + (high + 1).to_bytes(8, "big")
+        return L_PRICE + low, stop
+    else:
+        prefix = L_ALL
+    return prefix, prefix_end(prefix)
+
+
+def _order_range(q: OrderQuery) -> tuple[bytes, bytes]:
+    state = None if q.state is None else _state_part(q.state)
+    if q.buyer is not None and state is not None:
+        prefix = O_BUYER_STATE + q.buyer + state
+    elif q.merchant is not None and state is not None:
+        prefix = O_MERCHANT_STATE + q.merchant + state
+    elif q.buyer is not None:
+        prefix = O_BUYER + q.buyer
+    elif q.merchant is not None:
+        prefix = O_MERCHANT + q.merchant
+    elif q.arbiter is not None:
+        prefix = O_ARBITER + q.arbiter
+    elif state is not None:
+        prefix = O_STATE + state
+    else:
+        prefix = O_ALL
+    return prefix, prefix_end(prefix)
+
+
+def listing_matches(listing: Listing, q: ListingQuery) -> bool:
+    """True if ``listing`` passes every filter of ``q``."""
+    if q.merchant is not None and listing.merchant != q.merchant:
+        return False
+    if q.min_price is not None and listing.price < q.min_price:
+        return False
+    if q.max_price is not None and listing.price > q.max_price:
+        return False
+    if q.in_stock and listing.stock == 0:
+        return False
+    if q.status is not None and listing.status is not q.status:
+        return False
+    return not q.words or set(q.words) <= words_of(listing.title + "\n" + listing.description)
+
+
+def order_matches(order: Order, q: OrderQuery) -> bool:
+    """True if ``order`` passes every filter of ``q``."""
+    return (
+        (q.buyer is None or order.buyer == q.buyer)
+        and (q.merchant is None or order.merchant == q.merchant)
+        and (q.arbiter is None or order.arbiter == q.arbiter)
+        and (q.state is None or order.state is q.state)
+    )
+
+
+class MarketIndex:
+    """Maintains the market indexes of one store and answers queries from them."""
+
+    def __init__(self, store: ChainStore) -> None:
+        self.store = store
+
+    # --- maintenance ----------------------------------------------------------------------
+
+    def index_writes(self, block: Block, result: BlockResult) -> dict[bytes, bytes | None]:
+        """The index writes that bring the indexes from the stored head to ``block``.
+
+        Call before the block is persisted (committed state is the state before it).
+        """
+        writes: dict[bytes, bytes | None] = {}
+        state = self.store.state
+        for key, value in result.writes.items():
+            listing_id = _record_id(key, LISTING_PREFIX)
+            if listing_id is not None:
+                old_listing = get_listing(state, listing_id)
+                new_listing = None if value is None else Listing.from_wire(decode(value))
+                entry_diff(
+                    set() if old_listing is None else listing_entries(old_listing),
+                    set() if new_listing is None else listing_entries(new_listing),
+                    writes,
+                )
+                continue
+            order_id = _record_id(key, ORDER_PREFIX)
+            if order_id is not None:
+                old_order = get_order(state, order_id)
+                new_order = None if value is None else Order.from_wire(decode(value))
+                entry_diff(
+                    set() if old_order is None else order_entries(old_order),
+                    set() if new_order is None else order_entries(new_order),
+                    writes,
+                )
+        writes[META_KEY] = _meta(block.height)
+        return writes
+
+    def indexed_height(self) -> int | None:
+        """The height the indexes are at, or None if missing or of another version."""
+        raw = self.store.index_get(META_KEY)
+        if raw is None:
+            return None
+        try:
+            version, height = as_list(decode(raw), "index meta", length=2)
+            if as_int(version, "index version") != INDEX_VERSION:
+                return None
+            return as_int(height, "index height")
+        except DecodeError:
+            return None
+
+    def ensure(self) -> bool:
+        """Rebuild the indexes from committed state unless they are at the head; True if rebuilt.
+
+        Crash-safe: the height record is removed first and written last, so an
+        interrupted rebuild is simply done again on the next start.
+        """
+        if self.indexed_height() == self.store.height:
+            return False
+        if self.store.height == 0 and not self.store.index_range(INDEX_ROOT, prefix_end(INDEX_ROOT), 1):
+            self.store.write_index({META_KEY: _meta(0)})
+            return False
+        log.info("rebuilding the market indexes at height %d", self.store.height)
+        self.store.write_index({META_KEY: None})
+        self._clear()
+        self._add_all(LISTING_PREFIX, lambda raw: listing_entries(Listing.from_wire(decode(raw))))
+        self._add_all(ORDER_PREFIX, lambda raw: order_entries(Order.from_wire(decode(raw))))
+        self.store.write_index({META_KEY: _meta(self.store.height)})
+        return True
+
+    def _clear(self) -> None:
+        stop = prefix_end(INDEX_ROOT)
+        while True:
+            chunk = self.store.index_range(INDEX_ROOT, stop, REBUILD_CHUNK)
+            if not chunk:
+                return
+            self.store.write_index(dict.fromkeys((key for key, _ in chunk), None))
+
+    def _add_all(self, prefix: bytes, entries_of: Callable[[bytes], set[bytes]]) -> None:
+        start, stop = prefix, prefix_end(prefix)
+        while True:
+            chunk = self.store.state_range(start, stop, REBUILD_CHUNK)
+            if not chunk:
+                return
+            writes: dict[bytes, bytes | None] = {}
+            for _, raw in chunk:
+                entry_diff(set(), entries_of(raw), writes)
+            self.store.write_index(writes)
+            start = chunk[-1][0] + SEP
+
+    # --- queries --------------------------------------------------------------------------
+
+    def listings(self, q: ListingQuery) -> Page[Listing]:
+        """Listings passing every filter of ``q``, in the order of the index walked."""
+        state = self.store.state
+
+        def accept(record_id: bytes) -> Listing | None:
+            listing = get_listing(state, record_id)
+            return listing if listing is not None and listing_matches(listing, q) else None
+
+        start, stop = _listing_range(q)
+        return self._scan(start, stop, q.cursor, q.limit, accept)
+
+    def orders(self, q: OrderQuery) -> Page[Order]:
+        """Orders passing every filter of ``q``, oldest first."""
+        state = self.store.state
+
+        def accept(record_id: bytes) -> Order | None:
+            order = get_order(state, record_id)
+            return order if order is not None and order_matches(order, q) else None
+
+        start, stop = _order_range(q)
+        return self._scan(start, stop, q.cursor, q.limit, accept)
+
+    def _scan(
+        self, start: bytes, stop: bytes, cursor: bytes | None, limit: int, accept: Callable[[bytes], T | None]
+    ) -> Page[T]:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise QueryError("bad_limit", f"limit must be 1..{MAX_LIMIT}")
+        if cursor is not None:
+            if not start <= cursor < stop:
+                raise QueryError("bad_cursor", "the cursor does not belong to this query")
+            start = cursor + SEP
+        items: list[T] = []
+        scanned = 0
+        while True:
+            want = min(256, MAX_SCAN - scanned)
+            chunk = self.store.index_range(start, stop, want)
+            for key, _ in chunk:
+                scanned += 1
+                item = accept(key[-ID_SIZE:])
+                if item is not None:
+                    items.append(item)
+                    if len(items) >= limit:
+                        return Page(items, key)
+            if len(chunk) < want:
+                return Page(items, None)
+            if scanned >= MAX_SCAN:
+                return Page(items, chunk[-1][0])
+            start = chunk[-1][0] + SEP

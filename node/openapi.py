@@ -1,0 +1,518 @@
+"""The OpenAPI 3.1 description of the client API, as data (served at /api/v1/openapi.json).
+
+A test holds it true to the routes: every registered route is documented and every
+documented path is routed.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Final
+
+_HEX32: Final = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
+_ADDRESS: Final = {"type": "string", "description": "agora1... address (bech32m) or 64-hex public key"}
+_INT: Final = {"type": "integer", "minimum": 0}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _json(schema_ref: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}},
+    }
+
+
+def _path_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
+
+
+_SCHEMAS: Final[dict[str, Any]] = {
+    "Problem": {
+        "type": "object",
+        "required": ["type", "title", "status", "detail", "reason"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "reason": {
+                "type": "string",
+                "description": "Stable machine-readable code, e.g. malformed_body, body_too_large, "
+                "unsupported_media_type, bad_hex, decode_error, unknown_kind, bad_signature, wrong_chain, "
+                "nonce_too_low, nonce_gap, insufficient_funds, fee_too_low, duplicate, mempool_full, "
+                "not_found, bad_address, bad_height, batch_too_large, tx_too_large, not_ready",
+            },
+        },
+    },
+    "Status": {
+        "type": "object",
+        "properties": {
+            "chain_id": {"type": "string"},
+            "genesis_hash": _HEX32,
+            "node_id": {"type": "string"},
+            "height": _INT,
+            "head_hash": _HEX32,
+            "head_time_ms": _INT,
+            "mempool_size": _INT,
+            "validator": {"type": "boolean"},
+            "min_fee": _INT,
+            "version": {"type": "string"},
+        },
+    },
+    "Head": {
+        "type": "object",
+        "properties": {"height": _INT, "hash": _HEX32, "time_ms": _INT, "app_hash": _HEX32},
+    },
+    "Account": {
+        "type": "object",
+        "properties": {
+            "address": {"type": "string"},
+            "nonce": _INT,
+            "pending_nonce": _INT,
+            "balances": {"type": "object", "additionalProperties": _INT},
+        },
+    },
+    "Block": {
+        "type": "object",
+        "properties": {
+            "height": _INT,
+            "hash": _HEX32,
+            "chain_id": {"type": "string"},
+            "time_ms": _INT,
+            "parent_hash": _HEX32,
+            "tx_root": _HEX32,
+            "app_hash": _HEX32,
+            "proposer": {"type": "string"},
+            "validators_hash": _HEX32,
+            "last_commit_hash": _HEX32,
+            "evidence_hash": _HEX32,
+            "num_txs": _INT,
+            "txs": {"type": "array", "items": _HEX32},
+        },
+    },
+    "SubmitTx": {
+        "type": "object",
+        "required": ["tx"],
+        "additionalProperties": False,
+        "properties": {"tx": {"type": "string", "description": "hex of the canonical signed transaction"}},
+    },
+    "Submitted": {
+        "type": "object",
+        "properties": {"hash": _HEX32, "status": {"const": "pending"}},
+    },
+    "SubmitBatch": {
+        "type": "object",
+        "required": ["txs"],
+        "additionalProperties": False,
+        "properties": {"txs": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}},
+    },
+    "BatchResults": {
+        "type": "object",
+        "properties": {
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "hash": {"type": ["string", "null"]},
+                        "accepted": {"type": "boolean"},
+                        "reason": {"type": ["string", "null"]},
+                        "detail": {"type": ["string", "null"]},
+                    },
+                },
+            }
+        },
+    },
+    "Event": {
+        "type": "object",
+        "properties": {"type": {"type": "string"}, "attrs": {"type": "object"}},
+    },
+    "TxRecord": {
+        "type": "object",
+        "properties": {
+            "hash": _HEX32,
+            "status": {"enum": ["pending", "committed"]},
+            "height": {"type": ["integer", "null"]},
+            "index": {"type": ["integer", "null"]},
+            "tx": {
+                "type": "object",
+                "properties": {
+                    "chain_id": {"type": "string"},
+                    "sender": {"type": "string"},
+                    "nonce": _INT,
+                    "fee": _INT,
+                    "kind": {"type": "string"},
+                    "body": {"type": "object", "description": "the kind's fields; accounts as addresses, bytes as hex"},
+                },
+            },
+            "receipt": {
+                "type": ["object", "null"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "fee": _INT,
+                    "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                },
+            },
+        },
+    },
+}
+
+_HEX_ID: Final = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
+_NULLABLE_ADDRESS: Final = {"type": ["string", "null"], "description": "agora1... address, or null when absent"}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+_PAGE_PARAMS: Final = [
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "items per page"),
+    _query("cursor", {"type": "string"}, "the next_cursor of the previous page (hex)"),
+]
+_BAD_QUERY: Final = _problem(
+    "a bad query parameter: unknown_parameter, repeated_parameter, bad_parameter, bad_address, bad_id, bad_price, "
+    "bad_bool, bad_status, bad_state, bad_query, bad_limit, bad_cursor or bad_types"
+)
+_ORDER_STATES: Final = [
+    "placed",
+    "accepted",
+    "shipped",
+    "return_requested",
+    "return_approved",
+    "return_shipped",
+    "disputed",
+    "rejected",
+    "cancelled",
+    "expired",
+    "settled",
+    "refunded",
+    "resolved",
+    "reclaimed",
+]
+
+_MARKET_SCHEMAS: Final[dict[str, Any]] = {
+    "Listing": {
+        "type": "object",
+        "properties": {
+            "id": _HEX32,
+            "merchant": {"type": "string"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "price": _INT,
+            "stock": _INT,
+            "status": {"enum": ["active", "paused", "delisted"]},
+            "shipping": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"index": _INT, "name": {"type": "string"}, "price": _INT},
+                },
+            },
+            "arbiters": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"arbiter": {"type": "string"}, "fee_bps": _INT}},
+            },
+            "windows": {
+                "type": "object",
+                "properties": {"accept_ms": _INT, "ship_ms": _INT, "confirm_ms": _INT, "ruling_ms": _INT},
+            },
+            "media": {"type": "array", "items": _HEX32},
+            "created_ms": _INT,
+            "updated_ms": _INT,
+        },
+    },
+    "ListingPage": {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Listing"}},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
+    "Order": {
+        "type": "object",
+        "properties": {
+            "id": _HEX32,
+            "listing_id": _HEX32,
+            "buyer": {"type": "string"},
+            "merchant": {"type": "string"},
+            "arbiter": _NULLABLE_ADDRESS,
+            "arbiter_fee_bps": _INT,
+            "arbiter_fee": _INT,
+            "quantity": _INT,
+            "unit_price": _INT,
+            "shipping_index": _INT,
+            "shipping_price": _INT,
+            "total": _INT,
+            "escrow": {**_INT, "description": "minor units still held in escrow"},
+            "state": {"enum": _ORDER_STATES},
+            "deadline_ms": {"type": ["integer", "null"]},
+            "accepted": {"type": "boolean"},
+            "disputed_by": _NULLABLE_ADDRESS,
+            "ruling": {
+                "type": ["object", "null"],
+                "properties": {"buyer_amount": _INT, "merchant_amount": _INT, "arbiter_fee": _INT},
+            },
+            "delivery": {"type": "string", "description": "hex of the delivery details sealed to the merchant"},
+            "tracking": {"type": "string", "description": "hex of the tracking reference sealed to the buyer"},
+            "return_tracking": {"type": "string", "description": "hex of the return tracking sealed to the merchant"},
+            "review": {
+                "type": ["object", "null"],
+                "properties": {
+                    "rating": _INT,
+                    "comment": {"type": "string"},
+                    "time_ms": _INT,
+                    "reply": {"type": ["string", "null"]},
+                    "reply_time_ms": {"type": ["integer", "null"]},
+                },
+            },
+            "history": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "action": {"type": "string"},
+                        "state": {"enum": _ORDER_STATES},
+                        "time_ms": _INT,
+                        "height": _INT,
+                        "actor": _NULLABLE_ADDRESS,
+                        "automatic": {"type": "boolean"},
+                        "note": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "OrderPage": {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
+    "Reputation": {
+        "type": "object",
+        "properties": {
+            "merchant": {"type": "string"},
+            "reviews": _INT,
+            "mean_rating_milli": {**_INT, "description": "mean rating x 1000 (0 without reviews)"},
+            "closed_orders": _INT,
+            "settled_orders": _INT,
+            "disputed_orders": _INT,
+            "refunded_orders": _INT,
+            "dispute_rate_bps": {**_INT, "description": "disputed per 10,000 closed orders"},
+        },
+    },
+}
+
+_MARKET_PATHS: Final[dict[str, Any]] = {
+    "/api/v1/listings": {
+        "get": {
+            "summary": "Listings by merchant, words, price range, stock and status; paginated in a stable order",
+            "parameters": [
+                _query("merchant", _ADDRESS, "only this merchant's listings"),
+                _query("q", {"type": "string"}, "whole words (case-insensitive) all in the title or description"),
+                _query("min_price", _INT, "lowest unit price (minor units)"),
+                _query("max_price", _INT, "highest unit price (minor units)"),
+                _query("in_stock", {"type": "boolean", "default": False}, "only listings with stock"),
+                _query(
+                    "status",
+                    {"enum": ["any", "active", "paused", "delisted"], "default": "any"},
+                    "only listings in this status",
+                ),
+                *_PAGE_PARAMS,
+            ],
+            "responses": {"200": _json("ListingPage", "one page of listings"), "400": _BAD_QUERY},
+        },
+    },
+    "/api/v1/listings/{id}": {
+        "get": {
+            "summary": "A listing",
+            "parameters": [_path_param("id", _HEX_ID, "listing id (the hash of the transaction that created it)")],
+            "responses": {
+                "200": _json("Listing", "the listing"),
+                "400": _problem("bad id (bad_id)"),
+                "404": _problem("no such listing"),
+            },
+        },
+    },
+    "/api/v1/orders": {
+        "get": {
+            "summary": "Orders by buyer, merchant, arbiter and state; paginated, oldest first",
+            "parameters": [
+                _query("buyer", _ADDRESS, "only this buyer's orders"),
+                _query("merchant", _ADDRESS, "only orders to this merchant"),
+                _query("arbiter", _ADDRESS, "only orders naming this arbiter"),
+                _query("state", {"enum": _ORDER_STATES}, "only orders in this state"),
+                *_PAGE_PARAMS,
+            ],
+            "responses": {"200": _json("OrderPage", "one page of orders"), "400": _BAD_QUERY},
+        },
+    },
+    "/api/v1/orders/{id}": {
+        "get": {
+            "summary": "An order with its full history, escrow and review",
+            "parameters": [_path_param("id", _HEX_ID, "order id (the hash of the transaction that placed it)")],
+            "responses": {
+                "200": _json("Order", "the order"),
+                "400": _problem("bad id (bad_id)"),
+                "404": _problem("no such order"),
+            },
+        },
+    },
+    "/api/v1/merchants/{address}/reputation": {
+        "get": {
+            "summary": "A merchant's reputation: reviews, mean rating and dispute rate",
+            "parameters": [_path_param("address", _ADDRESS, "the merchant")],
+            "responses": {"200": _json("Reputation", "the reputation"), "400": _problem("bad_address")},
+        },
+    },
+}
+
+_BAD_BODY: Final = {
+    "400": _problem("malformed JSON or body, bad hex, decode error, unknown kind, bad signature or wrong chain"),
+    "413": _problem("body or transaction too large"),
+    "415": _problem("content type is not application/json"),
+}
+
+_PATHS: Final[dict[str, Any]] = {
+    "/api/v1/status": {
+        "get": {"summary": "Node and chain status", "responses": {"200": _json("Status", "status")}},
+    },
+    "/api/v1/head": {
+        "get": {"summary": "The last committed block", "responses": {"200": _json("Head", "head")}},
+    },
+    "/api/v1/accounts/{address}": {
+        "get": {
+            "summary": "An account's balances and nonces",
+            "parameters": [_path_param("address", _ADDRESS, "the account")],
+            "responses": {
+                "200": _json("Account", "the account"),
+                "400": _problem("not an address (bad_address)"),
+                "404": _problem("the account has no state (not_found)"),
+            },
+        },
+    },
+    "/api/v1/blocks/{height}": {
+        "get": {
+            "summary": "A block by height",
+            "parameters": [_path_param("height", {"type": "integer", "minimum": 1}, "block height")],
+            "responses": {
+                "200": _json("Block", "the block"),
+                "400": _problem("bad height"),
+                "404": _problem("no such block"),
+            },
+        },
+    },
+    "/api/v1/blocks/hash/{hash}": {
+        "get": {
+            "summary": "A block by hash",
+            "parameters": [_path_param("hash", _HEX32, "block hash")],
+            "responses": {
+                "200": _json("Block", "the block"),
+                "400": _problem("bad hex"),
+                "404": _problem("no such block"),
+            },
+        },
+    },
+    "/api/v1/txs": {
+        "post": {
+            "summary": "Submit a signed transaction to the mempool",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitTx"}}},
+            },
+            "responses": {
+                "202": _json("Submitted", "pending"),
+                **_BAD_BODY,
+                "409": _problem("duplicate"),
+                "422": _problem("nonce_too_low, nonce_gap, insufficient_funds or fee_too_low"),
+                "429": _problem("mempool_full"),
+            },
+        },
+    },
+    "/api/v1/txs/batch": {
+        "post": {
+            "summary": "Submit up to 1000 signed transactions; each gets its own result",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitBatch"}}},
+            },
+            "responses": {"200": _json("BatchResults", "one result per transaction, in order"), **_BAD_BODY},
+        },
+    },
+    "/api/v1/txs/{hash}": {
+        "get": {
+            "summary": "A transaction (pending or committed) with its receipt",
+            "parameters": [_path_param("hash", _HEX32, "transaction hash")],
+            "responses": {
+                "200": _json("TxRecord", "the transaction"),
+                "400": _problem("bad hex"),
+                "404": _problem("unknown transaction"),
+            },
+        },
+    },
+    "/api/v1/events": {
+        "get": {
+            "summary": "Server-sent events: per committed block a `block` event, then its market events "
+            "(`order`, `listing`, `review`, `review_reply`, `escrow`, `deadline_error`) in the order applied",
+            "parameters": [
+                _query("types", {"type": "string"}, "comma-separated event names to receive (default: all)"),
+                _query("merchant", _ADDRESS, "only market events of this merchant"),
+                _query("buyer", _ADDRESS, "only market events of this buyer"),
+                _query("order", _HEX_ID, "only market events of this order"),
+            ],
+            "responses": {
+                "200": {
+                    "description": "event stream; each event's data is one JSON object",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
+                "400": _BAD_QUERY,
+            },
+        },
+    },
+    "/api/v1/openapi.json": {
+        "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1 document"}}},
+    },
+    "/healthz": {
+        "get": {"summary": "Liveness", "responses": {"200": {"description": "the process answers"}}},
+    },
+    "/readyz": {
+        "get": {
+            "summary": "Readiness",
+            "responses": {"200": {"description": "serving"}, "503": _problem("starting or stopping")},
+        },
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics",
+            "responses": {
+                "200": {
+                    "description": "text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        },
+    },
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """A fresh copy of the OpenAPI 3.1 document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Agora node client API",
+            "version": "1.0.0",
+            "description": "Amounts are integers in minor units; binary values are lowercase hex; accounts are "
+            "agora1... addresses. Errors are application/problem+json with a stable `reason`.",
+        },
+        "paths": copy.deepcopy({**_PATHS, **_MARKET_PATHS}),
+        "components": {"schemas": copy.deepcopy({**_SCHEMAS, **_MARKET_SCHEMAS})},
+    }

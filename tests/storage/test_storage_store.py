@@ -1,0 +1,206 @@
+"""Chain store: round-trips, restart without replay, refusals, and kill -9 at random moments."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import plyvel
+import pytest
+
+from chain.execution import read_validators
+from chain.genesis import Genesis
+from chain.params import ChainParams
+from chain.transfer import CORE_KINDS
+from chain.validators import Validator, ValidatorSet
+from chain.votes import verify_commit
+from storage import keys as k
+from storage.store import ChainStore, GenesisMismatch, StoreError
+
+WRITER = Path(__file__).with_name("storage_chain_writer.py")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load_writer() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("storage_chain_writer", WRITER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+kit = _load_writer()
+
+
+def _write_blocks(store: ChainStore, n: int, seed: int = 7) -> list:
+    blocks = []
+    for _ in range(n):
+        rng = random.Random(seed * 1_000_003 + store.height)
+        block, result, commit = kit.next_block(store, rng, rng.randint(0, 30))
+        store.commit_block(block, result, commit)
+        blocks.append((block, result, commit))
+    return blocks
+
+
+def test_blocks_txs_commits_and_state_round_trip(tmp_path: Path) -> None:
+    store = ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS)
+    written = _write_blocks(store, 6)
+    assert store.height == 6
+    validators = read_validators(store.state)
+    for block, result, commit in written:
+        h = block.height
+        assert store.block_bytes(h) == block.encode()
+        assert store.block(h) == block
+        assert store.block_by_hash(block.hash) == block
+        assert store.height_of(block.hash) == h
+        stored_commit = store.commit(h)
+        assert stored_commit is not None and stored_commit == commit
+        verify_commit(kit.CHAIN_ID, stored_commit, validators, h, block.hash)
+        for index, (tx, receipt) in enumerate(zip(block.txs, result.receipts, strict=True)):
+            record = store.tx(tx.hash)
+            assert record is not None
+            assert (record.height, record.index, record.tx, record.receipt) == (h, index, tx, receipt)
+    assert store.block(7) is None and store.block(0) is None
+    assert store.tx(bytes(32)) is None
+    assert store.block_by_hash(bytes(32)) is None
+    # state equals an independent in-memory replay from genesis
+    state = kit.test_genesis().initial_state()
+    kit.replay(state, store, 1, store.height)
+    assert dict(store.state_items()) == dict(state.items())
+    assert store.meta_chain_id() == kit.CHAIN_ID
+    store.close()
+
+
+def test_restart_resumes_at_head_without_replay(tmp_path: Path) -> None:
+    store = ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS)
+    _write_blocks(store, 4)
+    head = store.head
+    state_before = dict(store.state_items())
+    store.close()
+    reopened = ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS)
+    assert reopened.head == head
+    assert dict(reopened.state_items()) == state_before
+    _write_blocks(reopened, 2)
+    assert reopened.height == 6
+    reopened.close()
+
+
+def test_foreign_genesis_is_refused(tmp_path: Path) -> None:
+    ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS).close()
+    other = Genesis(
+        "another-chain",
+        1,
+        ChainParams(),
+        ValidatorSet.of([Validator(kit.VALIDATOR.public_key, 1)]),
+        (),
+    )
+    with pytest.raises(GenesisMismatch, match="another chain"):
+        ChainStore.open(tmp_path / "db", other, CORE_KINDS)
+
+
+def test_non_empty_database_without_genesis_is_refused(tmp_path: Path) -> None:
+    db = plyvel.DB(str(tmp_path / "db"), create_if_missing=True)
+    db.put(b"x", b"y")
+    db.close()
+    with pytest.raises(StoreError, match="corrupt or foreign"):
+        ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS)
+
+
+def test_schema_mismatch_is_refused(tmp_path: Path) -> None:
+    ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS).close()
+    db = plyvel.DB(str(tmp_path / "db"))
+    db.put(k.META_SCHEMA, b"\x63")
+    db.close()
+    with pytest.raises(StoreError, match="schema version 99"):
+        ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS)
+
+
+def test_commit_block_refuses_a_block_that_does_not_extend_the_head(tmp_path: Path) -> None:
+    store = ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS)
+    block, result, commit = kit.next_block(store, random.Random(1), 3)
+    store.commit_block(block, result, commit)
+    before = dict(store.state_items())
+    with pytest.raises(StoreError, match="does not extend"):
+        store.commit_block(block, result, commit)
+    block2, result2, _ = kit.next_block(store, random.Random(2), 3)
+    with pytest.raises(StoreError, match="does not certify"):
+        store.commit_block(block2, result2, commit)
+    assert store.height == 1
+    assert dict(store.state_items()) == before
+    store.close()
+
+
+def test_heights_sort_numerically_in_keys() -> None:
+    heights = [0, 1, 2, 255, 256, 65535, 65536, 2**40]
+    assert sorted(k.block_key(h) for h in heights) == [k.block_key(h) for h in heights]
+
+
+def _run_writer_and_kill(db: Path, seed: int, delay: float, blind: bool) -> list[int]:
+    """Start the writer, kill it with SIGKILL ``delay`` s after it is ready (or after spawn if
+    ``blind``: then the kill may land while the store is being created), return the heights it
+    acknowledged."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, str(WRITER), str(db), str(seed)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None
+    ready = b"ready (not awaited)" if blind else proc.stdout.readline()
+    if not ready.startswith(b"ready"):
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"writer did not start: {ready!r} {err.decode()[-2000:]}")
+    time.sleep(delay)  # the random moment of the kill, not a wait for a condition
+    os.kill(proc.pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
+    return [int(line.split()[1]) for line in out.decode().splitlines() if line.startswith("committed ")]
+
+
+def test_sigkill_at_random_moments_never_loses_or_tears_a_block(tmp_path: Path) -> None:
+    rng = random.Random(20261125)
+    db = tmp_path / "db"
+    genesis = kit.test_genesis()
+    replayed = genesis.initial_state()
+    replayed_height = 0
+    acknowledged = 0
+    rounds = 25
+    for round_no in range(rounds):
+        blind = round_no % 5 == 0
+        delay = rng.uniform(0.0, 0.6) if blind else rng.uniform(0.0, 0.25)
+        reported = _run_writer_and_kill(db, round_no, delay, blind)
+        if reported:
+            acknowledged = max(acknowledged, *reported)
+        store = ChainStore.open(db, genesis, CORE_KINDS)
+        try:
+            head = store.head
+            assert head.height >= acknowledged, f"round {round_no}: acknowledged {acknowledged}, head {head.height}"
+            if head.height:
+                block = store.block(head.height)
+                assert block is not None and block.hash == head.hash
+                assert store.commit(head.height) is not None
+                for index, tx in enumerate(block.txs):
+                    record = store.tx(tx.hash)
+                    assert record is not None and (record.height, record.index) == (head.height, index)
+            kit.replay(replayed, store, replayed_height + 1, head.height)
+            replayed_height = head.height
+            assert dict(store.state_items()) == dict(replayed.items()), f"round {round_no}: state diverged"
+            acknowledged = head.height
+        finally:
+            store.close()
+        raw = plyvel.DB(str(db))
+        try:
+            assert raw.get(k.block_key(acknowledged + 1)) is None, "a block beyond the head is stored"
+        finally:
+            raw.close()
+    assert replayed_height > rounds, "the writer should have committed blocks across the rounds"
