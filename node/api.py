@@ -104,8 +104,30 @@ async def get_status(request: web.Request) -> web.Response:
             "validator": s.is_producing,
             "min_fee": s.mempool.params.min_fee,
             "version": VERSION,
+            **_consensus_status(s, head.height),
         }
     )
+
+
+def _consensus_status(s: NodeServices, height: int) -> dict[str, Any]:
+    driver, switch, sync = s.consensus, s.switch, s.blocksync
+    out: dict[str, Any] = {
+        "round": driver.engine.round if driver is not None else 0,
+        "step": driver.engine.step.name.lower() if driver is not None else "",
+        "peers": len(switch.peers()) if switch is not None else 0,
+        "p2p_url": (switch.listen_url or "") if switch is not None else "",
+        "syncing": False,
+        "sync_target_height": height,
+        "sync_blocks_per_second": 0.0,
+    }
+    if sync is not None:
+        status = sync.status()
+        out.update(
+            syncing=status.syncing,
+            sync_target_height=status.target_height,
+            sync_blocks_per_second=round(status.blocks_per_second, 1),
+        )
+    return out
 
 
 async def get_head(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
@@ -23,6 +23,11 @@ from node.market_index import MarketIndex
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from storage.store import ChainStore
+
+if TYPE_CHECKING:
+    from node.blocksync import BlockSync
+    from node.consensus_driver import ConsensusDriver
+    from p2p import Switch
 
 PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
 
@@ -45,6 +50,12 @@ class NodeServices:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     market: MarketIndex | None = None
     """The market query indexes (None on a node that does not run the market)."""
+    consensus: ConsensusDriver | None = None
+    """The consensus driver (height, round, step for the status API)."""
+    switch: Switch | None = None
+    """The p2p switch (None when the node talks to no peers)."""
+    blocksync: BlockSync | None = None
+    """Block sync (None without p2p)."""
 
 
 SERVICES: Final = web.AppKey("services", NodeServices)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,6 +46,19 @@ class NodeConfig:
     """Largest request body the API reads."""
     log_level: str = "info"
     """debug, info, warning or error."""
+    p2p_listen: str = ""
+    """HOST:PORT the node-to-node endpoints (/p2p/) listen on. Empty: no p2p unless ``seeds``
+    are given, in which case 127.0.0.1 on any free port (a follower that only dials out)."""
+    p2p_external_url: str = ""
+    """The URL announced to peers (default: http://HOST:PORT of the listen address)."""
+    seeds: str = ""
+    """Comma-separated base URLs of peers to dial (http://127.0.0.1:26656,...)."""
+    timeout_propose_ms: int = 2000
+    """Consensus: how long to wait for a proposal in round 0 (grows by timeout_delta_ms a round)."""
+    timeout_vote_ms: int = 1000
+    """Consensus: how long to wait for more prevotes/precommits once 2/3+ arrived (grows too)."""
+    timeout_delta_ms: int = 500
+    """Consensus: how much each timeout grows per round."""
 
     def __post_init__(self) -> None:
         _check(0 <= self.api_port <= 65535, "api_port must be 0..65535")
@@ -59,6 +73,41 @@ class NodeConfig:
         _check(0 <= self.mempool_max_nonce_gap <= 10_000, "mempool_max_nonce_gap must be 0..10000")
         _check(64 * 1024 <= self.api_max_body_bytes <= 256 * 1024 * 1024, "api_max_body_bytes must be 64 KiB..256 MiB")
         _check(self.log_level in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}")
+        if self.p2p_listen:
+            parse_listen(self.p2p_listen)
+        if self.p2p_external_url:
+            _check(_URL_RE.fullmatch(self.p2p_external_url) is not None, "p2p_external_url must be http://HOST:PORT")
+        for seed in self.seed_urls:
+            _check(_URL_RE.fullmatch(seed) is not None, f"seed {seed!r} must be http://HOST:PORT")
+        _check(len(self.seed_urls) <= 64, "at most 64 seeds")
+        for name in ("timeout_propose_ms", "timeout_vote_ms", "timeout_delta_ms"):
+            _check(1 <= getattr(self, name) <= 600_000, f"{name} must be 1..600000")
+
+    @property
+    def seed_urls(self) -> tuple[str, ...]:
+        """The configured seeds as a tuple of URLs."""
+        return tuple(part.strip().rstrip("/") for part in self.seeds.split(",") if part.strip())
+
+    @property
+    def p2p_enabled(self) -> bool:
+        """True if the node talks to peers (it listens, or has seeds to dial)."""
+        return bool(self.p2p_listen or self.seed_urls)
+
+    @property
+    def p2p_address(self) -> tuple[str, int]:
+        """Where the p2p endpoints listen (127.0.0.1:0 for a dial-out-only node)."""
+        return parse_listen(self.p2p_listen) if self.p2p_listen else ("127.0.0.1", 0)
+
+
+_URL_RE: Final = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+:\d{1,5}")
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """Parse HOST:PORT; ConfigError if malformed."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"p2p_listen must be HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
 
 
 def _check(cond: bool, message: str) -> None:

@@ -19,16 +19,18 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final, Protocol
 
 from chain.accounts import BALANCE_PREFIX
 from chain.block import Block, Header
+from chain.encoding import decode, encode
 from chain.errors import InvalidBlock
 from chain.execution import BlockResult, build_block, execute_block, read_validators
 from chain.keys import PUBLIC_KEY_SIZE
 from chain.tx import KindRegistry, Transaction
-from chain.votes import Commit, verify_commit
+from chain.validators import ValidatorSet
+from chain.votes import Commit, DuplicateVoteEvidence, verify_commit
 from node.events import CommittedBlock, EventBus
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
@@ -36,6 +38,12 @@ from storage.store import ChainStore
 
 log = logging.getLogger("agora.executor")
 MAX_CACHED_RESULTS: Final = 16
+VALIDATOR_SET_INDEX: Final = b"vset/"
+
+
+def validator_set_key(validators_hash: bytes) -> bytes:
+    """Index key of the validator set with ``validators_hash`` (kept for certificate checks)."""
+    return VALIDATOR_SET_INDEX + validators_hash
 
 
 class BlockIndexer(Protocol):
@@ -77,6 +85,9 @@ class BlockExecutor:
         """Per proposed block: mempool transactions its building found invalid."""
         self._last_commit: Commit | None = store.commit(store.height) if store.height > 0 else None
         self._last_commit_time: float | None = None
+        self._validator_sets: dict[bytes, ValidatorSet] = {}
+        self.on_committed: Callable[[CommittedBlock], None] | None = None
+        """Called on the loop after each commit (block sync announces the new height)."""
         metrics.height.set(store.height)
 
     @property
@@ -89,6 +100,26 @@ class BlockExecutor:
         """The header of the head block (None before block 1)."""
         return self.store.head.header
 
+    def validators_for(self, header: Header) -> ValidatorSet:
+        """The validator set that certified ``header`` (the one its validators_hash names).
+
+        Every set that certified a stored block is kept in the store's index family, written
+        in the block's own batch; InvalidBlock if the set is unknown.
+        """
+        wanted = header.validators_hash
+        cached = self._validator_sets.get(wanted)
+        if cached is not None:
+            return cached
+        raw = self.store.index_get(validator_set_key(wanted))
+        if raw is not None:
+            validators = ValidatorSet.from_wire(decode(raw))
+        else:
+            validators = read_validators(self.store.state)
+            if validators.hash() != wanted:
+                raise InvalidBlock(f"unknown validator set {wanted.hex()[:16]}", "unknown_validators")
+        self._validator_sets[wanted] = validators
+        return validators
+
     def _verify(self, tx: Transaction) -> bool:
         return self.mempool.verified(tx) or tx.signature_valid()
 
@@ -100,11 +131,18 @@ class BlockExecutor:
 
     # --- the three steps -------------------------------------------------------------
 
-    def build_proposal(self, candidates: Iterable[Transaction], proposer: bytes, time_ms: int) -> Block:
+    def build_proposal(
+        self,
+        candidates: Iterable[Transaction],
+        proposer: bytes,
+        time_ms: int,
+        evidence: tuple[DuplicateVoteEvidence, ...] = (),
+    ) -> Block:
         """Build the next block on the head from ``candidates`` (in order; invalid ones left out).
 
         The block's execution result is cached, so validating or committing it does not
-        execute it again. The caller bounds the candidates (mempool.select).
+        execute it again. The caller bounds the candidates (mempool.select) and passes
+        only evidence that verifies and is not yet committed (EvidencePool.pending).
         """
         genesis = self.store.genesis
         block, result, rejected = build_block(
@@ -118,6 +156,7 @@ class BlockExecutor:
             proposer,
             candidates,
             self._last_commit,
+            evidence,
             verifier=self._verify,
         )
         for tx, exc in rejected:
@@ -130,8 +169,9 @@ class BlockExecutor:
     def validate_proposal(self, block: Block) -> BlockResult:
         """Execute ``block`` on the head and return its result; InvalidBlock if it breaks a rule.
 
-        Checks the parent's certificate (block.last_commit) against the validator set in
-        state (fixed for now: validator-set changes will need the set at the parent's height).
+        Checks the parent's certificate (block.last_commit) against the validator set that
+        certified the parent (named by the parent header's validators_hash), so that a
+        validator-set change never invalidates the certificate of the block before it.
         Changes nothing; a block validated once is not executed again.
         """
         cached = self._results.get(block.hash)
@@ -139,9 +179,9 @@ class BlockExecutor:
             return cached
         head = self.store.head
         if block.height > 1:
-            if block.last_commit is None:
+            if block.last_commit is None or head.header is None:
                 raise InvalidBlock("block carries no certificate of its parent", "bad_last_commit")
-            validators = read_validators(self.store.state)
+            validators = self.validators_for(head.header)
             verify_commit(self.chain_id, block.last_commit, validators, head.height, head.hash)
         genesis = self.store.genesis
         result = execute_block(
@@ -165,9 +205,14 @@ class BlockExecutor:
         InvalidBlock (nothing written) if the block or its certificate is invalid.
         """
         result = self.validate_proposal(block)
-        verify_commit(self.chain_id, commit, read_validators(self.store.state), block.height, block.hash)
-        index_writes = None if self.indexer is None else self.indexer.index_writes(block, result)
+        validators = read_validators(self.store.state)
+        verify_commit(self.chain_id, commit, validators, block.height, block.hash)
+        index_writes = dict(self.indexer.index_writes(block, result)) if self.indexer is not None else {}
+        set_key = validator_set_key(validators.hash())
+        if self.store.index_get(set_key) is None:
+            index_writes[set_key] = encode(validators.to_wire())
         self.store.commit_block(block, result, commit, index_writes)
+        self._validator_sets[validators.hash()] = validators
         self._last_commit = commit
         self._results.clear()
         return CommittedBlock(block, result, commit)
@@ -192,6 +237,8 @@ class BlockExecutor:
         self.metrics.mempool_size.set(len(self.mempool))
         self.metrics.mempool_bytes.set(self.mempool.size_bytes)
         self.events.publish(committed)
+        if self.on_committed is not None:
+            self.on_committed(committed)
 
     async def commit(self, block: Block, commit: Commit) -> CommittedBlock:
         """Persist a decided block in a worker thread, then finish on the loop.

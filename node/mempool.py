@@ -126,6 +126,8 @@ class Mempool:
         self.max_bytes = max_bytes
         self.max_nonce_gap = max_nonce_gap
         self._on_change = on_change
+        self.on_admit: Callable[[Transaction], None] | None = None
+        """Called with every newly admitted transaction (the gossip reactor sets it)."""
         self._by_hash: dict[bytes, Transaction] = {}
         self._senders: dict[bytes, _Sender] = {}
         self._bytes = 0
@@ -214,6 +216,8 @@ class Mempool:
         if sender is None:
             sender = self._senders[tx.sender] = _Sender(base)
         self._insert(sender, tx)
+        if self.on_admit is not None:
+            self.on_admit(tx)
         if self._on_change is not None:
             self._on_change()
 

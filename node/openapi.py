@@ -63,6 +63,13 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "validator": {"type": "boolean"},
             "min_fee": _INT,
             "version": {"type": "string"},
+            "round": {"type": "integer", "description": "consensus round at the height being decided"},
+            "step": {"type": "string", "description": "propose, prevote, precommit or decided"},
+            "peers": _INT,
+            "p2p_url": {"type": "string", "description": "where this node's /p2p/ endpoints are ('' without p2p)"},
+            "syncing": {"type": "boolean", "description": "a peer announced a greater height"},
+            "sync_target_height": _INT,
+            "sync_blocks_per_second": {"type": "number"},
         },
     },
     "Head": {
@@ -94,6 +101,28 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "evidence_hash": _HEX32,
             "num_txs": _INT,
             "txs": {"type": "array", "items": _HEX32},
+            "last_commit": {
+                "type": ["object", "null"],
+                "description": "the certificate of the parent block: who precommitted it, at which round",
+                "properties": {
+                    "height": _INT,
+                    "round": _INT,
+                    "signers": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "evidence": {
+                "type": "array",
+                "description": "double votes recorded by this block",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "validator": {"type": "string"},
+                        "height": _INT,
+                        "round": _INT,
+                        "type": {"type": "string"},
+                    },
+                },
+            },
         },
     },
     "SubmitTx": {

@@ -106,4 +106,20 @@ def block_json(block: Block) -> dict[str, Any]:
         "evidence_hash": h.evidence_hash.hex(),
         "num_txs": len(block.txs),
         "txs": [tx.hash.hex() for tx in block.txs],
+        "last_commit": None
+        if block.last_commit is None
+        else {
+            "height": block.last_commit.height,
+            "round": block.last_commit.round,
+            "signers": [encode_address(sig.validator) for sig in block.last_commit.signatures],
+        },
+        "evidence": [
+            {
+                "validator": encode_address(e.vote_a.validator),
+                "height": e.vote_a.height,
+                "round": e.vote_a.round,
+                "type": e.vote_a.type.name.lower(),
+            }
+            for e in block.evidence
+        ],
     }

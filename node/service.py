@@ -1,15 +1,22 @@
-"""The running node: wires store, mempool, executor, producer and client API together.
+"""The running node: wires store, mempool, executor, consensus, p2p and client API together.
 
-Start order: store, mempool, executor, API, producer. Stop order (graceful shutdown):
-the producer finishes the block it is writing, event streams end, the API stops, and the
-store closes last.
+Start order: store, indexes, mempool, executor, client API, consensus engine and driver,
+then (if the node talks to peers) the p2p switch with its reactors and server. Stop order
+(graceful shutdown): the consensus driver finishes the block it is committing, the p2p
+side stops, event streams end, the client API stops, and the store closes last.
+
+Every node runs the same consensus engine. A validator signs through a WAL-backed signer;
+a follower (no validator key, or a key outside the set) runs the engine without one and
+commits a block once it sees 2/3+ precommits for it, or takes it from block sync.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import Final
+from collections.abc import Coroutine
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -18,20 +25,47 @@ from chain.execution import read_params, read_validators
 from chain.keys import PrivateKey
 from chain.transfer import CORE_KINDS
 from chain.tx import KindRegistry
+from chain.validator_update import VALIDATOR_KINDS
+from consensus.engine import Engine, TimeoutConfig
+from consensus.evidence import EvidencePool
+from consensus.signer import WalSigner
+from consensus.wal import Wal
 from market import MARKET_KINDS
 from node.api import NodeServices, build_app
-from node.datadir import Datadir, DatadirError
+from node.blocksync import BlockSync
+from node.clock import Clock, wall_clock_ms
+from node.config import NodeConfig
+from node.consensus_driver import ConsensusDriver
+from node.consensus_reactor import ConsensusReactor
+from node.datadir import KEYS_DIR, WAL_DIR, Datadir, DatadirError
 from node.events import EventBus
 from node.executor import BlockExecutor
 from node.market_index import MarketIndex
 from node.mempool import Mempool
+from node.mempool_reactor import MempoolReactor
 from node.metrics import NodeMetrics
-from node.producer import Clock, Producer, wall_clock_ms
+from node.nodekey import NODE_KEY_FILE, NodeKeyError, load_or_create_node_key
+from p2p import P2PConfig, P2PServer, Switch, serve_p2p
 from storage.store import ChainStore, StoreError
 
 log = logging.getLogger("agora.node")
-DEFAULT_REGISTRY: Final = CORE_KINDS.merged(MARKET_KINDS)
-"""What a node runs: native transfers and the marketplace."""
+DEFAULT_REGISTRY: Final = CORE_KINDS.merged(VALIDATOR_KINDS).merged(MARKET_KINDS)
+"""What a node runs: native transfers, validator-set changes and the marketplace."""
+WAL_FILE: Final = "consensus.wal"
+P2P_MAX_REQUEST_BYTES: Final = 12 * 1024 * 1024
+
+
+def timeouts_of(config: NodeConfig) -> TimeoutConfig:
+    """The consensus timers of a node configuration (heartbeat = the idle proposer's wait)."""
+    return TimeoutConfig(
+        propose_ms=config.timeout_propose_ms,
+        propose_delta_ms=config.timeout_delta_ms,
+        prevote_ms=config.timeout_vote_ms,
+        prevote_delta_ms=config.timeout_delta_ms,
+        precommit_ms=config.timeout_vote_ms,
+        precommit_delta_ms=config.timeout_delta_ms,
+        idle_ms=config.heartbeat_interval_ms,
+    )
 
 
 class Node:
@@ -48,19 +82,23 @@ class Node:
         self.validator_key = validator_key
         self.registry = registry
         self.clock = clock
-        """Block times of the blocks this node produces (tests inject a clock they advance)."""
+        """Block times of the blocks this node proposes (tests inject a clock they advance)."""
         self.services: NodeServices | None = None
-        self.producer: Producer | None = None
+        self.driver: ConsensusDriver | None = None
+        self.switch: Switch | None = None
+        self.blocksync: BlockSync | None = None
+        self._p2p_server: P2PServer | None = None
         self._runner: web.AppRunner | None = None
-        self._producer_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wal: Wal | None = None
         self._stop = asyncio.Event()
         self.url = ""
+        self.p2p_url = ""
 
     async def start(self) -> str:
-        """Open the store, start the API and (if this node alone can certify blocks) the producer.
+        """Open the store, start the API, consensus and p2p. Returns the API base URL.
 
-        Returns the API base URL. Raises DatadirError for a store of another chain or a
-        corrupt one.
+        Raises DatadirError for a store of another chain, a corrupt one, or an unusable key.
         """
         config = self.datadir.config
         genesis = self.datadir.genesis
@@ -86,7 +124,7 @@ class Node:
             executor = BlockExecutor(store, self.registry, mempool, events, metrics, market)
             key = self.validator_key
             validators = read_validators(store.state)
-            producing = key is not None and validators.power_of(key.public_key) >= validators.quorum
+            is_validator = key is not None and key.public_key in validators
             node_id = encode_address(key.public_key) if key is not None else "observer-" + genesis.hash.hex()[:16]
             services = NodeServices(
                 genesis,
@@ -97,7 +135,7 @@ class Node:
                 events,
                 metrics,
                 key,
-                producing,
+                is_validator,
                 node_id=node_id,
                 market=market,
             )
@@ -110,36 +148,122 @@ class Node:
             await site.start()
             host, port = self._runner.addresses[0][:2]
             self.url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
-            if key is not None and producing:
-                self.producer = Producer(
-                    executor, mempool, key, config.min_block_interval_ms, config.heartbeat_interval_ms, self.clock
-                )
-                self._producer_task = asyncio.create_task(self.producer.run(self._stop), name="producer")
-            elif key is not None:
-                log.warning("the validator key cannot certify blocks alone; not producing (multi-validator consensus)")
+
+            signer = None
+            if key is not None:
+                self._wal = await asyncio.to_thread(Wal.open_file, self.datadir.path / WAL_DIR / WAL_FILE)
+                signer = WalSigner(key, genesis.chain_id, self._wal)
+                if not is_validator:
+                    log.warning("the validator key is not in the validator set: following the chain")
+            engine = Engine(genesis.chain_id, signer, timeouts_of(config))
+            driver = ConsensusDriver(
+                engine,
+                executor,
+                mempool,
+                EvidencePool(genesis.chain_id),
+                self._wal,
+                key.public_key if key is not None else b"",
+                config.min_block_interval_ms,
+                self.clock,
+            )
+            self.driver = driver
+            services.consensus = driver
+            if config.p2p_enabled:
+                await self._start_p2p(config, store, mempool, driver, metrics)
+                services.switch = self.switch
+                services.blocksync = self.blocksync
+            self._spawn(driver.run(self._stop), "consensus")
             services.ready = True
             log.info("node at height %d on chain %s", store.height, genesis.chain_id)
         except BaseException:
-            if self._runner is not None:
-                await self._runner.cleanup()
-                self._runner = None
-            store.close()
+            await self._cleanup_partial(store)
             raise
         return self.url
 
+    async def _start_p2p(
+        self,
+        config: NodeConfig,
+        store: ChainStore,
+        mempool: Mempool,
+        driver: ConsensusDriver,
+        metrics: NodeMetrics,
+    ) -> None:
+        genesis = self.datadir.genesis
+        try:
+            node_key = await asyncio.to_thread(load_or_create_node_key, self.datadir.path / KEYS_DIR / NODE_KEY_FILE)
+        except NodeKeyError as exc:
+            raise DatadirError(str(exc)) from None
+        p2p_config = P2PConfig(seeds=config.seed_urls, max_request_bytes=P2P_MAX_REQUEST_BYTES)
+        switch = Switch(
+            node_key,
+            genesis.chain_id,
+            genesis.hash,
+            p2p_config,
+            registry=metrics.registry,
+            height=lambda: store.height,
+        )
+        consensus = ConsensusReactor(switch)
+        consensus.driver = driver
+        driver.network = consensus
+        mempool_reactor = MempoolReactor(switch, mempool, self.registry)
+        blocksync = BlockSync(switch, store, driver, self.registry)
+        for reactor in (consensus, mempool_reactor, blocksync):
+            switch.add_reactor(reactor)
+        host, port = config.p2p_address
+        self._p2p_server = await serve_p2p(switch, host, port)
+        self.p2p_url = config.p2p_external_url or self._p2p_server.url
+        await switch.start(self.p2p_url)
+        self.switch = switch
+        self.blocksync = blocksync
+        self._announce_commits(blocksync)
+        self._spawn(mempool_reactor.run(self._stop), "mempool-gossip")
+        self._spawn(blocksync.run(self._stop), "blocksync")
+        log.info("p2p listening on %s as %s", self.p2p_url, node_key.public_key.hex()[:16])
+
+    def _announce_commits(self, blocksync: BlockSync) -> None:
+        """Announce our height to peers after every commit (they may be waiting on it)."""
+        services = self.services
+        if services is not None:
+            services.executor.on_committed = lambda committed: blocksync.announce()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))
+
     def _mempool_changed(self) -> None:
-        if self.producer is not None:
-            self.producer.notify()
+        if self.driver is not None:
+            self.driver.notify_txs()
+
+    async def _cleanup_partial(self, store: ChainStore) -> None:
+        self._stop.set()
+        await self._stop_tasks()
+        await self._stop_p2p()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        store.close()
+
+    async def _stop_tasks(self) -> None:
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def _stop_p2p(self) -> None:
+        if self.switch is not None:
+            await self.switch.stop()
+            self.switch = None
+        if self._p2p_server is not None:
+            await self._p2p_server.close()
+            self._p2p_server = None
 
     async def stop(self) -> None:
-        """Shut down in order; a block being written is finished first. Idempotent."""
+        """Shut down in order; a block being committed is finished first. Idempotent."""
         self._stop.set()
         services = self.services
         if services is not None:
             services.stopping.set()
-        if self._producer_task is not None:
-            await self._producer_task
-            self._producer_task = None
+        await self._stop_tasks()
+        await self._stop_p2p()
         if services is not None:
             services.events.close()
         if self._runner is not None:
@@ -148,3 +272,4 @@ class Node:
         if services is not None:
             services.store.close()
             log.info("node stopped at height %d", services.store.height)
+        self.services = None

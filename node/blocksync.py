@@ -1,0 +1,230 @@
+"""Block sync: a node that is behind fetches certified block ranges from its peers.
+
+Every node announces its height (``status``) every second and after each commit. A node
+whose peers are ahead asks the best of them for the next range (``get``); the answer
+(``blocks``) carries each block with the certificate that committed it. Each block goes
+through the consensus driver (which verifies the certificate against the validator set
+of that height) and the block executor (which re-executes it), so a synced chain is
+verified exactly like a live one. Progress (blocks/s, remaining) is logged and reported
+by the status API.
+
+Messages (canonical msgpack lists): ``["status", height]``, ``["get", from, count]``,
+``["blocks", [[block_bytes, commit], ...]]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from chain.block import decode_block
+from chain.encoding import U64_MAX, DecodeError, Primitive, as_bytes, as_int, as_list, as_str, decode, encode
+from chain.errors import InvalidBlock
+from chain.tx import KindRegistry
+from chain.votes import Commit
+from node.consensus_driver import ConsensusDriver
+from p2p import ChannelSpec, Network, PeerInfo, Severity
+from storage.store import ChainStore
+
+log = logging.getLogger("agora.blocksync")
+SYNC_CHANNEL: Final = "blocksync"
+MAX_RANGE: Final = 64
+"""Most blocks asked for or sent in one message."""
+MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
+MAX_SYNC_MESSAGE: Final = MAX_RESPONSE_BYTES + 1024 * 1024
+STATUS_SECONDS: Final = 1.0
+REQUEST_TIMEOUT: Final = 10.0
+PROGRESS_LOG_SECONDS: Final = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """What block sync reports to the status API."""
+
+    syncing: bool
+    """True while some peer is ahead of this node."""
+    target_height: int
+    """The highest height a peer announced."""
+    blocks_per_second: float
+    """Rate of the last sync window (0 when idle)."""
+
+    def remaining(self, height: int) -> int:
+        """Blocks still to fetch from ``height``."""
+        return max(0, self.target_height - height)
+
+
+def _status(height: int) -> bytes:
+    return encode(["status", height])
+
+
+class BlockSync:
+    """Implements p2p's Reactor for block sync, and runs the catch-up loop."""
+
+    def __init__(self, network: Network, store: ChainStore, driver: ConsensusDriver, registry: KindRegistry) -> None:
+        self.network = network
+        self.store = store
+        self.driver = driver
+        self.registry = registry
+        self._peer_heights: dict[bytes, int] = {}
+        self._inflight: tuple[bytes, int, float] | None = None
+        """(peer, first height asked, when) of the outstanding request."""
+        self._wake = asyncio.Event()
+        self._responses: asyncio.Queue[tuple[bytes, list[Primitive]]] = asyncio.Queue(maxsize=4)
+        self._rate = 0.0
+        self._window: tuple[float, int] = (time.monotonic(), store.height)
+        self._last_log = 0.0
+
+    @property
+    def channels(self) -> Sequence[ChannelSpec]:
+        """Request/response channel: no dedup (identical status messages are legitimate)."""
+        return (
+            ChannelSpec(SYNC_CHANNEL, priority=2, max_message_bytes=MAX_SYNC_MESSAGE, dedup=False, queue_capacity=64),
+        )
+
+    def status(self) -> SyncStatus:
+        """Current sync state."""
+        target = max(self._peer_heights.values(), default=0)
+        syncing = target > self.store.height
+        return SyncStatus(syncing, max(target, self.store.height), self._rate if syncing else 0.0)
+
+    def announce(self) -> None:
+        """Tell every peer our height (after a commit, and periodically)."""
+        self.network.broadcast(SYNC_CHANNEL, _status(self.store.height))
+
+    # --- receiving -------------------------------------------------------------------
+
+    async def receive(self, peer_id: bytes, channel: str, payload: bytes) -> None:
+        """Handle status, get and blocks messages; malformed ones score the peer down."""
+        try:
+            message = as_list(decode(payload, MAX_SYNC_MESSAGE), "sync message", max_len=3)
+            if not message:
+                raise DecodeError("empty sync message")
+            kind = as_str(message[0], "sync message kind", max_len=16)
+            if kind == "status" and len(message) == 2:
+                self._peer_heights[peer_id] = as_int(message[1], "height", 0, U64_MAX)
+                self._wake.set()
+            elif kind == "get" and len(message) == 3:
+                first = as_int(message[1], "from", 1, U64_MAX)
+                count = as_int(message[2], "count", 1, MAX_RANGE)
+                self._serve(peer_id, first, count)
+            elif kind == "blocks" and len(message) == 2:
+                items = as_list(message[1], "blocks", max_len=MAX_RANGE)
+                if self._inflight is None or self._inflight[0] != peer_id:
+                    return  # unsolicited or late: ignore
+                with contextlib.suppress(asyncio.QueueFull):
+                    self._responses.put_nowait((peer_id, items))
+            else:
+                raise DecodeError(f"unknown sync message {kind!r}")
+        except DecodeError as exc:
+            self.network.report(peer_id, Severity.MAJOR, f"bad sync message: {exc}")
+
+    def _serve(self, peer_id: bytes, first: int, count: int) -> None:
+        out: list[Primitive] = []
+        size = 0
+        for height in range(first, min(first + count, self.store.height + 1)):
+            raw = self.store.block_bytes(height)
+            commit = self.store.commit(height)
+            if raw is None or commit is None:
+                break
+            if out and size + len(raw) > MAX_RESPONSE_BYTES:
+                break
+            size += len(raw)
+            out.append([raw, commit.to_wire()])
+        self.network.send(peer_id, SYNC_CHANNEL, encode(["blocks", out]))
+
+    def peer_connected(self, peer: PeerInfo) -> None:
+        """Tell a new peer our height."""
+        self.network.send(peer.node_id, SYNC_CHANNEL, _status(self.store.height))
+
+    def peer_disconnected(self, peer_id: bytes) -> None:
+        """Forget its height; a request in flight to it is abandoned."""
+        self._peer_heights.pop(peer_id, None)
+        if self._inflight is not None and self._inflight[0] == peer_id:
+            self._inflight = None
+
+    # --- the catch-up loop -------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Announce our height, request missing ranges and apply answers until ``stop``."""
+        last_status = 0.0
+        while not stop.is_set():
+            now = time.monotonic()
+            if now - last_status >= STATUS_SECONDS:
+                self.announce()
+                last_status = now
+            self._maybe_request(now)
+            try:
+                async with asyncio.timeout(0.2):
+                    peer_id, items = await self._responses.get()
+            except TimeoutError:
+                continue
+            await self._apply(peer_id, items)
+            self._wake.clear()
+
+    def _maybe_request(self, now: float) -> None:
+        height = self.store.height
+        if self._inflight is not None:
+            peer, first, since = self._inflight
+            if first <= height or now - since > REQUEST_TIMEOUT:
+                if first > height:
+                    self.network.report(peer, Severity.MINOR, "block sync request timed out")
+                self._inflight = None
+            else:
+                return
+        ahead = [(h, p) for p, h in self._peer_heights.items() if h > height]
+        if not ahead:
+            return
+        target, peer = max(ahead)
+        count = min(MAX_RANGE, target - height)
+        if self.network.send(peer, SYNC_CHANNEL, encode(["get", height + 1, count])):
+            self._inflight = (peer, height + 1, now)
+
+    async def _apply(self, peer_id: bytes, items: list[Primitive]) -> None:
+        self._inflight = None
+        for item in items:
+            try:
+                pair = as_list(item, "synced block", length=2)
+                block = decode_block(as_bytes(pair[0], "block", max_len=MAX_RESPONSE_BYTES), self.registry)
+                commit = Commit.from_wire(pair[1])
+            except (DecodeError, ValueError) as exc:
+                self.network.report(peer_id, Severity.MAJOR, f"undecodable synced block: {exc}")
+                return
+            if block.height <= self.store.height:
+                continue  # consensus committed it meanwhile
+            if block.height != self.store.height + 1:
+                self.network.report(peer_id, Severity.MAJOR, "synced blocks out of order")
+                return
+            try:
+                ok = await self.driver.deliver_certificate(block, commit)
+            except InvalidBlock as exc:
+                ok = False
+                log.warning("synced block %d is invalid: %s", block.height, exc.message)
+            if not ok:
+                if self.store.height < block.height:
+                    self.network.report(peer_id, Severity.FATAL, f"block {block.height} without a valid certificate")
+                return
+        if not items and self._peer_heights.get(peer_id, 0) > self.store.height:
+            self.network.report(peer_id, Severity.MINOR, "announced a height it does not serve")
+            self._peer_heights[peer_id] = self.store.height
+        self._progress()
+
+    def _progress(self) -> None:
+        now = time.monotonic()
+        start, start_height = self._window
+        if now - start >= PROGRESS_LOG_SECONDS:
+            self._rate = (self.store.height - start_height) / (now - start)
+            self._window = (now, self.store.height)
+            status = self.status()
+            if status.syncing:
+                log.info(
+                    "syncing: height %d of %d, %.1f blocks/s, %d remaining",
+                    self.store.height,
+                    status.target_height,
+                    self._rate,
+                    status.remaining(self.store.height),
+                )

@@ -1,0 +1,128 @@
+"""The mempool reactor: gossips transactions between mempools in batches.
+
+A transaction admitted locally (API) or received from a peer is queued and flushed to
+every peer in batches of up to :data:`MAX_BATCH_TXS`; one received from a peer is never
+sent back to it. Each node admits a transaction once, so each transaction crosses each
+link about once. Received batches are decoded, their signatures verified in one pass off
+the event loop, and admitted like API submissions; undecodable batches or bad signatures
+score the sender down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Final
+
+from chain.encoding import DecodeError, as_bytes, as_list, decode, encode
+from chain.tx import MAX_TX_BYTES, KindRegistry, Transaction, decode_transaction
+from node.mempool import Mempool
+from p2p import ChannelSpec, Network, PeerInfo, Severity
+
+log = logging.getLogger("agora.mempool.reactor")
+TX_CHANNEL: Final = "mempool.txs"
+MAX_BATCH_TXS: Final = 1000
+MAX_BATCH_BYTES: Final = 2 * 1024 * 1024
+FLUSH_SECONDS: Final = 0.01
+
+
+def encode_batch(raws: Sequence[bytes]) -> bytes:
+    """The payload of one batch: a list of raw signed transactions."""
+    return encode(list(raws))
+
+
+def decode_batch(payload: bytes, registry: KindRegistry) -> list[Transaction]:
+    """Decode a batch; DecodeError if it or any transaction in it is malformed."""
+    items = as_list(decode(payload, MAX_BATCH_BYTES + 16 * 1024), "tx batch", max_len=MAX_BATCH_TXS)
+    return [decode_transaction(as_bytes(raw, "tx", max_len=MAX_TX_BYTES), registry) for raw in items]
+
+
+def _verify_all(txs: list[Transaction]) -> list[bool]:
+    return [tx.signature_valid() for tx in txs]
+
+
+class MempoolReactor:
+    """Implements p2p's Reactor for transaction gossip."""
+
+    def __init__(self, network: Network, mempool: Mempool, registry: KindRegistry) -> None:
+        self.network = network
+        self.mempool = mempool
+        self.registry = registry
+        self._outbox: list[tuple[Transaction, bytes | None]] = []
+        self._wake = asyncio.Event()
+        self._source: bytes | None = None
+        """The peer whose batch is being admitted (None: the client API)."""
+        mempool.on_admit = self.admitted
+
+    @property
+    def channels(self) -> Sequence[ChannelSpec]:
+        """One gossip channel with dedup (a batch is delivered once)."""
+        return (
+            ChannelSpec(TX_CHANNEL, priority=1, max_message_bytes=MAX_BATCH_BYTES + 16 * 1024, queue_capacity=2000),
+        )
+
+    def admitted(self, tx: Transaction) -> None:
+        """Mempool hook: queue a newly admitted transaction for gossip (never back to its source)."""
+        self._outbox.append((tx, self._source))
+        self._wake.set()
+
+    async def receive(self, peer_id: bytes, channel: str, payload: bytes) -> None:
+        """Admit a peer's batch; report undecodable batches and bad signatures."""
+        try:
+            txs = decode_batch(payload, self.registry)
+        except DecodeError as exc:
+            self.network.report(peer_id, Severity.MAJOR, f"bad transaction batch: {exc}")
+            return
+        fresh = [tx for tx in txs if tx.hash not in self.mempool]
+        if not fresh:
+            return
+        signatures = await asyncio.to_thread(_verify_all, fresh)
+        if not all(signatures):
+            self.network.report(peer_id, Severity.MAJOR, "transaction with a bad signature")
+        self._source = peer_id
+        try:
+            self.mempool.add_many(fresh, signatures)
+        finally:
+            self._source = None
+
+    def peer_connected(self, peer: PeerInfo) -> None:
+        """Nothing to do: new transactions reach the peer as they arrive."""
+
+    def peer_disconnected(self, peer_id: bytes) -> None:
+        """Nothing to clean up."""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Flush queued transactions in batches until ``stop`` is set."""
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                waiter = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if not waiter.done():
+                    waiter.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await waiter
+                    break
+                await asyncio.sleep(FLUSH_SECONDS)  # coalesce what arrives meanwhile into one batch
+                self._wake.clear()
+                self.flush()
+        finally:
+            stopper.cancel()
+
+    def flush(self) -> None:
+        """Send everything queued: one batch per source, split at the batch bounds."""
+        outbox, self._outbox = self._outbox, []
+        by_source: dict[bytes | None, list[bytes]] = {}
+        for tx, source in outbox:
+            by_source.setdefault(source, []).append(tx.raw)
+        for source, raws in by_source.items():
+            start = 0
+            while start < len(raws):
+                size, end = 0, start
+                while end < len(raws) and end - start < MAX_BATCH_TXS and size + len(raws[end]) <= MAX_BATCH_BYTES:
+                    size += len(raws[end])
+                    end += 1
+                self.network.broadcast(TX_CHANNEL, encode_batch(raws[start:end]), except_peer=source)
+                start = end

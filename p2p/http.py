@@ -1,0 +1,143 @@
+"""The HTTP edge: aiohttp handlers for /p2p/handshake and /p2p/msg, and ways to serve them.
+
+Two ways to mount, so a node can serve p2p and its client API on one port or on two:
+
+- ``add_p2p_routes(app, switch)`` adds ``POST /p2p/handshake`` and ``POST /p2p/msg`` to an
+  existing application (the client API's);
+- ``create_p2p_subapp(switch)`` returns a sub-application to mount at ``/p2p``;
+- ``create_p2p_app(switch)`` returns an application whose routes are ``/p2p/...``, to run on
+  its own (``serve_p2p`` does that on a TCP port).
+
+Bodies are read with our own bound (independent of the host app's ``client_max_size``);
+every refusal is a 4xx (or 503) with body ``encode([reason, detail])``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from p2p.errors import Rejection
+from p2p.switch import (
+    CONTENT_TYPE,
+    HEADER_MAC,
+    HEADER_NODE,
+    HEADER_SEQ,
+    Switch,
+    read_limited,
+)
+from p2p.wire import MAX_HANDSHAKE_BYTES, encode_error
+
+log = logging.getLogger("agora.p2p")
+
+HANDSHAKE_SUFFIX = "/handshake"
+MSG_SUFFIX = "/msg"
+
+
+def _refuse(switch: Switch, rejection: Rejection) -> web.Response:
+    switch.metrics.rejected.labels(rejection.reason[:32]).inc()
+    return web.Response(
+        status=rejection.status,
+        body=encode_error(rejection.reason, rejection.detail),
+        content_type=CONTENT_TYPE,
+    )
+
+
+async def _read_body(switch: Switch, request: web.Request, limit: int) -> bytes:
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        body = None
+    else:
+        body = await read_limited(request.content, limit)
+    if body is None:
+        switch.penalize_host(request.remote, 25, "oversized body")
+        raise Rejection(413, "body_too_large", f"the limit is {limit} bytes")
+    return body
+
+
+def p2p_routes(switch: Switch, prefix: str = "/p2p") -> list[web.RouteDef]:
+    """Return the route definitions of the p2p endpoints, bound to ``switch``, under ``prefix``.
+
+    The paths are ``{prefix}/handshake`` and ``{prefix}/msg``; peers always reach them at
+    ``/p2p/...`` of the listen URL, so use ``prefix=""`` only for a sub-app mounted at /p2p.
+    """
+
+    async def handshake(request: web.Request) -> web.StreamResponse:
+        try:
+            switch.check_host(request.remote)
+            body = await _read_body(switch, request, MAX_HANDSHAKE_BYTES)
+            answer = switch.accept_handshake(request.remote, body)
+        except Rejection as rejection:
+            return _refuse(switch, rejection)
+        return web.Response(status=200, body=answer, content_type=CONTENT_TYPE)
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        try:
+            switch.check_host(request.remote)
+            body = await _read_body(switch, request, switch.config.max_request_bytes)
+            await switch.accept_messages(
+                request.remote,
+                request.headers.get(HEADER_NODE, ""),
+                request.headers.get(HEADER_SEQ, ""),
+                request.headers.get(HEADER_MAC, ""),
+                body,
+            )
+        except Rejection as rejection:
+            return _refuse(switch, rejection)
+        return web.Response(status=204)
+
+    return [web.post(prefix + HANDSHAKE_SUFFIX, handshake), web.post(prefix + MSG_SUFFIX, messages)]
+
+
+def add_p2p_routes(app: web.Application, switch: Switch) -> None:
+    """Add ``POST /p2p/handshake`` and ``POST /p2p/msg`` to ``app`` (e.g. the client API app)."""
+    app.add_routes(p2p_routes(switch))
+
+
+def create_p2p_app(switch: Switch) -> web.Application:
+    """Return an application serving only the p2p endpoints (at /p2p/...), to run on its own port."""
+    app = web.Application(client_max_size=switch.config.max_request_bytes)
+    add_p2p_routes(app, switch)
+    return app
+
+
+def create_p2p_subapp(switch: Switch) -> web.Application:
+    """Return a sub-application to mount with ``host_app.add_subapp("/p2p", sub)``."""
+    app = web.Application(client_max_size=switch.config.max_request_bytes)
+    app.add_routes(p2p_routes(switch, prefix=""))
+    return app
+
+
+@dataclass(slots=True)
+class P2PServer:
+    """A running standalone p2p HTTP server."""
+
+    runner: web.AppRunner
+    host: str
+    port: int
+    """The bound TCP port (useful after binding port 0)."""
+
+    @property
+    def url(self) -> str:
+        """The base URL to announce (``http://host:port``)."""
+        return f"http://{self.host}:{self.port}"
+
+    async def close(self) -> None:
+        """Stop accepting connections and close the server."""
+        await self.runner.cleanup()
+
+
+async def serve_p2p(switch: Switch, host: str = "127.0.0.1", port: int = 0) -> P2PServer:
+    """Serve ``create_p2p_app(switch)`` on ``host:port`` (0 = any free port) and return the server."""
+    runner = web.AppRunner(create_p2p_app(switch), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    bound = runner.addresses[0][1]
+    return P2PServer(runner, host, int(bound))
