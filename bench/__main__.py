@@ -7,6 +7,7 @@ import json
 import sys
 
 from bench.single import run_single_node
+from bench.testnet import run_testnet
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,10 +20,22 @@ def main(argv: list[str] | None = None) -> int:
     single.add_argument("--lanes", type=int, default=4, help="concurrent submitters")
     single.add_argument("--batch", type=int, default=500, help="transactions per batch request")
     single.add_argument("--block-interval-ms", type=int, default=100, help="minimum block interval")
+    net = sub.add_parser("testnet", help="a local testnet of validator processes: committed throughput and latency")
+    net.add_argument("--validators", type=int, default=4, help="validators (each a process)")
+    net.add_argument("--txs", type=int, default=20_000, help="transfers to send")
+    net.add_argument("--accounts", type=int, default=2_000, help="funded sender accounts")
+    net.add_argument("--lanes", type=int, default=8, help="concurrent submitters, spread over the nodes")
+    net.add_argument("--batch", type=int, default=500, help="transactions per batch request")
+    for scenario in (single, net):
+        scenario.add_argument("--rate", type=float, default=None, help="offered tx/s, evenly paced (default: a burst)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
     if args.scenario == "single":
-        report = run_single_node(args.txs, args.accounts, args.lanes, args.batch, args.block_interval_ms).as_dict()
+        report = run_single_node(
+            args.txs, args.accounts, args.lanes, args.batch, args.block_interval_ms, args.rate
+        ).as_dict()
+    elif args.scenario == "testnet":
+        report = run_testnet(args.validators, args.txs, args.accounts, args.lanes, args.batch, args.rate).as_dict()
     else:  # pragma: no cover - argparse rejects other values
         parser.error(f"unknown scenario {args.scenario}")
     if args.json:

@@ -49,10 +49,18 @@ class RunResult:
         return statistics.fmean(self.latencies) if self.latencies else float("nan")
 
 
-async def _submit_lane(client: NodeClient, lane: Lane, batch: int, sent_at: dict[bytes, float]) -> int:
+async def _submit_lane(
+    client: NodeClient, lane: Lane, batch: int, sent_at: dict[bytes, float], interval: float | None
+) -> int:
+    """Send one lane in batches; with ``interval``, one batch every ``interval`` seconds (open loop)."""
     accepted = 0
     txs = lane.txs
-    for start in range(0, len(txs), batch):
+    started = time.perf_counter()
+    for n, start in enumerate(range(0, len(txs), batch)):
+        if interval is not None:
+            delay = started + n * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
         chunk = txs[start : start + batch]
         now = time.perf_counter()
         for tx in chunk:
@@ -78,9 +86,18 @@ async def _watch_commits(
 
 
 async def run_load(
-    urls: Sequence[str], lanes: Sequence[Lane], batch: int = 500, watch_seconds: float = 300.0
+    urls: Sequence[str],
+    lanes: Sequence[Lane],
+    batch: int = 500,
+    watch_seconds: float = 300.0,
+    rate: float | None = None,
 ) -> RunResult:
-    """Send every lane (lane i to node i % len(urls)) and watch node 0 until all commit or time out."""
+    """Send every lane (lane i to node i % len(urls)) and watch node 0 until all commit or time out.
+
+    Without ``rate`` every lane sends as fast as the node admits (a burst); with ``rate``
+    the lanes together offer ``rate`` transactions per second, evenly paced (sustained load).
+    """
+    interval = None if rate is None else batch * len(lanes) / rate
     clients = [NodeClient(url, timeout=60.0) for url in urls]
     try:
         start_height = (await clients[0].head())["height"]
@@ -90,7 +107,7 @@ async def run_load(
         t0 = time.perf_counter()
         watcher = asyncio.create_task(_watch_commits(clients[0], start_height, total, committed_at, t0 + watch_seconds))
         accepted_counts = await asyncio.gather(
-            *(_submit_lane(clients[i % len(clients)], lane, batch, sent_at) for i, lane in enumerate(lanes))
+            *(_submit_lane(clients[i % len(clients)], lane, batch, sent_at, interval) for i, lane in enumerate(lanes))
         )
         admit_seconds = time.perf_counter() - t0
         await watcher

@@ -29,6 +29,8 @@ class SingleNodeReport:
     result: RunResult
     verify_per_core: float
     cores: int
+    rate: float | None = None
+    """Offered load in tx/s (None: a burst, as fast as admitted)."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-able summary."""
@@ -39,6 +41,7 @@ class SingleNodeReport:
             "machine": f"{platform.machine()} {platform.processor() or ''} {self.cores} cores".strip(),
             "python": platform.python_version(),
             "txs": self.txs,
+            "offered_rate": self.rate or "burst",
             "accepted": r.accepted,
             "committed": r.committed,
             "admit_tps": round(r.admit_tps),
@@ -50,7 +53,9 @@ class SingleNodeReport:
         }
 
 
-def run_single_node(txs: int, accounts: int, lanes: int, batch: int, block_interval_ms: int) -> SingleNodeReport:
+def run_single_node(
+    txs: int, accounts: int, lanes: int, batch: int, block_interval_ms: int, rate: float | None = None
+) -> SingleNodeReport:
     """Start one validator on a fresh datadir, load it with ``txs`` transfers, measure."""
     keys = make_accounts(accounts, "bench")
     validator = PrivateKey.generate()
@@ -71,7 +76,7 @@ def run_single_node(txs: int, accounts: int, lanes: int, batch: int, block_inter
             async def go() -> RunResult:
                 async with NodeClient(url) as client:
                     await client.wait_ready(60.0)
-                return await run_load([url], work, batch=batch)
+                return await run_load([url], work, batch=batch, rate=rate)
 
             result = asyncio.run(go())
-    return SingleNodeReport(txs, result, signature_bound(), os.cpu_count() or 1)
+    return SingleNodeReport(txs, result, signature_bound(), os.cpu_count() or 1, rate)

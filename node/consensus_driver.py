@@ -370,5 +370,5 @@ class ConsensusDriver:
         if now - self._last_progress < REGOSSIP_SECONDS:
             return
         self._last_progress = now
-        for message in self.engine.gossip_messages():
+        for message in self.engine.gossip_messages(recent_only=True):
             self.network.broadcast_message(message)

@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -100,11 +101,14 @@ def init_testnet(
     chain_id: str = "agora-testnet",
     min_block_interval_ms: int = 100,
     heartbeat_interval_ms: int = 2000,
+    extra_balances: Mapping[bytes, int] | None = None,
+    node_config: Mapping[str, object] | None = None,
 ) -> Testnet:
     """Write a testnet of ``validators`` validators and ``followers`` followers into ``path``.
 
-    Refuses (TestnetError) a non-empty directory or counts out of bounds; nothing is left
-    half-written on a refusal before the first file.
+    ``extra_balances`` funds more accounts at genesis (benchmarks); ``node_config`` adds
+    settings to every node's config.toml. Refuses (TestnetError) a non-empty directory or
+    counts out of bounds; nothing is left half-written on a refusal before the first file.
     """
     if not 1 <= validators <= MAX_VALIDATORS:
         raise TestnetError(f"--validators must be 1..{MAX_VALIDATORS}")
@@ -115,9 +119,9 @@ def init_testnet(
     password = secrets.token_urlsafe(24)
     validator_keys = [PrivateKey.generate() for _ in range(validators)]
     wallet_keys = {name: PrivateKey.generate() for name in DEMO_WALLETS}
-    genesis = dev_genesis(
-        chain_id, [k.public_key for k in validator_keys], {k.public_key: DEMO_FUNDS for k in wallet_keys.values()}
-    )
+    balances = {k.public_key: DEMO_FUNDS for k in wallet_keys.values()}
+    balances.update(extra_balances or {})
+    genesis = dev_genesis(chain_id, [k.public_key for k in validator_keys], balances)
     names = [f"v{i}" for i in range(validators)] + [f"f{i}" for i in range(followers)]
     ports = free_ports(2 * len(names))
     api_ports, p2p_ports = ports[: len(names)], ports[len(names) :]
@@ -137,6 +141,7 @@ def init_testnet(
                 "seeds": ",".join(seeds),
                 "min_block_interval_ms": min_block_interval_ms,
                 "heartbeat_interval_ms": heartbeat_interval_ms,
+                **(node_config or {}),
             }
             init_datadir(datadir, genesis, validator_keys[i] if i < validators else None, password, config)
             role = "validator" if i < validators else "follower"
