@@ -35,6 +35,25 @@ def run(
             "--api-host", help="Client API address (default: config.toml, else 127.0.0.1).", show_default=False
         ),
     ] = None,
+    peer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--peer",
+            metavar="URL",
+            help="p2p URL of a node to join, e.g. http://127.0.0.1:26656 (repeatable; added to config.toml's seeds). "
+            "A node with peers follows and verifies their chain, serves the API and relays transactions.",
+            show_default=False,
+        ),
+    ] = None,
+    p2p_listen: Annotated[
+        str | None,
+        typer.Option(
+            "--p2p-listen",
+            metavar="HOST:PORT",
+            help="Where this node's p2p endpoints listen (default: config.toml; with --peer only, any free port).",
+            show_default=False,
+        ),
+    ] = None,
     home: HomeOption = None,
     password_file: PasswordFileOption = None,
 ) -> None:
@@ -64,12 +83,58 @@ def run(
         argv += ["--api-port", str(api_port)]
     if api_host is not None:
         argv += ["--api-host", api_host]
+    for url in peer or []:
+        argv += ["--peer", url]
+    if p2p_listen is not None:
+        argv += ["--p2p-listen", p2p_listen]
     env = dict(os.environ)
     if password is not None:
         env["AGORA_PASSWORD"] = password
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, argv, env)
+
+
+@app.command("init")
+def init_node(
+    ctx: typer.Context,
+    genesis: Annotated[
+        Path,
+        typer.Option(
+            "--genesis",
+            help="The chain's genesis.json (from any node of the chain, e.g. <testnet>/nodes/v0/genesis.json).",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    datadir: Annotated[
+        Path | None,
+        typer.Option("--datadir", help="Where to create the node (default: <home>/node).", show_default=False),
+    ] = None,
+    api_port: Annotated[
+        int, typer.Option("--api-port", min=0, max=65535, help="Client API port written to config.toml (0 = any).")
+    ] = 26657,
+    home: HomeOption = None,
+) -> None:
+    """Create a datadir for a follower (merchant or shopper) node of an existing chain.
+
+    The node holds no validator key: it follows and verifies the validators' chain, serves
+    the client API and relays transactions. Start it with `agora node run --datadir D --peer URL`.
+    """
+    from cli.init_cmd import node_datadir
+    from node.datadir import init_datadir, read_genesis
+
+    app_ctx = app_context(ctx)
+    directory = (datadir or node_datadir(app_ctx.resolve_home(home))).expanduser()
+    chain = read_genesis(genesis)
+    init_datadir(directory, chain, None, "", {"api_port": api_port})
+    app_ctx.output.out.print(
+        f"created follower node {directory} on chain {chain.chain_id} (genesis {chain.hash.hex()[:16]})"
+    )
+    app_ctx.output.out.print(
+        f"start it with: agora node run --datadir {directory} --peer <p2p URL of a node of the chain>"
+    )
 
 
 @app.command("status")

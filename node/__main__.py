@@ -17,6 +17,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-host", default=None, help="address the client API listens on")
     parser.add_argument("--api-port", type=int, default=None, help="port of the client API (0 = any free port)")
     parser.add_argument("--password-file", type=Path, default=None, help="file holding the validator key password")
+    parser.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="p2p URL of a node to join (repeatable; adds to the seeds of config.toml)",
+    )
+    parser.add_argument("--p2p-listen", default=None, metavar="HOST:PORT", help="where the p2p endpoints listen")
     args = parser.parse_args(argv)
     password = os.environ.get("AGORA_PASSWORD")
     if args.password_file is not None:
@@ -25,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"error: cannot read {args.password_file}: {exc.strerror}", file=sys.stderr)
             return 2
-    overrides = {"api_host": args.api_host, "api_port": args.api_port}
+    overrides: dict[str, object] = {"api_host": args.api_host, "api_port": args.api_port, "p2p_listen": args.p2p_listen}
+    if args.peer:
+        overrides["extra_seeds"] = ",".join(args.peer)
     return run_node(args.datadir, password, overrides)
 
 

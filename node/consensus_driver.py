@@ -44,11 +44,12 @@ from consensus.engine import (
     Verdict,
 )
 from consensus.evidence import EvidencePool
-from consensus.messages import Message
+from consensus.messages import Message, Proposal
 from consensus.wal import Wal
 from node.clock import Clock
 from node.executor import BlockExecutor
 from node.mempool import Mempool
+from node.metrics import NodeMetrics
 
 log = logging.getLogger("agora.consensus")
 MAX_BLOCKS_KEPT: Final = 8
@@ -113,6 +114,7 @@ class ConsensusDriver:
         min_block_interval_ms: int,
         clock: Clock,
         network: ConsensusNetwork | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self.engine = engine
         self.executor = executor
@@ -123,6 +125,7 @@ class ConsensusDriver:
         """This validator's public key (empty for a follower, which never builds)."""
         self.network = network
         self.clock = clock
+        self.metrics = metrics
         self.min_interval = min_block_interval_ms / 1000
         self._queue: asyncio.Queue[_Input] = asyncio.Queue()
         self._timers: set[asyncio.TimerHandle] = set()
@@ -199,6 +202,9 @@ class ConsensusDriver:
         outcome: Outcome | None
         if isinstance(item, _PeerMessage):
             outcome = engine.on_message(item.message)
+            if self.metrics is not None:
+                kind = "proposal" if isinstance(item.message, Proposal) else item.message.type.name.lower()
+                self.metrics.consensus_messages.labels(kind, outcome.verdict.value).inc()
             if outcome.verdict is Verdict.REJECTED and self.network is not None:
                 self.network.report(item.peer_id, outcome.reason)
         elif isinstance(item, Timeout):
@@ -213,6 +219,8 @@ class ConsensusDriver:
             outcome = self._on_certificate(item)
         if outcome is not None:
             await self._carry_out(outcome)
+        if self.metrics is not None:
+            self.metrics.consensus_round.set(engine.round)
         if isinstance(item, _Certificate) and not item.done.done():
             item.done.set_result(self.executor.store.height >= item.block.height)
 
@@ -325,6 +333,8 @@ class ConsensusDriver:
             len(block.txs),
             block.hash.hex()[:16],
         )
+        if self.metrics is not None:
+            self.metrics.consensus_decide_rounds.observe(decision.round)
         self._last_commit_at = time.monotonic()
         self._last_progress = self._last_commit_at
         self._blocks.clear()

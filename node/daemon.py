@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from chain.keys import PrivateKey
+from node.config import ConfigError
 from node.datadir import Datadir, DatadirError, open_datadir
 from node.keystore import KeystoreError, load_key
 from node.service import Node
@@ -71,15 +73,29 @@ async def serve(datadir: Datadir, key: PrivateKey | None) -> int:
     return 0
 
 
+def with_extra_seeds(datadir: Datadir, seeds: str) -> Datadir:
+    """``datadir`` with ``seeds`` (comma-separated URLs, e.g. from ``--peer``) added to its config's."""
+    config = datadir.config
+    try:
+        joined = ",".join(part for part in (config.seeds, seeds) if part)
+        return dataclasses.replace(datadir, config=dataclasses.replace(config, seeds=joined))
+    except ConfigError as exc:
+        raise DatadirError(f"--peer: {exc}") from None
+
+
 def run_node(datadir: Path, password: str | None, overrides: Mapping[str, object] | None = None) -> int:
     """Run the node of ``datadir`` until SIGINT/SIGTERM; log to stderr and datadir/node.log.
 
     Returns 0 after a clean shutdown, 2 if the datadir, its config or its key cannot be used.
     """
     handlers = _setup_logging(datadir, "info")
+    settings = dict(overrides or {})
+    extra_seeds = settings.pop("extra_seeds", None)
     try:
         try:
-            opened = open_datadir(datadir, overrides)
+            opened = open_datadir(datadir, settings)
+            if extra_seeds:
+                opened = with_extra_seeds(opened, str(extra_seeds))
             logging.getLogger("agora").setLevel(opened.config.log_level.upper())
             key = load_validator_key(opened, password)
         except DatadirError as exc:

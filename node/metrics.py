@@ -38,6 +38,22 @@ class NodeMetrics:
             "agora_api_requests", "Client API requests", ["method", "route", "status"], registry=self.registry
         )
 
+        self.consensus_round = Gauge(
+            "agora_consensus_round", "Round of the height being decided (0 in the happy path)", registry=self.registry
+        )
+        self.consensus_messages = Counter(
+            "agora_consensus_messages",
+            "Proposals and votes received from peers, by kind and verdict",
+            ["kind", "verdict"],
+            registry=self.registry,
+        )
+        self.consensus_decide_rounds = Histogram(
+            "agora_consensus_decide_round",
+            "Round at which each height was decided",
+            buckets=(0, 1, 2, 3, 5, 10),
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The current values in the Prometheus text exposition format."""
         return generate_latest(self.registry)

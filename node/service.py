@@ -165,6 +165,7 @@ class Node:
                 key.public_key if key is not None else b"",
                 config.min_block_interval_ms,
                 self.clock,
+                metrics=metrics,
             )
             self.driver = driver
             services.consensus = driver
