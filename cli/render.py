@@ -34,10 +34,24 @@ def show_node(out: Output, status: dict[str, Any], url: str) -> None:
             ("validator", status.get("validator")),
             ("chain id", status.get("chain_id")),
             ("height", status.get("height")),
+            ("consensus", f"round {status.get('round', 0)}, {status.get('step') or '-'}"),
+            ("peers", status.get("peers", 0)),
+            ("p2p", status.get("p2p_url") or "off"),
+            ("sync", sync_line(status)),
             ("mempool", status.get("mempool_size")),
             ("min fee", agr(status.get("min_fee"))),
         ],
     )
+
+
+def sync_line(status: dict[str, Any]) -> str:
+    """'caught up', or how far a syncing node is: target, remaining blocks, blocks/s."""
+    if not status.get("syncing"):
+        return "caught up"
+    height = int(status.get("height") or 0)
+    target = int(status.get("sync_target_height") or height)
+    rate = float(status.get("sync_blocks_per_second") or 0.0)
+    return f"syncing to {target}: {target - height} blocks left at {rate:.0f} blocks/s"
 
 
 def show_chain(out: Output, status: dict[str, Any], head: dict[str, Any]) -> None:
