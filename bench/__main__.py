@@ -7,6 +7,7 @@ import json
 import sys
 
 from bench.single import run_single_node
+from bench.sync import run_sync
 from bench.testnet import run_testnet
 
 
@@ -26,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     net.add_argument("--accounts", type=int, default=2_000, help="funded sender accounts")
     net.add_argument("--lanes", type=int, default=8, help="concurrent submitters, spread over the nodes")
     net.add_argument("--batch", type=int, default=500, help="transactions per batch request")
+    sync = sub.add_parser("sync", help="a fresh follower syncs a history of signed transfers")
+    sync.add_argument("--txs", type=int, default=20_000, help="transfers in the history")
+    sync.add_argument("--accounts", type=int, default=2_000, help="funded sender accounts")
     for scenario in (single, net):
         scenario.add_argument("--rate", type=float, default=None, help="offered tx/s, evenly paced (default: a burst)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -36,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         ).as_dict()
     elif args.scenario == "testnet":
         report = run_testnet(args.validators, args.txs, args.accounts, args.lanes, args.batch, args.rate).as_dict()
+    elif args.scenario == "sync":
+        report = run_sync(args.txs, args.accounts).as_dict()
     else:  # pragma: no cover - argparse rejects other values
         parser.error(f"unknown scenario {args.scenario}")
     if args.json:

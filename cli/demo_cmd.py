@@ -1,9 +1,8 @@
-"""``agora demo``: a dev chain from nothing to a committed transfer, non-interactively."""
+"""``agora demo``: a 4-validator testnet from nothing to a transfer final on every node, non-interactively."""
 
 from __future__ import annotations
 
-import os
-import secrets
+import asyncio
 import shutil
 import tempfile
 import time
@@ -17,168 +16,225 @@ from cli.context import app_context
 if TYPE_CHECKING:
     from chain.keys import PrivateKey
     from cli.output import Output
-    from cli.process import NodeProcess
-    from cli.transfer import TransferRequest
     from node.client import NodeClient
+    from node.testnet import Testnet
 
 DEMO_CHAIN_ID: Final = "agora-demo"
-PASSWORD_FILE: Final = "demo-password.txt"
-STEPS: Final = 5
+DEMO_VALIDATORS: Final = 4
+DEMO_FOLLOWERS: Final = 1
+STEPS: Final = 6
+MUG_PRICE: Final = 12_500_000
+"""12.5 AGR."""
 
 
 def _step(out: Output, number: int, text: str) -> None:
     out.info(f"[bold cyan][{number}/{STEPS}][/] {text}")
 
 
-def _write_password(home: Path, password: str) -> Path:
-    path = home / PASSWORD_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(password + "\n")
-    return path
-
-
-async def _wait_ready(client: NodeClient, deadline: float) -> None:
+async def _final_everywhere(
+    testnet: Testnet,
+    height: int,
+    addresses: list[str],
+    timeout: float,  # noqa: ASYNC109 (one deadline over many polls)
+) -> tuple[list[str], list[list[dict[str, Any]]]]:
+    """Wait until every node has the block at ``height``; return each node's hash of it and its
+    view of ``addresses``. CliError after ``timeout`` seconds."""
     from cli.errors import CliError
-
-    try:
-        await client.wait_ready(max(0.1, deadline - time.monotonic()))
-    except TimeoutError as exc:
-        raise CliError(str(exc)) from None
-
-
-async def _transfer_and_look(
-    client: NodeClient, key: PrivateKey, request: TransferRequest, addresses: list[str], commit_timeout: float
-) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     from cli.remote import fetch_account
-    from cli.transfer import send_transfer
+    from cli.testnet_probe import clients_for, close_all, hashes_at
 
-    record = await send_transfer(client, key, request, wait=True, commit_timeout=commit_timeout)
-    block = await client.block(int(record["height"]))
-    accounts = [await fetch_account(client, address) for address in addresses]
-    return record, block, accounts
+    deadline = time.monotonic() + timeout
+    clients = clients_for(testnet)
+    try:
+        while (hashes := await hashes_at(clients, height)) is None:
+            if time.monotonic() > deadline:
+                raise CliError(f"not every node has block {height} after {timeout:g} s")
+            await asyncio.sleep(0.05)
+        accounts = [[await fetch_account(c, a) for a in addresses] for c in clients]
+        return hashes, accounts
+    finally:
+        await close_all(clients)
+
+
+async def _marketplace(
+    client: NodeClient,
+    merchant: PrivateKey,
+    shopper: PrivateKey,
+    price: int,
+    timeout: float,  # noqa: ASYNC109 (each step's commit wait)
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """The merchant lists a mug, the shopper orders it, the merchant accepts and ships it, the
+    shopper confirms: each step committed (CliError on a failed receipt). Returns (step, who, record)."""
+    from cli.errors import CliError
+    from cli.market_tx import receipt_failure, submit_body
+    from market.bodies import ListingCreate, OrderAccept, OrderConfirm, OrderPlace, OrderShip
+    from market.privacy import seal_for
+    from market.records import ShippingOption, Windows
+
+    steps: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def send(step: str, who: str, key: PrivateKey, body: Any) -> bytes:
+        record = await submit_body(client, key, body, None, wait=True, commit_timeout=timeout)
+        if (failure := receipt_failure(record)) is not None:
+            raise CliError(f"demo step {step!r} failed: {failure}")
+        steps.append((step, who, record))
+        return bytes.fromhex(str(record["hash"]))
+
+    day = 86_400_000
+    listing = ListingCreate(
+        "Hand-thrown mug",
+        "",
+        price,
+        10,
+        (ShippingOption("standard", 0),),
+        (),
+        Windows(2 * day, 5 * day, 14 * day, 7 * day),
+    )
+    listing_id = await send("list a mug", "merchant", merchant, listing)
+    delivery = seal_for(merchant.public_key, b"Ada, 1 Main St")
+    order_id = await send("order it", "shopper", shopper, OrderPlace(listing_id, 1, 0, price, 0, b"", delivery))
+    await send("accept", "merchant", merchant, OrderAccept(order_id))
+    await send("ship", "merchant", merchant, OrderShip(order_id, seal_for(shopper.public_key, b"PARCEL-42")))
+    await send("confirm delivery", "shopper", shopper, OrderConfirm(order_id))
+    return steps
 
 
 def demo(
     ctx: typer.Context,
-    home: Annotated[
+    directory: Annotated[
         Path | None,
-        typer.Option(
-            "--home",
-            help="Directory for the demo (must not hold an Agora home) (default: a fresh temp dir).",
-            show_default=False,
-        ),
+        typer.Option("--dir", help="Empty directory for the testnet (default: a fresh temp dir).", show_default=False),
     ] = None,
-    amount: Annotated[str, typer.Option("--amount", help="AGR to send from alice to bob (1.5 or 1500000u).")] = "25",
+    amount: Annotated[
+        str, typer.Option("--amount", help="AGR the merchant sends the shopper (1.5 or 1500000u).")
+    ] = "25",
     keep: Annotated[
-        bool, typer.Option("--keep", help="Leave the node running afterwards (prints how to stop it).")
+        bool, typer.Option("--keep", help="Leave the testnet running afterwards (prints how to stop it).")
     ] = False,
     timeout: Annotated[float, typer.Option("--timeout", min=1, max=600, help="Seconds allowed for each wait.")] = 30.0,
 ) -> None:
-    """Start a single-node dev chain, send a transfer with the CLI, show the block and balances, stop."""
-    from chain.address import decode_address
-    from cli.amounts import format_amount, parse_amount
+    """Start a 4-validator + 1 follower testnet, send a transfer through the follower, show the
+    block final with the same hash on every node, show the balances, stop everything."""
+    from cli.amounts import parse_amount
     from cli.errors import CliError
-    from cli.init_cmd import initialize
-    from cli.process import start_node
-    from cli.remote import call
-    from cli.render import show_block, show_tx
-    from cli.transfer import TransferRequest
-    from cli.wallets import create_wallet, load_wallet_key
+    from cli.testnet_cmd import bring_up, interrupted_by_signals, show_endpoints, show_layout
+    from node.testnet import TestnetError, init_testnet
 
     out = app_context(ctx).output
     minor = parse_amount(amount)
-    temporary = home is None
-    home_dir = Path(tempfile.mkdtemp(prefix="agora-demo-")) if home is None else home.expanduser().resolve()
-    password = secrets.token_urlsafe(24)
-    node = None
+    temporary = directory is None
+    path = Path(tempfile.mkdtemp(prefix="agora-demo-")) if directory is None else directory.expanduser().resolve()
+    testnet = None
     succeeded = False
-    try:
-        _step(out, 1, f"creating a dev chain in {home_dir}")
-        home_dir.mkdir(parents=True, exist_ok=True)
-        result = initialize(home_dir, DEMO_CHAIN_ID, "alice", password)
-        _write_password(home_dir, password)
+    with interrupted_by_signals():
+        try:
+            _step(out, 1, f"writing a {DEMO_VALIDATORS}-validator + {DEMO_FOLLOWERS} follower testnet in {path}")
+            try:
+                testnet = init_testnet(path, DEMO_VALIDATORS, DEMO_FOLLOWERS, DEMO_CHAIN_ID)
+            except TestnetError as exc:
+                raise CliError(str(exc)) from None
+            show_layout(out, testnet)
 
-        _step(out, 2, "starting the node (agora node run) on a free loopback port")
-        deadline = time.monotonic() + timeout
-        node = start_node(home_dir, password, home_dir / "logs")
-        with out.err.status("waiting for the node to be ready ..."):
-            url = node.wait_listening(timeout)
-            call(url, lambda client: _wait_ready(client, deadline))
-        out.info(f"      node ready at {url} (pid {node.pid})")
+            _step(out, 2, "starting every node in the background (agora testnet up)")
+            committed = bring_up(out, testnet, timeout)
+            out.info(f"      all {len(testnet.nodes)} nodes agree on block {committed.height}")
 
-        _step(out, 3, "creating a second wallet, bob")
-        bob = create_wallet(home_dir, "bob", password)
-        key = load_wallet_key(home_dir, "alice", password)
-
-        _step(
-            out,
-            4,
-            f"sending {format_amount(minor)} AGR from alice to bob (signed locally, submitted, waiting for the block)",
-        )
-        request = TransferRequest(to=decode_address(bob.address), amount=minor, memo="hello from agora demo")
-        addresses = [result.wallet.address, bob.address]
-        with out.err.status("waiting for the transaction to be committed ..."):
-            record, block, accounts = call(
-                url, lambda client: _transfer_and_look(client, key, request, addresses, timeout)
-            )
-        show_tx(out, record)
-        if (record.get("receipt") or {}).get("code") != "ok":
-            raise CliError(f"the demo transfer failed: {record.get('receipt')}")
-        show_block(out, block)
-        _show_balances(out, ["alice", "bob"], accounts)
-        _show_endpoints(out, url)
-        succeeded = True
-    finally:
-        _finish(out, node, home_dir, keep=keep, succeeded=succeeded, temporary=temporary)
+            merchant = _transfer_final_everywhere(out, testnet, minor, timeout)
+            _marketplace_step(out, testnet, merchant, timeout)
+            show_endpoints(out, testnet)
+            if not keep:
+                out.info("      (the demo stops these nodes now; `agora demo --keep` leaves them running to try)")
+            succeeded = True
+        finally:
+            _finish(out, testnet, path, keep=keep, succeeded=succeeded, temporary=temporary)
     out.info("[bold green]demo complete[/]")
 
 
-def _finish(out: Output, node: NodeProcess | None, home: Path, *, keep: bool, succeeded: bool, temporary: bool) -> None:
-    """Stop the node (unless kept after success) and remove a temporary home after success."""
-    _step(out, 5, "finishing")
-    if node is not None and keep and succeeded:
-        flags = f"--home {home} --node {node.url}"
-        out.info(f"      the node keeps running (pid {node.pid}); stop it with:  [bold]kill {node.pid}[/]")
-        out.info(f"      try:  agora {flags} chain status")
-        out.info(f"            agora {flags} wallet balance bob --json")
-        out.info(f"      wallet password (dev only): {home / PASSWORD_FILE}")
+def _transfer_final_everywhere(out: Output, testnet: Testnet, minor: int, timeout: float) -> dict[str, Any]:
+    """Steps 3 and 4: merchant pays shopper through the follower; the block and the balances are
+    the same on every node (CliError otherwise). Returns the merchant's account afterwards."""
+    from chain.address import decode_address
+    from cli.amounts import format_amount
+    from cli.errors import CliError
+    from cli.remote import call
+    from cli.render import show_tx
+    from cli.transfer import TransferRequest, send_transfer
+    from cli.wallets import load_wallet_key
+
+    entry = testnet.nodes[-1]
+    _step(out, 3, f"merchant sends shopper {format_amount(minor)} AGR through {entry.name} ({entry.role})")
+    key = load_wallet_key(testnet.path, "merchant", _password(testnet))
+    shopper = testnet.wallets["shopper"]
+    request = TransferRequest(to=decode_address(shopper), amount=minor, memo="hello from agora demo")
+    with out.err.status("waiting for the transaction to be committed ..."):
+        record = call(entry.api_url, lambda c: send_transfer(c, key, request, wait=True, commit_timeout=timeout))
+    show_tx(out, record)
+    if (record.get("receipt") or {}).get("code") != "ok":
+        raise CliError(f"the demo transfer failed: {record.get('receipt')}")
+
+    height = int(record["height"])
+    _step(out, 4, f"checking block {height} on every node")
+    addresses = [testnet.wallets["merchant"], shopper]
+    hashes, accounts = asyncio.run(_final_everywhere(testnet, height, addresses, timeout))
+    out.table(
+        f"Block {height} on every node",
+        ["node", "role", "block hash"],
+        [(n.name, n.role, h) for n, h in zip(testnet.nodes, hashes, strict=True)],
+    )
+    if len(set(hashes)) != 1 or any(a != accounts[0] for a in accounts):
+        raise CliError("the nodes disagree about the demo block or the balances")
+    _show_balances(out, ["merchant", "shopper"], accounts[0], len(testnet.nodes))
+    return accounts[0][0]
+
+
+def _marketplace_step(out: Output, testnet: Testnet, merchant_before: dict[str, Any], timeout: float) -> None:
+    """Step 5: a listing, an order and its settlement through the follower; the merchant is paid."""
+    from cli.amounts import format_amount
+    from cli.remote import call, fetch_account
+    from cli.wallets import load_wallet_key
+
+    _step(out, 5, "marketplace: merchant lists a mug, shopper orders, merchant ships, shopper confirms")
+    url, password = testnet.nodes[-1].api_url, _password(testnet)
+    merchant, shopper = (load_wallet_key(testnet.path, name, password) for name in ("merchant", "shopper"))
+    with out.err.status("each step waits for its block ..."):
+        steps = call(url, lambda c: _marketplace(c, merchant, shopper, MUG_PRICE, timeout))
+        after = call(url, lambda c: fetch_account(c, testnet.wallets["merchant"]))
+    rows = [(step, who, r["height"], r["hash"]) for step, who, r in steps]
+    out.table("Marketplace (escrow released to the merchant on confirm)", ["step", "by", "block", "tx hash"], rows)
+    before, now = (int((a.get("balances") or {}).get("AGR", 0)) for a in (merchant_before, after))
+    gain = f"{format_amount(before)} -> {format_amount(now)} AGR"
+    out.info(f"      merchant balance: {gain} (the mug, less the fees of 3 transactions)")
+
+
+def _password(testnet: Testnet) -> str:
+    from cli.passwords import read_password_file
+
+    return read_password_file(testnet.password_file)
+
+
+def _finish(out: Output, testnet: Testnet | None, path: Path, *, keep: bool, succeeded: bool, temporary: bool) -> None:
+    """Stop the testnet (unless kept after success) and remove a temporary directory after success."""
+    from cli.testnet_run import stop_nodes
+
+    _step(out, STEPS, "finishing")
+    if testnet is not None and keep and succeeded:
+        out.info(f"      the testnet keeps running; stop it with:  [bold]agora testnet down --dir {path}[/]")
         return
-    if node is not None:
-        code = node.stop()
-        out.info("      node stopped cleanly" if code == 0 else f"      node stopped with exit code {code}")
+    if testnet is not None:
+        stopped, killed = stop_nodes(testnet)
+        out.info(f"      stopped {len(stopped)} nodes" + (f", killed {', '.join(killed)}" if killed else ""))
     if temporary and succeeded:
-        shutil.rmtree(home, ignore_errors=True)
-        out.info(f"      removed {home}")
+        shutil.rmtree(path, ignore_errors=True)
+        out.info(f"      removed {path}")
     else:
-        out.info(f"      files kept in {home}")
+        out.info(f"      files kept in {path}")
 
 
-def _show_balances(out: Output, names: list[str], accounts: list[dict[str, Any]]) -> None:
+def _show_balances(out: Output, names: list[str], accounts: list[dict[str, Any]], nodes: int) -> None:
     from cli.render import agr
 
     rows = []
     for name, account in zip(names, accounts, strict=True):
-        rows.append(
-            (
-                name,
-                account.get("address"),
-                agr(int((account.get("balances") or {}).get("AGR", 0))),
-                account.get("nonce"),
-            )
-        )
-    out.table("Balances", ["wallet", "address", "AGR", "nonce"], rows)
-
-
-def _show_endpoints(out: Output, url: str) -> None:
-    out.table(
-        "Endpoints",
-        ["what", "URL"],
-        [
-            ("client API", f"{url}/api/v1"),
-            ("status", f"{url}/api/v1/status"),
-            ("OpenAPI", f"{url}/api/v1/openapi.json"),
-            ("metrics", f"{url}/metrics"),
-            ("health", f"{url}/healthz"),
-        ],
-    )
+        balance = agr(int((account.get("balances") or {}).get("AGR", 0)))
+        rows.append((name, account.get("address"), balance, account.get("nonce")))
+    out.table(f"Balances (the same on all {nodes} nodes)", ["wallet", "address", "AGR", "nonce"], rows)

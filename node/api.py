@@ -26,6 +26,7 @@ from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
 from node.render import block_json, receipt_json, to_json_value, tx_json
+from node.sigverify import verify_many
 from storage.store import ChainStore
 
 log = logging.getLogger("agora.api")
@@ -213,10 +214,6 @@ async def post_tx(request: web.Request) -> web.Response:
     return web.json_response({"hash": tx.hash.hex(), "status": "pending"}, status=202)
 
 
-def _verify_all(txs: list[Transaction]) -> list[bool]:
-    return [tx.signature_valid() for tx in txs]
-
-
 async def post_txs_batch(request: web.Request) -> web.Response:
     """Submit up to 1000 transactions; signatures are verified in one pass off the loop."""
     s = request.app[SERVICES]
@@ -237,7 +234,7 @@ async def post_txs_batch(request: web.Request) -> web.Response:
         except AdmissionError as exc:
             results[i] = {"hash": None, "accepted": False, "reason": exc.reason, "detail": exc.detail}
     txs = [tx for _, tx in decoded]
-    signatures = await asyncio.to_thread(_verify_all, txs) if txs else []
+    signatures = await asyncio.to_thread(verify_many, txs) if txs else []
     for (i, tx), outcome in zip(decoded, s.mempool.add_many(txs, signatures), strict=True):
         if outcome.error is None:
             results[i] = {"hash": tx.hash.hex(), "accepted": True, "reason": None, "detail": None}

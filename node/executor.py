@@ -34,6 +34,7 @@ from chain.votes import Commit, DuplicateVoteEvidence, verify_commit
 from node.events import CommittedBlock, EventBus
 from node.mempool import Mempool
 from node.metrics import NodeMetrics
+from node.sigverify import verify_many
 from storage.store import ChainStore
 
 log = logging.getLogger("agora.executor")
@@ -184,6 +185,8 @@ class BlockExecutor:
             validators = self.validators_for(head.header)
             verify_commit(self.chain_id, block.last_commit, validators, head.height, head.hash)
         genesis = self.store.genesis
+        unverified = [tx for tx in block.txs if not self.mempool.verified(tx)]
+        valid = {tx.hash for tx, ok in zip(unverified, verify_many(unverified), strict=True) if ok}
         result = execute_block(
             self.store.state,
             self.registry,
@@ -191,7 +194,7 @@ class BlockExecutor:
             self.head_header,
             genesis.hash,
             genesis.app_hash,
-            verifier=self._verify,
+            verifier=lambda tx: tx.hash in valid or self.mempool.verified(tx),
             chain_id=self.chain_id,
         )
         self._remember(block.hash, result)

@@ -19,6 +19,7 @@ from typing import Final
 from chain.encoding import DecodeError, as_bytes, as_list, decode, encode
 from chain.tx import MAX_TX_BYTES, KindRegistry, Transaction, decode_transaction
 from node.mempool import Mempool
+from node.sigverify import verify_many
 from p2p import ChannelSpec, Network, PeerInfo, Severity
 
 log = logging.getLogger("agora.mempool.reactor")
@@ -37,10 +38,6 @@ def decode_batch(payload: bytes, registry: KindRegistry) -> list[Transaction]:
     """Decode a batch; DecodeError if it or any transaction in it is malformed."""
     items = as_list(decode(payload, MAX_BATCH_BYTES + 16 * 1024), "tx batch", max_len=MAX_BATCH_TXS)
     return [decode_transaction(as_bytes(raw, "tx", max_len=MAX_TX_BYTES), registry) for raw in items]
-
-
-def _verify_all(txs: list[Transaction]) -> list[bool]:
-    return [tx.signature_valid() for tx in txs]
 
 
 class MempoolReactor:
@@ -78,7 +75,7 @@ class MempoolReactor:
         fresh = [tx for tx in txs if tx.hash not in self.mempool]
         if not fresh:
             return
-        signatures = await asyncio.to_thread(_verify_all, fresh)
+        signatures = await asyncio.to_thread(verify_many, fresh)
         if not all(signatures):
             self.network.report(peer_id, Severity.MAJOR, "transaction with a bad signature")
         self._source = peer_id

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from cli_testkit import PASSWORD, RunningNode, run_cli
@@ -96,25 +93,6 @@ def test_local_checks_refuse_what_the_chain_would_fail(running_node: RunningNode
     code, _, err = _cli(node, "chain", "block", "999999")
     assert code == 1 and "not_found" in err
     assert _balance(node, "alice")["nonce"] == 0
-
-
-def test_demo_runs_non_interactively_and_cleans_up(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
-    home = tmp_path / "demo"
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", "demo", "--home", str(home), "--amount", "3.25"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "demo complete" in done.stderr
-    assert "node stopped cleanly" in done.stderr
-    assert "3.25 AGR (3250000)" in done.stdout
-    assert "/api/v1/openapi.json" in done.stdout
-    assert (home / "keys" / "bob.json").exists()
 
 
 def test_a_transfer_survives_a_node_restart(tmp_path: Path) -> None:

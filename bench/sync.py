@@ -1,0 +1,118 @@
+"""Sync benchmark: how fast a new node fetches, verifies and applies a chain's history."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.measure import run_load
+from bench.workload import make_accounts, transfer_lanes
+from node.client import NodeClient
+from node.testnet import TestnetNode, init_testnet
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """History size and how long a fresh follower took to reach the head."""
+
+    txs: int
+    blocks: int
+    seconds: float
+    """From starting the follower process to its height equalling the validator's."""
+    seconds_after_ready: float
+    """From the follower answering /readyz (its API up, sync under way) to the same moment."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-able summary."""
+        return {
+            "scenario": "sync",
+            "machine": f"{platform.machine()} {os.cpu_count()} cores",
+            "python": platform.python_version(),
+            "history_txs": self.txs,
+            "history_blocks": self.blocks,
+            "sync_seconds": round(self.seconds, 2),
+            "sync_tx_per_s": round(self.txs / self.seconds) if self.seconds else None,
+            "sync_blocks_per_s": round(self.blocks / self.seconds) if self.seconds else None,
+            "sync_seconds_after_ready": round(self.seconds_after_ready, 2),
+            "sync_tx_per_s_after_ready": round(self.txs / self.seconds_after_ready)
+            if self.seconds_after_ready
+            else None,
+        }
+
+
+def _start(node: TestnetNode, password: str) -> subprocess.Popen[bytes]:
+    out = (node.datadir / "node.out").open("wb")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "node", "--datadir", str(node.datadir)],
+            env=dict(os.environ, AGORA_PASSWORD=password),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    finally:
+        out.close()
+
+
+def run_sync(txs: int, accounts: int) -> SyncReport:
+    """Build a history of ``txs`` transfers on one validator, then time a fresh follower's sync."""
+    keys = make_accounts(accounts, "bench")
+    with tempfile.TemporaryDirectory(prefix="agora-bench-sync-") as tmp:
+        net = init_testnet(
+            Path(tmp) / "net",
+            1,
+            1,
+            chain_id="agora-bench",
+            heartbeat_interval_ms=60_000,
+            extra_balances={k.public_key: 10**15 for k in keys},
+            node_config={"mempool_max_txs": max(20_000, txs * 2), "log_level": "warning"},
+        )
+        password = net.password_file.read_text().strip()
+        validator, follower = net.nodes
+        procs = [_start(validator, password)]
+        try:
+
+            async def build_history() -> int:
+                async with NodeClient(validator.api_url) as client:
+                    await client.wait_ready(60.0)
+                result = await run_load([validator.api_url], transfer_lanes(net.chain_id, keys, txs, 4, fee=10))
+                if result.committed != txs:
+                    raise RuntimeError(f"only {result.committed} of {txs} transactions committed")
+                async with NodeClient(validator.api_url) as client:
+                    return int((await client.head())["height"])
+
+            head = asyncio.run(build_history())
+            started = time.perf_counter()
+            procs.append(_start(follower, password))
+
+            async def wait_synced() -> float:
+                async with NodeClient(follower.api_url, timeout=5.0) as client:
+                    await client.wait_ready(60.0)
+                    ready = time.perf_counter()
+                    deadline = time.perf_counter() + 600
+                    while time.perf_counter() < deadline:
+                        if (await client.head())["height"] >= head:
+                            return ready
+                        await asyncio.sleep(0.02)
+                raise TimeoutError(f"the follower did not reach height {head} in 600 s")
+
+            ready = asyncio.run(wait_synced())
+            done = time.perf_counter()
+            return SyncReport(txs, head, done - started, done - ready)
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
