@@ -129,17 +129,23 @@ def _follow_then_interrupt(path: Path, command: list[str], expected: str) -> Non
     output = path / "follow.txt"
     with output.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-P", "-m", "cli", "testnet", *command, "--dir", str(path)],
+            [sys.executable, "-P", "-X", "faulthandler", "-m", "cli", "testnet", *command, "--dir", str(path)],
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while expected not in output.read_text():
             assert process.poll() is None and time.monotonic() < deadline, output.read_text()
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)
-        assert process.wait(10) == 0, output.read_text()
+        try:
+            code = process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # faulthandler prints where it hangs
+            process.wait(10)
+            raise AssertionError(f"{command} ignored Ctrl-C for 30 s:\n{output.read_text()}") from None
+        assert code == 0, output.read_text()
     finally:
         process.kill()
         process.wait()
