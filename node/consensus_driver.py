@@ -132,6 +132,7 @@ class ConsensusDriver:
         self._blocks: OrderedDict[bytes, Block] = OrderedDict()
         self._last_commit_at = 0.0
         self._last_progress = time.monotonic()
+        self._txs_signalled = False
 
     # --- inputs (any task may call these) ---------------------------------------------
 
@@ -140,8 +141,10 @@ class ConsensusDriver:
         self._queue.put_nowait(_PeerMessage(peer_id, message))
 
     def notify_txs(self) -> None:
-        """Transactions are waiting in the mempool."""
-        self._queue.put_nowait(_TxsWaiting())
+        """Transactions are waiting in the mempool (coalesced: one signal queued at a time)."""
+        if not self._txs_signalled:
+            self._txs_signalled = True
+            self._queue.put_nowait(_TxsWaiting())
 
     async def deliver_certificate(self, block: Block, commit: Commit) -> bool:
         """Hand a certified block from block sync to the loop; True once it is committed."""
@@ -210,6 +213,7 @@ class ConsensusDriver:
         elif isinstance(item, Timeout):
             outcome = engine.on_timeout(item)
         elif isinstance(item, _TxsWaiting):
+            self._txs_signalled = False
             if not self.mempool.has_proposable():
                 return
             outcome = engine.on_txs_available()
