@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import platform
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench.workload import Lane
 from node.client import NodeClient
+
+
+def machine() -> dict[str, str]:
+    """Where a benchmark ran (every report names it)."""
+    return {
+        "machine": f"{platform.machine()} {os.cpu_count()} cores (nodes and load generator share it)",
+        "python": platform.python_version(),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +52,19 @@ class RunResult:
             return float("nan")
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def summary(self, verify_bound: float) -> dict[str, object]:
+        """The figures every scenario reports, with efficiency against ``verify_bound`` tx/s."""
+        return {
+            "accepted": self.accepted,
+            "committed": self.committed,
+            "admit_tps": round(self.admit_tps),
+            "commit_tps": round(self.commit_tps),
+            "latency_p50_s": round(self.percentile(0.50), 3),
+            "latency_p99_s": round(self.percentile(0.99), 3),
+            "verify_bound_tps": round(verify_bound),
+            "efficiency": round(self.commit_tps / verify_bound, 3) if verify_bound else None,
+        }
 
     @property
     def mean_latency(self) -> float:
@@ -132,3 +155,28 @@ def signature_bound(sample: int = 4000) -> float:
     for _ in range(sample):
         verify(pub, message, sig)
     return sample / (time.perf_counter() - t0)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    """One load run: what was offered, what the nodes did, and the verification bound."""
+
+    scenario: str
+    txs: int
+    rate: float | None
+    """Offered tx/s (None: a burst, as fast as the nodes admit)."""
+    result: RunResult
+    verifying_nodes: int
+    """How many nodes verify every transaction (the bound divides by it)."""
+    verify_per_core: float = field(default_factory=lambda: signature_bound())
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-able summary."""
+        bound = self.verify_per_core * (os.cpu_count() or 1) / self.verifying_nodes
+        return {
+            "scenario": self.scenario,
+            **machine(),
+            "txs": self.txs,
+            "offered_rate": self.rate or "burst",
+            **self.result.summary(bound),
+        }

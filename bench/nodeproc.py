@@ -1,4 +1,4 @@
-"""Start and stop a real node process for a benchmark."""
+"""Start and stop real node processes for the benchmarks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -19,25 +19,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def start_node(datadir: Path, password: str, *args: str) -> subprocess.Popen[bytes]:
+    """Start ``python -m node`` on ``datadir`` (output in ``datadir/node.out``)."""
+    with (datadir / "node.out").open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "node", "--datadir", str(datadir), *args],
+            env=dict(os.environ, AGORA_PASSWORD=password),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_nodes(procs: Iterable[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every process, then SIGKILL whichever has not exited after 20 s."""
+    running = [p for p in procs if p.poll() is None]
+    for proc in running:
+        proc.send_signal(signal.SIGTERM)
+    for proc in running:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @contextlib.contextmanager
-def node_process(datadir: Path, port: int, password: str) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``python -m node`` on ``datadir``; stop it (SIGTERM, then SIGKILL) on exit."""
-    env = dict(os.environ, AGORA_PASSWORD=password)
-    log = (datadir / "bench-stderr.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "node", "--datadir", str(datadir), "--api-port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+def nodes_running(nodes: Iterable[tuple[Path, tuple[str, ...]]], password: str) -> Iterator[None]:
+    """Run a node per (datadir, extra args); always stop them all on exit."""
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        yield proc
+        for datadir, args in nodes:
+            procs.append(start_node(datadir, password, *args))
+        yield
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+        stop_nodes(procs)

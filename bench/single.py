@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import platform
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from bench.measure import RunResult, run_load, signature_bound
-from bench.nodeproc import free_port, node_process
+from bench.measure import LoadReport, RunResult, run_load
+from bench.nodeproc import free_port, nodes_running
 from bench.workload import make_accounts, transfer_lanes
 from chain.keys import PrivateKey
 from node.client import NodeClient
@@ -21,41 +17,9 @@ CHAIN_ID = "agora-bench"
 PASSWORD = "bench-password"
 
 
-@dataclass(frozen=True, slots=True)
-class SingleNodeReport:
-    """The result of one single-node run, with the machine it ran on."""
-
-    txs: int
-    result: RunResult
-    verify_per_core: float
-    cores: int
-    rate: float | None = None
-    """Offered load in tx/s (None: a burst, as fast as admitted)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-able summary."""
-        r = self.result
-        bound = self.verify_per_core * self.cores
-        return {
-            "scenario": "single-node",
-            "machine": f"{platform.machine()} {platform.processor() or ''} {self.cores} cores".strip(),
-            "python": platform.python_version(),
-            "txs": self.txs,
-            "offered_rate": self.rate or "burst",
-            "accepted": r.accepted,
-            "committed": r.committed,
-            "admit_tps": round(r.admit_tps),
-            "commit_tps": round(r.commit_tps),
-            "latency_p50_s": round(r.percentile(0.50), 3),
-            "latency_p99_s": round(r.percentile(0.99), 3),
-            "verify_bound_tps": round(bound),
-            "efficiency": round(r.commit_tps / bound, 3) if bound else None,
-        }
-
-
 def run_single_node(
     txs: int, accounts: int, lanes: int, batch: int, block_interval_ms: int, rate: float | None = None
-) -> SingleNodeReport:
+) -> LoadReport:
     """Start one validator on a fresh datadir, load it with ``txs`` transfers, measure."""
     keys = make_accounts(accounts, "bench")
     validator = PrivateKey.generate()
@@ -69,9 +33,9 @@ def run_single_node(
         }
         init_datadir(datadir, genesis, validator, PASSWORD, config)
         port = free_port()
+        url = f"http://127.0.0.1:{port}"
         work = transfer_lanes(CHAIN_ID, keys, txs, lanes, fee=genesis.params.min_fee)
-        with node_process(datadir, port, PASSWORD):
-            url = f"http://127.0.0.1:{port}"
+        with nodes_running([(datadir, ("--api-port", str(port)))], PASSWORD):
 
             async def go() -> RunResult:
                 async with NodeClient(url) as client:
@@ -79,4 +43,4 @@ def run_single_node(
                 return await run_load([url], work, batch=batch, rate=rate)
 
             result = asyncio.run(go())
-    return SingleNodeReport(txs, result, signature_bound(), os.cpu_count() or 1, rate)
+    return LoadReport("single-node", txs, rate, result, verifying_nodes=1)

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import platform
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.measure import run_load
+from bench.measure import machine, run_load
+from bench.nodeproc import start_node, stop_nodes
 from bench.workload import make_accounts, transfer_lanes
 from node.client import NodeClient
-from node.testnet import TestnetNode, init_testnet
+from node.testnet import init_testnet
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +31,7 @@ class SyncReport:
         """A JSON-able summary."""
         return {
             "scenario": "sync",
-            "machine": f"{platform.machine()} {os.cpu_count()} cores",
-            "python": platform.python_version(),
+            **machine(),
             "history_txs": self.txs,
             "history_blocks": self.blocks,
             "sync_seconds": round(self.seconds, 2),
@@ -47,19 +42,6 @@ class SyncReport:
             if self.seconds_after_ready
             else None,
         }
-
-
-def _start(node: TestnetNode, password: str) -> subprocess.Popen[bytes]:
-    out = (node.datadir / "node.out").open("wb")
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "node", "--datadir", str(node.datadir)],
-            env=dict(os.environ, AGORA_PASSWORD=password),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    finally:
-        out.close()
 
 
 def run_sync(txs: int, accounts: int) -> SyncReport:
@@ -77,7 +59,7 @@ def run_sync(txs: int, accounts: int) -> SyncReport:
         )
         password = net.password_file.read_text().strip()
         validator, follower = net.nodes
-        procs = [_start(validator, password)]
+        procs = [start_node(validator.datadir, password)]
         try:
 
             async def build_history() -> int:
@@ -91,7 +73,7 @@ def run_sync(txs: int, accounts: int) -> SyncReport:
 
             head = asyncio.run(build_history())
             started = time.perf_counter()
-            procs.append(_start(follower, password))
+            procs.append(start_node(follower.datadir, password))
 
             async def wait_synced() -> float:
                 async with NodeClient(follower.api_url, timeout=5.0) as client:
@@ -108,11 +90,4 @@ def run_sync(txs: int, accounts: int) -> SyncReport:
             done = time.perf_counter()
             return SyncReport(txs, head, done - started, done - ready)
         finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-            for proc in procs:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_nodes(procs)

@@ -66,7 +66,8 @@ async def _marketplace(
     """The merchant lists a mug, the shopper orders it, the merchant accepts and ships it, the
     shopper confirms: each step committed (CliError on a failed receipt). Returns (step, who, record)."""
     from cli.errors import CliError
-    from cli.market_tx import receipt_failure, submit_body
+    from cli.market_tx import receipt_failure
+    from cli.submit import submit_body
     from market.bodies import ListingCreate, OrderAccept, OrderConfirm, OrderPlace, OrderShip
     from market.privacy import seal_for
     from market.records import ShippingOption, Windows

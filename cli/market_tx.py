@@ -81,37 +81,6 @@ def receipt_failure(record: dict[str, Any]) -> str | None:
     return f"{code}: {receipt.get('message') or 'no message'}"
 
 
-async def submit_body(
-    client: NodeClient, key: PrivateKey, body: Any, fee: int | None, *, wait: bool, commit_timeout: float
-) -> dict[str, Any]:
-    """Sign ``body`` with ``key`` for the node's chain and next free nonce, submit it, and
-    (with ``wait``) return the committed record with its receipt; else {"hash", "status"}.
-    """
-    from chain.address import encode_address
-    from chain.tx import sign_transaction
-    from cli.remote import fetch_account
-
-    status = await client.status()
-    min_fee = int(status.get("min_fee", 0))
-    chosen = min_fee if fee is None else fee
-    if chosen < min_fee:
-        raise CliError(f"fee {chosen} is below the chain's minimum fee of {min_fee} minor units")
-    account = await fetch_account(client, encode_address(key.public_key))
-    nonce = int(account.get("pending_nonce", account.get("nonce", 0)))
-    tx = sign_transaction(key, str(status["chain_id"]), nonce, chosen, body)
-    submitted = await client.submit_tx(tx.raw)
-    tx_hash = str(submitted.get("hash", tx.hash.hex()))
-    if not wait:
-        return {"hash": tx_hash, "status": str(submitted.get("status", "pending"))}
-    try:
-        return await client.wait_for_tx(tx_hash, commit_timeout)
-    except TimeoutError:
-        raise CliError(
-            f"transaction {tx_hash} was accepted but not committed within {commit_timeout:g} s; "
-            f"check it later with `agora tx show {tx_hash}`"
-        ) from None
-
-
 def load_key(app_ctx: AppContext, home: Path | None, wallet: str, password_file: Path | None) -> PrivateKey:
     """Decrypt the wallet ``wallet`` of the home (password from file, env or prompt)."""
     from cli.passwords import get_password
@@ -131,6 +100,7 @@ def send_market_tx(app_ctx: AppContext, how: Sending, build: Builder, created: s
     """
     from cli.remote import call
     from cli.render import show_tx
+    from cli.submit import submit_body
 
     key = load_key(app_ctx, how.home, how.sender, how.password_file)
 

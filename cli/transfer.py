@@ -48,36 +48,18 @@ async def send_transfer(
     Without ``wait`` the result is {"hash", "status": "pending"}. A transaction that is not
     committed within ``commit_timeout`` seconds raises CliError naming its hash.
     """
-    from chain.address import encode_address
     from chain.transfer import Transfer
-    from chain.tx import sign_transaction
-    from cli.remote import fetch_account
+    from cli.submit import submit_body
 
     if request.check and request.to == key.public_key:
         raise CliError("cannot transfer to yourself (the chain would fail it and keep the fee)")
-    status = await client.status()
-    chain_id = str(status["chain_id"])
-    min_fee = int(status.get("min_fee", 0))
-    fee = min_fee if request.fee is None else request.fee
-    if fee < min_fee:
-        raise CliError(f"fee {fee} is below the chain's minimum fee of {min_fee} minor units")
-    account = await fetch_account(client, encode_address(key.public_key))
-    nonce = int(account.get("pending_nonce", account.get("nonce", 0)))
-    if request.check:
-        _check_funds(account.get("balances") or {}, request, fee)
+
+    def check(account: dict[str, Any], fee: int) -> None:
+        if request.check:
+            _check_funds(account.get("balances") or {}, request, fee)
+
     body = Transfer(request.to, request.amount, request.asset, request.memo)
-    tx = sign_transaction(key, chain_id, nonce, fee, body)
-    submitted = await client.submit_tx(tx.raw)
-    tx_hash = str(submitted.get("hash", tx.hash.hex()))
-    if not wait:
-        return {"hash": tx_hash, "status": str(submitted.get("status", "pending"))}
-    try:
-        return await client.wait_for_tx(tx_hash, commit_timeout)
-    except TimeoutError:
-        raise CliError(
-            f"transaction {tx_hash} was accepted but not committed within {commit_timeout:g} s; "
-            f"check it later with `agora tx show {tx_hash}`"
-        ) from None
+    return await submit_body(client, key, body, request.fee, wait=wait, commit_timeout=commit_timeout, check=check)
 
 
 def _check_funds(balances: dict[str, Any], request: TransferRequest, fee: int) -> None:
