@@ -124,6 +124,10 @@ def test_up_status_transfer_logs_down(testnet: Layout) -> None:
     assert out.count("down") == 4
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _follow_then_interrupt(path: Path, command: list[str], expected: str) -> None:
     """Run a following `agora testnet` command until ``expected`` appears, then Ctrl-C it: exit 0."""
     output = path / "follow.txt"
@@ -132,6 +136,8 @@ def _follow_then_interrupt(path: Path, command: list[str], expected: str) -> Non
             [sys.executable, "-P", "-X", "faulthandler", "-m", "cli", "testnet", *command, "--dir", str(path)],
             stdout=sink,
             stderr=subprocess.STDOUT,
+            # pytest-xdist workers ignore SIGINT and children inherit that; a user's shell does not.
+            preexec_fn=_default_sigint,
         )
     try:
         deadline = time.monotonic() + 30
