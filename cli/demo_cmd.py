@@ -157,7 +157,7 @@ def _transfer_final_everywhere(out: Output, testnet: Testnet, minor: int, timeou
     from chain.address import decode_address
     from cli.amounts import format_amount
     from cli.errors import CliError
-    from cli.remote import call
+    from cli.remote import call, run_at_edge
     from cli.render import show_tx
     from cli.transfer import TransferRequest, send_transfer
     from cli.wallets import load_wallet_key
@@ -176,7 +176,7 @@ def _transfer_final_everywhere(out: Output, testnet: Testnet, minor: int, timeou
     height = int(record["height"])
     _step(out, 4, f"checking block {height} on every node")
     addresses = [testnet.wallets["merchant"], shopper]
-    hashes, accounts = asyncio.run(_final_everywhere(testnet, height, addresses, timeout))
+    hashes, accounts = run_at_edge(_final_everywhere(testnet, height, addresses, timeout))
     out.table(
         f"Block {height} on every node",
         ["node", "role", "block hash"],

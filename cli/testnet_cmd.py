@@ -173,10 +173,10 @@ def bring_up(out: Output, testnet: Testnet, timeout: float) -> Committed:
 
 
 def run_async(awaitable: Any) -> Any:
-    """asyncio.run at the command's edge."""
-    import asyncio
+    """asyncio.run at the command's edge, safe against interrupts (cli.remote.run_at_edge)."""
+    from cli.remote import run_at_edge
 
-    return asyncio.run(awaitable)
+    return run_at_edge(awaitable)
 
 
 @contextmanager
