@@ -54,8 +54,23 @@ from node.metrics import NodeMetrics
 log = logging.getLogger("agora.consensus")
 MAX_BLOCKS_KEPT: Final = 8
 """Decoded blocks kept per height (our proposal plus a few received)."""
+MAX_FUTURE_MS: Final = 10_000
+"""A proposal timed further ahead of this validator's clock is not voted for: block time
+drives market deadlines, so a proposer must not be able to fast-forward it."""
 REGOSSIP_SECONDS: Final = 1.0
 """A height that has not moved for this long re-sends everything held at it."""
+
+
+def check_proposal_time(block_time_ms: int, now_ms: int, max_future_ms: int = MAX_FUTURE_MS) -> None:
+    """Raise InvalidBlock if a proposed block is timed more than ``max_future_ms`` after ``now_ms``.
+
+    Only live proposals are checked (a clock is not deterministic, so this is a validator's
+    judgement, not a chain rule); blocks that arrive with a 2/3+ certificate are final.
+    """
+    if block_time_ms > now_ms + max_future_ms:
+        raise InvalidBlock(
+            f"block time is {block_time_ms - now_ms} ms ahead of this validator's clock", "time_in_future"
+        )
 
 
 class ConsensusNetwork(Protocol):
@@ -318,6 +333,7 @@ class ConsensusDriver:
             block = self._block(effect.block_hash, effect.block)
             if block.height != effect.height:
                 raise InvalidBlock("block is for another height", "bad_height")
+            check_proposal_time(block.header.time_ms, self.clock())
             await asyncio.to_thread(self.executor.validate_proposal, block)
             valid = True
         except (DecodeError, InvalidBlock, ValueError) as exc:
