@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from bench.single import run_single_node
+from bench.single import run_restart, run_single_node
 from bench.sync import run_sync
 from bench.testnet import run_testnet
 
@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     sync = sub.add_parser("sync", help="a fresh follower syncs a history of signed transfers")
     sync.add_argument("--txs", type=int, default=20_000, help="transfers in the history")
     sync.add_argument("--accounts", type=int, default=2_000, help="funded sender accounts")
+    restart = sub.add_parser("restart", help="commit a long chain on one validator, then time its restart")
+    restart.add_argument("--txs", type=int, default=100_000, help="transfers in the chain")
     for scenario in (single, net):
         scenario.add_argument("--rate", type=float, default=None, help="offered tx/s, evenly paced (default: a burst)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -40,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         ).as_dict()
     elif args.scenario == "testnet":
         report = run_testnet(args.validators, args.txs, args.accounts, args.lanes, args.batch, args.rate).as_dict()
+    elif args.scenario == "restart":
+        report = run_restart(args.txs).as_dict()
     elif args.scenario == "sync":
         report = run_sync(args.txs, args.accounts).as_dict()
     else:  # pragma: no cover - argparse rejects other values

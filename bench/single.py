@@ -1,13 +1,16 @@
-"""Single-node benchmark: admit and commit signed transfers through the client API."""
+"""Single-node benchmarks: admit and commit signed transfers; restart on a long chain."""
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bench.measure import LoadReport, RunResult, run_load
-from bench.nodeproc import free_port, nodes_running
+from bench.measure import LoadReport, RunResult, machine, run_load
+from bench.nodeproc import free_port, nodes_running, start_node, stop_nodes
 from bench.workload import make_accounts, transfer_lanes
 from chain.keys import PrivateKey
 from node.client import NodeClient
@@ -17,30 +20,115 @@ CHAIN_ID = "agora-bench"
 PASSWORD = "bench-password"
 
 
+@dataclass(frozen=True, slots=True)
+class SingleNode:
+    """A fresh one-validator datadir with funded benchmark accounts."""
+
+    datadir: Path
+    port: int
+    keys: list[PrivateKey]
+    min_fee: int
+
+    @property
+    def url(self) -> str:
+        """The node's client API."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """Command-line arguments that put the node on its port."""
+        return ("--api-port", str(self.port))
+
+
+def prepare_single_node(tmp: Path, accounts: int, txs: int, block_interval_ms: int) -> SingleNode:
+    """Write a one-validator datadir funding ``accounts`` accounts, sized for ``txs`` in flight."""
+    keys = make_accounts(accounts, "bench")
+    validator = PrivateKey.generate()
+    genesis = dev_genesis(CHAIN_ID, [validator.public_key], {k.public_key: 10**15 for k in keys})
+    datadir = tmp / "node"
+    config = {
+        "min_block_interval_ms": block_interval_ms,
+        "mempool_max_txs": min(1_000_000, max(20_000, txs * 2)),
+        "mempool_max_bytes": 1024 * 1024 * 1024,
+        "log_level": "warning",
+    }
+    init_datadir(datadir, genesis, validator, PASSWORD, config)
+    return SingleNode(datadir, free_port(), keys, genesis.params.min_fee)
+
+
+async def _load(node: SingleNode, txs: int, lanes: int, batch: int, rate: float | None) -> RunResult:
+    work = transfer_lanes(CHAIN_ID, node.keys, txs, lanes, fee=node.min_fee)
+    async with NodeClient(node.url) as client:
+        await client.wait_ready(60.0)
+    return await run_load([node.url], work, batch=batch, rate=rate, watch_seconds=3600.0)
+
+
 def run_single_node(
     txs: int, accounts: int, lanes: int, batch: int, block_interval_ms: int, rate: float | None = None
 ) -> LoadReport:
     """Start one validator on a fresh datadir, load it with ``txs`` transfers, measure."""
-    keys = make_accounts(accounts, "bench")
-    validator = PrivateKey.generate()
-    genesis = dev_genesis(CHAIN_ID, [validator.public_key], {k.public_key: 10**15 for k in keys})
     with tempfile.TemporaryDirectory(prefix="agora-bench-") as tmp:
-        datadir = Path(tmp) / "node"
-        config = {
-            "min_block_interval_ms": block_interval_ms,
-            "mempool_max_txs": max(20_000, txs * 2),
-            "log_level": "warning",
-        }
-        init_datadir(datadir, genesis, validator, PASSWORD, config)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        work = transfer_lanes(CHAIN_ID, keys, txs, lanes, fee=genesis.params.min_fee)
-        with nodes_running([(datadir, ("--api-port", str(port)))], PASSWORD):
-
-            async def go() -> RunResult:
-                async with NodeClient(url) as client:
-                    await client.wait_ready(60.0)
-                return await run_load([url], work, batch=batch, rate=rate)
-
-            result = asyncio.run(go())
+        node = prepare_single_node(Path(tmp), accounts, txs, block_interval_ms)
+        with nodes_running([(node.datadir, node.args)], PASSWORD):
+            result = asyncio.run(_load(node, txs, lanes, batch, rate))
     return LoadReport("single-node", txs, rate, result, verifying_nodes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class RestartReport:
+    """How long a node on a long chain takes to come back."""
+
+    txs: int
+    height: int
+    db_bytes: int
+    restart_seconds: float
+    """From starting the process to its API answering /readyz at the same head."""
+    rss_bytes: int
+    """Resident memory of the restarted node, once ready."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-able summary."""
+        return {
+            "scenario": "restart",
+            **machine(),
+            "chain_txs": self.txs,
+            "chain_height": self.height,
+            "db_mib": round(self.db_bytes / 2**20, 1),
+            "restart_seconds": round(self.restart_seconds, 2),
+            "rss_mib_after_restart": round(self.rss_bytes / 2**20, 1),
+        }
+
+
+def _rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def run_restart(txs: int) -> RestartReport:
+    """Commit ``txs`` transfers on one validator, stop it, and time its restart."""
+    with tempfile.TemporaryDirectory(prefix="agora-bench-restart-") as tmp:
+        node = prepare_single_node(Path(tmp), max(1_000, txs // 50), txs, 100)
+        first = start_node(node.datadir, PASSWORD, *node.args)
+        try:
+            result = asyncio.run(_load(node, txs, 4, 500, None))
+            if result.committed != txs:
+                raise RuntimeError(f"only {result.committed} of {txs} transactions committed")
+        finally:
+            stop_nodes([first])
+        db_bytes = sum(f.stat().st_size for f in (node.datadir / "db").iterdir())
+        started = time.perf_counter()
+        second = start_node(node.datadir, PASSWORD, *node.args)
+        try:
+
+            async def ready() -> int:
+                async with NodeClient(node.url) as client:
+                    await client.wait_ready(120.0)
+                    return int((await client.head())["height"])
+
+            height = asyncio.run(ready())
+            elapsed = time.perf_counter() - started
+            return RestartReport(txs, height, db_bytes, elapsed, _rss(second.pid))
+        finally:
+            stop_nodes([second])
