@@ -174,7 +174,8 @@ async def get_block(request: web.Request) -> web.Response:
     """A block by height."""
     s = request.app[SERVICES]
     text = request.match_info["height"]
-    if not text.isdigit() or len(text) > 20:
+    # isascii: str.isdigit() also accepts '²' or '٣', which int() refuses or reads as a height
+    if not text.isascii() or not text.isdigit() or len(text) > 20:
         raise Problem(400, "bad_height", "height must be a non-negative integer")
     block = s.store.block(int(text))
     if block is None:
@@ -322,6 +323,11 @@ def committed_block_json(item: CommittedBlock) -> dict[str, Any]:
     return data
 
 
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 async def get_events(request: web.Request) -> web.StreamResponse:
     """Server-sent events until the node stops: a ``block`` event per committed block, then the
     block's market events (``order``, ``listing``, ``review``, ...), filtered by the query
@@ -335,7 +341,9 @@ async def get_events(request: web.Request) -> web.StreamResponse:
         try:
             await response.write(b": agora event stream\n\n")
             last_write = time.monotonic()
-            while True:
+            # a silent (filtered) stream checks per block that its client is still there, so
+            # streams of clients that left end instead of piling up as subscribers
+            while not _client_gone(request):
                 item = await queue.get()
                 if item is None:
                     break

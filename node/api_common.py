@@ -96,6 +96,8 @@ async def read_json(request: web.Request) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise Problem(400, "malformed_body", "request body is not valid JSON") from None
+    except RecursionError:  # deeper nesting than the decoder's stack allows, e.g. 30,000 '['
+        raise Problem(400, "malformed_body", "request body nests JSON too deeply") from None
 
 
 def parse_hex(text: object, what: str, max_bytes: int, size: int | None = None) -> bytes:
