@@ -30,6 +30,9 @@ from consensus.messages import MAX_MESSAGE_BYTES, LockState, Message, Proposal, 
 _HEADER: Final = struct.Struct(">II")
 MAX_RECORD_BYTES: Final = MAX_MESSAGE_BYTES + 64
 COMPACT_AFTER_RECORDS: Final = 4096
+COMPACT_AFTER_BYTES: Final = 16 * 1024 * 1024
+"""Proposals carry whole blocks, so the log is also compacted by size: it never holds much
+more than this plus the current height, on disk or in memory after a restart."""
 """Rewrite the log at a checkpoint once it holds more records than this."""
 
 
@@ -212,6 +215,7 @@ class Wal:
                 break
         if good < len(data):
             storage.truncate(good)
+        self._bytes = good
         self.opened = OpenReport(len(self._records), len(data) - good)
 
     @classmethod
@@ -228,8 +232,15 @@ class Wal:
         self._append(lock, sync=False)
 
     def _append(self, record: WalRecord, sync: bool) -> None:
-        self._storage.append(frame(encode_record(record)), sync)
+        data = frame(encode_record(record))
+        self._storage.append(data, sync)
         self._records.append(record)
+        self._bytes += len(data)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of the log as it is on its storage."""
+        return self._bytes
 
     def last_signed(self) -> Message | None:
         """The last message this validator signed, or None."""
@@ -255,15 +266,21 @@ class Wal:
         return Recovered(height, tuple(proposals), tuple(votes), lock)
 
     def checkpoint(self, height: int, force: bool = False) -> None:
-        """Forget heights below ``height`` once the log is long (always keeps the last signature)."""
-        if not force and len(self._records) <= COMPACT_AFTER_RECORDS:
+        """Forget heights below ``height`` once the log is long in records or bytes.
+
+        Always keeps the last signature and everything at ``height`` and above, so the
+        double-sign guard and recovery see exactly what they saw before.
+        """
+        if not force and len(self._records) <= COMPACT_AFTER_RECORDS and self._bytes <= COMPACT_AFTER_BYTES:
             return
         last = self.last_signed()
         kept = [r for r in self._records if r.height >= height]
         if last is not None and last not in kept:
             kept.insert(0, last)
-        self._storage.replace(b"".join(frame(encode_record(r)) for r in kept))
+        data = b"".join(frame(encode_record(r)) for r in kept)
+        self._storage.replace(data)
         self._records = kept
+        self._bytes = len(data)
 
     def close(self) -> None:
         """Close the underlying storage."""

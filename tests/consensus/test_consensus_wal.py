@@ -13,7 +13,7 @@ from consensus.engine import Broadcast, Engine, SignRefused, Step, TimeoutConfig
 from consensus.messages import DoubleSignError, LockState, Proposal
 from consensus.signer import WalSigner
 from consensus.sim import make_block
-from consensus.wal import MemoryWalStorage, Wal, frame
+from consensus.wal import COMPACT_AFTER_BYTES, MemoryWalStorage, Wal, frame
 
 CHAIN = "agora-test"
 KEYS = sorted((PrivateKey(bytes([i + 1]) * 32) for i in range(4)), key=lambda k: k.public_key)
@@ -153,3 +153,19 @@ def test_checkpoint_forgets_old_heights_but_keeps_the_last_signature(tmp_path: P
     assert len(reopened) == 1 and reopened.last_signed() == signer.last_signed
     with pytest.raises(DoubleSignError):
         WalSigner(KEYS[0], CHAIN, reopened).sign_vote(VoteType.PREVOTE, 5, 0, X_HASH)
+
+
+def test_proposals_with_large_blocks_keep_the_log_bounded_by_size(tmp_path: Path) -> None:
+    path = tmp_path / "w"
+    signer = _signer(path)
+    block = bytes(1024 * 1024)  # a 1 MiB block in every proposal
+    for height in range(1, 41):
+        signer.sign_proposal(height, 0, -1, bytes([height]) * 32, block)
+        signer.sign_vote(VoteType.PREVOTE, height, 0, bytes([height]) * 32)
+        signer.wal.checkpoint(height + 1)  # what the node does after each commit
+        assert signer.wal.size_bytes <= COMPACT_AFTER_BYTES + 2 * len(block)
+    assert path.stat().st_size == signer.wal.size_bytes
+    reopened = Wal.open_file(path)
+    assert reopened.last_signed() == signer.last_signed
+    with pytest.raises(DoubleSignError):
+        WalSigner(KEYS[0], CHAIN, reopened).sign_vote(VoteType.PREVOTE, 40, 0, X_HASH)
