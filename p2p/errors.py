@@ -23,7 +23,9 @@ class Rejection(Exception):
 class DialError(Exception):
     """An outbound handshake failed; ``reason`` is a stable machine code."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", node_id: bytes | None = None) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+        self.node_id = node_id
+        """The node that answered, when known (e.g. for ``duplicate``)."""

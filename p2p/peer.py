@@ -85,6 +85,8 @@ class OutboundLink:
     queue: OutboundQueue
     seq: int = 0
     """Sequence number of the last request sent."""
+    answer_ms: int = 0
+    """Timestamp of the peer's answer that made ``key`` (the peer keeps the newest session)."""
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     closed: bool = False
@@ -120,6 +122,9 @@ class PeerState:
     """Monotonic time of its last handshake or accepted request."""
     inbound_key: bytes | None = None
     """Session key of its session to us (None: it has not dialled us)."""
+    inbound_previous_key: bytes | None = None
+    """The session key this node's newest hello replaced; accepted until the new key is used, so
+    a request already in flight under it is not refused."""
     inbound_seq: int = 0
     """Sequence number of its last accepted request."""
     inbound_hello_ms: int = 0

@@ -99,6 +99,20 @@ async def read_limited(stream: aiohttp.StreamReader, limit: int) -> bytes | None
         chunks.append(chunk)
 
 
+async def wait_event(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until ``event`` is set or ``seconds`` pass; return whether it was set.
+
+    Uses ``asyncio.timeout`` rather than ``wait_for``, which on Python 3.11 can swallow a
+    cancellation that races with the event (the task would then never stop).
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
+
+
 class Switch:
     """Connects this node to its peers and routes channel messages to and from reactors."""
 
@@ -185,13 +199,13 @@ class Switch:
 
     async def stop(self) -> None:
         """Stop every task, close every peer session and forget the peers (idempotent)."""
-        self._running = False
+        self._running = False  # no dial completing from now on installs a link
+        for peer in list(self._peers.values()):
+            await self._close_link(peer, "switch stopped")
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)  # our own cancellation still propagates
-        for peer in list(self._peers.values()):
-            await self._close_link(peer, "switch stopped")
         self._peers.clear()
         self._refresh_gauges()
 
@@ -408,6 +422,7 @@ class Switch:
             peer = self._new_peer(hello)
         peer.url = hello.listen_url
         peer.height = hello.height
+        peer.inbound_previous_key = peer.inbound_key
         peer.inbound_key = key
         peer.inbound_seq = 0
         peer.inbound_hello_ms = hello.timestamp_ms
@@ -485,19 +500,24 @@ class Switch:
             raise DialError("stopped")
         node_id = answer.hello.node_id
         peer = self._peers.get(node_id)
-        if peer is not None and peer.link is not None:
-            raise DialError("duplicate", "already connected to this node")
         if peer is None and len(self._peers) >= self.config.max_peers:
             raise DialError("too_many_peers")
         try:
             key = derive_session_key(eph_private, answer.hello.ephemeral_key, own.raw, answer.raw)
         except KeyAgreementError as exc:
             raise DialError("bad_key", str(exc)) from None
+        if peer is not None and peer.link is not None:
+            # Reached the same node by another URL. It keeps only the session of its newest
+            # answer, so the existing link adopts that key rather than break.
+            if answer.hello.timestamp_ms > peer.link.answer_ms:
+                peer.link.key = key  # the sequence continues: it only ever increases per link
+                peer.link.answer_ms = answer.hello.timestamp_ms
+            raise DialError("duplicate", "already connected to this node", node_id)
         if peer is None:
             peer = self._new_peer(answer.hello)
         peer.url = answer.hello.listen_url
         peer.height = answer.hello.height
-        link = OutboundLink(node_id, url, key, http, OutboundQueue(self._spec))
+        link = OutboundLink(node_id, url, key, http, OutboundQueue(self._spec), answer_ms=answer.hello.timestamp_ms)
         peer.link = link
         link.task = self._spawn(self._sender(peer, link))
         self.metrics.handshakes.labels("out", "ok").inc()
@@ -532,7 +552,9 @@ class Switch:
         if peer is None or peer.inbound_key is None:
             self.penalize_host(host, 1, "unknown session")
             raise Rejection(401, "unknown_session", "handshake first")
-        if not mac_valid(peer.inbound_key, seq, body, mac):
+        if mac_valid(peer.inbound_key, seq, body, mac):
+            peer.inbound_previous_key = None
+        elif peer.inbound_previous_key is None or not mac_valid(peer.inbound_previous_key, seq, body, mac):
             self.penalize_host(host, Severity.MAJOR, "bad message MAC")
             raise Rejection(401, "bad_mac", "message authentication failed")
         if seq <= peer.inbound_seq:
@@ -598,8 +620,7 @@ class Switch:
             while not link.closed:
                 if not len(link.queue):
                     link.wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(link.wake.wait(), cfg.ping_interval)
+                    await wait_event(link.wake, cfg.ping_interval)
                     if link.closed:
                         break
                 if len(link.queue) and cfg.flush_delay > 0:
@@ -630,7 +651,7 @@ class Switch:
                 answer = await read_limited(resp.content, MAX_ERROR_BYTES) if status >= 400 else b""
         except _NETWORK_ERRORS as exc:
             self._count_dropped(batch, "send_failed")
-            await self._close_link(peer, f"send failed: {exc!r}", failed=True)
+            await self._close_link(peer, f"send failed: {exc!r}", failed=True, only=link)
             return False
         self.metrics.requests_out.inc()
         if status < 300:
@@ -645,10 +666,10 @@ class Switch:
         log.info("peer %s refused a batch: %d %s", peer.node_id.hex()[:16], status, reason)
         if status == 401:
             retry = reason == "unknown_session"  # it restarted: handshake again at once
-            await self._close_link(peer, f"session refused: {reason}", retry_now=retry, failed=not retry)
+            await self._close_link(peer, f"session refused: {reason}", retry_now=retry, failed=not retry, only=link)
             return False
         if status == 403:
-            await self._close_link(peer, "the peer banned us", failed=True)
+            await self._close_link(peer, "the peer banned us", failed=True, only=link)
             return False
         if status == 429:
             await asyncio.sleep(0.05)
@@ -658,10 +679,19 @@ class Switch:
         for channel, (count, _) in _tally(batch).items():
             self.metrics.dropped.labels(channel, reason).inc(count)
 
-    async def _close_link(self, peer: PeerState, why: str, *, failed: bool = False, retry_now: bool = False) -> None:
-        """Close ``peer``'s outbound link (if any), tell the reactors, and schedule the redial."""
+    async def _close_link(
+        self,
+        peer: PeerState,
+        why: str,
+        *,
+        failed: bool = False,
+        retry_now: bool = False,
+        only: OutboundLink | None = None,
+    ) -> None:
+        """Close ``peer``'s outbound link (if any, and if it is ``only`` when given), tell the reactors,
+        and schedule the redial."""
         link = peer.link
-        if link is None or link.closed:
+        if link is None or link.closed or (only is not None and link is not only):
             return
         link.closed = True
         peer.link = None
@@ -690,8 +720,7 @@ class Switch:
             self._dial_due()
             self._forget_idle()
             self._refresh_gauges()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.dial_interval)
+            await wait_event(self._wake, self.config.dial_interval)
 
     def _dial_due(self) -> None:
         now = self._clock.monotonic()
@@ -724,7 +753,8 @@ class Switch:
             if exc.reason == "self":
                 self._book.mark_self(url)
             elif exc.reason == "duplicate":
-                pass
+                if exc.node_id is not None:
+                    self._book.succeeded(url, exc.node_id)  # known alias: not dialled again
             else:
                 long = exc.reason in ("wrong_chain", "banned", "incompatible_version")
                 self._book.failed(url, now(), long=long)

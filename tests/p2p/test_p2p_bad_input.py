@@ -11,7 +11,7 @@ import pytest
 
 from chain.encoding import encode, sha256
 from chain.keys import PrivateKey
-from p2p import Severity
+from p2p import DialError, Severity
 from p2p.wire import Envelope, decode_error, encode_batch
 
 from .conftest import FAST, GOSSIP, Cluster, Node, RawPeer, wait_for
@@ -233,3 +233,25 @@ async def test_a_reactor_report_bans_and_disconnects_the_peer(pair: tuple[Node, 
     honest.switch.broadcast(GOSSIP, b"ignored")
     await wait_for(lambda: target.node_id not in honest.outbound(), what="honest's link refused (403)")
     assert target.reactor.count(GOSSIP, b"ignored") == 0
+
+
+async def test_self_connections_replayed_hellos_and_a_full_peer_table_are_refused(
+    cluster: Cluster, attacker_http: aiohttp.ClientSession
+) -> None:
+    target = await cluster.start(config=replace(STRICT, max_peers=2))
+    with pytest.raises(DialError) as info:
+        await target.switch.dial(target.url)
+    assert info.value.reason == "self"
+    raw = RawPeer(attacker_http, target.url, PrivateKey(bytes([9]) * 32))
+    hello, _ = raw.hello()
+    assert (await raw.post("/p2p/handshake", hello))[0] == 200
+    status, body = await raw.post("/p2p/handshake", hello)
+    assert (status, reason(body)) == (409, "duplicate")
+    honest = await cluster.start(seeds=[target.url], config=STRICT)
+    await wait_for(lambda: honest.node_id in target.outbound(), what="honest peer joins (table now full)")
+    third = RawPeer(attacker_http, target.url, PrivateKey(bytes([10]) * 32))
+    status, body = await third.handshake()
+    assert (status, reason(body)) == (503, "too_many_peers")
+    with pytest.raises(DialError) as info:
+        await honest.switch.dial(target.url)
+    assert info.value.reason == "duplicate"

@@ -7,7 +7,7 @@ import random
 from aiohttp import web
 
 from chain.keys import PrivateKey
-from p2p import Switch, create_p2p_subapp
+from p2p import ChannelSpec, PeerInfo, Switch, create_p2p_subapp
 from p2p.config import P2PConfig
 
 from .conftest import CHAIN_ID, DIRECT, FAST, GENESIS, GOSSIP, Cluster, Recorder, wait_for
@@ -27,6 +27,9 @@ async def full_mesh(cluster: Cluster, n: int) -> None:
 async def test_peer_exchange_builds_a_full_mesh_and_gossip_arrives_exactly_once(cluster: Cluster) -> None:
     await full_mesh(cluster, 5)
     nodes = cluster.nodes
+    for node in nodes:
+        assert node.metric("agora_p2p_peers", {"direction": "outbound"}) == 4
+        assert all(p.height == 0 and p.outbound for p in node.switch.peers())
     payloads = [f"tx-{i}".encode() for i in range(40)]
     rng = random.Random(7)
     origin = {p: rng.choice(nodes) for p in payloads}
@@ -144,3 +147,49 @@ async def test_p2p_shares_a_port_with_the_client_api() -> None:
         await cluster.close()
         await switch.stop()
         await runner.cleanup()
+
+
+async def test_reaching_a_connected_node_by_a_second_url_keeps_the_session(cluster: Cluster) -> None:
+    a = await cluster.start()
+    b = await cluster.start(seeds=[a.url, f"http://localhost:{a.port}"])  # the same node twice
+    await wait_for(lambda: a.node_id in b.outbound() and b.node_id in a.outbound(), what="a <-> b")
+    await wait_for(
+        lambda: b.metric("agora_p2p_handshakes_total", {"direction": "out", "result": "duplicate"}) >= 1,
+        what="b dialled a by both URLs",
+    )
+    start = b.metric("agora_p2p_sent_requests_total")
+    await wait_for(lambda: b.metric("agora_p2p_sent_requests_total") >= start + 12, what="a while of pings")
+    assert b.metric("agora_p2p_handshakes_total", {"direction": "out", "result": "duplicate"}) <= 2
+    assert a.node_id in b.outbound()
+    b.switch.broadcast(GOSSIP, b"still one session")
+    await wait_for(lambda: a.reactor.count(GOSSIP, b"still one session") == 1, what="b -> a after the alias dial")
+    assert a.metric("agora_p2p_rejected_requests_total", {"reason": "bad_mac"}) == 0
+
+
+class Exploding:
+    """A buggy reactor: raises on every message."""
+
+    channels = (ChannelSpec("test.boom"),)
+
+    async def receive(self, peer_id: bytes, channel: str, payload: bytes) -> None:
+        raise RuntimeError("reactor bug")
+
+    def peer_connected(self, peer: PeerInfo) -> None:
+        raise RuntimeError("hook bug")
+
+    def peer_disconnected(self, peer_id: bytes) -> None:
+        return None
+
+
+async def test_a_failing_reactor_is_contained_and_does_not_penalise_the_peer(cluster: Cluster) -> None:
+    b = await cluster.start()
+    b.switch.add_reactor(Exploding())
+    a = await cluster.start(seeds=[b.url])
+    a.switch.add_reactor(Exploding())
+    await wait_for(lambda: a.node_id in b.outbound() and b.node_id in a.outbound(), what="a <-> b")
+    a.switch.broadcast("test.boom", b"kaboom")
+    a.switch.broadcast(GOSSIP, b"after the bug")
+    await wait_for(lambda: b.reactor.count(GOSSIP, b"after the bug") == 1, what="later messages still delivered")
+    assert b.metric("agora_p2p_reactor_errors_total", {"channel": "test.boom"}) == 1
+    assert b.switch.score(a.node_id) == 0
+    assert b.metric("agora_p2p_rejected_requests_total", {"reason": "unknown_channel"}) == 0
