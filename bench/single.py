@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import LoadReport, RunResult, machine, run_load
-from bench.nodeproc import free_port, nodes_running, start_node, stop_nodes
+from bench.nodeproc import nodes_running, start_node, stop_nodes
 from bench.workload import make_accounts, transfer_lanes
 from chain.keys import PrivateKey
 from node.client import NodeClient
 from node.datadir import dev_genesis, init_datadir
+from node.testnet import free_ports
 
 CHAIN_ID = "agora-bench"
 PASSWORD = "bench-password"
@@ -53,7 +54,7 @@ def prepare_single_node(tmp: Path, accounts: int, txs: int, block_interval_ms: i
         "log_level": "warning",
     }
     init_datadir(datadir, genesis, validator, PASSWORD, config)
-    return SingleNode(datadir, free_port(), keys, genesis.params.min_fee)
+    return SingleNode(datadir, free_ports(1)[0], keys, genesis.params.min_fee)
 
 
 async def _load(node: SingleNode, txs: int, lanes: int, batch: int, rate: float | None) -> RunResult:

@@ -1,7 +1,7 @@
 """The client API under /api/v1 (JSON; errors as application/problem+json with a reason code).
 
 Every bad input is answered with a 4xx problem document naming a stable ``reason`` and
-changes nothing. Handlers read the store and the mempool; only the producer writes.
+changes nothing. Handlers read the store and the mempool; only the block executor writes.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ async def get_status(request: web.Request) -> web.Response:
             "head_hash": head.hash.hex(),
             "head_time_ms": head.header.time_ms if head.header is not None else s.genesis.genesis_time_ms,
             "mempool_size": len(s.mempool),
-            "validator": s.is_producing,
+            "validator": s.is_validator,
             "min_fee": s.mempool.params.min_fee,
             "version": VERSION,
             **_consensus_status(s, head.height),

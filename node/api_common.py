@@ -44,7 +44,8 @@ class NodeServices:
     events: EventBus
     metrics: NodeMetrics
     validator_key: PrivateKey | None
-    is_producing: bool = False
+    is_validator: bool = False
+    """True if the node's key is in the validator set (it proposes and votes)."""
     ready: bool = False
     node_id: str = ""
     stopping: asyncio.Event = field(default_factory=asyncio.Event)

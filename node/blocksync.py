@@ -73,11 +73,9 @@ class BlockSync:
         self._peer_heights: dict[bytes, int] = {}
         self._inflight: tuple[bytes, int, float] | None = None
         """(peer, first height asked, when) of the outstanding request."""
-        self._wake = asyncio.Event()
         self._responses: asyncio.Queue[tuple[bytes, list[Primitive]]] = asyncio.Queue(maxsize=4)
         self._rate = 0.0
         self._window: tuple[float, int] = (time.monotonic(), store.height)
-        self._last_log = 0.0
 
     @property
     def channels(self) -> Sequence[ChannelSpec]:
@@ -107,7 +105,6 @@ class BlockSync:
             kind = as_str(message[0], "sync message kind", max_len=16)
             if kind == "status" and len(message) == 2:
                 self._peer_heights[peer_id] = as_int(message[1], "height", 0, U64_MAX)
-                self._wake.set()
             elif kind == "get" and len(message) == 3:
                 first = as_int(message[1], "from", 1, U64_MAX)
                 count = as_int(message[2], "count", 1, MAX_RANGE)
@@ -164,7 +161,6 @@ class BlockSync:
             except TimeoutError:
                 continue
             await self._apply(peer_id, items)
-            self._wake.clear()
 
     def _maybe_request(self, now: float) -> None:
         height = self.store.height

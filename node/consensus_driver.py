@@ -167,11 +167,6 @@ class ConsensusDriver:
         self._queue.put_nowait(_Certificate(block, commit, done))
         return await done
 
-    @property
-    def height(self) -> int:
-        """The height being decided."""
-        return self.engine.height
-
     # --- the loop ----------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
