@@ -251,3 +251,21 @@ def test_help_does_not_import_the_heavy_parts() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_node_init_from_a_genesis_file_and_garbage_genesis_is_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run_cli(["init", "--home", str(home)], env={"AGORA_PASSWORD": PASSWORD}).exit_code == 0
+    genesis = home / "node" / "genesis.json"
+    follower = tmp_path / "follower"
+    result = run_cli(["node", "init", "--genesis", str(genesis), "--datadir", str(follower), "--api-port", "0"])
+    assert result.exit_code == 0, result.stderr
+    assert (follower / "genesis.json").read_bytes() == genesis.read_bytes()
+    assert not (follower / "keys" / "validator.json").exists()  # a follower holds no validator key
+    again = run_cli(["node", "init", "--genesis", str(genesis), "--datadir", str(follower)])
+    assert again.exit_code == 1 and "not an empty directory" in _one_error_line(again.stderr)
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text('{"chain_id": "x", "genesis_time_ms": 1, "validators": []}')
+    bad = run_cli(["node", "init", "--genesis", str(garbage), "--datadir", str(tmp_path / "other")])
+    assert bad.exit_code == 1 and "validators" in _one_error_line(bad.stderr)
+    assert not (tmp_path / "other").exists()
