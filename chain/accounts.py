@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from chain.encoding import U64_MAX
+from chain.encoding import U64_MAX, decode, encode
 from chain.errors import TxFailure
-from chain.state import Overlay
+from chain.state import Overlay, StateReader
 
 NATIVE_ASSET: Final = "AGR"
 """The native token; 1 AGR = 1,000,000 minor units."""
@@ -20,6 +20,7 @@ MAX_ASSET_NAME: Final = 16
 BALANCE_PREFIX: Final = b"bal/"
 NONCE_PREFIX: Final = b"nonce/"
 SUPPLY_PREFIX: Final = b"supply/"
+FEES_PREFIX: Final = b"fees/"
 
 
 def balance_key(account: bytes, asset: str) -> bytes:
@@ -35,6 +36,28 @@ def nonce_key(account: bytes) -> bytes:
 def supply_key(asset: str) -> bytes:
     """The state key of the total supply of ``asset``."""
     return SUPPLY_PREFIX + asset.encode()
+
+
+def fees_key(asset: str) -> bytes:
+    """The state key of the total fees ever paid in ``asset``."""
+    return FEES_PREFIX + asset.encode()
+
+
+def get_fees_paid(state: StateReader, asset: str = NATIVE_ASSET) -> int:
+    """The total fees ever paid in ``asset`` (a 128-bit counter: it cannot overflow in practice)."""
+    raw = state.get(fees_key(asset))
+    if raw is None:
+        return 0
+    value = decode(raw)
+    if type(value) is not bytes or len(value) != 16:
+        raise ValueError("fees counter is not a 16-byte integer")
+    return int.from_bytes(value, "big")
+
+
+def add_fees_paid(state: Overlay, amount: int, asset: str = NATIVE_ASSET) -> None:
+    """Add ``amount`` to the fees-paid counter of ``asset`` (wraps only past 2**128)."""
+    total = (get_fees_paid(state, asset) + amount) % (1 << 128)
+    state.put(fees_key(asset), encode(total.to_bytes(16, "big")))
 
 
 def get_balance(state: Overlay, account: bytes, asset: str = NATIVE_ASSET) -> int:

@@ -1,8 +1,10 @@
 """Blocks and headers.
 
-A header commits to its parent, its transactions (Merkle root of their hashes), the
-state after executing them (app hash), its proposer, the validator set that certifies
-it, the certificate of its parent and the evidence it carries.
+A header commits to its parent, its transactions (Merkle root of their hashes), their
+results (Merkle root of the receipts), the state after executing them (the root of the
+authenticated state tree, chain/state_tree.py), its proposer, the validator set that
+certifies it and the one that certifies the next block, the certificate of its parent and
+the evidence it carries.
 """
 
 from __future__ import annotations
@@ -47,12 +49,16 @@ class Header:
     """Hash of the previous header (the genesis hash at height 1)."""
     tx_root: bytes
     """Merkle root of the transaction hashes in block order."""
-    app_hash: bytes
-    """Commitment to the state after executing this block."""
+    state_root: bytes
+    """Root of the state tree after executing this block: any value is provable against it."""
+    results_root: bytes
+    """Merkle root of the block's results (:func:`chain.execution.result_leaves`)."""
     proposer: bytes
     """Public key of the validator that proposed the block (receives the fees)."""
     validators_hash: bytes
     """Hash of the validator set that must certify this block."""
+    next_validators_hash: bytes
+    """Hash of the validator set recorded in the state after this block: it certifies the next one."""
     last_commit_hash: bytes
     """Hash of the parent's commit certificate (ZERO_HASH at height 1)."""
     evidence_hash: bytes
@@ -72,9 +78,11 @@ class Header:
             self.time_ms,
             self.parent_hash,
             self.tx_root,
-            self.app_hash,
+            self.state_root,
+            self.results_root,
             self.proposer,
             self.validators_hash,
+            self.next_validators_hash,
             self.last_commit_hash,
             self.evidence_hash,
         ]
@@ -82,19 +90,25 @@ class Header:
     @classmethod
     def from_wire(cls, value: Primitive) -> Header:
         """Parse a header; raise DecodeError if malformed."""
-        f = as_list(value, "header", length=10)
+        f = as_list(value, "header", length=12)
         return cls(
             as_str(f[0], "chain_id", min_len=1, max_len=MAX_CHAIN_ID),
             as_int(f[1], "height", 1, U64_MAX),
             as_int(f[2], "time_ms", 0, U64_MAX),
             as_bytes(f[3], "parent_hash", size=HASH_SIZE),
             as_bytes(f[4], "tx_root", size=HASH_SIZE),
-            as_bytes(f[5], "app_hash", size=HASH_SIZE),
-            as_bytes(f[6], "proposer", size=PUBLIC_KEY_SIZE),
-            as_bytes(f[7], "validators_hash", size=HASH_SIZE),
-            as_bytes(f[8], "last_commit_hash", size=HASH_SIZE),
-            as_bytes(f[9], "evidence_hash", size=HASH_SIZE),
+            as_bytes(f[5], "state_root", size=HASH_SIZE),
+            as_bytes(f[6], "results_root", size=HASH_SIZE),
+            as_bytes(f[7], "proposer", size=PUBLIC_KEY_SIZE),
+            as_bytes(f[8], "validators_hash", size=HASH_SIZE),
+            as_bytes(f[9], "next_validators_hash", size=HASH_SIZE),
+            as_bytes(f[10], "last_commit_hash", size=HASH_SIZE),
+            as_bytes(f[11], "evidence_hash", size=HASH_SIZE),
         )
+
+    def encode(self) -> bytes:
+        """Canonical bytes of the header (what its hash covers)."""
+        return encode(self.to_wire())
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +176,11 @@ def block_from_wire(value: Primitive, registry: KindRegistry) -> Block:
     if (last_commit is None) != (header.height == 1):
         raise DecodeError("every block but the first carries its parent's certificate")
     return Block(header, tuple(txs), last_commit, evidence)
+
+
+def decode_header(data: bytes) -> Header:
+    """Decode canonical header bytes; raise DecodeError for anything malformed."""
+    return Header.from_wire(decode(data, 4096))
 
 
 def decode_block(data: bytes, registry: KindRegistry) -> Block:

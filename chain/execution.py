@@ -4,7 +4,7 @@
 state; :func:`execute_block` checks a received block against its parent and the result
 of executing it, and :func:`build_block` is the proposer's side of the same rules. Both
 are pure: their only input is state read through a StateReader, their only output the
-write set, receipts and app hash in a :class:`BlockResult`.
+write set, receipts, results root and state-tree update in a :class:`BlockResult`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from chain.accounts import NATIVE_ASSET, credit, debit, get_balance, get_nonce, nonce_key
+from chain.accounts import NATIVE_ASSET, add_fees_paid, credit, debit, get_balance, get_nonce, nonce_key
 from chain.block import Block, Header, commit_hash, evidence_root, tx_root
-from chain.encoding import DecodeError, Primitive, as_bytes, as_int, as_list, as_str, decode, encode, sha256
+from chain.encoding import DecodeError, Primitive, as_bytes, as_int, as_list, as_str, decode, encode
 from chain.errors import InvalidBlock, InvalidTransaction, TxFailure
 from chain.genesis import PARAMS_KEY, VALIDATORS_KEY
+from chain.merkle import merkle_root
 from chain.params import ChainParams
-from chain.state import Overlay, StateReader
+from chain.state import CommittedState, Overlay, StateReader
+from chain.state_tree import TreeUpdate, apply_writes
 from chain.tx import KindRegistry, Transaction
 from chain.validators import ValidatorSet
 from chain.votes import Commit, DuplicateVoteEvidence
@@ -80,6 +82,10 @@ class Receipt:
         """Canonical positional form."""
         return [self.tx_hash, self.code, self.message, self.fee, [e.to_wire() for e in self.events]]
 
+    def encode(self) -> bytes:
+        """Canonical bytes: the receipt's leaf in the block's results tree."""
+        return encode(self.to_wire())
+
     @classmethod
     def from_wire(cls, value: Primitive) -> Receipt:
         """Parse a receipt."""
@@ -114,6 +120,25 @@ class TxContext:
         self.events.append(Event(type_, tuple(attrs.items())))
 
 
+def block_events_leaf(events: tuple[Event, ...] | list[Event]) -> bytes:
+    """The first leaf of a block's results tree: its begin-block events."""
+    return encode(["begin_block", [e.to_wire() for e in events]])
+
+
+def result_leaves(block_events: tuple[Event, ...], receipts: tuple[Receipt, ...]) -> list[bytes]:
+    """The leaves of a block's results tree, in order.
+
+    Leaf 0 is the begin-block events (deadline releases and refunds, evidence); leaf i+1 is
+    the canonical receipt of the block's transaction i (outcome, failure reason, events).
+    """
+    return [block_events_leaf(block_events), *(r.encode() for r in receipts)]
+
+
+def results_root(block_events: tuple[Event, ...], receipts: tuple[Receipt, ...]) -> bytes:
+    """The header's ``results_root``: the Merkle root of :func:`result_leaves`."""
+    return merkle_root(result_leaves(block_events, receipts))
+
+
 @dataclass(frozen=True, slots=True)
 class BlockResult:
     """Everything executing a block produced."""
@@ -122,7 +147,16 @@ class BlockResult:
     receipts: tuple[Receipt, ...]
     block_events: tuple[Event, ...]
     """Events from begin-block hooks (deadlines, evidence)."""
-    app_hash: bytes
+    tree: TreeUpdate
+    """The state-tree nodes this block writes; ``tree.root_hash`` is the new state root."""
+    results_root: bytes
+    next_validators_hash: bytes
+    """Hash of the validator set in the state after the block (certifies the next block)."""
+
+    @property
+    def state_root(self) -> bytes:
+        """The root of the state tree after the block."""
+        return self.tree.root_hash
 
 
 def read_validators(state: StateReader) -> ValidatorSet:
@@ -139,16 +173,6 @@ def read_params(state: StateReader) -> ChainParams:
     if raw is None:
         raise InvalidBlock("state has no parameters", "no_state")
     return ChainParams.from_wire(decode(raw))
-
-
-def next_app_hash(prev_app_hash: bytes, writes: Mapping[bytes, bytes | None]) -> bytes:
-    """Chain the previous app hash with this block's sorted write set.
-
-    Two nodes whose states differ after some block had different write sets at that
-    block, so their app hashes differ from then on.
-    """
-    digest = sha256(encode([[key, writes[key]] for key in sorted(writes)]))
-    return sha256(prev_app_hash + digest)
 
 
 Verifier = Callable[[Transaction], bool]
@@ -183,7 +207,7 @@ class BlockBuilder:
 
     def __init__(
         self,
-        state: StateReader,
+        state: CommittedState,
         registry: KindRegistry,
         chain_id: str,
         height: int,
@@ -192,7 +216,9 @@ class BlockBuilder:
         evidence: Iterable[DuplicateVoteEvidence] = (),
         verifier: Verifier = verify_signature,
     ) -> None:
+        self._state = state
         self._overlay = Overlay(state)
+        self._fees = 0
         self._registry = registry
         self._verifier = verifier
         self.chain_id = chain_id
@@ -253,23 +279,38 @@ class BlockBuilder:
             child.merge_into(charged)
             receipt = Receipt(tx.hash, OK, "", tx.fee, tuple(ctx.events))
         charged.merge_into(self._overlay)
+        self._fees += tx.fee
         self.txs.append(tx)
         self.receipts.append(receipt)
         self.tx_bytes += len(tx.raw)
         return receipt
 
-    def finish(self, prev_app_hash: bytes) -> BlockResult:
-        """Return the write set, receipts and app hash of everything applied."""
+    def finish(self) -> BlockResult:
+        """Return the write set, receipts, results root and state-tree update of everything applied.
+
+        The fees of the block are added to the chain's running total (``fees/AGR``), so the
+        fees ever paid are in the state, provable like any balance.
+        """
+        if self._fees:
+            add_fees_paid(self._overlay, self._fees)
         writes = dict(self._overlay.writes)
-        return BlockResult(writes, tuple(self.receipts), self.block_events, next_app_hash(prev_app_hash, writes))
+        tree = apply_writes(self._state, self._state.tree_root, self.height, writes)
+        receipts = tuple(self.receipts)
+        return BlockResult(
+            writes,
+            receipts,
+            self.block_events,
+            tree,
+            results_root(self.block_events, receipts),
+            read_validators(self._overlay).hash(),
+        )
 
 
 def build_block(
-    state: StateReader,
+    state: CommittedState,
     registry: KindRegistry,
     parent: Header | None,
     genesis_hash: bytes,
-    genesis_app_hash: bytes,
     chain_id: str,
     time_ms: int,
     proposer: bytes,
@@ -294,16 +335,18 @@ def build_block(
             builder.apply_tx(tx)
         except InvalidTransaction as exc:
             rejected.append((tx, exc))
-    result = builder.finish(genesis_app_hash if parent is None else parent.app_hash)
+    result = builder.finish()
     header = Header(
         chain_id=chain_id,
         height=height,
         time_ms=time_ms,
         parent_hash=genesis_hash if parent is None else parent.hash,
         tx_root=tx_root(builder.txs),
-        app_hash=result.app_hash,
+        state_root=result.state_root,
+        results_root=result.results_root,
         proposer=proposer,
         validators_hash=builder.validators.hash(),
+        next_validators_hash=result.next_validators_hash,
         last_commit_hash=commit_hash(last_commit),
         evidence_hash=evidence_root(evidence),
     )
@@ -311,12 +354,11 @@ def build_block(
 
 
 def execute_block(
-    state: StateReader,
+    state: CommittedState,
     registry: KindRegistry,
     block: Block,
     parent: Header | None,
     genesis_hash: bytes,
-    genesis_app_hash: bytes,
     verifier: Verifier = verify_signature,
     *,
     chain_id: str | None = None,
@@ -360,7 +402,11 @@ def execute_block(
             builder.apply_tx(tx)
         except InvalidTransaction as exc:
             raise InvalidBlock(f"transaction {tx.hash.hex()} is invalid: {exc.message}", "bad_transaction") from None
-    result = builder.finish(genesis_app_hash if parent is None else parent.app_hash)
-    if result.app_hash != h.app_hash:
-        raise InvalidBlock("app hash does not match the executed state", "bad_app_hash")
+    result = builder.finish()
+    if result.results_root != h.results_root:
+        raise InvalidBlock("results root does not match the executed receipts", "bad_results_root")
+    if result.next_validators_hash != h.next_validators_hash:
+        raise InvalidBlock("next validator set hash does not match the executed state", "bad_next_validators")
+    if result.state_root != h.state_root:
+        raise InvalidBlock("state root does not match the executed state", "bad_state_root")
     return result

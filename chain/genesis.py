@@ -17,6 +17,7 @@ from chain.address import AddressError, encode_address, parse_account
 from chain.encoding import U64_MAX, Primitive, encode, sha256
 from chain.params import ChainParams
 from chain.state import MemoryState, Overlay
+from chain.state_tree import compute_root
 from chain.tx import MAX_CHAIN_ID
 from chain.validators import MAX_POWER, Validator, ValidatorSet
 
@@ -89,14 +90,19 @@ class Genesis:
             overlay.put_int(supply_key(asset), total)
         overlay.put_value(VALIDATORS_KEY, self.validators.to_wire())
         overlay.put_value(PARAMS_KEY, self.params.to_wire())
-        state = MemoryState()
-        state.apply(overlay.writes)
-        return state
+        return MemoryState({k: v for k, v in overlay.writes.items() if v is not None})
 
     @property
-    def app_hash(self) -> bytes:
-        """The app hash that block 1 builds on."""
-        return sha256(GENESIS_DOMAIN + self.hash)
+    def state_root(self) -> bytes:
+        """The root of the state tree before block 1 (computed once per genesis)."""
+        cached = _STATE_ROOTS.get(self.hash)
+        if cached is None:
+            cached = compute_root(self.initial_state().items())
+            _STATE_ROOTS[self.hash] = cached
+        return cached
+
+
+_STATE_ROOTS: dict[bytes, bytes] = {}
 
 
 def _require(cond: bool, message: str) -> None:

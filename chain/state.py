@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Final, Protocol
 
 from chain.encoding import U64_MAX, Primitive, decode, encode
+from chain.state_tree import NodeRef, apply_writes, root_hash
 
 _DELETED: Final = None
 
@@ -23,18 +24,63 @@ class StateReader(Protocol):
         ...
 
 
+class CommittedState(StateReader, Protocol):
+    """Committed state with its authenticated tree: what a block executes on."""
+
+    def get_node(self, node_key: bytes) -> bytes | None:
+        """The stored state-tree node under ``node_key``, or None."""
+        ...
+
+    @property
+    def tree_root(self) -> NodeRef | None:
+        """The root node of the state tree at this state's version (None: empty)."""
+        ...
+
+
 class MemoryState:
-    """A plain in-memory state: for genesis, tests and simulations."""
+    """A plain in-memory state with its state tree: for genesis, tests and simulations."""
 
     def __init__(self, items: Mapping[bytes, bytes] | None = None) -> None:
-        self._items: dict[bytes, bytes] = dict(items or {})
+        self._items: dict[bytes, bytes] = {}
+        self._nodes: dict[bytes, bytes] = {}
+        self._root: NodeRef | None = None
+        self.version = 0
+        """The tree version of the newest nodes: 0 for the initial items, then one per write set."""
+        if items:
+            self._write(dict(items), 0)
 
     def get(self, key: bytes) -> bytes | None:
         """Return the value at ``key``, or None."""
         return self._items.get(key)
 
+    def get_node(self, node_key: bytes) -> bytes | None:
+        """Return the tree node under ``node_key``, or None."""
+        return self._nodes.get(node_key)
+
+    @property
+    def tree_root(self) -> NodeRef | None:
+        """The state tree's root node."""
+        return self._root
+
+    @property
+    def root(self) -> bytes:
+        """The state root."""
+        return root_hash(self._root)
+
+    @property
+    def nodes(self) -> Mapping[bytes, bytes]:
+        """Every tree node ever written (old versions are never pruned in memory)."""
+        return self._nodes
+
     def apply(self, writes: Mapping[bytes, bytes | None]) -> None:
-        """Apply a write set (None deletes)."""
+        """Apply a write set (None deletes) and update the state tree to a new version."""
+        self._write(writes, self.version + 1)
+
+    def _write(self, writes: Mapping[bytes, bytes | None], version: int) -> None:
+        update = apply_writes(self, self._root, version, writes)
+        self._nodes.update(update.new_nodes)
+        self._root = update.root
+        self.version = version
         for key, value in writes.items():
             if value is None:
                 self._items.pop(key, None)

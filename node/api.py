@@ -141,7 +141,7 @@ async def get_head(request: web.Request) -> web.Response:
             "height": head.height,
             "hash": head.hash.hex(),
             "time_ms": header.time_ms if header is not None else s.genesis.genesis_time_ms,
-            "app_hash": (header.app_hash if header is not None else s.genesis.app_hash).hex(),
+            "state_root": (header.state_root if header is not None else s.genesis.state_root).hex(),
         }
     )
 

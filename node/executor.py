@@ -151,7 +151,6 @@ class BlockExecutor:
             self.registry,
             self.head_header,
             genesis.hash,
-            genesis.app_hash,
             self.chain_id,
             time_ms,
             proposer,
@@ -193,7 +192,6 @@ class BlockExecutor:
             block,
             self.head_header,
             genesis.hash,
-            genesis.app_hash,
             verifier=lambda tx: tx.hash in valid or self.mempool.verified(tx),
             chain_id=self.chain_id,
         )

@@ -74,7 +74,7 @@ _SCHEMAS: Final[dict[str, Any]] = {
     },
     "Head": {
         "type": "object",
-        "properties": {"height": _INT, "hash": _HEX32, "time_ms": _INT, "app_hash": _HEX32},
+        "properties": {"height": _INT, "hash": _HEX32, "time_ms": _INT, "state_root": _HEX32},
     },
     "Account": {
         "type": "object",
@@ -94,9 +94,11 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "time_ms": _INT,
             "parent_hash": _HEX32,
             "tx_root": _HEX32,
-            "app_hash": _HEX32,
+            "state_root": _HEX32,
+            "results_root": _HEX32,
             "proposer": {"type": "string"},
             "validators_hash": _HEX32,
+            "next_validators_hash": _HEX32,
             "last_commit_hash": _HEX32,
             "evidence_hash": _HEX32,
             "num_txs": _INT,

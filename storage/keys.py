@@ -24,10 +24,23 @@ key                        value
                            stored as is (already canonical bytes)
 ``x/<index_key>``          node-side query indexes (their layout belongs to the node,
                            e.g. node/market_index.py); derived data, never consensus
+``d/<height:8>``           the block's header alone (``Header.encode()``), for light
+                           clients and proofs that need no transactions
+``q/<height:8>``           the leaf hashes of the block's results tree, 32 bytes each,
+                           concatenated (raw bytes): leaf 0 begin-block events, then one
+                           per receipt (chain.execution.result_leaves)
+``n/<node_key>``           a state-tree node (chain/state_tree.py's stored form, raw
+                           bytes); ``node_key`` = ``<version:8><depth:1><packed path>``
+``r/<height:8>``           the state-tree root of that version: ``[version, hash, leaf]``
+                           of the root node, or ``[]`` for an empty state
+``z/<height:8>``           the keys of the tree nodes that block replaced (``[key, ...]``):
+                           deleted with it once no retained version needs them
+``m/pruned``               the oldest tree version kept (older roots and nodes pruned)
 =========================  ==========================================================
 
-Everything one block changes (``b/``, ``h/``, ``c/``, ``e/``, its ``t/`` entries, its
-``s/`` write set, the ``x/`` index entries the node derived from it, and ``m/head``) is
+Everything one block changes (``b/``, ``d/``, ``h/``, ``c/``, ``e/``, ``q/``, its ``t/``
+entries, its ``s/`` write set, its state-tree nodes ``n/``, ``r/`` and ``z/``, the ``x/``
+index entries the node derived from it, and ``m/head``) is
 written in one atomic, synced ``WriteBatch``: after a crash the store is at the previous
 block or at this one, never in between, and so are the indexes.
 """
@@ -36,13 +49,14 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 HEIGHT_BYTES: Final = 8
 
 META_SCHEMA: Final = b"m/schema"
 META_GENESIS: Final = b"m/genesis"
 META_CHAIN_ID: Final = b"m/chain_id"
 META_HEAD: Final = b"m/head"
+META_PRUNED: Final = b"m/pruned"
 
 BLOCK_PREFIX: Final = b"b/"
 BLOCK_HASH_PREFIX: Final = b"h/"
@@ -51,6 +65,11 @@ BLOCK_EVENTS_PREFIX: Final = b"e/"
 TX_PREFIX: Final = b"t/"
 STATE_PREFIX: Final = b"s/"
 INDEX_PREFIX: Final = b"x/"
+HEADER_PREFIX: Final = b"d/"
+RESULT_LEAVES_PREFIX: Final = b"q/"
+TREE_NODE_PREFIX: Final = b"n/"
+TREE_ROOT_PREFIX: Final = b"r/"
+TREE_STALE_PREFIX: Final = b"z/"
 
 
 def height_bytes(height: int) -> bytes:
@@ -91,3 +110,28 @@ def state_key(key: bytes) -> bytes:
 def index_key(key: bytes) -> bytes:
     """Key under which the node-side index entry ``key`` is stored."""
     return INDEX_PREFIX + key
+
+
+def header_key(height: int) -> bytes:
+    """Key of the header of the block at ``height``."""
+    return HEADER_PREFIX + height_bytes(height)
+
+
+def result_leaves_key(height: int) -> bytes:
+    """Key of the results-tree leaf hashes of the block at ``height``."""
+    return RESULT_LEAVES_PREFIX + height_bytes(height)
+
+
+def tree_node_key(node_key: bytes) -> bytes:
+    """Key under which the state-tree node ``node_key`` is stored."""
+    return TREE_NODE_PREFIX + node_key
+
+
+def tree_root_key(version: int) -> bytes:
+    """Key of the state-tree root of ``version`` (a block height; 0 is the genesis state)."""
+    return TREE_ROOT_PREFIX + height_bytes(version)
+
+
+def tree_stale_key(version: int) -> bytes:
+    """Key of the list of tree nodes that ``version`` replaced."""
+    return TREE_STALE_PREFIX + height_bytes(version)

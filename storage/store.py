@@ -15,10 +15,12 @@ from typing import Any, Final
 
 import plyvel
 
-from chain.block import Block, Header, decode_block
-from chain.encoding import DecodeError, as_bytes, as_int, as_list, as_str, decode, encode
-from chain.execution import BlockResult, Event, Receipt
+from chain.block import Block, Header, decode_block, decode_header
+from chain.encoding import DecodeError, Primitive, as_bytes, as_int, as_list, as_str, decode, encode
+from chain.execution import BlockResult, Event, Receipt, result_leaves
 from chain.genesis import Genesis
+from chain.merkle import leaf_hash
+from chain.state_tree import NodeRef, StateProof, TreeError, apply_writes, read_at
 from chain.tx import MAX_TX_BYTES, KindRegistry, Transaction, decode_transaction
 from chain.votes import Commit
 from storage import keys as k
@@ -32,6 +34,30 @@ class StoreError(Exception):
 
 class GenesisMismatch(StoreError):
     """The database belongs to a chain with another genesis."""
+
+
+class PrunedHeight(StoreError):
+    """The state at that height is no longer kept (its tree version was pruned)."""
+
+    def __init__(self, height: int, oldest: int) -> None:
+        super().__init__(f"the state at height {height} was pruned; the oldest height kept is {oldest}")
+        self.height = height
+        self.oldest = oldest
+
+
+def root_to_wire(root: NodeRef | None) -> Primitive:
+    """The stored form of a tree root reference."""
+    return [] if root is None else [root.version, root.hash, root.leaf]
+
+
+def root_from_wire(value: Primitive) -> NodeRef | None:
+    """Parse a stored tree root reference."""
+    f = as_list(value, "tree root", max_len=3)
+    if not f:
+        return None
+    if len(f) != 3 or type(f[2]) is not bool:
+        raise DecodeError("tree root: expected [version, hash, leaf]")
+    return NodeRef(as_int(f[0], "root version"), as_bytes(f[1], "root hash", size=32), f[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +81,38 @@ class Head:
     """None at height 0."""
 
 
-class DbState:
-    """A :class:`chain.state.StateReader` over the committed state in the database."""
+class DbNodes:
+    """A :class:`chain.state_tree.NodeReader` over the tree nodes in the database."""
 
     __slots__ = ("_db",)
 
     def __init__(self, db: Any) -> None:
         self._db = db
 
+    def get_node(self, node_key: bytes) -> bytes | None:
+        """Return the stored tree node under ``node_key``, or None."""
+        value: bytes | None = self._db.get(k.tree_node_key(node_key))
+        return value
+
+
+class DbState:
+    """A :class:`chain.state.CommittedState` over the committed state in the database."""
+
+    __slots__ = ("_db", "tree_root")
+
+    def __init__(self, db: Any, tree_root: NodeRef | None) -> None:
+        self._db = db
+        self.tree_root = tree_root
+        """The state tree's root at the stored head (the store moves it with every commit)."""
+
     def get(self, key: bytes) -> bytes | None:
         """Return the committed value at state ``key``, or None."""
         value: bytes | None = self._db.get(k.state_key(key))
+        return value
+
+    def get_node(self, node_key: bytes) -> bytes | None:
+        """Return the stored tree node under ``node_key``, or None."""
+        value: bytes | None = self._db.get(k.tree_node_key(node_key))
         return value
 
 
@@ -77,8 +124,11 @@ class ChainStore:
         self._registry = registry
         self._lock = threading.Lock()
         self.genesis = genesis
-        self.state = DbState(db)
+        self.nodes = DbNodes(db)
         self._head = head
+        self.state = DbState(db, self._read_root(head.height))
+        raw = db.get(k.META_PRUNED)
+        self._oldest = 0 if raw is None else as_int(decode(raw), "oldest kept version")
 
     # --- opening ---------------------------------------------------------------------
 
@@ -113,8 +163,13 @@ class ChainStore:
                 batch.put(k.META_SCHEMA, encode(k.SCHEMA_VERSION))
                 batch.put(k.META_CHAIN_ID, encode(genesis.chain_id))
                 batch.put(k.META_GENESIS, genesis.hash)
-                for key, value in genesis.initial_state().items():
+                initial = dict(genesis.initial_state().items())
+                for key, value in initial.items():
                     batch.put(k.state_key(key), value)
+                tree = apply_writes(DbNodes(db), None, 0, initial)
+                for node_key, node in tree.new_nodes.items():
+                    batch.put(k.tree_node_key(node_key), node)
+                batch.put(k.tree_root_key(0), encode(root_to_wire(tree.root)))
                 batch.put(k.META_HEAD, encode([0, genesis.hash]))
             return Head(0, genesis.hash, None)
         if stored_genesis != genesis.hash:
@@ -140,6 +195,15 @@ class ChainStore:
         except DecodeError as exc:
             raise StoreError(f"corrupt metadata: {exc}") from None
         return Head(height, head_hash, header)
+
+    def _read_root(self, version: int) -> NodeRef | None:
+        raw = self._db.get(k.tree_root_key(version))
+        if raw is None:
+            raise StoreError(f"the state tree has no root for version {version}")
+        try:
+            return root_from_wire(decode(raw))
+        except DecodeError as exc:
+            raise StoreError(f"corrupt state-tree root of version {version}: {exc}") from None
 
     def close(self) -> None:
         """Close the database (idempotent)."""
@@ -169,6 +233,55 @@ class ChainStore:
         """The block at ``height``, or None."""
         raw = self.block_bytes(height)
         return None if raw is None else decode_block(raw, self._registry)
+
+    def header_bytes(self, height: int) -> bytes | None:
+        """The canonical bytes of the header at ``height``, or None."""
+        if not 1 <= height <= self._head.height:
+            return None
+        value: bytes | None = self._db.get(k.header_key(height))
+        return value
+
+    def header(self, height: int) -> Header | None:
+        """The header at ``height`` (without decoding the block), or None."""
+        raw = self.header_bytes(height)
+        return None if raw is None else decode_header(raw)
+
+    def result_leaf_hashes(self, height: int) -> list[bytes]:
+        """The leaf hashes of the results tree of the block at ``height`` (leaf 0: block events)."""
+        raw = self._db.get(k.result_leaves_key(height))
+        if raw is None or len(raw) % 32:
+            raise StoreError(f"no results leaves stored for height {height}")
+        return [raw[i : i + 32] for i in range(0, len(raw), 32)]
+
+    @property
+    def oldest_state_height(self) -> int:
+        """The oldest height whose state can still be read and proven."""
+        return self._oldest
+
+    def tree_root_at(self, height: int) -> NodeRef | None:
+        """The state tree's root after block ``height`` (0: genesis).
+
+        PrunedHeight below the oldest kept version; StoreError above the head.
+        """
+        if height > self._head.height:
+            raise StoreError(f"height {height} is above the head {self._head.height}")
+        if height < self._oldest:
+            raise PrunedHeight(height, self._oldest)
+        return self._read_root(height)
+
+    def state_at(self, key: bytes, height: int) -> tuple[bytes | None, StateProof]:
+        """The value of state ``key`` after block ``height`` (None if absent) with its proof.
+
+        Read from the versioned tree, so any retained height is answered; PrunedHeight if
+        the height (or, during pruning, one of its nodes) is no longer kept.
+        """
+        root = self.tree_root_at(height)
+        try:
+            return read_at(self.nodes, root, key)
+        except TreeError:
+            if height < self._oldest:
+                raise PrunedHeight(height, self._oldest) from None
+            raise
 
     def height_of(self, block_hash: bytes) -> int | None:
         """The height of the block with ``block_hash``, or None if not committed."""
@@ -287,8 +400,17 @@ class ChainStore:
             if len(result.receipts) != len(block.txs):
                 raise StoreError("receipts do not match the block's transactions")
             height_key = k.height_bytes(header.height)
+            leaves = result_leaves(result.block_events, result.receipts)
+            tree = result.tree
             with self._db.write_batch(transaction=True, sync=True) as batch:
                 batch.put(k.block_key(header.height), block.encode())
+                batch.put(k.header_key(header.height), header.encode())
+                batch.put(k.result_leaves_key(header.height), b"".join(leaf_hash(leaf) for leaf in leaves))
+                for node_key, node in tree.new_nodes.items():
+                    batch.put(k.tree_node_key(node_key), node)
+                if tree.stale:
+                    batch.put(k.tree_stale_key(header.height), encode(list(tree.stale)))
+                batch.put(k.tree_root_key(header.height), encode(root_to_wire(tree.root)))
                 batch.put(k.block_hash_key(header.hash), height_key)
                 batch.put(k.commit_key(header.height), encode(certificate.to_wire()))
                 if result.block_events:
@@ -304,7 +426,35 @@ class ChainStore:
                     _put_index(batch, index_writes)
                 batch.put(k.META_HEAD, encode([header.height, header.hash]))
             self._head = Head(header.height, header.hash, header)
+            self.state.tree_root = tree.root
             return self._head
+
+    # --- pruning ---------------------------------------------------------------------
+
+    def prune(self, keep_versions: int, max_versions: int = 64) -> int:
+        """Delete the tree nodes and roots that only versions older than the last ``keep_versions`` need.
+
+        Works through at most ``max_versions`` versions per call, each call one atomic
+        batch, so it can run in the background in small steps. Returns the oldest height
+        kept afterwards. Blocks, receipts and the current state are never pruned.
+        """
+        target = max(0, self._head.height - keep_versions + 1)
+        with self._lock:
+            start = self._oldest
+            if target <= start:
+                return start
+            end = min(target, start + max_versions)
+            with self._db.write_batch(transaction=True, sync=True) as batch:
+                for version in range(start + 1, end + 1):
+                    raw = self._db.get(k.tree_stale_key(version))
+                    if raw is not None:
+                        for node_key in as_list(decode(raw, MAX_VALUE_BYTES), "stale nodes"):
+                            batch.delete(k.tree_node_key(as_bytes(node_key, "stale node key", max_len=64)))
+                        batch.delete(k.tree_stale_key(version))
+                    batch.delete(k.tree_root_key(version - 1))
+                batch.put(k.META_PRUNED, encode(end))
+            self._oldest = end
+            return end
 
 
 def _put_index(batch: Any, writes: Mapping[bytes, bytes | None]) -> None:

@@ -100,9 +100,9 @@ class TestChain:
         return cls(genesis_from_json(genesis_json(validators, balances)), tuple(validators))
 
     @property
-    def app_hash(self) -> bytes:
-        """The app hash of the head (the genesis app hash before block 1)."""
-        return self.genesis.app_hash if self.head is None else self.head.app_hash
+    def state_root(self) -> bytes:
+        """The state root of the head (the genesis state root before block 1)."""
+        return self.genesis.state_root if self.head is None else self.head.state_root
 
     def build(
         self,
@@ -121,7 +121,6 @@ class TestChain:
             self.registry,
             self.head,
             self.genesis.hash,
-            self.genesis.app_hash,
             self.genesis.chain_id,
             GENESIS_TIME_MS + 1000 * height if time_ms is None else time_ms,
             chosen,
@@ -138,7 +137,6 @@ class TestChain:
             block,
             self.head,
             self.genesis.hash,
-            self.genesis.app_hash,
             chain_id=self.genesis.chain_id,
         )
 

@@ -40,7 +40,7 @@ def chain_with_blocks() -> TestChain:
 
 
 def test_header_hash_tracks_every_field() -> None:
-    header = Header(CHAIN_ID, 1, 5, ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH)
+    header = Header(CHAIN_ID, 1, 5, *([ZERO_HASH] * 9))
     assert Header.from_wire(decode(encode(header.to_wire()))) == header
     changes: list[dict[str, Any]] = [
         {"chain_id": "x"},
@@ -48,7 +48,9 @@ def test_header_hash_tracks_every_field() -> None:
         {"time_ms": 6},
         {"parent_hash": b"\x01" * 32},
         {"tx_root": b"\x01" * 32},
-        {"app_hash": b"\x01" * 32},
+        {"state_root": b"\x01" * 32},
+        {"results_root": b"\x01" * 32},
+        {"next_validators_hash": b"\x01" * 32},
         {"proposer": b"\x01" * 32},
         {"validators_hash": b"\x01" * 32},
         {"last_commit_hash": b"\x01" * 32},
@@ -66,15 +68,15 @@ def test_header_hash_tracks_every_field() -> None:
 
 @pytest.mark.parametrize(
     ("index", "value"),
-    [(0, ""), (1, 0), (1, -1), (2, "5"), (3, b"\x00" * 31), (6, b"\x00" * 33), (9, None)],
+    [(0, ""), (1, 0), (1, -1), (2, "5"), (3, b"\x00" * 31), (7, b"\x00" * 33), (11, None)],
 )
 def test_malformed_headers_are_rejected(index: int, value: object) -> None:
-    wire = Header(CHAIN_ID, 1, 5, *([ZERO_HASH] * 7)).to_wire()
+    wire = Header(CHAIN_ID, 1, 5, *([ZERO_HASH] * 9)).to_wire()
     wire[index] = value
     with pytest.raises(DecodeError):
         Header.from_wire(wire)
     with pytest.raises(DecodeError):
-        Header.from_wire(wire[:9])
+        Header.from_wire(wire[:11])
 
 
 def test_blocks_round_trip(chain_with_blocks: TestChain) -> None:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 from chain_testkit import CHAIN_ID, MIN_FEE, TestChain, commit_for, double_vote, genesis_json, key, transfer
 
-from chain.accounts import balance_key, get_balance, get_nonce, get_supply
+from chain.accounts import balance_key, fees_key, get_balance, get_nonce, get_supply
 from chain.block import ZERO_HASH, Block, decode_block, evidence_root, tx_root
 from chain.encoding import U64_MAX, DecodeError, Primitive, decode, encode
 from chain.errors import InvalidBlock, InvalidTransaction
@@ -20,7 +20,7 @@ from chain.execution import (
     TxContext,
     build_block,
     execute_block,
-    next_app_hash,
+    results_root,
 )
 from chain.genesis import genesis_from_json
 from chain.state import MemoryState, Overlay
@@ -104,6 +104,7 @@ def test_a_failing_rule_changes_only_fee_and_nonce(body: Transfer, code: str) ->
         balance_key(ALICE.public_key, "AGR"),
         balance_key(V3.public_key, "AGR"),
         b"nonce/" + ALICE.public_key,
+        fees_key("AGR"),
     }
     after = dict(chain.state.items())
     assert decode(after[balance_key(ALICE.public_key, "AGR")]) == 970
@@ -161,7 +162,7 @@ def test_invalid_transactions_change_nothing(name: str, tx: Any, code: str) -> N
         builder.apply_tx(tx)
     assert info.value.code == code
     assert builder.txs == [] and builder.receipts == [] and builder.tx_bytes == 0
-    assert dict(builder.finish(chain.app_hash).writes) == {}
+    assert dict(builder.finish().writes) == {}
     # The proposer leaves it out and says why; the block is otherwise normal.
     block, result, rejected = chain.build([tx, transfer(ALICE, 0, BOB, 5, fee=20)])
     assert [(t, e.code) for t, e in rejected] == [(tx, code)]
@@ -187,7 +188,7 @@ def test_fee_credit_overflow_is_invalid_and_changes_nothing() -> None:
     with pytest.raises(InvalidTransaction) as info:
         builder.apply_tx(transfer(ALICE, 0, BOB, 5, fee=10))
     assert info.value.code == "overflow"
-    assert dict(builder.finish(chain.app_hash).writes) == {}
+    assert dict(builder.finish().writes) == {}
 
 
 def test_sequential_nonces_in_one_block() -> None:
@@ -251,11 +252,12 @@ def test_build_and_execute_agree_and_blocks_round_trip() -> None:
     assert chain.head is not None and chain.head.height == 5
 
 
-def test_empty_block_still_chains_the_app_hash() -> None:
+def test_an_empty_block_keeps_the_state_root() -> None:
     chain = _chain(alice=10)
     block, result, _ = chain.produce([])
     assert result.writes == {} and result.receipts == ()
-    assert block.header.app_hash != chain.genesis.app_hash
+    assert block.header.state_root == chain.genesis.state_root
+    assert block.header.results_root == results_root((), ())
 
 
 def test_receipt_and_event_wire_round_trip() -> None:
@@ -294,9 +296,11 @@ def _tampered(block: Block, **changes: Any) -> Block:
         ({"parent_hash": ZERO_HASH}, "bad_parent"),
         ({"time_ms": 0}, "bad_time"),
         ({"tx_root": ZERO_HASH}, "bad_tx_root"),
-        ({"app_hash": ZERO_HASH}, "bad_app_hash"),
+        ({"state_root": ZERO_HASH}, "bad_state_root"),
+        ({"results_root": ZERO_HASH}, "bad_results_root"),
+        ({"next_validators_hash": ZERO_HASH}, "bad_next_validators"),
         ({"proposer": key(99).public_key}, "bad_proposer"),
-        ({"proposer": V3.public_key}, "bad_app_hash"),  # the fees would go elsewhere
+        ({"proposer": V3.public_key}, "bad_state_root"),  # the fees would go elsewhere
         ({"validators_hash": ZERO_HASH}, "bad_validators"),
         ({"last_commit_hash": ZERO_HASH}, "bad_last_commit"),
         ({"evidence_hash": ZERO_HASH}, "bad_evidence_root"),
@@ -361,7 +365,6 @@ def test_first_block_must_name_the_genesis_chain() -> None:
         CORE_KINDS,
         None,
         chain.genesis.hash,
-        chain.genesis.app_hash,
         "agora-other",
         10**13,
         V1.public_key,
@@ -373,14 +376,14 @@ def test_first_block_must_name_the_genesis_chain() -> None:
         chain.execute(block)
     assert info.value.code == "wrong_chain"
     # Without chain_id the old, weaker check applies (documented: callers should pass it).
-    execute_block(chain.state, CORE_KINDS, block, None, chain.genesis.hash, chain.genesis.app_hash)
+    execute_block(chain.state, CORE_KINDS, block, None, chain.genesis.hash)
 
 
 def test_first_block_needs_genesis_parent_and_no_commit() -> None:
     chain = _chain(alice=1_000)
     block, _, _ = chain.build([])
     with pytest.raises(InvalidBlock) as info:
-        chain.execute(_tampered(block, parent_hash=chain.genesis.app_hash))
+        chain.execute(_tampered(block, parent_hash=chain.genesis.state_root))
     assert info.value.code == "bad_parent"
     fake_commit = commit_for(block.header, VALIDATORS)
     with pytest.raises(InvalidBlock):
@@ -438,7 +441,7 @@ def test_execute_needs_state() -> None:
     chain = _chain(alice=1_000)
     block, _, _ = chain.build([])
     with pytest.raises(InvalidBlock) as info:
-        execute_block(MemoryState(), CORE_KINDS, block, None, chain.genesis.hash, chain.genesis.app_hash)
+        execute_block(MemoryState(), CORE_KINDS, block, None, chain.genesis.hash)
     assert info.value.code == "no_state"
 
 
@@ -449,18 +452,6 @@ def test_txcontext_emit_keeps_attribute_order() -> None:
 
 
 # --- app hash and state overlays -------------------------------------------------------------
-
-
-def test_next_app_hash_commits_to_every_write() -> None:
-    prev = b"\x07" * 32
-    base = {b"a": b"1", b"b": None}
-    reference = next_app_hash(prev, base)
-    assert next_app_hash(prev, {b"b": None, b"a": b"1"}) == reference  # insertion order is irrelevant
-    for other in ({b"a": b"1"}, {b"a": b"1", b"b": b""}, {b"a": b"2", b"b": None}, {b"a": b"1", b"c": None}, {}):
-        assert next_app_hash(prev, other) != reference
-    assert next_app_hash(b"\x08" * 32, base) != reference
-    # Key/value boundaries cannot be shifted.
-    assert next_app_hash(prev, {b"ab": b"c"}) != next_app_hash(prev, {b"a": b"bc"})
 
 
 def test_overlay_isolation_and_merge() -> None:

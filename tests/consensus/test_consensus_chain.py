@@ -67,7 +67,6 @@ class Chain:
             REGISTRY,
             parent_header,
             self.genesis.hash,
-            self.genesis.app_hash,
             CHAIN,
             1_000 + height,
             signers.proposer(height, 0),
@@ -76,8 +75,8 @@ class Chain:
             evidence,
         )
         assert not rejected
-        result = execute_block(self.state, REGISTRY, block, parent_header, self.genesis.hash, self.genesis.app_hash)
-        assert result.app_hash == built.app_hash
+        result = execute_block(self.state, REGISTRY, block, parent_header, self.genesis.hash)
+        assert result.state_root == built.state_root
         self.state.apply(result.writes)
         votes = [
             Vote.create(BY_PUB[v.public_key], CHAIN, VoteType.PRECOMMIT, height, 0, block.hash)

@@ -73,7 +73,6 @@ class MarketChain:
             REGISTRY,
             self.parent,
             self.genesis.hash,
-            self.genesis.app_hash,
             CHAIN_ID,
             self.time_ms + advance_ms,
             self.validator.public_key,
@@ -82,10 +81,8 @@ class MarketChain:
         )
         if rejected:
             raise AssertionError(f"transactions rejected: {[(t.kind, e.code) for t, e in rejected]}")
-        verified = execute_block(
-            self.state, REGISTRY, block, self.parent, self.genesis.hash, self.genesis.app_hash, chain_id=CHAIN_ID
-        )
-        if verified.app_hash != result.app_hash or dict(verified.writes) != dict(result.writes):
+        verified = execute_block(self.state, REGISTRY, block, self.parent, self.genesis.hash, chain_id=CHAIN_ID)
+        if verified.state_root != result.state_root or dict(verified.writes) != dict(result.writes):
             raise AssertionError("build_block and execute_block disagree")
         self.state.apply(result.writes)
         self.parent = block.header

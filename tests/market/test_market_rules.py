@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chain.accounts import NATIVE_ASSET, balance_key, nonce_key
+from chain.accounts import NATIVE_ASSET, balance_key, fees_key, nonce_key
 from chain.encoding import U64_MAX
 from market.bodies import (
     ListingCreate,
@@ -226,7 +226,12 @@ def test_broken_rule_fails_with_its_code_and_changes_only_fee_and_nonce(chain: A
     assert receipt.events == ()
     sender = chain.pub(name)
     proposer = chain.validator.public_key
-    allowed = {balance_key(sender, NATIVE_ASSET), balance_key(proposer, NATIVE_ASSET), nonce_key(sender)}
+    allowed = {
+        balance_key(sender, NATIVE_ASSET),
+        balance_key(proposer, NATIVE_ASSET),
+        nonce_key(sender),
+        fees_key(NATIVE_ASSET),
+    }
     assert chain.changed_keys(before) <= allowed
     assert chain.balance(name) == sender_balance - receipt.fee
     chain.check_conservation()
@@ -243,4 +248,5 @@ def test_merchant_cannot_arbitrate_its_own_listing(chain: Any) -> None:
         balance_key(chain.pub("m1"), NATIVE_ASSET),
         balance_key(chain.validator.public_key, NATIVE_ASSET),
         nonce_key(chain.pub("m1")),
+        fees_key(NATIVE_ASSET),
     }

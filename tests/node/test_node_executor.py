@@ -48,7 +48,7 @@ async def test_proposal_validation_and_commit_are_separate_steps(tmp_path: Path)
     own = proposer.validate_proposal(block)
     assert proposer.validate_proposal(block) is own, "a block built here is not executed again"
     theirs = follower.validate_proposal(block)
-    assert theirs.app_hash == own.app_hash == block.header.app_hash
+    assert theirs.state_root == own.state_root == block.header.state_root
     assert proposer.store.height == follower.store.height == 0, "validating writes nothing"
 
     async with proposer.events.subscribe() as queue:
@@ -70,9 +70,9 @@ async def test_invalid_blocks_and_certificates_write_nothing(tmp_path: Path) -> 
     follower = _executor(tmp_path / "b")
     tx = sign_transaction(ALICE, CHAIN, 0, 10, Transfer(BOB.public_key, 5))
     block = proposer.build_proposal([tx], VALIDATOR.public_key, 1000)
-    forged_header = dataclasses.replace(block.header, app_hash=bytes(32), hash=b"")
+    forged_header = dataclasses.replace(block.header, state_root=bytes(32), hash=b"")
     forged = dataclasses.replace(block, header=forged_header)
-    with pytest.raises(InvalidBlock, match="app hash"):
+    with pytest.raises(InvalidBlock, match="state root"):
         follower.validate_proposal(forged)
     outsider = PrivateKey(sha256(b"executor-outsider"))
     with pytest.raises(InvalidBlock, match="non-validator"):

@@ -161,9 +161,7 @@ def test_recheck_after_commit_drops_included_and_invalidated() -> None:
     for tx in (a0, a1, a2, b0, b1):
         pool.add(tx)
     # a block includes a0 and a1; meanwhile B's balance drops to what pays one transaction only
-    block, result, _ = build_block(
-        state, CORE_KINDS, None, bytes(32), bytes(32), CHAIN, 1, VALIDATOR.public_key, [a0, a1], None
-    )
+    block, result, _ = build_block(state, CORE_KINDS, None, bytes(32), CHAIN, 1, VALIDATOR.public_key, [a0, a1], None)
     state.apply(result.writes)
     state.apply({balance_key(KEYS[1].public_key, "AGR"): encode(MIN_FEE + 1)})
     dropped = pool.on_commit(block.txs, [KEYS[1].public_key])
@@ -205,7 +203,6 @@ def test_random_admissions_and_commits_keep_proposals_valid(ops: list[tuple[int,
                 state,
                 CORE_KINDS,
                 parent,
-                bytes(32),
                 bytes(32),
                 CHAIN,
                 (parent.time_ms + 1) if parent else 1,

@@ -84,7 +84,6 @@ def next_block(store: ChainStore, rng: random.Random, count: int) -> tuple[objec
         CORE_KINDS,
         head.header,
         genesis.hash,
-        genesis.app_hash,
         CHAIN_ID,
         time_ms,
         VALIDATOR.public_key,
@@ -104,7 +103,7 @@ def replay(state: MemoryState, store: ChainStore, start: int, end: int) -> None:
         block = store.block(height)
         if block is None:
             raise AssertionError(f"block {height} missing")
-        result = execute_block(state, CORE_KINDS, block, parent, genesis.hash, genesis.app_hash)
+        result = execute_block(state, CORE_KINDS, block, parent, genesis.hash)
         state.apply(result.writes)
         parent = block.header
 
