@@ -16,8 +16,10 @@ from chain.params import ChainParams
 from chain.state import MemoryState
 from chain.transfer import Transfer
 from chain.tx import Transaction, sign_transaction
-from node.admission import MAX_RETRY_AFTER, AdmissionGate
+from node.admission import MAX_RETRY_AFTER, RETRYABLE_REASONS, AdmissionGate
 from node.block_budget import MIN_SAMPLE_TXS, BlockBudget
+from node.client import RETRYABLE_REASONS as CLIENT_RETRYABLE
+from node.client import parse_retry_after
 from node.mempool import Mempool
 
 
@@ -161,4 +163,17 @@ def test_a_bad_signature_holds_back_only_higher_nonces() -> None:
         "bad_signature",
         "earlier_nonce_refused",
         None,
+    ]
+
+
+def test_the_client_retries_exactly_what_the_node_calls_retryable() -> None:
+    assert CLIENT_RETRYABLE == RETRYABLE_REASONS
+    assert [parse_retry_after(v) for v in (None, "", "abc", "-1", "3", " 7 ", "86400")] == [
+        None,
+        None,
+        None,
+        None,
+        3.0,
+        7.0,
+        30.0,
     ]
