@@ -124,7 +124,7 @@ class Node:
                 on_change=self._mempool_changed,
             )
             executor = BlockExecutor(store, self.registry, mempool, events, metrics, market)
-            budget = BlockBudget(mempool.params.max_block_txs)
+            budget = BlockBudget(mempool.params.max_block_txs, target_seconds=config.block_budget_ms / 1000)
             key = self.validator_key
             validators = read_validators(store.state)
             is_validator = key is not None and key.public_key in validators
@@ -141,7 +141,7 @@ class Node:
                 is_validator,
                 node_id=node_id,
                 market=market,
-                admission=AdmissionGate(mempool, budget),
+                admission=AdmissionGate(mempool, budget, queue_blocks=config.admission_queue_blocks),
             )
             self.services = services
             self._runner = web.AppRunner(

@@ -1,11 +1,14 @@
-"""The overload controls as pure logic: adaptive block size, the admission gate, batch refusals.
+"""The overload controls: adaptive block size, the admission gate, batch refusals.
 
-Durations are chosen by the test (no clock is read), so every assertion is exact.
+Mostly pure logic with durations chosen by the test (no clock is read), so every assertion
+is exact; the last test checks on a real node (real LevelDB and aiohttp) that the proposer
+reaps no more than the budget allows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -19,8 +22,10 @@ from chain.tx import Transaction, sign_transaction
 from node.admission import MAX_RETRY_AFTER, RETRYABLE_REASONS, AdmissionGate
 from node.block_budget import MIN_SAMPLE_TXS, BlockBudget
 from node.client import RETRYABLE_REASONS as CLIENT_RETRYABLE
-from node.client import parse_retry_after
+from node.client import NodeClient, parse_retry_after
+from node.datadir import dev_genesis, init_datadir, open_datadir
 from node.mempool import Mempool
+from node.service import Node
 
 
 @dataclass
@@ -177,3 +182,37 @@ def test_the_client_retries_exactly_what_the_node_calls_retryable() -> None:
         7.0,
         30.0,
     ]
+
+
+async def test_the_proposer_reaps_no_more_than_the_budget_allows(tmp_path: Path) -> None:
+    validator = PrivateKey(sha256(b"ov-validator"))
+    keys = [PrivateKey(sha256(b"ov-sender-%d" % i)) for i in range(5)]
+    genesis = dev_genesis("budget-test", [validator.public_key], {k.public_key: 10**12 for k in keys}, time_ms=1)
+    settings: dict[str, object] = {"api_port": 0, "min_block_interval_ms": 10, "heartbeat_interval_ms": 3_600_000}
+    init_datadir(tmp_path / "node", genesis, validator, "pw", settings)
+    node = Node(open_datadir(tmp_path / "node"), validator)
+    url = await node.start()
+    try:
+        assert node.driver is not None
+        budget = node.driver.budget
+        assert budget.limit == ChainParams().max_block_txs and budget.target_seconds == 0.5
+        budget.observe_block(1_000, 1_000.0)  # as if a transaction cost a second: the floor, 100
+        assert budget.limit == budget.min_txs == 100
+        txs = [
+            sign_transaction(k, "budget-test", n, 10, Transfer(validator.public_key, 1))
+            for n in range(60)
+            for k in keys
+        ]
+        async with NodeClient(url) as client:
+            results = await client.submit_txs([tx.raw for tx in txs])
+            assert all(r["accepted"] for r in results)
+            await client.wait_for_tx(txs[-1].hash.hex(), 30)
+            for tx in txs:
+                await client.wait_for_tx(tx.hash.hex(), 30)
+            head = (await client.head())["height"]
+            sizes = [len((await client.block(h))["txs"]) for h in range(1, head + 1)]
+        # real blocks cost far less than a second a transaction, but the estimate moves by 30 %
+        # a block, so these few blocks all stay at the floor
+        assert sum(sizes) == 300 and max(sizes) == 100
+    finally:
+        await node.stop()
