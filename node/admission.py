@@ -25,7 +25,7 @@ DEFAULT_QUEUE_BLOCKS: Final = 4
 """Pending work the API lets build up, in blocks of the current adaptive size."""
 DEFAULT_MAX_VERIFYING: Final = 4_000
 """Transactions of API batches whose signatures may be in verification at once."""
-MAX_RETRY_AFTER: Final = 30
+MAX_RETRY_AFTER: Final = 10
 RETRYABLE_REASONS: Final = frozenset({"mempool_full", "overloaded", "earlier_nonce_refused"})
 """Refusals that say nothing against the transaction: the client should send it again later."""
 
@@ -49,7 +49,7 @@ class GateDecision:
     reason: str
     """Why the rest are refused: ``mempool_full`` (the mempool's bound) or ``overloaded``."""
     retry_after: int
-    """Seconds (1..30) after which the refused ones are worth sending again."""
+    """Seconds (1..10) after which the refused ones are worth sending again."""
 
     @property
     def refuses_all(self) -> bool:

@@ -158,6 +158,7 @@ class ConsensusDriver:
         self._last_commit_at = 0.0
         self._last_progress = time.monotonic()
         self._txs_signalled = False
+        self._committed_once = False
 
     # --- inputs (any task may call these) ---------------------------------------------
 
@@ -358,6 +359,13 @@ class ConsensusDriver:
         spent = self._exec_seconds.get(block.hash, 0.0) + time.perf_counter() - started
         self._exec_seconds.clear()
         self.budget.observe_block(len(block.txs), spent)
+        log.debug(
+            "block %d: %d txs built/validated and committed in %.3f s; next proposal at most %d txs",
+            block.height,
+            len(block.txs),
+            spent,
+            self.budget.limit,
+        )
         self.evidence.mark_committed(block.evidence)
         log.info(
             "committed block %d round %d with %d txs (%s)",
@@ -369,7 +377,10 @@ class ConsensusDriver:
         if self.metrics is not None:
             self.metrics.consensus_decide_rounds.observe(decision.round)
         now = time.monotonic()
-        self.budget.observe_interval(now - self._last_commit_at)
+        if block.txs and self._committed_once:
+            # the time between blocks under load (an empty block's wait is the heartbeat's)
+            self.budget.observe_interval(now - self._last_commit_at)
+        self._committed_once = True
         self._last_commit_at = now
         self._last_progress = now
         self._blocks.clear()

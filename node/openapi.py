@@ -416,7 +416,7 @@ _AT_CAPACITY: Final = {
         "the node is at capacity (mempool_full or overloaded), answered before the body is read; "
         "send the same transactions again after Retry-After seconds"
     ),
-    "headers": {"Retry-After": {"description": "seconds to wait (1-30)", "schema": {"type": "integer"}}},
+    "headers": {"Retry-After": {"description": "seconds to wait (1-10)", "schema": {"type": "integer"}}},
 }
 
 _BAD_BODY: Final = {

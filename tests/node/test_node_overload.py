@@ -39,11 +39,17 @@ class Level:
         return self.pending
 
 
-def test_budget_is_the_chain_cap_until_a_block_has_been_measured() -> None:
-    budget = BlockBudget(5_000, target_seconds=0.5)
-    assert budget.limit == 5_000 and budget.per_tx_seconds is None
-    budget.observe_block(MIN_SAMPLE_TXS - 1, 100.0)  # too small to say anything per transaction
-    assert budget.limit == 5_000
+def test_budget_starts_cautious_and_learns_the_fixed_cost_from_small_blocks() -> None:
+    budget = BlockBudget(5_000, target_seconds=0.5, initial_txs=1_000, smoothing=1.0)
+    assert budget.limit == 1_000 and budget.per_tx_seconds == pytest.approx(0.0005)
+    assert BlockBudget(300).limit == 300  # never above the chain's cap
+    budget.observe_block(MIN_SAMPLE_TXS - 1, 0.1)  # too small to say anything per transaction
+    assert budget.fixed_seconds == pytest.approx(0.1) and budget.per_tx_seconds == pytest.approx(0.0005)
+    assert budget.limit == 800  # 0.4 s left for transactions at 0.5 ms
+    budget.observe_block(1_000, 0.6)  # 0.1 s fixed + 1,000 x 0.5 ms
+    assert budget.per_tx_seconds == pytest.approx(0.0005)
+    budget.observe_block(MIN_SAMPLE_TXS - 1, 10.0)  # fixed costs never take more than half the target
+    assert budget.limit == 500
 
 
 def test_budget_sizes_blocks_to_the_time_target_and_follows_the_cost() -> None:
@@ -106,7 +112,7 @@ def test_gate_says_mempool_full_when_the_mempool_bound_is_the_limit() -> None:
 
 def test_gate_counts_transactions_in_verification_and_bounds_them() -> None:
     level = Level(max_txs=10_000)
-    gate = AdmissionGate(level, BlockBudget(5_000), queue_blocks=1, max_verifying=3_000)
+    gate = AdmissionGate(level, BlockBudget(5_000, initial_txs=5_000), queue_blocks=1, max_verifying=3_000)
     gate.verifying = 2_000
     assert gate.check(5_000).admit == 3_000  # 5,000 - 2,000 in verification
     gate.verifying = 3_000
@@ -195,7 +201,7 @@ async def test_the_proposer_reaps_no_more_than_the_budget_allows(tmp_path: Path)
     try:
         assert node.driver is not None
         budget = node.driver.budget
-        assert budget.limit == ChainParams().max_block_txs and budget.target_seconds == 0.5
+        assert budget.limit == budget.initial_txs == 1_000 and budget.target_seconds == 0.5
         budget.observe_block(1_000, 1_000.0)  # as if a transaction cost a second: the floor, 100
         assert budget.limit == budget.min_txs == 100
         txs = [
