@@ -30,11 +30,15 @@ async def submit_body(
 
     ``fee`` None pays the chain's minimum fee; a lower fee is refused before signing.
     ``check`` may refuse locally what the chain would fail and still charge the fee for.
-    A transaction not committed within ``commit_timeout`` seconds raises CliError naming it.
+    A node at capacity (429 with Retry-After) is sent the same signed transaction again after
+    each Retry-After, for up to ``commit_timeout`` seconds; then CliError says nothing was
+    submitted. A transaction not committed within ``commit_timeout`` seconds raises CliError
+    naming it.
     """
     from chain.address import encode_address
     from chain.tx import sign_transaction
     from cli.remote import fetch_account
+    from node.client import NodeApiError
 
     status = await client.status()
     min_fee = int(status.get("min_fee", 0))
@@ -46,7 +50,15 @@ async def submit_body(
         check(account, chosen)
     nonce = int(account.get("pending_nonce", account.get("nonce", 0)))
     tx = sign_transaction(key, str(status["chain_id"]), nonce, chosen, body)
-    submitted = await client.submit_tx(tx.raw)
+    try:
+        submitted = await client.submit_tx_retrying(tx.raw, timeout=commit_timeout)
+    except NodeApiError as exc:
+        if not exc.retryable:
+            raise
+        raise CliError(
+            f"the node is at capacity ({exc.reason}) and refused transaction {tx.hash.hex()} for "
+            f"{commit_timeout:g} s; nothing was submitted, try again later"
+        ) from None
     tx_hash = str(submitted.get("hash", tx.hash.hex()))
     if not wait:
         return {"hash": tx_hash, "status": str(submitted.get("status", "pending"))}

@@ -19,6 +19,7 @@ from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, nonce_key
 from chain.address import AddressError, encode_address, parse_account
 from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
+from node.admission import RETRYABLE_REASONS
 from node.api_common import SERVICES, NodeServices, Problem, parse_hex, problem_response, read_json
 from node.events import CommittedBlock
 from node.market_api import MARKET_ROUTES, stream_filter
@@ -204,20 +205,66 @@ def _admit_one(s: NodeServices, raw: bytes) -> Transaction:
     return tx
 
 
+def _too_many(reason: str, detail: str, retry_after: int) -> web.Response:
+    """429 problem+json with a Retry-After header (whole seconds)."""
+    response = problem_response(429, reason, detail)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _gate_refusal(s: NodeServices) -> web.Response | None:
+    """A 429 if the node takes no transaction now (checked before the body is read), else None."""
+    gate = s.admission
+    if gate is None:
+        return None
+    decision = gate.check(1)
+    if not decision.refuses_all:
+        return None
+    detail = f"the node is at capacity ({len(s.mempool)} pending); send again after {decision.retry_after} s"
+    return _too_many(decision.reason, detail, decision.retry_after)
+
+
+def _retry_after(s: NodeServices) -> int:
+    return s.admission.retry_after(0) if s.admission is not None else 1
+
+
 async def post_tx(request: web.Request) -> web.Response:
-    """Submit one signed transaction: 202 once it is pending."""
+    """Submit one signed transaction: 202 once it is pending.
+
+    When the node is at capacity the answer is 429 (``mempool_full`` or ``overloaded``)
+    with a Retry-After header, given before the body is read or the transaction decoded.
+    """
     s = request.app[SERVICES]
+    refusal = _gate_refusal(s)
+    if refusal is not None:
+        return refusal
     body = await read_json(request)
     if not isinstance(body, dict) or set(body) != {"tx"}:
         raise Problem(400, "malformed_body", 'body must be {"tx": "<hex of the signed transaction>"}')
     raw = parse_hex(body["tx"], "tx", MAX_TX_BYTES)
-    tx = _admit_one(s, raw)
+    try:
+        tx = _admit_one(s, raw)
+    except Problem as p:
+        if p.status != 429:
+            raise
+        return _too_many(p.reason, p.detail, _retry_after(s))
     return web.json_response({"hash": tx.hash.hex(), "status": "pending"}, status=202)
 
 
 async def post_txs_batch(request: web.Request) -> web.Response:
-    """Submit up to 1000 transactions; signatures are verified in one pass off the loop."""
+    """Submit up to 1000 transactions; signatures are verified in one pass off the loop.
+
+    A node at capacity answers 429 with Retry-After before reading the body. Otherwise the
+    admission gate takes a prefix of the batch; the rest is refused unread (``mempool_full``
+    or ``overloaded``, hash null). ``resubmit`` lists, in order, the indices of every
+    transaction refused for a reason that says nothing against it (those two, and
+    ``earlier_nonce_refused`` for a sender's later nonces after a refused one), and
+    ``retry_after`` says when (also as a Retry-After header); null when there is none.
+    """
     s = request.app[SERVICES]
+    refusal = _gate_refusal(s)
+    if refusal is not None:
+        return refusal
     body = await read_json(request)
     if not isinstance(body, dict) or set(body) != {"txs"} or not isinstance(body["txs"], list):
         raise Problem(400, "malformed_body", 'body must be {"txs": ["<hex>", ...]}')
@@ -225,8 +272,16 @@ async def post_txs_batch(request: web.Request) -> web.Response:
     if len(items) > MAX_BATCH:
         raise Problem(413, "batch_too_large", f"at most {MAX_BATCH} transactions per batch")
     results: list[dict[str, Any] | None] = [None] * len(items)
+    take, retry_after = len(items), _retry_after(s)
+    gate = s.admission
+    if gate is not None:
+        decision = gate.check(len(items))
+        take, retry_after = decision.admit, max(retry_after, decision.retry_after)
+        detail = f"the node is at capacity; send again after {decision.retry_after} s"
+        for i in range(take, len(items)):
+            results[i] = {"hash": None, "accepted": False, "reason": decision.reason, "detail": detail}
     decoded: list[tuple[int, Transaction]] = []
-    for i, item in enumerate(items):
+    for i, item in enumerate(items[:take]):
         try:
             raw = parse_hex(item, f"txs[{i}]", MAX_TX_BYTES)
             decoded.append((i, decode_candidate(raw, s.registry)))
@@ -235,7 +290,13 @@ async def post_txs_batch(request: web.Request) -> web.Response:
         except AdmissionError as exc:
             results[i] = {"hash": None, "accepted": False, "reason": exc.reason, "detail": exc.detail}
     txs = [tx for _, tx in decoded]
-    signatures = await asyncio.to_thread(verify_many, txs) if txs else []
+    if gate is not None:
+        gate.verifying += len(txs)
+    try:
+        signatures = await asyncio.to_thread(verify_many, txs) if txs else []
+    finally:
+        if gate is not None:
+            gate.verifying -= len(txs)
     for (i, tx), outcome in zip(decoded, s.mempool.add_many(txs, signatures), strict=True):
         if outcome.error is None:
             results[i] = {"hash": tx.hash.hex(), "accepted": True, "reason": None, "detail": None}
@@ -250,7 +311,13 @@ async def post_txs_batch(request: web.Request) -> web.Response:
         if r is not None and not r["accepted"]:
             s.metrics.txs_rejected.labels(r["reason"]).inc()
     s.metrics.txs_admitted.inc(sum(1 for r in results if r is not None and r["accepted"]))
-    return web.json_response({"results": results})
+    resubmit = [i for i, r in enumerate(results) if r is not None and r["reason"] in RETRYABLE_REASONS]
+    response = web.json_response(
+        {"results": results, "resubmit": resubmit, "retry_after": retry_after if resubmit else None}
+    )
+    if resubmit:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 async def get_tx(request: web.Request) -> web.Response:

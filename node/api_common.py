@@ -25,6 +25,7 @@ from node.metrics import NodeMetrics
 from storage.store import ChainStore
 
 if TYPE_CHECKING:
+    from node.admission import AdmissionGate
     from node.blocksync import BlockSync
     from node.consensus_driver import ConsensusDriver
     from p2p import Switch
@@ -57,6 +58,8 @@ class NodeServices:
     """The p2p switch (None when the node talks to no peers)."""
     blocksync: BlockSync | None = None
     """Block sync (None without p2p)."""
+    admission: AdmissionGate | None = None
+    """The submit handlers' overload gate (None: only the mempool's own bounds apply)."""
 
 
 SERVICES: Final = web.AppKey("services", NodeServices)

@@ -20,14 +20,34 @@ DEFAULT_TIMEOUT: Final = 30.0
 MAX_EVENT_LINE: Final = 16 * 1024 * 1024
 
 
+RETRYABLE_REASONS: Final = frozenset({"mempool_full", "overloaded", "earlier_nonce_refused"})
+"""Refusals that say nothing against a transaction: send it again after the node's Retry-After."""
+DEFAULT_RETRY_SECONDS: Final = 1.0
+MAX_RETRY_SECONDS: Final = 30.0
+
+
 class NodeApiError(Exception):
     """The node answered with an error (problem+json)."""
 
-    def __init__(self, status: int, reason: str, detail: str) -> None:
+    def __init__(self, status: int, reason: str, detail: str, retry_after: float | None = None) -> None:
         super().__init__(f"{detail} ({reason}, HTTP {status})")
         self.status = status
         self.reason = reason
         self.detail = detail
+        self.retry_after = retry_after
+        """Seconds the node asked to wait (its Retry-After header), None if it sent none."""
+
+    @property
+    def retryable(self) -> bool:
+        """True if the node refused for load, not for the request: send it again later."""
+        return self.status == 429 and self.reason in RETRYABLE_REASONS
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """A Retry-After header in whole seconds, bounded to 0..30; None if absent or not a number."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return min(MAX_RETRY_SECONDS, float(int(value.strip())))
 
 
 class NodeUnreachable(Exception):
@@ -66,6 +86,7 @@ class NodeClient:
                 data = await response.read()
                 status = response.status
                 content_type = response.content_type
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientConnectionError) as exc:
             raise NodeUnreachable(f"cannot reach the node at {self.url}: {exc or type(exc).__name__}") from None
         try:
@@ -74,8 +95,9 @@ class NodeClient:
             decoded = None
         if status >= 400:
             if isinstance(decoded, dict) and content_type == "application/problem+json":
-                raise NodeApiError(status, str(decoded.get("reason", "error")), str(decoded.get("detail", "")))
-            raise NodeApiError(status, "http_error", f"HTTP {status} from {url}")
+                reason, detail = str(decoded.get("reason", "error")), str(decoded.get("detail", ""))
+                raise NodeApiError(status, reason, detail, retry_after)
+            raise NodeApiError(status, "http_error", f"HTTP {status} from {url}", retry_after)
         if decoded is None and data:
             raise NodeApiError(status, "bad_response", f"the node at {self.url} did not answer with JSON")
         return decoded
@@ -116,9 +138,58 @@ class NodeClient:
 
     async def submit_txs(self, raws: list[bytes]) -> list[dict[str, Any]]:
         """POST /api/v1/txs/batch; returns one result per transaction."""
-        result = await self._request("POST", "/api/v1/txs/batch", {"txs": [r.hex() for r in raws]})
-        results: list[dict[str, Any]] = result["results"]
-        return results
+        return (await self.submit_batch(raws))["results"]
+
+    async def submit_batch(self, raws: list[bytes]) -> dict[str, Any]:
+        """POST /api/v1/txs/batch; returns the whole answer: ``results`` (one per transaction),
+        ``resubmit`` (indices refused for load) and ``retry_after`` (seconds, or None)."""
+        result: dict[str, Any] = await self._request("POST", "/api/v1/txs/batch", {"txs": [r.hex() for r in raws]})
+        return result
+
+    async def submit_tx_retrying(self, raw: bytes, timeout: float = 60.0) -> dict[str, Any]:  # noqa: ASYNC109
+        """POST /api/v1/txs, sending it again after each Retry-After while the node refuses for
+        load (429); other refusals raise NodeApiError at once, and so does the last 429 once
+        ``timeout`` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return await self.submit_tx(raw)
+            except NodeApiError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_SECONDS
+                if not exc.retryable or time.monotonic() + wait > deadline:
+                    raise
+                await asyncio.sleep(wait)
+
+    async def submit_txs_retrying(self, raws: list[bytes], timeout: float = 60.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
+        """Submit a batch and resubmit, in order, what the node refuses for load, after each
+        Retry-After, until nothing is left to resubmit or ``timeout`` seconds have passed.
+
+        Returns one result per transaction (the last answer for each): accepted, refused for
+        a reason against it, or, past the timeout, still refused for load.
+        """
+        deadline = time.monotonic() + timeout
+        final: list[dict[str, Any] | None] = [None] * len(raws)
+        todo = list(range(len(raws)))
+        while True:
+            wait = DEFAULT_RETRY_SECONDS
+            try:
+                answer = await self.submit_batch([raws[i] for i in todo])
+            except NodeApiError as exc:
+                if not exc.retryable:
+                    raise
+                refused = {"hash": None, "accepted": False, "reason": exc.reason, "detail": exc.detail}
+                for i in todo:
+                    final[i] = refused
+                wait = exc.retry_after if exc.retry_after is not None else wait
+            else:
+                for i, result in zip(todo, answer["results"], strict=True):
+                    final[i] = result
+                todo = [todo[j] for j in answer.get("resubmit") or ()]
+                if answer.get("retry_after") is not None:
+                    wait = min(MAX_RETRY_SECONDS, float(answer["retry_after"]))
+            if not todo or time.monotonic() + wait > deadline:
+                return [r if r is not None else {"hash": None, "accepted": False} for r in final]
+            await asyncio.sleep(wait)
 
     async def listings(self, **filters: str | int | bool | None) -> dict[str, Any]:
         """GET /api/v1/listings with the given filters (merchant, q, min_price, ..., cursor)."""

@@ -12,6 +12,10 @@ are a quorum, so a block commits as soon as it is built. Block production keeps 
 foundation's rhythm: a proposal as soon as transactions wait but at least
 ``min_block_interval_ms`` after the previous block, and an empty block after
 ``heartbeat_interval_ms`` without transactions (the engine's idle timeout).
+
+Each proposal takes at most :attr:`BlockBudget.limit` transactions: the driver times how
+long every decided block took this node to build (or validate) and commit, and the budget
+sizes the next proposal to fit its time target (a proposer's choice, not a chain rule).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from consensus.engine import (
 from consensus.evidence import EvidencePool
 from consensus.messages import Message, Proposal
 from consensus.wal import Wal
+from node.block_budget import BlockBudget
 from node.clock import Clock
 from node.executor import BlockExecutor
 from node.mempool import Mempool
@@ -130,6 +135,7 @@ class ConsensusDriver:
         clock: Clock,
         network: ConsensusNetwork | None = None,
         metrics: NodeMetrics | None = None,
+        budget: BlockBudget | None = None,
     ) -> None:
         self.engine = engine
         self.executor = executor
@@ -142,12 +148,17 @@ class ConsensusDriver:
         self.clock = clock
         self.metrics = metrics
         self.min_interval = min_block_interval_ms / 1000
+        self.budget = budget if budget is not None else BlockBudget(mempool.params.max_block_txs)
+        """Caps the transactions of each proposal from the measured build+commit cost."""
+        self._exec_seconds: dict[bytes, float] = {}
+        """Seconds this node spent building or validating each block of the current height."""
         self._queue: asyncio.Queue[_Input] = asyncio.Queue()
         self._timers: set[asyncio.TimerHandle] = set()
         self._blocks: OrderedDict[bytes, Block] = OrderedDict()
         self._last_commit_at = 0.0
         self._last_progress = time.monotonic()
         self._txs_signalled = False
+        self._committed_once = False
 
     # --- inputs (any task may call these) ---------------------------------------------
 
@@ -315,10 +326,12 @@ class ConsensusDriver:
         if height != self.engine.height or height != executor.store.height + 1:
             return None
         params = self.mempool.params
-        candidates = self.mempool.select(params.max_block_txs, params.max_block_bytes)
+        candidates = self.mempool.select(min(self.budget.limit, params.max_block_txs), params.max_block_bytes)
         state = executor.store.state
         evidence = self.evidence.pending(read_validators(state), state, height)
+        started = time.perf_counter()
         block = await asyncio.to_thread(executor.build_proposal, candidates, self.proposer, self.clock(), evidence)
+        self._exec_seconds[block.hash] = time.perf_counter() - started
         self._keep(block)
         log.debug("built block %d round %d with %d txs", height, round_, len(block.txs))
         return self.engine.on_block_built(height, round_, block.hash, block.encode())
@@ -329,7 +342,9 @@ class ConsensusDriver:
             if block.height != effect.height:
                 raise InvalidBlock("block is for another height", "bad_height")
             check_proposal_time(block.header.time_ms, self.clock())
+            started = time.perf_counter()
             await asyncio.to_thread(self.executor.validate_proposal, block)
+            self._exec_seconds.setdefault(block.hash, time.perf_counter() - started)
             valid = True
         except (DecodeError, InvalidBlock, ValueError) as exc:
             log.warning("proposal %s at height %d is invalid: %s", effect.block_hash.hex()[:16], effect.height, exc)
@@ -339,7 +354,18 @@ class ConsensusDriver:
     async def _commit(self, effect: Decide) -> None:
         decision = effect.decision
         block = self._block(decision.block_hash, decision.block)
+        started = time.perf_counter()
         committed = await self.executor.commit(block, decision.commit)
+        spent = self._exec_seconds.get(block.hash, 0.0) + time.perf_counter() - started
+        self._exec_seconds.clear()
+        self.budget.observe_block(len(block.txs), spent)
+        log.debug(
+            "block %d: %d txs built/validated and committed in %.3f s; next proposal at most %d txs",
+            block.height,
+            len(block.txs),
+            spent,
+            self.budget.limit,
+        )
         self.evidence.mark_committed(block.evidence)
         log.info(
             "committed block %d round %d with %d txs (%s)",
@@ -350,8 +376,13 @@ class ConsensusDriver:
         )
         if self.metrics is not None:
             self.metrics.consensus_decide_rounds.observe(decision.round)
-        self._last_commit_at = time.monotonic()
-        self._last_progress = self._last_commit_at
+        now = time.monotonic()
+        if block.txs and self._committed_once:
+            # the time between blocks under load (an empty block's wait is the heartbeat's)
+            self.budget.observe_interval(now - self._last_commit_at)
+        self._committed_once = True
+        self._last_commit_at = now
+        self._last_progress = now
         self._blocks.clear()
         del committed
         await self._start_next_height()

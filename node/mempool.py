@@ -35,6 +35,8 @@ REASON_STATUS: Final = {
     "insufficient_funds": 422,
     "duplicate": 409,
     "mempool_full": 429,
+    "overloaded": 429,
+    "earlier_nonce_refused": 429,
 }
 """The HTTP status the API answers each admission reason with."""
 
@@ -222,16 +224,32 @@ class Mempool:
             self._on_change()
 
     def add_many(self, txs: Sequence[Transaction], signatures_ok: Sequence[bool]) -> list[Admission]:
-        """Admit a batch whose signatures were verified in one pass (``signatures_ok``)."""
+        """Admit a batch whose signatures were verified in one pass (``signatures_ok``).
+
+        Once a sender's transaction is refused (for any reason but ``duplicate`` or
+        ``nonce_too_low``, which mean that nonce is already taken care of), its later
+        transactions with higher nonces in the same batch are refused too, with
+        ``earlier_nonce_refused``: admitted, they would wait behind a gap the client does not
+        know about. The client resubmits them in order with the refused one.
+        """
         results = []
+        refused_from: dict[bytes, int] = {}
+        """Per sender, the lowest nonce of this batch that was refused."""
         for tx, sig_ok in zip(txs, signatures_ok, strict=True):
             try:
+                blocked = refused_from.get(tx.sender)
+                if blocked is not None and tx.nonce > blocked:
+                    raise AdmissionError(
+                        "earlier_nonce_refused", f"nonce {blocked} of this sender was refused earlier in the batch"
+                    )
                 if not sig_ok:
                     self.check_static(tx)
                     raise AdmissionError("bad_signature", "signature does not verify")
                 self.add(tx, signature_checked=True)
             except AdmissionError as exc:
                 results.append(Admission(tx.hash, exc))
+                if exc.reason not in ("duplicate", "nonce_too_low", "earlier_nonce_refused"):
+                    refused_from[tx.sender] = min(tx.nonce, refused_from.get(tx.sender, tx.nonce))
             else:
                 results.append(Admission(tx.hash))
         return results

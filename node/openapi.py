@@ -157,7 +157,14 @@ _SCHEMAS: Final[dict[str, Any]] = {
                         "detail": {"type": ["string", "null"]},
                     },
                 },
-            }
+            },
+            "resubmit": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "indices refused for load (mempool_full, overloaded, earlier_nonce_refused): "
+                "send them again, in this order, after retry_after seconds",
+            },
+            "retry_after": {"type": ["integer", "null"], "description": "seconds; null when resubmit is empty"},
         },
     },
     "Event": {
@@ -406,6 +413,14 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
     },
 }
 
+_AT_CAPACITY: Final = {
+    **_problem(
+        "the node is at capacity (mempool_full or overloaded), answered before the body is read; "
+        "send the same transactions again after Retry-After seconds"
+    ),
+    "headers": {"Retry-After": {"description": "seconds to wait (1-10)", "schema": {"type": "integer"}}},
+}
+
 _BAD_BODY: Final = {
     "400": _problem("malformed JSON or body, bad hex, decode error, unknown kind, bad signature or wrong chain"),
     "413": _problem("body or transaction too large"),
@@ -464,7 +479,7 @@ _PATHS: Final[dict[str, Any]] = {
                 **_BAD_BODY,
                 "409": _problem("duplicate"),
                 "422": _problem("nonce_too_low, nonce_gap, insufficient_funds or fee_too_low"),
-                "429": _problem("mempool_full"),
+                "429": _AT_CAPACITY,
             },
         },
     },
@@ -475,7 +490,15 @@ _PATHS: Final[dict[str, Any]] = {
                 "required": True,
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitBatch"}}},
             },
-            "responses": {"200": _json("BatchResults", "one result per transaction, in order"), **_BAD_BODY},
+            "responses": {
+                "200": _json(
+                    "BatchResults",
+                    "one result per transaction, in order; what was refused for load is listed in resubmit "
+                    "(with a Retry-After header)",
+                ),
+                **_BAD_BODY,
+                "429": _AT_CAPACITY,
+            },
         },
     },
     "/api/v1/txs/{hash}": {

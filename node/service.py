@@ -31,7 +31,9 @@ from consensus.evidence import EvidencePool
 from consensus.signer import WalSigner
 from consensus.wal import Wal
 from market import MARKET_KINDS
+from node.admission import AdmissionGate
 from node.api import NodeServices, build_app
+from node.block_budget import BlockBudget
 from node.blocksync import BlockSync
 from node.clock import Clock, wall_clock_ms
 from node.config import NodeConfig
@@ -122,6 +124,7 @@ class Node:
                 on_change=self._mempool_changed,
             )
             executor = BlockExecutor(store, self.registry, mempool, events, metrics, market)
+            budget = BlockBudget(mempool.params.max_block_txs, target_seconds=config.block_budget_ms / 1000)
             key = self.validator_key
             validators = read_validators(store.state)
             is_validator = key is not None and key.public_key in validators
@@ -138,6 +141,7 @@ class Node:
                 is_validator,
                 node_id=node_id,
                 market=market,
+                admission=AdmissionGate(mempool, budget, queue_blocks=config.admission_queue_blocks),
             )
             self.services = services
             self._runner = web.AppRunner(
@@ -166,6 +170,7 @@ class Node:
                 config.min_block_interval_ms,
                 self.clock,
                 metrics=metrics,
+                budget=budget,
             )
             self.driver = driver
             services.consensus = driver

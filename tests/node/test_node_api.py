@@ -277,3 +277,50 @@ async def test_client_raises_typed_errors(running: Running) -> None:
     async with NodeClient("http://127.0.0.1:1") as dead:
         with pytest.raises(NodeUnreachable, match=r"127\.0\.0\.1:1"):
             await dead.status()
+
+
+async def test_a_full_node_refuses_with_429_and_retry_after_before_reading_the_body(running: Running) -> None:
+    for tx in [running.tx(running.alice, n) for n in range(1, 7)]:  # gapped: they stay pending
+        assert (await running.post("/api/v1/txs", {"tx": tx.raw.hex()}))[0] == 202
+    refused = [
+        ("/api/v1/txs", {"tx": running.tx(running.alice, 7).raw.hex()}),
+        ("/api/v1/txs/batch", {"txs": [running.tx(running.alice, 7).raw.hex()]}),
+        ("/api/v1/txs", b"{not json"),  # not even read: the refusal comes before the body
+        ("/api/v1/txs/batch", b"{not json"),
+    ]
+    for path, body in refused:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        async with running.http.post(running.url + path, data=data, headers={"Content-Type": "application/json"}) as r:
+            problem = await r.json(content_type=None)
+            assert (r.status, problem["reason"]) == (429, "mempool_full"), (path, problem)
+            assert r.content_type == "application/problem+json"
+            assert 1 <= int(r.headers["Retry-After"]) <= 30
+    async with NodeClient(running.url) as client:
+        with pytest.raises(NodeApiError) as caught:
+            await client.submit_tx(running.tx(running.alice, 7).raw)
+        assert caught.value.retryable and caught.value.retry_after is not None
+        with pytest.raises(NodeApiError):  # gives up once the deadline is passed, still 429
+            await client.submit_tx_retrying(running.tx(running.alice, 7).raw, timeout=0.0)
+    assert (await running.get("/api/v1/status"))[1]["mempool_size"] == 6
+
+
+async def test_a_batch_beyond_capacity_is_cut_and_the_rest_resubmitted_until_all_commit(tmp_path: Path) -> None:
+    async for r in _start(tmp_path, mempool_max_txs=20):
+        txs = [r.tx(r.alice, n, amount=n + 1) for n in range(30)]
+        code, body = await r.post("/api/v1/txs/batch", {"txs": [tx.raw.hex() for tx in txs]})
+        assert code == 200
+        assert [x["accepted"] for x in body["results"]] == [True] * 20 + [False] * 10
+        assert {x["reason"] for x in body["results"][20:]} == {"mempool_full"}
+        assert all(x["hash"] is None for x in body["results"][20:])  # refused unread
+        assert body["resubmit"] == list(range(20, 30)) and 1 <= body["retry_after"] <= 30
+        async with NodeClient(r.url) as client:
+            for tx in txs[:20]:  # everything accepted is committed
+                record = await client.wait_for_tx(tx.hash.hex(), 10)
+                assert record["receipt"]["code"] == "ok"
+            results = await client.submit_txs_retrying([tx.raw for tx in txs[20:]], timeout=30)
+            assert [x["accepted"] for x in results] == [True] * 10
+            await client.wait_for_tx(txs[-1].hash.hex(), 10)
+            bob = await client.account(encode_address(r.bob.public_key))
+            alice = await client.account(encode_address(r.alice.public_key))
+        assert bob["balances"]["AGR"] == sum(range(1, 31))
+        assert alice["nonce"] == 30
