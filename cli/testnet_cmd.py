@@ -234,7 +234,10 @@ def status(
     json_: JsonOption = False,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh the table every second until Ctrl-C.")] = False,
 ) -> None:
-    """Height, round, peers, mempool and last block time of every node; a node that does not answer is down."""
+    """Height, round, peers, mempool and last block time of every node; a node that does not answer is down.
+
+    Exits 1 when every node is down (the table or JSON is still printed first).
+    """
     from cli.testnet_probe import snapshot
 
     out = app_context(ctx).output
@@ -245,8 +248,10 @@ def status(
     views = run_async(snapshot(testnet))
     if json_:
         out.json({"chain_id": testnet.chain_id, "dir": str(testnet.path), "nodes": [v.to_json() for v in views]})
-        return
-    out.out.print(status_table(testnet, views))
+    else:
+        out.out.print(status_table(testnet, views))
+    if all(view.status is None for view in views):
+        out.fail(f"every node of the testnet is down; start them with  agora testnet up --dir {testnet.path}")
 
 
 def _watch(out: Output, testnet: Testnet) -> None:

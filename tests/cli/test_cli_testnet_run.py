@@ -117,10 +117,10 @@ def test_up_status_transfer_logs_down(testnet: Layout) -> None:
     assert code == 0 and "not running" in err
 
     code, out, err = _agora("testnet", "status", "--dir", path, "--json")
-    assert code == 0, err
+    assert code == 1 and "every node of the testnet is down" in err
     assert not any(n["up"] for n in json.loads(out)["nodes"])
     code, out, err = _agora("testnet", "status", "--dir", path)
-    assert code == 0, err
+    assert code == 1, err
     assert out.count("down") == 4
 
 
