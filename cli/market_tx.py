@@ -115,7 +115,11 @@ def send_market_tx(app_ctx: AppContext, how: Sending, build: Builder, created: s
         out.json(record)
     elif not how.wait:
         out.fields("Transaction submitted", [("hash", record["hash"]), ("status", record["status"])])
-        out.info(f"follow it with  [bold]agora tx show {record['hash']}[/]")
+        from rich.markup import escape
+
+        from cli.invocation import agora_command
+
+        out.info(f"follow it with  [bold]{escape(agora_command())} tx show {record['hash']}[/]")
     else:
         show_tx(out, record)
         if created is not None and failure is None:
