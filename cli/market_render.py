@@ -75,6 +75,7 @@ def show_order(out: Output, order: dict[str, Any], opened: dict[str, str]) -> No
     if ruling:
         rows.append(("ruling", {k: agr(v) for k, v in ruling.items()}))
     rows.extend(opened.items())
+    rows.extend(sealed_hints(order, opened))
     out.fields(f"Order ({order.get('state')})", [(k, v) for k, v in rows if v is not None])
     review = order.get("review")
     if review:
@@ -101,6 +102,23 @@ def show_order(out: Output, order: dict[str, Any], opened: dict[str, str]) -> No
             for h in order.get("history") or []
         ],
     )
+
+
+SEALED_FIELDS = (
+    ("delivery details", "delivery", "merchant"),
+    ("tracking", "tracking", "buyer"),
+    ("return tracking", "return_tracking", "merchant"),
+)
+"""(label, order field, the party it is sealed to)."""
+
+
+def sealed_hints(order: dict[str, Any], opened: dict[str, str]) -> list[tuple[str, str]]:
+    """A row for each sealed field that is set but was not decrypted, saying how to read it."""
+    return [
+        (label, f"encrypted: add --as <the {party}'s wallet> to read it")
+        for label, name, party in SEALED_FIELDS
+        if order.get(name) and label not in opened
+    ]
 
 
 def show_orders(out: Output, page: dict[str, Any]) -> None:

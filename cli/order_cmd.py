@@ -461,7 +461,8 @@ def show(
         str | None,
         typer.Option(
             "--as",
-            help="Your wallet: decrypts the delivery details if you are the merchant, the tracking if the buyer.",
+            help="Your wallet: decrypts the delivery details if you are the merchant, the tracking if the buyer "
+            "(without it they are not shown).",
             show_default=False,
         ),
     ] = None,
@@ -470,7 +471,8 @@ def show(
     password_file: PasswordFileOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Show an order with its full history; with --as, also what your key can decrypt."""
+    """Show an order with its full history. The delivery details and the tracking are encrypted:
+    only --as the merchant's wallet shows the delivery details, only --as the buyer's the tracking."""
     from cli.market_render import show_order
     from cli.market_tx import load_key
     from cli.remote import call

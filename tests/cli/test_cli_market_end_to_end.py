@@ -137,7 +137,12 @@ def test_merchant_lists_shopper_buys_and_the_merchant_is_paid(running_node: Runn
     code, out, err = _cli(node, "order", "show", order_id, "--as", "shop")
     assert code == 0 and "Alice, 1 Main St" in out and "settled" in out, err
     assert _json(node, "order", "show", order_id, "--as", "alice")["decrypted"] == {"tracking": "TRACK-42"}
-    assert "Alice, 1 Main St" not in _cli(node, "order", "show", order_id)[1]
+    code, out, err = _cli(node, "order", "show", order_id)
+    assert code == 0 and "Alice, 1 Main St" not in out and "TRACK-42" not in out, err
+    assert "encrypted: add --as <the merchant's wallet> to read it" in out
+    assert "encrypted: add --as <the buyer's wallet> to read it" in out
+    code, out, err = _cli(node, "order", "show", order_id, "--as", "alice")
+    assert "TRACK-42" in out and "the buyer's wallet" not in out and "the merchant's wallet" in out
     listed = _json(node, "order", "list", "--merchant", "shop", "--state", "settled")
     assert [o["id"] for o in listed["items"]] == [order_id]
 
