@@ -17,6 +17,37 @@ def when(time_ms: Any) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def duration(ms: int) -> str:
+    """Milliseconds as the largest units that fit, e.g. "2d", "1d 6h", "15m", "90s" -> "1m 30s", "500ms"."""
+    if ms < 1000:
+        return f"{max(ms, 0)}ms"
+    seconds = ms // 1000
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts[:2])
+
+
+def local_time(time_ms: int) -> str:
+    """A chain time in milliseconds as local wall-clock time with its zone ("2026-12-03 14:05:00 CET")."""
+    moment = datetime.datetime.fromtimestamp(time_ms / 1000).astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+def deadline(time_ms: Any, now_ms: int | None = None) -> str:
+    """A deadline as local time and the time left ("... (in 1d 23h)", "... (passed 5m ago)")."""
+    if not isinstance(time_ms, int) or time_ms <= 0:
+        return "-"
+    import time
+
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    left = time_ms - now
+    relation = f"in {duration(left)}" if left > 0 else f"passed {duration(-left)} ago"
+    return f"{local_time(time_ms)} ({relation})"
+
+
 def agr(minor: Any, asset: str = "AGR") -> str:
     """``minor`` units as "1.5 AGR (1500000)"."""
     if not isinstance(minor, int) or minor < 0:
