@@ -165,6 +165,22 @@ def show_reputation(out: Output, rep: dict[str, Any]) -> None:
     )
 
 
+def show_ratings(out: Output, ratings: dict[str, Any]) -> None:
+    """How many reviews gave each rating, with a bar per rating."""
+    counts = {int(k): int(v) for k, v in (ratings.get("counts") or {}).items()}
+    total = sum(counts.values())
+    if total == 0:
+        out.info("no reviews yet")
+        return
+    title = "Ratings" if ratings.get("complete", True) else "Ratings (oldest orders only: the merchant has more)"
+    widest = max(counts.values())
+    out.table(
+        title,
+        ["rating", "reviews", ""],
+        [(f"{r}/5", counts.get(r, 0), "#" * round(20 * counts.get(r, 0) / widest)) for r in range(5, 0, -1)],
+    )
+
+
 def event_line(name: str, event: dict[str, Any]) -> str:
     """One line for a live market event (new orders stand out)."""
     if name != "order":

@@ -230,3 +230,31 @@ def test_steps_the_chain_would_refuse_are_refused_before_signing(running_node: R
     code, out, err = _cli(node, "order", "confirm", order, "--from", "alice", "--force")
     assert code == 1 and "transaction failed: wrong_state" in err  # --force signs it, and the fee is spent
     assert _nonce(node, "alice") == before["alice"] + 2
+
+
+def test_merchant_show_gives_reputation_and_ratings(running_node: RunningNode) -> None:
+    node = running_node
+    assert _cli(node, "wallet", "new", "shop")[0] == 0
+    assert _cli(node, "tx", "transfer", "--from", "alice", "--to", "shop", "--amount", "1")[0] == 0
+    code, out, err = _cli(node, "merchant", "show", "shop")
+    assert code == 0 and "no reviews yet" in err, err
+    listing = _json(node, "listing", "create", "--from", "shop", "--title", "Cup", "--price", "0.5", "--stock", "9")
+    for rating in ("4", "5"):
+        order = _json(node, "order", "place", listing["hash"], "--from", "alice", "--deliver-to", "A")["hash"]
+        assert _cli(node, "order", "accept", order, "--from", "shop")[0] == 0
+        assert _cli(node, "order", "ship", order, "--from", "shop")[0] == 0
+        assert _cli(node, "order", "confirm", order, "--from", "alice")[0] == 0
+        assert _cli(node, "order", "review", order, "--from", "alice", "--rating", rating)[0] == 0
+    shown = _json(node, "merchant", "show", "shop")
+    assert (shown["reviews"], shown["mean_rating_milli"], shown["closed_orders"], shown["settled_orders"]) == (
+        2,
+        4500,
+        2,
+        2,
+    )
+    assert shown["ratings"] == {"counts": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}, "complete": True}
+    code, out, err = _cli(node, "merchant", "show", shown["merchant"])
+    assert code == 0, err
+    assert "4.50/5" in out and "settled" in out and "4/5" in out and "5/5" in out
+    code, _, err = _cli(node, "merchant", "show", "agora1nothing")
+    assert code == 1 and "Traceback" not in err and err.count("\n") == 1
