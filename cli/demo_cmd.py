@@ -169,7 +169,9 @@ def _transfer_final_everywhere(out: Output, testnet: Testnet, minor: int, timeou
     request = TransferRequest(to=decode_address(shopper), amount=minor, memo="hello from agora demo")
     with out.err.status("waiting for the transaction to be committed ..."):
         record = call(entry.api_url, lambda c: send_transfer(c, key, request, wait=True, commit_timeout=timeout))
-    show_tx(out, record)
+    from cli.wallets import wallet_names
+
+    show_tx(out, record, wallet_names(testnet.path))
     if (record.get("receipt") or {}).get("code") != "ok":
         raise CliError(f"the demo transfer failed: {record.get('receipt')}")
 

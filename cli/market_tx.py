@@ -121,7 +121,9 @@ def send_market_tx(app_ctx: AppContext, how: Sending, build: Builder, created: s
 
         out.info(f"follow it with  [bold]{escape(agora_command())} tx show {record['hash']}[/]")
     else:
-        show_tx(out, record)
+        from cli.wallets import wallet_names
+
+        show_tx(out, record, wallet_names(app_ctx.resolve_home(how.home)))
         if created is not None and failure is None:
             out.fields(None, [(f"{created} id", record["hash"])])
     if failure is not None:

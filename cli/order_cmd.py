@@ -542,7 +542,9 @@ def show(
     if json_:
         app_ctx.output.json({**order, "decrypted": opened})
     else:
-        show_order(app_ctx.output, order, opened)
+        from cli.wallets import wallet_names
+
+        show_order(app_ctx.output, order, opened, wallet_names(app_ctx.resolve_home(home)))
 
 
 @app.command("watch")
@@ -578,6 +580,9 @@ def watch(
         "order": None if order is None else _id(order).hex(),
     }
     out = app_ctx.output
+    from cli.wallets import wallet_names
+
+    names = wallet_names(home_dir)
 
     async def follow(client: NodeClient) -> int:
         from contextlib import aclosing
@@ -592,7 +597,7 @@ def watch(
                 if json_:
                     typer.echo(json.dumps({"event": name, **event}))
                 else:
-                    typer.echo(event_line(name, event))
+                    typer.echo(event_line(name, event, names))
                 seen += 1
                 if count is not None and seen >= count:
                     break

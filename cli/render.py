@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 from cli.amounts import format_amount
 from cli.output import Output
@@ -53,6 +54,50 @@ def agr(minor: Any, asset: str = "AGR") -> str:
     if not isinstance(minor, int) or minor < 0:
         return str(minor)
     return f"{format_amount(minor)} {asset} ({minor})"
+
+
+AMOUNT_ATTRS: Final = frozenset({"amount", "total", "price", "fee", "escrow", "unit_price", "shipping_price"})
+DEADLINE_ATTRS: Final = frozenset({"deadline_ms"})
+TIME_ATTRS: Final = frozenset({"time_ms", "created_ms", "updated_ms", "reply_time_ms"})
+NO_NAMES: Final[Mapping[str, str]] = {}
+
+
+def account(address: Any, names: Mapping[str, str] = NO_NAMES) -> Any:
+    """An ``agora1...`` address with the local wallet's name after it when there is one."""
+    if not isinstance(address, str) or not address:
+        return address
+    name = names.get(address)
+    return f"{address} ({name})" if name else address
+
+
+def attr_value(name: str, value: Any, names: Mapping[str, str] = NO_NAMES) -> Any:
+    """An event attribute or body field for people: accounts named, amounts in AGR, deadlines
+    as local time with the time left, times as local time, listing windows as durations."""
+    if isinstance(value, str) and value.startswith("agora1"):
+        return account(value, names)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value
+    if name in AMOUNT_ATTRS:
+        return agr(value)
+    if name in DEADLINE_ATTRS:
+        return deadline(value)
+    if name in TIME_ATTRS:
+        return local_time(value) if value > 0 else "-"
+    if name.endswith("_ms"):
+        return duration(value)
+    return value
+
+
+def _attrs(attrs: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    return {key: _nested(key, value, names) for key, value in attrs.items()}
+
+
+def _nested(key: str, value: Any, names: Mapping[str, str]) -> Any:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={_nested(k, v, names)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(str(_nested(key, v, names)) for v in value)
+    return attr_value(key, value, names)
 
 
 def show_node(out: Output, status: dict[str, Any], url: str) -> None:
@@ -122,18 +167,21 @@ def show_block(out: Output, block: dict[str, Any]) -> None:
         out.table(None, ["#", "transaction"], list(enumerate(txs)))
 
 
-def _body_rows(kind: str, body: dict[str, Any]) -> list[tuple[str, Any]]:
+def _body_rows(kind: str, body: dict[str, Any], names: Mapping[str, str]) -> list[tuple[str, Any]]:
     if kind == "transfer":
         asset = str(body.get("asset", "AGR"))
-        rows: list[tuple[str, Any]] = [("to", body.get("to")), ("amount", agr(body.get("amount"), asset))]
+        rows: list[tuple[str, Any]] = [
+            ("to", account(body.get("to"), names)),
+            ("amount", agr(body.get("amount"), asset)),
+        ]
         if body.get("memo"):
             rows.append(("memo", body.get("memo")))
         return rows
-    return [(f"body.{key}", value) for key, value in body.items()]
+    return [(f"body.{key}", _nested(key, value, names)) for key, value in body.items()]
 
 
-def show_tx(out: Output, record: dict[str, Any]) -> None:
-    """A transaction, where it is, and its receipt."""
+def show_tx(out: Output, record: dict[str, Any], names: Mapping[str, str] = NO_NAMES) -> None:
+    """A transaction, where it is, and its receipt (accounts with the wallet names in ``names``)."""
     tx = record.get("tx") or {}
     receipt = record.get("receipt") or {}
     kind = str(tx.get("kind", "?"))
@@ -143,8 +191,8 @@ def show_tx(out: Output, record: dict[str, Any]) -> None:
         ("height", record.get("height")),
         ("index", record.get("index")),
         ("kind", kind),
-        ("from", tx.get("sender")),
-        *_body_rows(kind, tx.get("body") or {}),
+        ("from", account(tx.get("sender"), names)),
+        *_body_rows(kind, tx.get("body") or {}, names),
         ("nonce", tx.get("nonce")),
         ("fee", agr(tx.get("fee"))),
     ]
@@ -160,5 +208,5 @@ def show_tx(out: Output, record: dict[str, Any]) -> None:
         out.table(
             "Events",
             ["type", "attributes"],
-            [(e.get("type"), e.get("attrs") or {}) for e in events],
+            [(e.get("type"), _attrs(e.get("attrs") or {}, names)) for e in events],
         )
