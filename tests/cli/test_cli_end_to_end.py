@@ -89,7 +89,7 @@ def test_local_checks_refuse_what_the_chain_would_fail(running_node: RunningNode
     code, _, err = _cli(node, "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "2000000")
     assert code == 1 and "insufficient funds" in err
     code, _, err = _cli(node, "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--fee", "1u")
-    assert code == 1 and "below the chain's minimum fee" in err
+    assert code == 1 and "fee 0.000001 AGR (1u) is below the chain's minimum fee of" in err
     code, _, err = _cli(node, "chain", "block", "999999")
     assert code == 1 and "not_found" in err
     assert _balance(node, "alice")["nonce"] == 0
