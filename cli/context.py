@@ -37,8 +37,10 @@ class AppContext:
         return (override or self.home).expanduser()
 
     def resolve_node(self, override: str | None) -> str:
-        """The node URL: a command's own --node wins over the root one."""
-        return (override or self.node_url).rstrip("/")
+        """The node URL: a command's own --node wins over the root one; CliError if it is not a usable URL."""
+        from cli.node_url import check_node_url
+
+        return check_node_url(override or self.node_url)
 
 
 def app_context(ctx: typer.Context) -> AppContext:

@@ -144,7 +144,7 @@ def demo(
             _marketplace_step(out, testnet, merchant, timeout)
             show_endpoints(out, testnet)
             if not keep:
-                out.info("      (the demo stops these nodes now; `agora demo --keep` leaves them running to try)")
+                out.info(f"      (the demo stops these nodes now; `{_agora()} demo --keep` leaves them running to try)")
             succeeded = True
         finally:
             _finish(out, testnet, path, keep=keep, succeeded=succeeded, temporary=temporary)
@@ -169,7 +169,9 @@ def _transfer_final_everywhere(out: Output, testnet: Testnet, minor: int, timeou
     request = TransferRequest(to=decode_address(shopper), amount=minor, memo="hello from agora demo")
     with out.err.status("waiting for the transaction to be committed ..."):
         record = call(entry.api_url, lambda c: send_transfer(c, key, request, wait=True, commit_timeout=timeout))
-    show_tx(out, record)
+    from cli.wallets import wallet_names
+
+    show_tx(out, record, wallet_names(testnet.path))
     if (record.get("receipt") or {}).get("code") != "ok":
         raise CliError(f"the demo transfer failed: {record.get('receipt')}")
 
@@ -207,6 +209,12 @@ def _marketplace_step(out: Output, testnet: Testnet, merchant_before: dict[str, 
     out.info(f"      merchant balance: {gain} (the mug, less the fees of 3 transactions)")
 
 
+def _agora() -> str:
+    from cli.invocation import agora_markup
+
+    return agora_markup()
+
+
 def _password(testnet: Testnet) -> str:
     from cli.passwords import read_password_file
 
@@ -219,7 +227,12 @@ def _finish(out: Output, testnet: Testnet | None, path: Path, *, keep: bool, suc
 
     _step(out, STEPS, "finishing")
     if testnet is not None and keep and succeeded:
-        out.info(f"      the testnet keeps running; stop it with:  [bold]agora testnet down --dir {path}[/]")
+        from rich.markup import escape
+
+        out.info(
+            "      the testnet keeps running; stop it with:  "
+            f"[bold]{_agora()} testnet down --dir {escape(str(path))}[/]"
+        )
         return
     if testnet is not None:
         stopped, killed = stop_nodes(testnet)

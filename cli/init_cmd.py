@@ -95,4 +95,8 @@ def init(
             ("datadir", str(result.datadir)),
         ],
     )
-    out.info(f"next: start the node with  [bold]agora node run{home_flag(home_dir)}[/]")
+    from rich.markup import escape
+
+    from cli.invocation import agora_command
+
+    out.info(f"next: start the node with  [bold]{escape(agora_command())} node run{escape(home_flag(home_dir))}[/]")

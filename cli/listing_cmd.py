@@ -267,7 +267,13 @@ def list_(
 
 
 @app.command("show")
-def show(ctx: typer.Context, listing_id: ListingId, node: NodeOption = None, json_: JsonOption = False) -> None:
+def show(
+    ctx: typer.Context,
+    listing_id: ListingId,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    json_: JsonOption = False,
+) -> None:
     """Show a listing: price, stock, shipping options, accepted arbiters and deadlines."""
     from cli.market_render import show_listing
     from cli.market_tx import parse_id
@@ -279,4 +285,6 @@ def show(ctx: typer.Context, listing_id: ListingId, node: NodeOption = None, jso
     if json_:
         app_ctx.output.json(listing)
     else:
-        show_listing(app_ctx.output, listing)
+        from cli.wallets import wallet_names
+
+        show_listing(app_ctx.output, listing, wallet_names(app_ctx.resolve_home(home)))

@@ -18,6 +18,10 @@ FeeOption = Annotated[
     ),
 ]
 WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the block and show the receipt.")]
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="Sign and send even if the order's state or your role says the chain will refuse it."),
+]
 TimeoutOption = Annotated[float, typer.Option("--timeout", min=0.1, max=3600, help="Seconds to wait for the block.")]
 
 

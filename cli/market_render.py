@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from cli.output import Output
-from cli.render import agr, when
+from cli.render import NO_NAMES, account, agr, deadline, duration, when
 
 
-def show_listing(out: Output, listing: dict[str, Any]) -> None:
-    """One listing with its shipping options and arbiters."""
+def show_listing(out: Output, listing: dict[str, Any], names: Mapping[str, str] = NO_NAMES) -> None:
+    """One listing with its shipping options and arbiters (windows as durations such as "2d")."""
     windows = listing.get("windows") or {}
     out.fields(
         f"Listing {listing.get('title')!r}",
         [
             ("id", listing.get("id")),
-            ("merchant", listing.get("merchant")),
+            ("merchant", account(listing.get("merchant"), names)),
             ("status", listing.get("status")),
             ("price", agr(listing.get("price"))),
             ("stock", listing.get("stock")),
             ("description", listing.get("description") or None),
-            ("windows", {k.removesuffix("_ms"): f"{int(v) // 1000}s" for k, v in windows.items()}),
+            ("windows", {k.removesuffix("_ms"): duration(int(v)) for k, v in windows.items()}),
             ("created", when(listing.get("created_ms"))),
             ("updated", when(listing.get("updated_ms"))),
         ],
@@ -33,7 +34,9 @@ def show_listing(out: Output, listing: dict[str, Any]) -> None:
     arbiters = listing.get("arbiters") or []
     if arbiters:
         out.table(
-            "Accepted arbiters", ["arbiter", "fee (bps)"], [(a.get("arbiter"), a.get("fee_bps")) for a in arbiters]
+            "Accepted arbiters",
+            ["arbiter", "fee (bps)"],
+            [(account(a.get("arbiter"), names), a.get("fee_bps")) for a in arbiters],
         )
 
 
@@ -54,27 +57,29 @@ def show_listings(out: Output, page: dict[str, Any]) -> None:
     _more(out, page)
 
 
-def show_order(out: Output, order: dict[str, Any], opened: dict[str, str]) -> None:
-    """An order, what the local key could decrypt (``opened``), its review and its full history."""
+def show_order(out: Output, order: dict[str, Any], opened: dict[str, str], names: Mapping[str, str] = NO_NAMES) -> None:
+    """An order, what the local key could decrypt (``opened``), its review and its full history
+    (accounts with the wallet names in ``names``, the deadline as local time and time left)."""
     ruling = order.get("ruling")
     rows: list[tuple[str, Any]] = [
         ("id", order.get("id")),
         ("listing", order.get("listing_id")),
         ("state", order.get("state")),
-        ("buyer", order.get("buyer")),
-        ("merchant", order.get("merchant")),
-        ("arbiter", order.get("arbiter")),
+        ("buyer", account(order.get("buyer"), names)),
+        ("merchant", account(order.get("merchant"), names)),
+        ("arbiter", account(order.get("arbiter"), names)),
         ("quantity", order.get("quantity")),
         ("unit price", agr(order.get("unit_price"))),
         ("shipping", agr(order.get("shipping_price"))),
         ("total", agr(order.get("total"))),
         ("in escrow", agr(order.get("escrow"))),
-        ("deadline", when(order.get("deadline_ms")) if order.get("deadline_ms") else None),
-        ("disputed by", order.get("disputed_by")),
+        ("deadline", deadline(order.get("deadline_ms")) if order.get("deadline_ms") else None),
+        ("disputed by", account(order.get("disputed_by"), names)),
     ]
     if ruling:
         rows.append(("ruling", {k: agr(v) for k, v in ruling.items()}))
     rows.extend(opened.items())
+    rows.extend(sealed_hints(order, opened))
     out.fields(f"Order ({order.get('state')})", [(k, v) for k, v in rows if v is not None])
     review = order.get("review")
     if review:
@@ -95,12 +100,29 @@ def show_order(out: Output, order: dict[str, Any], opened: dict[str, str]) -> No
                 h.get("height"),
                 h.get("action"),
                 h.get("state"),
-                "chain (deadline)" if h.get("automatic") else h.get("actor"),
+                "chain (deadline)" if h.get("automatic") else account(h.get("actor"), names),
                 h.get("note") or "",
             )
             for h in order.get("history") or []
         ],
     )
+
+
+SEALED_FIELDS = (
+    ("delivery details", "delivery", "merchant"),
+    ("tracking", "tracking", "buyer"),
+    ("return tracking", "return_tracking", "merchant"),
+)
+"""(label, order field, the party it is sealed to)."""
+
+
+def sealed_hints(order: dict[str, Any], opened: dict[str, str]) -> list[tuple[str, str]]:
+    """A row for each sealed field that is set but was not decrypted, saying how to read it."""
+    return [
+        (label, f"encrypted: add --as <the {party}'s wallet> to read it")
+        for label, name, party in SEALED_FIELDS
+        if order.get(name) and label not in opened
+    ]
 
 
 def show_orders(out: Output, page: dict[str, Any]) -> None:
@@ -120,7 +142,7 @@ def show_orders(out: Output, page: dict[str, Any]) -> None:
                     o.get("quantity"),
                     o.get("buyer"),
                     o.get("merchant"),
-                    when(o.get("deadline_ms")) if o.get("deadline_ms") else "-",
+                    deadline(o.get("deadline_ms")) if o.get("deadline_ms") else "-",
                 )
                 for o in items
             ],
@@ -147,15 +169,35 @@ def show_reputation(out: Output, rep: dict[str, Any]) -> None:
     )
 
 
-def event_line(name: str, event: dict[str, Any]) -> str:
-    """One line for a live market event (new orders stand out)."""
+def show_ratings(out: Output, ratings: dict[str, Any]) -> None:
+    """How many reviews gave each rating, with a bar per rating."""
+    counts = {int(k): int(v) for k, v in (ratings.get("counts") or {}).items()}
+    total = sum(counts.values())
+    if total == 0:
+        out.info("no reviews yet")
+        return
+    title = "Ratings" if ratings.get("complete", True) else "Ratings (oldest orders only: the merchant has more)"
+    widest = max(counts.values())
+    out.table(
+        title,
+        ["rating", "reviews", ""],
+        [(f"{r}/5", counts.get(r, 0), "#" * round(20 * counts.get(r, 0) / widest)) for r in range(5, 0, -1)],
+    )
+
+
+def event_line(name: str, event: dict[str, Any], names: Mapping[str, str] = NO_NAMES) -> str:
+    """One line for a live market event (new orders stand out; accounts with their wallet
+    names, the next deadline as local time and time left)."""
     if name != "order":
         return f"{when(event.get('time_ms'))}  {name}  {event.get('order_id') or event.get('listing_id') or ''}"
     headline = "NEW ORDER" if event.get("action") == "place" else str(event.get("action"))
-    who = "chain (deadline)" if event.get("automatic") else event.get("actor")
+    who = "chain (deadline)" if event.get("automatic") else account(event.get("actor"), names)
+    due = event.get("deadline_ms")
+    next_due = f"  next deadline {deadline(due)}" if isinstance(due, int) and due > 0 else ""
     return (
         f"{when(event.get('time_ms'))}  {headline}  order {event.get('order_id')}  "
         f"{event.get('prev_state') or '-'} -> {event.get('state')}  total {agr(event.get('total'))}  by {who}"
+        f"{next_due}"
     )
 
 

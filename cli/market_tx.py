@@ -115,9 +115,15 @@ def send_market_tx(app_ctx: AppContext, how: Sending, build: Builder, created: s
         out.json(record)
     elif not how.wait:
         out.fields("Transaction submitted", [("hash", record["hash"]), ("status", record["status"])])
-        out.info(f"follow it with  [bold]agora tx show {record['hash']}[/]")
+        from rich.markup import escape
+
+        from cli.invocation import agora_command
+
+        out.info(f"follow it with  [bold]{escape(agora_command())} tx show {record['hash']}[/]")
     else:
-        show_tx(out, record)
+        from cli.wallets import wallet_names
+
+        show_tx(out, record, wallet_names(app_ctx.resolve_home(how.home)))
         if created is not None and failure is None:
             out.fields(None, [(f"{created} id", record["hash"])])
     if failure is not None:

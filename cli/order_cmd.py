@@ -14,13 +14,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.context import app_context
-from cli.market_options import FeeOption, FromOption, TimeoutOption, WaitOption, sending
+from cli.market_options import FeeOption, ForceOption, FromOption, TimeoutOption, WaitOption, sending
 from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from chain.keys import PrivateKey
     from cli.market_tx import Builder
     from node.client import NodeClient
+
+    OrderCheck = Callable[[dict[str, Any], bytes, int], str | None]
+    """Given the order (node JSON), the signer's key and the chain time: why it would fail, or None."""
 
 app = typer.Typer(
     help="Buy and sell: place, accept, ship, confirm, cancel, return, dispute, resolve and review orders; "
@@ -61,6 +66,28 @@ def _send(
 
     how = sending(sender, fee, wait, timeout, home, node, password_file, json_)
     send_market_tx(app_context(ctx), how, build, created)
+
+
+def _guarded(order_id: bytes, force: bool, check: OrderCheck, build: Builder) -> Builder:
+    """``build``, after ``check`` found nothing the chain would refuse (unless ``force``)."""
+
+    async def guarded(client: NodeClient, key: PrivateKey) -> Any:
+        if not force:
+            from cli.order_checks import chain_now_ms, fetch_order, refuse
+
+            order = await fetch_order(client, order_id.hex())
+            refuse(check(order, key.public_key, await chain_now_ms(client)))
+        return await build(client, key)
+
+    return guarded
+
+
+def _step_check(action_name: str) -> OrderCheck:
+    from cli.order_checks import step_refusal
+    from market.order_state import Action
+
+    action = Action(action_name)
+    return lambda order, me, now_ms: step_refusal(order, action, me, now_ms)
 
 
 def _fixed(body: Any) -> Builder:
@@ -206,6 +233,7 @@ def place(
 
 
 def _step_command(name: str, kind: str, summary: str, with_reason: bool) -> None:
+    action = kind.removeprefix("order.")
     if with_reason:
 
         def noted(
@@ -213,6 +241,7 @@ def _step_command(name: str, kind: str, summary: str, with_reason: bool) -> None
             order_id: OrderId,
             sender: FromOption,
             reason: ReasonOption = "",
+            force: ForceOption = False,
             fee: FeeOption = None,
             wait: WaitOption = True,
             timeout: TimeoutOption = 30.0,
@@ -221,8 +250,9 @@ def _step_command(name: str, kind: str, summary: str, with_reason: bool) -> None
             password_file: PasswordFileOption = None,
             json_: JsonOption = False,
         ) -> None:
-            body = _body_class(kind)(_id(order_id), reason)
-            _send(ctx, _fixed(body), sender, fee, wait, timeout, home, node, password_file, json_)
+            oid = _id(order_id)
+            build = _guarded(oid, force, _step_check(action), _fixed(_body_class(kind)(oid, reason)))
+            _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
 
         command: Any = noted
     else:
@@ -231,6 +261,7 @@ def _step_command(name: str, kind: str, summary: str, with_reason: bool) -> None
             ctx: typer.Context,
             order_id: OrderId,
             sender: FromOption,
+            force: ForceOption = False,
             fee: FeeOption = None,
             wait: WaitOption = True,
             timeout: TimeoutOption = 30.0,
@@ -239,8 +270,9 @@ def _step_command(name: str, kind: str, summary: str, with_reason: bool) -> None
             password_file: PasswordFileOption = None,
             json_: JsonOption = False,
         ) -> None:
-            body = _body_class(kind)(_id(order_id))
-            _send(ctx, _fixed(body), sender, fee, wait, timeout, home, node, password_file, json_)
+            oid = _id(order_id)
+            build = _guarded(oid, force, _step_check(action), _fixed(_body_class(kind)(oid)))
+            _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
 
         command = plain
     command.__doc__ = summary
@@ -289,6 +321,7 @@ def ship(
     order_id: OrderId,
     sender: FromOption,
     tracking: TrackingOption = None,
+    force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 30.0,
@@ -300,7 +333,8 @@ def ship(
     """Merchant: mark an accepted order shipped; the --tracking reference is encrypted to the buyer."""
     from market.bodies import OrderShip
 
-    build = _sealed_to_party(_id(order_id), "buyer", tracking, OrderShip)
+    oid = _id(order_id)
+    build = _guarded(oid, force, _step_check("ship"), _sealed_to_party(oid, "buyer", tracking, OrderShip))
     _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
 
 
@@ -310,6 +344,7 @@ def return_ship(
     order_id: OrderId,
     sender: FromOption,
     tracking: TrackingOption = None,
+    force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 30.0,
@@ -321,7 +356,9 @@ def return_ship(
     """Buyer: ship the item back after an approved return; the --tracking reference is encrypted to the merchant."""
     from market.bodies import OrderShipReturn
 
-    build = _sealed_to_party(_id(order_id), "merchant", tracking, OrderShipReturn)
+    oid = _id(order_id)
+    sealed = _sealed_to_party(oid, "merchant", tracking, OrderShipReturn)
+    build = _guarded(oid, force, _step_check("ship_return"), sealed)
     _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
 
 
@@ -335,6 +372,7 @@ def resolve(
         str, typer.Option("--merchant-amount", help="The merchant's share: AGR or minor units (u).")
     ],
     note: Annotated[str, typer.Option("--note", help="The ruling's public reasoning.")] = "",
+    force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 30.0,
@@ -345,12 +383,19 @@ def resolve(
 ) -> None:
     """Arbiter: rule a disputed order; the two shares must add up to the escrow less your fee."""
     from cli.amounts import parse_amount
+    from cli.order_checks import split_refusal_text
     from market.bodies import OrderRule
 
-    body = OrderRule(
-        _id(order_id), parse_amount(buyer_amount, allow_zero=True), parse_amount(merchant_amount, allow_zero=True), note
-    )
-    _send(ctx, _fixed(body), sender, fee, wait, timeout, home, node, password_file, json_)
+    oid = _id(order_id)
+    to_buyer, to_merchant = parse_amount(buyer_amount, allow_zero=True), parse_amount(merchant_amount, allow_zero=True)
+    in_minor = buyer_amount.strip().endswith("u") and merchant_amount.strip().endswith("u")
+    rule = _step_check("rule")
+
+    def check(order: dict[str, Any], me: bytes, now_ms: int) -> str | None:
+        return rule(order, me, now_ms) or split_refusal_text(order, to_buyer, to_merchant, in_minor)
+
+    build = _guarded(oid, force, check, _fixed(OrderRule(oid, to_buyer, to_merchant, note)))
+    _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
 
 
 @app.command("review")
@@ -365,6 +410,7 @@ def review(
     reply: Annotated[
         str | None, typer.Option("--reply", help="Merchant: your one reply to the buyer's review.", show_default=False)
     ] = None,
+    force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 30.0,
@@ -375,12 +421,19 @@ def review(
 ) -> None:
     """Buyer: rate a finished order once (--rating, --comment). Merchant: reply once (--reply)."""
     from cli.errors import CliError
+    from cli.order_checks import reply_refusal_text, review_refusal_text
     from market.bodies import OrderReply, OrderReview
 
     if (rating is None) == (reply is None):
         raise CliError("give either --rating (the buyer's review) or --reply (the merchant's answer)")
-    body = OrderReview(_id(order_id), rating, comment) if rating is not None else OrderReply(_id(order_id), reply or "")
-    _send(ctx, _fixed(body), sender, fee, wait, timeout, home, node, password_file, json_)
+    oid = _id(order_id)
+    body = OrderReview(oid, rating, comment) if rating is not None else OrderReply(oid, reply or "")
+    refusal = review_refusal_text if rating is not None else reply_refusal_text
+
+    def check(order: dict[str, Any], me: bytes, now_ms: int) -> str | None:
+        return refusal(order, me)
+
+    _send(ctx, _guarded(oid, force, check, _fixed(body)), sender, fee, wait, timeout, home, node, password_file, json_)
 
 
 # --- reads --------------------------------------------------------------------------------
@@ -461,7 +514,8 @@ def show(
         str | None,
         typer.Option(
             "--as",
-            help="Your wallet: decrypts the delivery details if you are the merchant, the tracking if the buyer.",
+            help="Your wallet: decrypts the delivery details if you are the merchant, the tracking if the buyer "
+            "(without it they are not shown).",
             show_default=False,
         ),
     ] = None,
@@ -470,7 +524,8 @@ def show(
     password_file: PasswordFileOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Show an order with its full history; with --as, also what your key can decrypt."""
+    """Show an order with its full history. The delivery details and the tracking are encrypted:
+    only --as the merchant's wallet shows the delivery details, only --as the buyer's the tracking."""
     from cli.market_render import show_order
     from cli.market_tx import load_key
     from cli.remote import call
@@ -487,7 +542,9 @@ def show(
     if json_:
         app_ctx.output.json({**order, "decrypted": opened})
     else:
-        show_order(app_ctx.output, order, opened)
+        from cli.wallets import wallet_names
+
+        show_order(app_ctx.output, order, opened, wallet_names(app_ctx.resolve_home(home)))
 
 
 @app.command("watch")
@@ -523,6 +580,9 @@ def watch(
         "order": None if order is None else _id(order).hex(),
     }
     out = app_ctx.output
+    from cli.wallets import wallet_names
+
+    names = wallet_names(home_dir)
 
     async def follow(client: NodeClient) -> int:
         from contextlib import aclosing
@@ -537,7 +597,7 @@ def watch(
                 if json_:
                     typer.echo(json.dumps({"event": name, **event}))
                 else:
-                    typer.echo(event_line(name, event))
+                    typer.echo(event_line(name, event, names))
                 seen += 1
                 if count is not None and seen >= count:
                     break

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 from cli.amounts import format_amount
 from cli.output import Output
@@ -17,11 +18,86 @@ def when(time_ms: Any) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def duration(ms: int) -> str:
+    """Milliseconds as the largest units that fit, e.g. "2d", "1d 6h", "15m", "90s" -> "1m 30s", "500ms"."""
+    if ms < 1000:
+        return f"{max(ms, 0)}ms"
+    seconds = ms // 1000
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts[:2])
+
+
+def local_time(time_ms: int) -> str:
+    """A chain time in milliseconds as local wall-clock time with its zone ("2026-12-03 14:05:00 CET")."""
+    moment = datetime.datetime.fromtimestamp(time_ms / 1000).astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+def deadline(time_ms: Any, now_ms: int | None = None) -> str:
+    """A deadline as local time and the time left ("... (in 1d 23h)", "... (passed 5m ago)")."""
+    if not isinstance(time_ms, int) or time_ms <= 0:
+        return "-"
+    import time
+
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    left = time_ms - now
+    relation = f"in {duration(left)}" if left > 0 else f"passed {duration(-left)} ago"
+    return f"{local_time(time_ms)} ({relation})"
+
+
 def agr(minor: Any, asset: str = "AGR") -> str:
     """``minor`` units as "1.5 AGR (1500000)"."""
     if not isinstance(minor, int) or minor < 0:
         return str(minor)
     return f"{format_amount(minor)} {asset} ({minor})"
+
+
+AMOUNT_ATTRS: Final = frozenset({"amount", "total", "price", "fee", "escrow", "unit_price", "shipping_price"})
+DEADLINE_ATTRS: Final = frozenset({"deadline_ms"})
+TIME_ATTRS: Final = frozenset({"time_ms", "created_ms", "updated_ms", "reply_time_ms"})
+NO_NAMES: Final[Mapping[str, str]] = {}
+
+
+def account(address: Any, names: Mapping[str, str] = NO_NAMES) -> Any:
+    """An ``agora1...`` address with the local wallet's name after it when there is one."""
+    if not isinstance(address, str) or not address:
+        return address
+    name = names.get(address)
+    return f"{address} ({name})" if name else address
+
+
+def attr_value(name: str, value: Any, names: Mapping[str, str] = NO_NAMES) -> Any:
+    """An event attribute or body field for people: accounts named, amounts in AGR, deadlines
+    as local time with the time left, times as local time, listing windows as durations."""
+    if isinstance(value, str) and value.startswith("agora1"):
+        return account(value, names)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value
+    if name in AMOUNT_ATTRS:
+        return agr(value)
+    if name in DEADLINE_ATTRS:
+        return deadline(value)
+    if name in TIME_ATTRS:
+        return local_time(value) if value > 0 else "-"
+    if name.endswith("_ms"):
+        return duration(value)
+    return value
+
+
+def _attrs(attrs: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    return {key: _nested(key, value, names) for key, value in attrs.items()}
+
+
+def _nested(key: str, value: Any, names: Mapping[str, str]) -> Any:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={_nested(k, v, names)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(str(_nested(key, v, names)) for v in value)
+    return attr_value(key, value, names)
 
 
 def show_node(out: Output, status: dict[str, Any], url: str) -> None:
@@ -91,18 +167,21 @@ def show_block(out: Output, block: dict[str, Any]) -> None:
         out.table(None, ["#", "transaction"], list(enumerate(txs)))
 
 
-def _body_rows(kind: str, body: dict[str, Any]) -> list[tuple[str, Any]]:
+def _body_rows(kind: str, body: dict[str, Any], names: Mapping[str, str]) -> list[tuple[str, Any]]:
     if kind == "transfer":
         asset = str(body.get("asset", "AGR"))
-        rows: list[tuple[str, Any]] = [("to", body.get("to")), ("amount", agr(body.get("amount"), asset))]
+        rows: list[tuple[str, Any]] = [
+            ("to", account(body.get("to"), names)),
+            ("amount", agr(body.get("amount"), asset)),
+        ]
         if body.get("memo"):
             rows.append(("memo", body.get("memo")))
         return rows
-    return [(f"body.{key}", value) for key, value in body.items()]
+    return [(f"body.{key}", _nested(key, value, names)) for key, value in body.items()]
 
 
-def show_tx(out: Output, record: dict[str, Any]) -> None:
-    """A transaction, where it is, and its receipt."""
+def show_tx(out: Output, record: dict[str, Any], names: Mapping[str, str] = NO_NAMES) -> None:
+    """A transaction, where it is, and its receipt (accounts with the wallet names in ``names``)."""
     tx = record.get("tx") or {}
     receipt = record.get("receipt") or {}
     kind = str(tx.get("kind", "?"))
@@ -112,8 +191,8 @@ def show_tx(out: Output, record: dict[str, Any]) -> None:
         ("height", record.get("height")),
         ("index", record.get("index")),
         ("kind", kind),
-        ("from", tx.get("sender")),
-        *_body_rows(kind, tx.get("body") or {}),
+        ("from", account(tx.get("sender"), names)),
+        *_body_rows(kind, tx.get("body") or {}, names),
         ("nonce", tx.get("nonce")),
         ("fee", agr(tx.get("fee"))),
     ]
@@ -129,5 +208,5 @@ def show_tx(out: Output, record: dict[str, Any]) -> None:
         out.table(
             "Events",
             ["type", "attributes"],
-            [(e.get("type"), e.get("attrs") or {}) for e in events],
+            [(e.get("type"), _attrs(e.get("attrs") or {}, names)) for e in events],
         )

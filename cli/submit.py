@@ -44,7 +44,12 @@ async def submit_body(
     min_fee = int(status.get("min_fee", 0))
     chosen = min_fee if fee is None else fee
     if chosen < min_fee:
-        raise CliError(f"fee {chosen} is below the chain's minimum fee of {min_fee} minor units")
+        from cli.amounts import format_amount
+
+        raise CliError(
+            f"fee {format_amount(chosen)} AGR ({chosen}u) is below the chain's minimum fee of "
+            f"{format_amount(min_fee)} AGR ({min_fee}u)"
+        )
     account = await fetch_account(client, encode_address(key.public_key))
     if check is not None:
         check(account, chosen)

@@ -41,6 +41,18 @@ DirOption = Annotated[
 ]
 
 
+def _agora() -> str:
+    from cli.invocation import agora_markup
+
+    return agora_markup()
+
+
+def _escape(path: Path) -> str:
+    from rich.markup import escape
+
+    return escape(str(path))
+
+
 def _load(directory: Path) -> Testnet:
     from node.testnet import TestnetError, load_testnet
 
@@ -90,7 +102,7 @@ def init(
     except TestnetError as exc:
         raise CliError(str(exc)) from None
     show_layout(out, testnet)
-    out.info(f"next:  [bold]agora testnet up --dir {path}[/]")
+    out.info(f"next:  [bold]{_agora()} testnet up --dir {_escape(path)}[/]")
 
 
 @app.command("add-node")
@@ -111,8 +123,9 @@ def add_node(ctx: typer.Context, directory: DirOption = DEFAULT_DIR) -> None:
         [(node.name, node.role, node.api_url, node.p2p_url, node.datadir)],
     )
     out.info(
-        f"start it with the others (`agora testnet up --dir {testnet.path}`), or alone on a running testnet:\n"
-        f"  agora node run --datadir {node.datadir}"
+        f"start it with the others (`{_agora()} testnet up --dir {_escape(testnet.path)}`), "
+        "or alone on a running testnet:\n"
+        f"  {_agora()} node run --datadir {_escape(node.datadir)}"
     )
 
 
@@ -213,14 +226,21 @@ def show_endpoints(out: Output, testnet: Testnet) -> None:
             for n in testnet.nodes
         ],
     )
-    path, url = testnet.path, testnet.nodes[0].api_url
+    from rich.markup import escape
+
+    from cli.invocation import activate_hint, agora_command
+
+    path, url, agora = testnet.path, testnet.nodes[0].api_url, agora_command()
+    hint = activate_hint()
     out.info(
-        "use it:\n"
-        f"  agora testnet status --dir {path}\n"
-        f"  agora --home {path} --node {url} tx transfer --from merchant --to shopper --amount 5 "
-        f"--password-file {testnet.password_file}\n"
-        f"  agora --home {path} --node {url} wallet balance shopper\n"
-        f"  agora testnet down --dir {path}"
+        escape(
+            "use it:\n"
+            f"  {agora} testnet status --dir {path}\n"
+            f"  {agora} --home {path} --node {url} tx transfer --from merchant --to shopper --amount 5 "
+            f"--password-file {testnet.password_file}\n"
+            f"  {agora} --home {path} --node {url} wallet balance shopper\n"
+            f"  {agora} testnet down --dir {path}" + ("" if hint is None else f"\n({hint})")
+        )
     )
 
 
@@ -234,7 +254,10 @@ def status(
     json_: JsonOption = False,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh the table every second until Ctrl-C.")] = False,
 ) -> None:
-    """Height, round, peers, mempool and last block time of every node; a node that does not answer is down."""
+    """Height, round, peers, mempool and last block time of every node; a node that does not answer is down.
+
+    Exits 1 when every node is down (the table or JSON is still printed first).
+    """
     from cli.testnet_probe import snapshot
 
     out = app_context(ctx).output
@@ -245,8 +268,14 @@ def status(
     views = run_async(snapshot(testnet))
     if json_:
         out.json({"chain_id": testnet.chain_id, "dir": str(testnet.path), "nodes": [v.to_json() for v in views]})
-        return
-    out.out.print(status_table(testnet, views))
+    else:
+        out.out.print(status_table(testnet, views))
+    if all(view.status is None for view in views):
+        from cli.invocation import agora_command
+
+        out.fail(
+            f"every node of the testnet is down; start them with  {agora_command()} testnet up --dir {testnet.path}"
+        )
 
 
 def _watch(out: Output, testnet: Testnet) -> None:

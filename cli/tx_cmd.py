@@ -74,9 +74,13 @@ def transfer(
         out.json(record)
     elif not wait:
         out.fields("Transaction submitted", [("hash", record["hash"]), ("status", record["status"])])
-        out.info(f"follow it with  [bold]agora tx show {record['hash']}[/]")
+        from cli.invocation import agora_markup
+
+        out.info(f"follow it with  [bold]{agora_markup()} tx show {record['hash']}[/]")
     else:
-        show_tx(out, record)
+        from cli.wallets import wallet_names
+
+        show_tx(out, record, wallet_names(home_dir))
     receipt = record.get("receipt") or {}
     if wait and receipt.get("code") != "ok":
         raise CliError(f"transaction failed: {receipt.get('code')}: {receipt.get('message') or 'no message'}")
@@ -102,4 +106,6 @@ def show(
     if json_:
         app_ctx.output.json(record)
     else:
-        show_tx(app_ctx.output, record)
+        from cli.wallets import wallet_names
+
+        show_tx(app_ctx.output, record, wallet_names(app_ctx.home))

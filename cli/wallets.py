@@ -92,6 +92,12 @@ def list_wallets(home: Path) -> tuple[list[Wallet], list[str]]:
     return wallets, problems
 
 
+def wallet_names(home: Path) -> dict[str, str]:
+    """Address -> wallet name for every readable wallet of ``home`` (empty if there are none)."""
+    wallets, _ = list_wallets(home)
+    return {w.address: w.name for w in wallets}
+
+
 def load_wallet_key(home: Path, name: str, password: str) -> PrivateKey:
     """Decrypt wallet ``name``; KeystoreError('wrong password') if the password is wrong."""
     from node.keystore import load_key

@@ -10,7 +10,7 @@ both go through here, so the table is the only authority.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any
 
 from chain.errors import TxFailure
 from chain.execution import TxContext
@@ -20,30 +20,22 @@ from market.escrow import release
 from market.keys import listing_key, order_key
 from market.limits import MAX_HISTORY, MAX_STOCK
 from market.order_state import (
-    ROLE_OF,
     TERMINAL,
     WINDOW_OF,
     Action,
     OrderState,
     Payout,
     Role,
-    Timing,
     Transition,
     has_timeout,
     payout_of,
+    refusal,
+    roles_of,
     transition_for,
 )
 from market.queries import escrow_of, get_listing, get_order
 from market.records import HistoryEntry, Order
 from market.reputation import record_closed
-
-_NOT_ROLE: Final = {
-    Role.BUYER: ("only the buyer may do this", "not_buyer"),
-    Role.MERCHANT: ("only the merchant may do this", "not_merchant"),
-    Role.ARBITER: ("only the order's arbiter may do this", "not_arbiter"),
-    Role.PARTY: ("only the buyer or the merchant may do this", "not_party"),
-    Role.CHAIN: ("only the chain takes this action", "not_permitted"),
-}
 
 
 def load_order(state: Overlay, order_id: bytes) -> Order:
@@ -56,15 +48,7 @@ def load_order(state: Overlay, order_id: bytes) -> Order:
 
 def may_act(order: Order, role: Role, actor: bytes) -> bool:
     """True if ``actor`` plays ``role`` in ``order`` (the chain acts with an empty actor)."""
-    if role is Role.BUYER:
-        return actor == order.buyer
-    if role is Role.MERCHANT:
-        return actor == order.merchant
-    if role is Role.PARTY:
-        return actor in (order.buyer, order.merchant)
-    if role is Role.ARBITER:
-        return bool(order.arbiter) and actor == order.arbiter
-    return actor == b""
+    return role in roles_of(actor, order.buyer, order.merchant, order.arbiter)
 
 
 def authorize(order: Order, action: Action, actor: bytes, now_ms: int) -> Transition:
@@ -74,17 +58,13 @@ def authorize(order: Order, action: Action, actor: bytes, now_ms: int) -> Transi
     'not_party'), the order's state ('wrong_state'), then the deadline ('deadline_passed'
     for actions allowed only before it, 'too_early' for those allowed only after it).
     """
-    role = ROLE_OF[action]
-    if not may_act(order, role, actor):
-        message, code = _NOT_ROLE[role]
-        raise TxFailure(message, code)
+    roles = roles_of(actor, order.buyer, order.merchant, order.arbiter)
+    broken = refusal(order.state, action, roles, order.deadline_ms, now_ms)
+    if broken is not None:
+        raise TxFailure(*broken)
     row = transition_for(order.state, action)
-    if row is None:
+    if row is None:  # refusal() returned None, so the table has the row
         raise TxFailure(f"cannot {action.value} an order that is {order.state.value}", "wrong_state")
-    if row.timing is Timing.BEFORE and order.deadline_ms and now_ms >= order.deadline_ms:
-        raise TxFailure(f"the deadline passed at {order.deadline_ms}", "deadline_passed")
-    if row.timing is Timing.AFTER and now_ms < order.deadline_ms:
-        raise TxFailure(f"not before the deadline at {order.deadline_ms}", "too_early")
     return row
 
 

@@ -185,6 +185,58 @@ REVIEWABLE: Final = frozenset({S.SETTLED, S.REFUNDED, S.RESOLVED, S.RECLAIMED, S
 """Terminal states after which the buyer may review, provided the merchant had accepted."""
 
 
+NOT_ROLE: Final[dict[Role, tuple[str, str]]] = {
+    Role.BUYER: ("only the buyer may do this", "not_buyer"),
+    Role.MERCHANT: ("only the merchant may do this", "not_merchant"),
+    Role.ARBITER: ("only the order's arbiter may do this", "not_arbiter"),
+    Role.PARTY: ("only the buyer or the merchant may do this", "not_party"),
+    Role.CHAIN: ("only the chain takes this action", "not_permitted"),
+}
+"""(message, failure code) when an actor lacks the role an action needs."""
+
+
+def roles_of(actor: bytes, buyer: bytes, merchant: bytes, arbiter: bytes) -> frozenset[Role]:
+    """Every role ``actor`` plays in an order with these parties (an empty actor is the chain)."""
+    roles: set[Role] = set()
+    if actor == b"":
+        roles.add(Role.CHAIN)
+    if actor == buyer:
+        roles.update((Role.BUYER, Role.PARTY))
+    if actor == merchant:
+        roles.update((Role.MERCHANT, Role.PARTY))
+    if arbiter and actor == arbiter:
+        roles.add(Role.ARBITER)
+    return frozenset(roles)
+
+
+def refusal(
+    state: OrderState, action: Action, roles: frozenset[Role], deadline_ms: int, now_ms: int
+) -> tuple[str, str] | None:
+    """The first rule of the table that ``action`` by an actor with ``roles`` breaks now, as
+    (message, failure code), or None if the table allows it.
+
+    Checked in order: the role ('not_buyer', 'not_merchant', 'not_arbiter', 'not_party'),
+    the state ('wrong_state'), then the deadline ('deadline_passed' for actions allowed only
+    before it, 'too_early' for those allowed only after it; a deadline of 0 is none).
+    """
+    role = ROLE_OF[action]
+    if role not in roles:
+        return NOT_ROLE[role]
+    row = transition_for(state, action)
+    if row is None:
+        return f"cannot {action.value} an order that is {state.value}", "wrong_state"
+    if row.timing is Timing.BEFORE and deadline_ms and now_ms >= deadline_ms:
+        return f"the deadline passed at {deadline_ms}", "deadline_passed"
+    if row.timing is Timing.AFTER and now_ms < deadline_ms:
+        return f"not before the deadline at {deadline_ms}", "too_early"
+    return None
+
+
+def sources_of(action: Action) -> tuple[OrderState, ...]:
+    """The states in which ``action`` is allowed, in table order."""
+    return tuple(t.source for t in TRANSITIONS if t.action is action and t.source is not None)
+
+
 def transition_for(source: OrderState | None, action: Action) -> Transition | None:
     """Return the table row for ``action`` in ``source``, or None if it is not allowed."""
     return _BY_KEY.get((source, action))

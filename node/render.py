@@ -39,6 +39,8 @@ ACCOUNT_NAMES: Final = frozenset(
         "payee",
         "reviewer",
         "custodian",
+        "actor",
+        "disputed_by",
     }
 )
 

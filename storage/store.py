@@ -32,6 +32,17 @@ class StoreError(Exception):
     """The store cannot be opened or used (corrupt, foreign or locked database)."""
 
 
+def _open_failure(path: Path, exc: Exception) -> str:
+    """Why LevelDB would not open ``path``, as plain text (plyvel's messages are bytes)."""
+    raw = exc.args[0] if exc.args else str(exc)
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    if text.startswith("IO error: lock ") or "LOCK: already held" in text:
+        from storage.lock_owner import in_use_message
+
+        return in_use_message(path)
+    return f"cannot open the database at {path}: {text}"
+
+
 class GenesisMismatch(StoreError):
     """The database belongs to a chain with another genesis."""
 
@@ -143,7 +154,7 @@ class ChainStore:
         try:
             db = plyvel.DB(str(path), create_if_missing=True, paranoid_checks=True)
         except plyvel.Error as exc:
-            raise StoreError(f"cannot open the database at {path}: {exc}") from None
+            raise StoreError(_open_failure(path, exc)) from None
         try:
             head = cls._init_or_check(db, genesis)
         except BaseException:

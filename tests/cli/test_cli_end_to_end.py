@@ -89,7 +89,7 @@ def test_local_checks_refuse_what_the_chain_would_fail(running_node: RunningNode
     code, _, err = _cli(node, "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "2000000")
     assert code == 1 and "insufficient funds" in err
     code, _, err = _cli(node, "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1", "--fee", "1u")
-    assert code == 1 and "below the chain's minimum fee" in err
+    assert code == 1 and "fee 0.000001 AGR (1u) is below the chain's minimum fee of" in err
     code, _, err = _cli(node, "chain", "block", "999999")
     assert code == 1 and "not_found" in err
     assert _balance(node, "alice")["nonce"] == 0
@@ -119,3 +119,24 @@ def test_a_transfer_survives_a_node_restart(tmp_path: Path) -> None:
                 assert _balance(node, "bob")["balances"] == {"AGR": 7 * AGR}
         finally:
             assert process.stop() == 0, process.log_tail()
+
+
+def test_a_second_node_on_the_same_datadir_names_the_process_holding_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    initialize(home, "agora-test", "alice", PASSWORD)
+    first = start_node(home, PASSWORD, tmp_path / "logs1")
+    try:
+        first.wait_listening(30)
+        second = start_node(home, PASSWORD, tmp_path / "logs2")
+        try:
+            code = second.process.wait(30)
+        finally:
+            second.stop()
+        err = (tmp_path / "logs2" / "node.stderr").read_text()
+        assert code == 2, err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1, err
+        assert f"in use by another process (pid {first.pid}: " in lines[0] and "-m node" in lines[0]
+        assert "b'" not in lines[0] and "Traceback" not in err
+    finally:
+        assert first.stop() == 0, first.log_tail()

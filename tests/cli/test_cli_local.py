@@ -239,7 +239,7 @@ def test_node_run_with_a_wrong_password_is_one_line(tmp_path: Path) -> None:
 def test_help_lists_every_group() -> None:
     result = run_cli(["--help"])
     assert result.exit_code == 0
-    for group in ["init", "demo", "node", "wallet", "tx", "chain"]:
+    for group in ["init", "demo", "node", "wallet", "tx", "chain", "merchant"]:
         assert group in result.stdout
 
 

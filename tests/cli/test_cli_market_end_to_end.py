@@ -126,6 +126,8 @@ def test_merchant_lists_shopper_buys_and_the_merchant_is_paid(running_node: Runn
     assert code == 0, err
     assert _cli(node, "order", "ship", order_id, "--from", "shop", "--tracking", "TRACK-42")[0] == 0
     code, out, err = _cli(node, "order", "accept", order_id, "--from", "shop")
+    assert code == 1 and "cannot accept an order that is shipped (only one that is placed)" in err
+    code, out, err = _cli(node, "order", "accept", order_id, "--from", "shop", "--force")
     assert code == 1 and "transaction failed: wrong_state" in err and "FAILED: wrong_state" in out
     assert _cli(node, "order", "confirm", order_id, "--from", "alice")[0] == 0
 
@@ -137,7 +139,12 @@ def test_merchant_lists_shopper_buys_and_the_merchant_is_paid(running_node: Runn
     code, out, err = _cli(node, "order", "show", order_id, "--as", "shop")
     assert code == 0 and "Alice, 1 Main St" in out and "settled" in out, err
     assert _json(node, "order", "show", order_id, "--as", "alice")["decrypted"] == {"tracking": "TRACK-42"}
-    assert "Alice, 1 Main St" not in _cli(node, "order", "show", order_id)[1]
+    code, out, err = _cli(node, "order", "show", order_id)
+    assert code == 0 and "Alice, 1 Main St" not in out and "TRACK-42" not in out, err
+    assert "encrypted: add --as <the merchant's wallet> to read it" in out
+    assert "encrypted: add --as <the buyer's wallet> to read it" in out
+    code, out, err = _cli(node, "order", "show", order_id, "--as", "alice")
+    assert "TRACK-42" in out and "the buyer's wallet" not in out and "the merchant's wallet" in out
     listed = _json(node, "order", "list", "--merchant", "shop", "--state", "settled")
     assert [o["id"] for o in listed["items"]] == [order_id]
 
@@ -146,3 +153,108 @@ def test_merchant_lists_shopper_buys_and_the_merchant_is_paid(running_node: Runn
     assert _cli(node, "order", "review", order_id, "--from", "shop", "--reply", "thanks!")[0] == 0
     review = _json(node, "order", "show", order_id)["review"]
     assert (review["rating"], review["reply"]) == (5, "thanks!")
+
+
+def _nonce(node: RunningNode, wallet: str) -> int:
+    return int(_json(node, "wallet", "balance", wallet)["nonce"])
+
+
+def test_steps_the_chain_would_refuse_are_refused_before_signing(running_node: RunningNode) -> None:
+    node = running_node
+    for name in ("shop", "eve", "arb"):
+        assert _cli(node, "wallet", "new", name)[0] == 0
+        assert _cli(node, "tx", "transfer", "--from", "alice", "--to", name, "--amount", "1")[0] == 0
+    listing = _json(
+        node,
+        "listing",
+        "create",
+        "--from",
+        "shop",
+        "--title",
+        "Lamp",
+        "--price",
+        "0.25",
+        "--stock",
+        "5",
+        "--arbiter",
+        "arb=1000",
+    )["hash"]
+    order = _json(node, "order", "place", listing, "--from", "alice", "--deliver-to", "A", "--arbiter", "arb")["hash"]
+    before = {name: _nonce(node, name) for name in ("alice", "shop", "eve", "arb")}
+
+    refused = [
+        (["order", "confirm", order, "--from", "alice"], "cannot confirm an order that is placed"),
+        (["order", "ship", order, "--from", "shop"], "cannot ship an order that is placed"),
+        (
+            ["order", "accept", order, "--from", "alice"],
+            "only the order's merchant may accept this order; your wallet is its buyer",
+        ),
+        (
+            ["order", "dispute", order, "--from", "eve", "--reason", "x"],
+            "only the buyer or the merchant may dispute this order; your wallet is not a party to it",
+        ),
+        (["order", "review", order, "--from", "alice", "--rating", "5"], "cannot be reviewed"),
+        (["order", "review", order, "--from", "shop", "--reply", "hi"], "nothing to reply to"),
+        (
+            ["order", "resolve", "ab" * 32, "--from", "arb", "--buyer-amount", "0", "--merchant-amount", "0"],
+            f"no order {'ab' * 32} on the node",
+        ),
+        (
+            ["order", "resolve", order, "--from", "arb", "--buyer-amount", "0", "--merchant-amount", "0"],
+            "cannot rule an order that is placed (only one that is disputed)",
+        ),
+        (["order", "reclaim", order, "--from", "alice"], "cannot reclaim an order that is placed"),
+    ]
+    for args, expected in refused:
+        code, out, err = _cli(node, *args)
+        assert code == 1, (args, out, err)
+        assert expected in err and "--force" in err and err.count("\n") == 1, (args, err)
+    assert {name: _nonce(node, name) for name in before} == before  # nothing was signed or paid
+
+    assert _cli(node, "order", "accept", order, "--from", "shop")[0] == 0
+    assert _cli(node, "order", "dispute", order, "--from", "alice", "--reason", "late")[0] == 0
+    code, _, err = _cli(
+        node, "order", "resolve", order, "--from", "arb", "--buyer-amount", "0.2", "--merchant-amount", "0.1"
+    )
+    assert code == 1 and "the shares must add up to 0.225 AGR (the escrow 0.25 AGR less your fee 0.025 AGR)" in err
+    code, _, err = _cli(
+        node, "order", "resolve", order, "--from", "arb", "--buyer-amount", "1u", "--merchant-amount", "2u"
+    )
+    assert code == 1 and "must add up to 225000u" in err and "1u + 2u is 3u" in err
+    assert _nonce(node, "arb") == before["arb"]
+    code, out, err = _cli(
+        node, "order", "resolve", order, "--from", "arb", "--buyer-amount", "0.2", "--merchant-amount", "0.025"
+    )
+    assert code == 0, err
+
+    code, out, err = _cli(node, "order", "confirm", order, "--from", "alice", "--force")
+    assert code == 1 and "transaction failed: wrong_state" in err  # --force signs it, and the fee is spent
+    assert _nonce(node, "alice") == before["alice"] + 2
+
+
+def test_merchant_show_gives_reputation_and_ratings(running_node: RunningNode) -> None:
+    node = running_node
+    assert _cli(node, "wallet", "new", "shop")[0] == 0
+    assert _cli(node, "tx", "transfer", "--from", "alice", "--to", "shop", "--amount", "1")[0] == 0
+    code, out, err = _cli(node, "merchant", "show", "shop")
+    assert code == 0 and "no reviews yet" in err, err
+    listing = _json(node, "listing", "create", "--from", "shop", "--title", "Cup", "--price", "0.5", "--stock", "9")
+    for rating in ("4", "5"):
+        order = _json(node, "order", "place", listing["hash"], "--from", "alice", "--deliver-to", "A")["hash"]
+        assert _cli(node, "order", "accept", order, "--from", "shop")[0] == 0
+        assert _cli(node, "order", "ship", order, "--from", "shop")[0] == 0
+        assert _cli(node, "order", "confirm", order, "--from", "alice")[0] == 0
+        assert _cli(node, "order", "review", order, "--from", "alice", "--rating", rating)[0] == 0
+    shown = _json(node, "merchant", "show", "shop")
+    assert (shown["reviews"], shown["mean_rating_milli"], shown["closed_orders"], shown["settled_orders"]) == (
+        2,
+        4500,
+        2,
+        2,
+    )
+    assert shown["ratings"] == {"counts": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}, "complete": True}
+    code, out, err = _cli(node, "merchant", "show", shown["merchant"])
+    assert code == 0, err
+    assert "4.50/5" in out and "settled" in out and "4/5" in out and "5/5" in out
+    code, _, err = _cli(node, "merchant", "show", "agora1nothing")
+    assert code == 1 and "Traceback" not in err and err.count("\n") == 1

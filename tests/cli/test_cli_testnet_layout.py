@@ -116,3 +116,15 @@ def test_logs_of_a_node_never_started_and_of_an_unknown_node(tmp_path: Path) -> 
     assert result.exit_code == 1 and "does not exist yet" in result.stderr
     result = run_cli(["testnet", "logs", "v9", "--dir", str(path)])
     assert result.exit_code == 1 and "no node 'v9'" in result.stderr
+
+
+def test_status_of_a_testnet_whose_nodes_are_all_down_exits_1(tmp_path: Path) -> None:
+    path = tmp_path / "net"
+    assert _init(path, "--validators", "2")[0] == 0
+    for extra in ([], ["--json"]):
+        result = run_cli(["testnet", "status", "--dir", str(path), *extra])
+        assert result.exit_code == 1, result.stdout
+        assert "every node of the testnet is down" in result.stderr and "Traceback" not in result.stderr
+        assert "v0" in result.stdout and "v1" in result.stdout
+    nodes = json.loads(run_cli(["testnet", "status", "--dir", str(path), "--json"]).stdout)["nodes"]
+    assert [n["name"] for n in nodes] == ["v0", "v1"]

@@ -117,10 +117,10 @@ def test_up_status_transfer_logs_down(testnet: Layout) -> None:
     assert code == 0 and "not running" in err
 
     code, out, err = _agora("testnet", "status", "--dir", path, "--json")
-    assert code == 0, err
+    assert code == 1 and "every node of the testnet is down" in err
     assert not any(n["up"] for n in json.loads(out)["nodes"])
     code, out, err = _agora("testnet", "status", "--dir", path)
-    assert code == 0, err
+    assert code == 1, err
     assert out.count("down") == 4
 
 
@@ -172,10 +172,18 @@ def test_up_fails_naming_the_node_that_cannot_start_and_stops_the_others(testnet
     assert _node_pids_under(testnet.path) == []
 
 
+VENV_BIN = Path(sys.executable).parent
+SCRIPT_FROM_ROOT = os.path.relpath(VENV_BIN / "agora", VENV_BIN.parent.parent)
+"""How `make demo` runs it: `.venv/bin/agora demo`, from the repository, with no venv on the PATH."""
+
+
 def _demo(directory: Path, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGORA_")}
-    command = [sys.executable, "-P", "-m", "cli", "demo", "--dir", str(directory), *args]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if Path(p) != VENV_BIN)
+    command = [SCRIPT_FROM_ROOT, "demo", "--dir", str(directory), *args]
+    return subprocess.Popen(
+        command, cwd=VENV_BIN.parent.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_demo_runs_end_to_end_and_leaves_no_node_behind(tmp_path: Path) -> None:
@@ -190,6 +198,9 @@ def test_demo_runs_end_to_end_and_leaves_no_node_behind(tmp_path: Path) -> None:
     assert "Balances (the same on all 5 nodes)" in out
     assert "1000025 AGR" in out
     assert "confirm delivery" in out and "merchant balance: 999974.99999 -> 999987.49996 AGR" in err
+    # The hints work in the user's shell: the venv's agora is not on the PATH after `make demo`.
+    assert f"  {SCRIPT_FROM_ROOT} testnet status --dir" in err and f"{SCRIPT_FROM_ROOT} demo --keep" in err
+    assert "agora is not on your PATH" in err and "source " in err and "  agora " not in err
     assert _node_pids_under(directory) == []
     assert not (directory / PIDS_FILE).exists()
 
