@@ -58,9 +58,13 @@ class MerkleProof:
 
 def merkle_proof(leaves: Sequence[bytes], index: int) -> MerkleProof:
     """Return the inclusion proof of ``leaves[index]``."""
-    if not 0 <= index < len(leaves):
+    return merkle_proof_of_hashes([leaf_hash(leaf) for leaf in leaves], index)
+
+
+def merkle_proof_of_hashes(hashes: Sequence[bytes], index: int) -> MerkleProof:
+    """Return the inclusion proof of the leaf at ``index``, given every leaf's :func:`leaf_hash`."""
+    if not 0 <= index < len(hashes):
         raise IndexError("leaf index out of range")
-    hashes = [leaf_hash(leaf) for leaf in leaves]
     path: list[bytes] = []
 
     def walk(items: Sequence[bytes], i: int) -> None:
@@ -75,7 +79,7 @@ def merkle_proof(leaves: Sequence[bytes], index: int) -> MerkleProof:
             path.append(_root_of_hashes(items[:k]))
 
     walk(hashes, index)
-    return MerkleProof(index, len(leaves), tuple(path))
+    return MerkleProof(index, len(hashes), tuple(path))
 
 
 def verify_proof(root: bytes, leaf: bytes, proof: MerkleProof) -> bool:

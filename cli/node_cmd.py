@@ -54,6 +54,14 @@ def run(
             show_default=False,
         ),
     ] = None,
+    archive: Annotated[
+        bool,
+        typer.Option(
+            "--archive",
+            help="Keep every version of the state, so proofs and reads at any past height are answered "
+            "(default: the last state_versions_kept = 10,000 heights).",
+        ),
+    ] = False,
     home: HomeOption = None,
     password_file: PasswordFileOption = None,
 ) -> None:
@@ -87,6 +95,8 @@ def run(
         argv += ["--peer", url]
     if p2p_listen is not None:
         argv += ["--p2p-listen", p2p_listen]
+    if archive:
+        argv.append("--archive")
     env = dict(os.environ)
     if password is not None:
         env["AGORA_PASSWORD"] = password
@@ -135,6 +145,40 @@ def init_node(
     app_ctx.output.out.print(
         f"start it with: agora node run --datadir {directory} --peer <p2p URL of a node of the chain>"
     )
+
+
+@app.command("check-state")
+def check_state(
+    ctx: typer.Context,
+    datadir: Annotated[
+        Path | None,
+        typer.Option("--datadir", help="The node's data directory (default: <home>/node).", show_default=False),
+    ] = None,
+    home: HomeOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Recompute a stopped node's state root from every state value and compare it with the certified one.
+
+    Exit code 0 when the recomputed root, the node's own tree root and the head header's
+    state root agree; 1 when they differ (an altered or corrupt database). Stop the node
+    first: a running node holds its database lock.
+    """
+    import subprocess
+    import sys
+
+    from cli.errors import CliError
+    from cli.init_cmd import node_datadir
+
+    app_ctx = app_context(ctx)
+    directory = (datadir or node_datadir(app_ctx.resolve_home(home))).expanduser()
+    if not (directory / "genesis.json").is_file():
+        raise CliError(f"{directory} is not a node datadir (create one with `agora init`)")
+    argv = [sys.executable, "-m", "node.check_state", "--datadir", str(directory)]
+    if json_:
+        argv.append("--json")
+    code = subprocess.run(argv, check=False).returncode
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("status")

@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         help="p2p URL of a node to join (repeatable; adds to the seeds of config.toml)",
     )
     parser.add_argument("--p2p-listen", default=None, metavar="HOST:PORT", help="where the p2p endpoints listen")
+    parser.add_argument(
+        "--archive", action="store_true", help="keep every version of the state (no pruning of old state proofs)"
+    )
     args = parser.parse_args(argv)
     password = os.environ.get("AGORA_PASSWORD")
     if args.password_file is not None:
@@ -34,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: cannot read {args.password_file}: {exc.strerror}", file=sys.stderr)
             return 2
     overrides: dict[str, object] = {"api_host": args.api_host, "api_port": args.api_port, "p2p_listen": args.p2p_listen}
+    if args.archive:
+        overrides["state_versions_kept"] = 0
     if args.peer:
         overrides["extra_seeds"] = ",".join(args.peer)
     return run_node(args.datadir, password, overrides)

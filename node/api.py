@@ -26,6 +26,7 @@ from node.market_api import MARKET_ROUTES, stream_filter
 from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
+from node.proof_api import PROOF_ROUTES
 from node.render import block_json, receipt_json, to_json_value, tx_json
 from node.sigverify import verify_many
 from storage.store import ChainStore
@@ -442,6 +443,7 @@ ROUTES: Final = (
     ("GET", "/api/v1/txs/{hash}", get_tx),
     ("GET", "/api/v1/events", get_events),
     *MARKET_ROUTES,
+    *PROOF_ROUTES,
     ("GET", "/api/v1/openapi.json", get_openapi),
     ("GET", "/healthz", get_healthz),
     ("GET", "/readyz", get_readyz),

@@ -47,6 +47,9 @@ class NodeConfig:
     (measured; node/block_budget.py), within the chain's max_block_txs."""
     admission_queue_blocks: int = 4
     """The client API refuses (429) once this many blocks of pending work wait (node/admission.py)."""
+    state_versions_kept: int = 10_000
+    """How many recent heights of state stay readable and provable (older state-tree
+    versions are pruned in the background); 0 keeps every version (an archive node)."""
     api_max_body_bytes: int = 16 * 1024 * 1024
     """Largest request body the API reads."""
     log_level: str = "info"
@@ -77,6 +80,10 @@ class NodeConfig:
         _check(64 * 1024 <= self.mempool_max_bytes <= 2**34, "mempool_max_bytes must be 64 KiB..16 GiB")
         _check(0 <= self.mempool_max_nonce_gap <= 10_000, "mempool_max_nonce_gap must be 0..10000")
         _check(10 <= self.block_budget_ms <= 60_000, "block_budget_ms must be 10..60000")
+        _check(
+            self.state_versions_kept == 0 or 2 <= self.state_versions_kept <= 10**9,
+            "state_versions_kept must be 0 (keep all) or 2..1000000000",
+        )
         _check(1 <= self.admission_queue_blocks <= 1_000, "admission_queue_blocks must be 1..1000")
         _check(64 * 1024 <= self.api_max_body_bytes <= 256 * 1024 * 1024, "api_max_body_bytes must be 64 KiB..256 MiB")
         _check(self.log_level in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}")

@@ -28,11 +28,48 @@ def _json(schema_ref: str, description: str) -> dict[str, Any]:
     }
 
 
+def _query_param(name: str, schema: dict[str, Any], description: str, required: bool) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
 def _path_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
 
 
+_MERKLE: Final = {
+    "type": "object",
+    "properties": {"index": _INT, "size": _INT, "path": {"type": "array", "items": _HEX32}},
+}
+_HEX: Final = {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"}
 _SCHEMAS: Final[dict[str, Any]] = {
+    "StateProof": {
+        "type": "object",
+        "properties": {
+            "height": _INT,
+            "key": _HEX,
+            "value": {"oneOf": [_HEX, {"type": "null"}]},
+            "proof": _HEX,
+            "state_root": _HEX32,
+            "header": {"oneOf": [_HEX, {"type": "null"}]},
+            "commit": {"oneOf": [_HEX, {"type": "null"}]},
+        },
+    },
+    "TxProof": {
+        "type": "object",
+        "properties": {
+            "hash": _HEX32,
+            "height": _INT,
+            "index": _INT,
+            "tx": _HEX,
+            "receipt": _HEX,
+            "receipt_json": {"type": "object"},
+            "tx_proof": _MERKLE,
+            "result_proof": _MERKLE,
+            "state_root": _HEX32,
+            "header": _HEX,
+            "commit": _HEX,
+        },
+    },
     "Problem": {
         "type": "object",
         "required": ["type", "title", "status", "detail", "reason"],
@@ -509,6 +546,44 @@ _PATHS: Final[dict[str, Any]] = {
                 "200": _json("TxRecord", "the transaction"),
                 "400": _problem("bad hex"),
                 "404": _problem("unknown transaction"),
+            },
+        },
+    },
+    "/api/v1/proofs/state": {
+        "get": {
+            "summary": "A state value (or its absence) at a height, with its proof against that header's state root",
+            "parameters": [
+                {
+                    "name": "key",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^([0-9a-fA-F]{2}){1,1024}$"},
+                    "description": "the state key, hex",
+                },
+                {
+                    "name": "height",
+                    "in": "query",
+                    "required": False,
+                    "schema": _INT,
+                    "description": "default: the head",
+                },
+            ],
+            "responses": {
+                "200": _json("StateProof", "the value, the proof, the header and its certificate"),
+                "400": _problem("bad key or height"),
+                "404": _problem("height above the head"),
+                "410": _problem("the state at that height was pruned; the detail names the oldest height kept"),
+            },
+        },
+    },
+    "/api/v1/proofs/tx/{hash}": {
+        "get": {
+            "summary": "A committed transaction with its receipt, both Merkle paths, the header and its certificate",
+            "parameters": [_path_param("hash", _HEX32, "transaction hash")],
+            "responses": {
+                "200": _json("TxProof", "the proof"),
+                "400": _problem("bad hex"),
+                "404": _problem("not committed"),
             },
         },
     },

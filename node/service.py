@@ -70,6 +70,26 @@ def timeouts_of(config: NodeConfig) -> TimeoutConfig:
     )
 
 
+PRUNE_INTERVAL_SECONDS: Final = 2.0
+
+
+async def prune_state(store: ChainStore, keep: int, stop: asyncio.Event) -> None:
+    """Prune state-tree versions older than the last ``keep`` heights, in small steps, until ``stop``.
+
+    Each step is one atomic batch in a worker thread, so a crash at any moment leaves a
+    consistent store and the consensus loop is never held up for long.
+    """
+    while not stop.is_set():
+        try:
+            oldest = store.oldest_state_height
+            if await asyncio.to_thread(store.prune, keep) > oldest:
+                continue  # more to do: go on without waiting
+        except StoreError as exc:
+            log.warning("state pruning failed: %s", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PRUNE_INTERVAL_SECONDS)
+
+
 class Node:
     """One node over a datadir. ``await start()``, then ``await stop()``."""
 
@@ -179,6 +199,8 @@ class Node:
                 services.switch = self.switch
                 services.blocksync = self.blocksync
             self._spawn(driver.run(self._stop), "consensus")
+            if config.state_versions_kept:
+                self._spawn(prune_state(store, config.state_versions_kept, self._stop), "state-pruner")
             services.ready = True
             log.info("node at height %d on chain %s", store.height, genesis.chain_id)
         except BaseException:

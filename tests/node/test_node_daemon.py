@@ -166,3 +166,33 @@ async def test_sigterm_under_load_finishes_the_block_and_loses_nothing(tmp_path:
     finally:
         if proc.poll() is None:
             _stop(proc)
+
+
+async def test_check_state_recomputes_the_root_and_finds_a_tampered_value(tmp_path: Path) -> None:
+    datadir = _make_datadir(tmp_path)
+    proc = _spawn(datadir)
+    try:
+        url = _url_of(proc)
+        tx = sign_transaction(ALICE, CHAIN, 0, 10, Transfer(BOB.public_key, 777))
+        async with NodeClient(url) as client:
+            await client.wait_ready(20)
+            await client.submit_tx(tx.raw)
+            await client.wait_for_tx(tx.hash.hex(), 20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # SIGKILL: the root must survive a crash as it is
+            proc.communicate(timeout=30)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    check = [sys.executable, "-m", "node.check_state", "--datadir", str(datadir), "--json"]
+    good = await asyncio.to_thread(subprocess.run, check, capture_output=True, env=env, cwd=REPO, check=False)
+    assert good.returncode == 0, good.stderr.decode()
+    report = json.loads(good.stdout)
+    assert report["ok"] and report["recomputed_root"] == report["tree_root"] == report["header_root"]
+    tamper = [sys.executable, "scripts/tamper_state.py", "--datadir", str(datadir)]
+    tamper += ["--address", encode_address(BOB.public_key), "--amount", "999999"]
+    done = await asyncio.to_thread(subprocess.run, tamper, capture_output=True, env=env, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    bad = await asyncio.to_thread(subprocess.run, check, capture_output=True, env=env, cwd=REPO, check=False)
+    assert bad.returncode == 1
+    report = json.loads(bad.stdout)
+    assert not report["ok"] and report["recomputed_root"] != report["header_root"]

@@ -1,0 +1,114 @@
+"""Proof endpoints of the client API: state proofs against a header's state root, and
+transaction proofs (inclusion in ``tx_root``, outcome in ``results_root``).
+
+Every answer carries the canonical bytes a verifier needs (the header and the commit
+certificate that certified it, hex), so that a client trusts nothing the node says:
+it checks the certificate against the validator set it trusts, the header hash, and the
+Merkle paths (chain/state_tree.py, chain/merkle.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aiohttp import web
+
+from chain.encoding import encode
+from chain.merkle import MerkleProof, leaf_hash, merkle_proof_of_hashes
+from chain.state_tree import TreeError
+from node.api_common import SERVICES, Problem, parse_hex
+from node.render import receipt_json
+from storage.store import ChainStore, PrunedHeight, StoreError
+
+MAX_STATE_KEY_BYTES: Final = 1024
+
+
+def _merkle_json(proof: MerkleProof) -> dict[str, Any]:
+    return {"index": proof.index, "size": proof.size, "path": [p.hex() for p in proof.path]}
+
+
+def _height_param(store: ChainStore, text: str | None) -> int:
+    if text is None:
+        return store.height
+    if not text.isascii() or not text.isdigit() or len(text) > 20:
+        raise Problem(400, "bad_height", "height must be a non-negative integer")
+    height = int(text)
+    if height > store.height:
+        raise Problem(404, "not_found", f"no block at height {height} yet (head is {store.height})")
+    return height
+
+
+def _certified(store: ChainStore, height: int) -> dict[str, Any]:
+    """The header and certificate of ``height`` (at 0: the genesis, which needs none)."""
+    if height == 0:
+        return {"header": None, "commit": None, "state_root": store.genesis.state_root.hex()}
+    header = store.header_bytes(height)
+    commit = store.commit(height)
+    if header is None or commit is None:
+        raise Problem(404, "not_found", f"no certified header at height {height}")
+    h = store.header(height)
+    assert h is not None
+    return {"header": header.hex(), "commit": encode(commit.to_wire()).hex(), "state_root": h.state_root.hex()}
+
+
+def state_proof_json(store: ChainStore, key: bytes, height: int) -> dict[str, Any]:
+    """The value of state ``key`` at ``height`` with its proof; Problem 410 below the oldest kept height."""
+    try:
+        value, proof = store.state_at(key, height)
+    except PrunedHeight as exc:
+        raise Problem(410, "pruned", f"{exc}") from None
+    except (StoreError, TreeError) as exc:
+        raise Problem(404, "not_found", f"no state at height {height}: {exc}") from None
+    return {
+        "height": height,
+        "key": key.hex(),
+        "value": None if value is None else value.hex(),
+        "proof": encode(proof.to_wire()).hex(),
+        **_certified(store, height),
+    }
+
+
+async def get_state_proof(request: web.Request) -> web.Response:
+    """``GET /api/v1/proofs/state?key=<hex>&height=<h>``: a value (or its absence) with its proof."""
+    s = request.app[SERVICES]
+    text = request.query.get("key")
+    if text is None:
+        raise Problem(400, "missing_key", "give the state key as ?key=<hex>")
+    key = parse_hex(text, "key", MAX_STATE_KEY_BYTES)
+    if not key:
+        raise Problem(400, "bad_hex", "key must not be empty")
+    height = _height_param(s.store, request.query.get("height"))
+    return web.json_response(state_proof_json(s.store, key, height))
+
+
+async def get_tx_proof(request: web.Request) -> web.Response:
+    """``GET /api/v1/proofs/tx/{hash}``: a committed transaction, its receipt, both Merkle paths,
+    the header that holds them and its commit certificate."""
+    s = request.app[SERVICES]
+    tx_hash = parse_hex(request.match_info["hash"], "transaction hash", 32, size=32)
+    record = s.store.tx(tx_hash)
+    if record is None:
+        raise Problem(404, "not_found", f"transaction {tx_hash.hex()} is not committed")
+    block = s.store.block(record.height)
+    assert block is not None
+    tx_proof = merkle_proof_of_hashes([leaf_hash(tx.hash) for tx in block.txs], record.index)
+    result_proof = merkle_proof_of_hashes(s.store.result_leaf_hashes(record.height), record.index + 1)
+    return web.json_response(
+        {
+            "hash": tx_hash.hex(),
+            "height": record.height,
+            "index": record.index,
+            "tx": record.tx.raw.hex(),
+            "receipt": record.receipt.encode().hex(),
+            "receipt_json": receipt_json(record.receipt),
+            "tx_proof": _merkle_json(tx_proof),
+            "result_proof": _merkle_json(result_proof),
+            **_certified(s.store, record.height),
+        }
+    )
+
+
+PROOF_ROUTES: Final = (
+    ("GET", "/api/v1/proofs/state", get_state_proof),
+    ("GET", "/api/v1/proofs/tx/{hash}", get_tx_proof),
+)
