@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from node_market_kit import CHAIN, FEE, MarketNode, addr, market_node
 from yarl import URL
@@ -296,6 +296,8 @@ def requests(draw: st.DrawFn, routes: dict[str, Any], seeded: Seeded) -> Request
             else:
                 query_names.append(param["name"])
     query = draw(_query_pairs(query_names))
+    # the whole request line must stay under aiohttp's own 8190-byte limit (see _query_pairs)
+    assume(len(path) + len(urlencode(query)) < 8_000)
     body, content_type = draw(_bodies(seeded)) if method != "GET" else (None, None)
     return Request(method, template, path, query, body, content_type)
 
