@@ -141,7 +141,10 @@ class Node:
             )
             self.services = services
             self._runner = web.AppRunner(
-                build_app(services, config.api_max_body_bytes), access_log=None, shutdown_timeout=5.0
+                build_app(services, config.api_max_body_bytes),
+                access_log=None,
+                shutdown_timeout=5.0,
+                auto_decompress=False,
             )
             await self._runner.setup()
             site = web.TCPSite(self._runner, config.api_host, config.api_port)
