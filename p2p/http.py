@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Final
 
 from aiohttp import hdrs, web
 
@@ -140,9 +141,25 @@ class P2PServer:
         await self.runner.cleanup()
 
 
-async def serve_p2p(switch: Switch, host: str = "127.0.0.1", port: int = 0) -> P2PServer:
-    """Serve ``create_p2p_app(switch)`` on ``host:port`` (0 = any free port) and return the server."""
-    runner = web.AppRunner(create_p2p_app(switch), access_log=None, handle_signals=False, auto_decompress=False)
+IDLE_TIMEOUT: Final = 15.0
+"""Default seconds a connection may stay open without a complete request (idle, or slow headers)."""
+
+
+async def serve_p2p(
+    switch: Switch, host: str = "127.0.0.1", port: int = 0, idle_timeout: float = IDLE_TIMEOUT
+) -> P2PServer:
+    """Serve ``create_p2p_app(switch)`` on ``host:port`` (0 = any free port) and return the server.
+
+    A connection that sends no complete request for ``idle_timeout`` seconds (a fresh one, one
+    idle between keep-alive requests, or one dribbling its headers) is closed.
+    """
+    runner = web.AppRunner(
+        create_p2p_app(switch),
+        access_log=None,
+        handle_signals=False,
+        auto_decompress=False,
+        keepalive_timeout=idle_timeout,
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import zlib
 
@@ -9,6 +10,7 @@ import aiohttp
 import pytest
 
 from chain.encoding import DecodeError
+from p2p import serve_p2p
 from p2p.wire import decode_batch, decode_error
 
 from .conftest import Cluster, RawPeer
@@ -49,3 +51,19 @@ def test_a_batch_is_bounded_by_its_array_headers_before_anything_is_decoded() ->
     big_bin = b"\x91\x92\xa1x\xc6" + (2048).to_bytes(4, "big") + bytes(2048)
     with pytest.raises(DecodeError, match="max_bin_len"):
         decode_batch(big_bin, len(big_bin), 16, 1024)
+
+
+async def test_idle_and_slow_header_connections_are_closed_after_the_idle_timeout(cluster: Cluster) -> None:
+    target = await cluster.start()
+    server = await serve_p2p(target.switch, "127.0.0.1", 0, idle_timeout=0.3)
+    try:
+        idle = await asyncio.open_connection("127.0.0.1", server.port)
+        slow = await asyncio.open_connection("127.0.0.1", server.port)
+        slow[1].write(b"POST /p2p/msg HTTP/1.1\r\nHo")
+        await slow[1].drain()
+        for reader, writer in (idle, slow):
+            async with asyncio.timeout(5):
+                assert await reader.read() == b""  # closed by the server, not by us
+            writer.close()
+    finally:
+        await server.close()
