@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, nonce_key
 from chain.address import AddressError, encode_address, parse_account
@@ -67,6 +67,8 @@ async def problem_middleware(
             raise
         reason = _STATUS_REASONS.get(exc.status, "http_error")
         response = problem_response(exc.status, reason, exc.text or exc.reason)
+        if hdrs.ALLOW in exc.headers:  # a 405 must say which methods the resource takes
+            response.headers[hdrs.ALLOW] = exc.headers[hdrs.ALLOW]
     except asyncio.CancelledError:
         raise
     except Exception:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.http_exceptions import PayloadEncodingError
 
 from chain.genesis import Genesis
 from chain.keys import PrivateKey
@@ -89,13 +90,22 @@ def problem_response(status: int, reason: str, detail: str) -> web.Response:
 
 
 async def read_json(request: web.Request) -> Any:
-    """The request's JSON body; Problem for a wrong content type, oversized or malformed body."""
+    """The request's JSON body; Problem for a wrong content type or encoding, oversized or malformed body.
+
+    Compressed bodies are refused (415) before any byte is read: the node's server runs with
+    ``auto_decompress=False``, so nothing a client sends is ever inflated.
+    """
     if request.content_type != "application/json":
         raise Problem(415, "unsupported_media_type", "send the body as application/json")
+    encoding = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise Problem(415, "unsupported_content_encoding", "send the body uncompressed (no Content-Encoding)")
     try:
         data = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise Problem(413, "body_too_large", "request body is larger than the node accepts") from None
+    except PayloadEncodingError:  # only reachable if the server inflates bodies itself
+        raise Problem(400, "malformed_body", "request body is not validly encoded") from None
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError):

@@ -55,6 +55,8 @@ DEFAULT_REGISTRY: Final = CORE_KINDS.merged(VALIDATOR_KINDS).merged(MARKET_KINDS
 """What a node runs: native transfers, validator-set changes and the marketplace."""
 WAL_FILE: Final = "consensus.wal"
 P2P_MAX_REQUEST_BYTES: Final = 12 * 1024 * 1024
+API_IDLE_TIMEOUT: Final = 15.0
+"""Seconds an API connection may stay open without a complete request (aiohttp's default is an hour)."""
 
 
 def timeouts_of(config: NodeConfig) -> TimeoutConfig:
@@ -165,7 +167,11 @@ class Node:
             )
             self.services = services
             self._runner = web.AppRunner(
-                build_app(services, config.api_max_body_bytes), access_log=None, shutdown_timeout=5.0
+                build_app(services, config.api_max_body_bytes),
+                access_log=None,
+                shutdown_timeout=5.0,
+                auto_decompress=False,
+                keepalive_timeout=API_IDLE_TIMEOUT,
             )
             await self._runner.setup()
             site = web.TCPSite(self._runner, config.api_host, config.api_port)

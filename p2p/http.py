@@ -9,15 +9,19 @@ Two ways to mount, so a node can serve p2p and its client API on one port or on 
   its own (``serve_p2p`` does that on a TCP port).
 
 Bodies are read with our own bound (independent of the host app's ``client_max_size``);
-every refusal is a 4xx (or 503) with body ``encode([reason, detail])``.
+every refusal is a 4xx (or 503) with body ``encode([reason, detail])``. Peers never compress
+their bodies, so a body with a ``Content-Encoding`` other than ``identity`` is refused (415)
+before a byte of it is read, and ``serve_p2p`` runs aiohttp with ``auto_decompress=False``:
+no gzip bomb is ever inflated, and a corrupt one is a 415, not a 500.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Final
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from p2p.errors import Rejection
 from p2p.switch import (
@@ -45,7 +49,15 @@ def _refuse(switch: Switch, rejection: Rejection) -> web.Response:
     )
 
 
+def is_compressed(request: web.Request) -> bool:
+    """Return True iff the request declares a body encoding other than ``identity``."""
+    encoding = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
+    return encoding not in ("", "identity")
+
+
 async def _read_body(switch: Switch, request: web.Request, limit: int) -> bytes:
+    if is_compressed(request):
+        raise Rejection(415, "compressed_body", "p2p bodies must not have a Content-Encoding")
     declared = request.content_length
     if declared is not None and declared > limit:
         body = None
@@ -129,9 +141,25 @@ class P2PServer:
         await self.runner.cleanup()
 
 
-async def serve_p2p(switch: Switch, host: str = "127.0.0.1", port: int = 0) -> P2PServer:
-    """Serve ``create_p2p_app(switch)`` on ``host:port`` (0 = any free port) and return the server."""
-    runner = web.AppRunner(create_p2p_app(switch), access_log=None, handle_signals=False)
+IDLE_TIMEOUT: Final = 15.0
+"""Default seconds a connection may stay open without a complete request (idle, or slow headers)."""
+
+
+async def serve_p2p(
+    switch: Switch, host: str = "127.0.0.1", port: int = 0, idle_timeout: float = IDLE_TIMEOUT
+) -> P2PServer:
+    """Serve ``create_p2p_app(switch)`` on ``host:port`` (0 = any free port) and return the server.
+
+    A connection that sends no complete request for ``idle_timeout`` seconds (a fresh one, one
+    idle between keep-alive requests, or one dribbling its headers) is closed.
+    """
+    runner = web.AppRunner(
+        create_p2p_app(switch),
+        access_log=None,
+        handle_signals=False,
+        auto_decompress=False,
+        keepalive_timeout=idle_timeout,
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

@@ -75,9 +75,15 @@ class Scoreboard:
         return False
 
     def ban(self, subject: Hashable, seconds: float | None = None) -> None:
-        """Ban ``subject`` for ``seconds`` (default: the configured ban duration)."""
-        if len(self._bans) >= self.max_subjects:
+        """Ban ``subject`` for ``seconds`` (default: the configured ban duration).
+
+        The table never holds more than ``max_subjects`` bans: when it is full of live bans,
+        the one that would end first is dropped.
+        """
+        if subject not in self._bans and len(self._bans) >= self.max_subjects:
             self._sweep()
+            if len(self._bans) >= self.max_subjects:  # still full: the ban that ends first goes
+                del self._bans[min(self._bans, key=self._bans.__getitem__)]
         self._bans[subject] = self._clock.monotonic() + (self.ban_seconds if seconds is None else seconds)
 
     def is_banned(self, subject: Hashable) -> bool:

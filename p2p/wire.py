@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+import msgpack
+
 from chain.encoding import DecodeError, as_bytes, as_int, as_list, as_str, decode, encode, sha256
 from chain.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, signing_message, verify
 
@@ -172,13 +174,58 @@ def encode_batch(envelopes: Sequence[Envelope]) -> bytes:
 
 
 def decode_batch(data: bytes, max_size: int, max_envelopes: int, max_payload: int) -> list[Envelope]:
-    """Decode a message batch, enforcing total size, envelope count and per-payload size."""
-    items = as_list(decode(data, max_size), "batch", max_len=max_envelopes)
+    """Decode a message batch, enforcing total size, envelope count and per-payload size.
+
+    The bounds are checked on the msgpack headers as the bytes are read, before any value is
+    built: a batch declaring more than ``max_envelopes`` envelopes, an envelope that is not a
+    pair, or a payload longer than ``max_payload`` is refused at its header, so the work done
+    on any input is linear in the bytes accepted. The result re-encodes to ``data`` exactly
+    (canonical form), as with :func:`chain.encoding.decode`.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise DecodeError("expected bytes")
+    if len(data) > max_size:
+        raise DecodeError(f"batch of {len(data)} bytes exceeds the limit of {max_size}")
+    unpacker = msgpack.Unpacker(
+        raw=False,
+        max_buffer_size=max(len(data), 1),
+        max_str_len=MAX_CHANNEL_NAME,
+        max_bin_len=max_payload,
+        max_array_len=0,
+        max_map_len=0,
+        max_ext_len=0,
+    )
+    unpacker.feed(data)
     out: list[Envelope] = []
-    for item in items:
-        pair = as_list(item, "envelope", length=2)
-        out.append(Envelope(check_channel_name(pair[0]), as_bytes(pair[1], "envelope.payload", max_len=max_payload)))
+    try:
+        count = _array_header(unpacker, "batch")
+        if count > max_envelopes:
+            raise DecodeError(f"batch: header declares {count} envelopes, at most {max_envelopes} allowed")
+        for _ in range(count):
+            if (length := _array_header(unpacker, "envelope")) != 2:
+                raise DecodeError(f"envelope: header declares {length} items, expected 2")
+            channel = check_channel_name(unpacker.unpack())
+            payload = as_bytes(unpacker.unpack(), "envelope.payload", max_len=max_payload)
+            out.append(Envelope(channel, payload))
+        if unpacker.tell() != len(data):
+            raise DecodeError("batch: trailing bytes after the envelopes")
+    except DecodeError:
+        raise
+    except (ValueError, TypeError, msgpack.OutOfData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise DecodeError(f"malformed batch: {exc or type(exc).__name__}") from None
+    if encode_batch(out) != bytes(data):
+        raise DecodeError("batch: non-canonical encoding")
     return out
+
+
+def _array_header(unpacker: msgpack.Unpacker, what: str) -> int:
+    """Read an array header (the element count only; no element is decoded)."""
+    try:
+        return int(unpacker.read_array_header())
+    except msgpack.OutOfData:
+        raise
+    except (ValueError, msgpack.FormatError, msgpack.StackError):
+        raise DecodeError(f"{what}: expected an array") from None
 
 
 # --- peer exchange --------------------------------------------------------------------

@@ -148,3 +148,13 @@ class _Dummy:
 
     def peer_disconnected(self, peer_id: bytes) -> None:
         return None
+
+
+def test_the_ban_table_never_grows_past_max_subjects() -> None:
+    clock = FakeClock()
+    board = Scoreboard(clock, threshold=100, decay_per_second=1.0, ban_seconds=60, max_subjects=50)
+    for i in range(140):
+        board.ban(f"host-{i}")
+        clock.now += 0.01
+    assert board.banned_count() == 50
+    assert board.is_banned("host-139") and not board.is_banned("host-0")  # the soonest to end went first
