@@ -39,9 +39,6 @@ MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
 MAX_SYNC_MESSAGE: Final = MAX_RESPONSE_BYTES + 1024 * 1024
 STATUS_SECONDS: Final = 1.0
 REQUEST_TIMEOUT: Final = 10.0
-DISTRUST_SECONDS: Final = 30.0
-"""How long a peer that did not deliver the height it announced is not asked, nor believed."""
-MAX_DISTRUSTED: Final = 1024
 PROGRESS_LOG_SECONDS: Final = 2.0
 
 
@@ -68,24 +65,12 @@ def _status(height: int) -> bytes:
 class BlockSync:
     """Implements p2p's Reactor for block sync, and runs the catch-up loop."""
 
-    def __init__(
-        self,
-        network: Network,
-        store: ChainStore,
-        driver: ConsensusDriver,
-        registry: KindRegistry,
-        request_timeout: float = REQUEST_TIMEOUT,
-        distrust_seconds: float = DISTRUST_SECONDS,
-    ) -> None:
+    def __init__(self, network: Network, store: ChainStore, driver: ConsensusDriver, registry: KindRegistry) -> None:
         self.network = network
         self.store = store
         self.driver = driver
         self.registry = registry
-        self.request_timeout = request_timeout
-        self.distrust_seconds = distrust_seconds
         self._peer_heights: dict[bytes, int] = {}
-        self._distrusted: dict[bytes, float] = {}
-        """Peers that failed to deliver (no link, timeout, empty answer): not asked until then."""
         self._inflight: tuple[bytes, int, float] | None = None
         """(peer, first height asked, when) of the outstanding request."""
         self._responses: asyncio.Queue[tuple[bytes, list[Primitive]]] = asyncio.Queue(maxsize=4)
@@ -100,9 +85,8 @@ class BlockSync:
         )
 
     def status(self) -> SyncStatus:
-        """Current sync state; heights of peers that failed to deliver them are not believed."""
-        now = time.monotonic()
-        target = max((h for p, h in self._peer_heights.items() if not self._is_distrusted(p, now)), default=0)
+        """Current sync state."""
+        target = max(self._peer_heights.values(), default=0)
         syncing = target > self.store.height
         return SyncStatus(syncing, max(target, self.store.height), self._rate if syncing else 0.0)
 
@@ -157,7 +141,6 @@ class BlockSync:
     def peer_disconnected(self, peer_id: bytes) -> None:
         """Forget its height; a request in flight to it is abandoned."""
         self._peer_heights.pop(peer_id, None)
-        self._distrusted.pop(peer_id, None)
         if self._inflight is not None and self._inflight[0] == peer_id:
             self._inflight = None
 
@@ -179,48 +162,23 @@ class BlockSync:
                 continue
             await self._apply(peer_id, items)
 
-    def _is_distrusted(self, peer: bytes, now: float) -> bool:
-        until = self._distrusted.get(peer)
-        if until is None:
-            return False
-        if now >= until:
-            del self._distrusted[peer]
-            return False
-        return True
-
-    def _distrust(self, peer: bytes, now: float) -> None:
-        """Stop asking ``peer`` (and believing its height) for ``distrust_seconds``."""
-        self._distrusted[peer] = now + self.distrust_seconds
-        if len(self._distrusted) > MAX_DISTRUSTED:  # bounded: drop the entry that expires first
-            del self._distrusted[min(self._distrusted, key=self._distrusted.__getitem__)]
-
     def _maybe_request(self, now: float) -> None:
-        """Ask the highest believable peer for the next range.
-
-        A height is believed only while its peer delivers: a peer we cannot send to, that
-        lets a request time out, or answers nothing is distrusted for a while, so the next
-        highest peer is asked (one fake height cannot stall the sync).
-        """
         height = self.store.height
         if self._inflight is not None:
             peer, first, since = self._inflight
-            if first <= height or now - since > self.request_timeout:
+            if first <= height or now - since > REQUEST_TIMEOUT:
                 if first > height:
                     self.network.report(peer, Severity.MINOR, "block sync request timed out")
-                    self._distrust(peer, now)
                 self._inflight = None
             else:
                 return
-        ahead = sorted(
-            ((h, p) for p, h in self._peer_heights.items() if h > height and not self._is_distrusted(p, now)),
-            reverse=True,
-        )
-        for target, peer in ahead:
-            count = min(MAX_RANGE, target - height)
-            if self.network.send(peer, SYNC_CHANNEL, encode(["get", height + 1, count])):
-                self._inflight = (peer, height + 1, now)
-                return
-            self._distrust(peer, now)  # no link to it (or its queue is full): ask the next one
+        ahead = [(h, p) for p, h in self._peer_heights.items() if h > height]
+        if not ahead:
+            return
+        target, peer = max(ahead)
+        count = min(MAX_RANGE, target - height)
+        if self.network.send(peer, SYNC_CHANNEL, encode(["get", height + 1, count])):
+            self._inflight = (peer, height + 1, now)
 
     async def _apply(self, peer_id: bytes, items: list[Primitive]) -> None:
         self._inflight = None
@@ -249,7 +207,6 @@ class BlockSync:
         if not items and self._peer_heights.get(peer_id, 0) > self.store.height:
             self.network.report(peer_id, Severity.MINOR, "announced a height it does not serve")
             self._peer_heights[peer_id] = self.store.height
-            self._distrust(peer_id, time.monotonic())
         self._progress()
 
     def _progress(self) -> None:
