@@ -20,7 +20,7 @@ from chain.address import AddressError, encode_address, parse_account
 from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
 from node.admission import RETRYABLE_REASONS
-from node.api_common import SERVICES, NodeServices, Problem, parse_hex, problem_response, read_json
+from node.api_common import SERVICES, NodeServices, Problem, parse_height, parse_hex, problem_response, read_json
 from node.events import CommittedBlock
 from node.market_api import MARKET_ROUTES, stream_filter
 from node.market_events import stream_events
@@ -178,10 +178,7 @@ async def get_block(request: web.Request) -> web.Response:
     """A block by height."""
     s = request.app[SERVICES]
     text = request.match_info["height"]
-    # isascii: str.isdigit() also accepts '²' or '٣', which int() refuses or reads as a height
-    if not text.isascii() or not text.isdigit() or len(text) > 20:
-        raise Problem(400, "bad_height", "height must be a non-negative integer")
-    block = s.store.block(int(text))
+    block = s.store.block(parse_height(text))
     if block is None:
         raise Problem(404, "not_found", f"no block at height {text} (head is {s.store.height})")
     return web.json_response(block_json(block))

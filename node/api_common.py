@@ -114,6 +114,14 @@ async def read_json(request: web.Request) -> Any:
         raise Problem(400, "malformed_body", "request body nests JSON too deeply") from None
 
 
+def parse_height(text: str) -> int:
+    """A block height written as ASCII decimal digits (at most 20), else Problem 400 ``bad_height``."""
+    # isascii: str.isdigit() also accepts '²' or '٣', which int() refuses or reads as a height
+    if not text.isascii() or not text.isdigit() or len(text) > 20:
+        raise Problem(400, "bad_height", "height must be a non-negative integer")
+    return int(text)
+
+
 def parse_hex(text: object, what: str, max_bytes: int, size: int | None = None) -> bytes:
     """Lowercase or uppercase hex of at most ``max_bytes`` (exactly ``size``) bytes, else Problem."""
     if not isinstance(text, str):

@@ -13,10 +13,11 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from chain.block import decode_header
 from chain.encoding import encode
 from chain.merkle import MerkleProof, leaf_hash, merkle_proof_of_hashes
 from chain.state_tree import TreeError
-from node.api_common import SERVICES, Problem, parse_hex
+from node.api_common import SERVICES, Problem, parse_height, parse_hex
 from node.render import receipt_json
 from storage.store import ChainStore, PrunedHeight, StoreError
 
@@ -30,9 +31,7 @@ def _merkle_json(proof: MerkleProof) -> dict[str, Any]:
 def _height_param(store: ChainStore, text: str | None) -> int:
     if text is None:
         return store.height
-    if not text.isascii() or not text.isdigit() or len(text) > 20:
-        raise Problem(400, "bad_height", "height must be a non-negative integer")
-    height = int(text)
+    height = parse_height(text)
     if height > store.height:
         raise Problem(404, "not_found", f"no block at height {height} yet (head is {store.height})")
     return height
@@ -46,9 +45,8 @@ def _certified(store: ChainStore, height: int) -> dict[str, Any]:
     commit = store.commit(height)
     if header is None or commit is None:
         raise Problem(404, "not_found", f"no certified header at height {height}")
-    h = store.header(height)
-    assert h is not None
-    return {"header": header.hex(), "commit": encode(commit.to_wire()).hex(), "state_root": h.state_root.hex()}
+    state_root = decode_header(header).state_root
+    return {"header": header.hex(), "commit": encode(commit.to_wire()).hex(), "state_root": state_root.hex()}
 
 
 def state_proof_json(store: ChainStore, key: bytes, height: int) -> dict[str, Any]:
