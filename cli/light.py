@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 CACHE_VERSION: Final = 1
 MAX_CACHED_BLOCKS: Final = 512
 """Verified light blocks kept per chain (the newest; the trusted start is always kept)."""
-DEFAULT_MAX_LAG: Final = 10
-"""A primary further behind a witness than this many blocks is treated as stale."""
 
 
 class VerificationFailed(CliError):

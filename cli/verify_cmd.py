@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
@@ -21,7 +21,10 @@ from cli.options import HomeOption, JsonOption, NodeOption
 if TYPE_CHECKING:
     from chain.light_client import LightBlock, TrustedState
     from cli.light import TrustStore
+    from market.records import Order
     from node.client import NodeClient
+
+DEFAULT_MAX_LAG: Final = 10
 
 app = typer.Typer(
     help="Verify a balance, an order or a transaction against the validators' signatures, trusting no node.",
@@ -243,6 +246,56 @@ async def _proven_value(primary: NodeClient, primary_url: str, v: Verified, key:
     return value
 
 
+async def verify_balance(
+    url: str,
+    primary: NodeClient,
+    witnesses: dict[str, NodeClient],
+    trust: TrustOptions,
+    account: bytes,
+    asset: str,
+    height: int | None,
+) -> tuple[Verified, int]:
+    """The balance of ``account`` in ``asset``, proven against a verified, cross-checked header."""
+    from chain.accounts import balance_key
+    from chain.encoding import decode
+    from chain.light_client import LightClientError
+    from cli.light import VerificationFailed
+
+    v = await verified_header(url, primary, witnesses, trust, height)
+    value = await _proven_value(primary, url, v, balance_key(account, asset))
+    amount = 0 if value is None else decode(value)
+    if not isinstance(amount, int):
+        raise VerificationFailed(url, LightClientError("bad_value", "the proven balance is not an integer"))
+    return v, amount
+
+
+async def verify_order(
+    url: str,
+    primary: NodeClient,
+    witnesses: dict[str, NodeClient],
+    trust: TrustOptions,
+    order_id: bytes,
+    height: int | None,
+) -> tuple[Verified, Order | None]:
+    """The record of order ``order_id`` (None: proven absent) against a verified, cross-checked header."""
+    from chain.encoding import DecodeError, decode
+    from chain.light_client import LightClientError
+    from cli.light import VerificationFailed
+    from market.keys import order_key
+    from market.records import Order
+
+    v = await verified_header(url, primary, witnesses, trust, height)
+    value = await _proven_value(primary, url, v, order_key(order_id))
+    if value is None:
+        return v, None
+    try:
+        return v, Order.from_wire(decode(value))
+    except (DecodeError, ValueError) as exc:
+        raise VerificationFailed(
+            url, LightClientError("bad_value", f"the proven order does not decode: {exc}")
+        ) from None
+
+
 @app.command("balance")
 def balance(
     ctx: typer.Context,
@@ -254,26 +307,20 @@ def balance(
     genesis: GenesisOption = None,
     trust_height: TrustHeightOption = None,
     trust_hash: TrustHashOption = None,
-    max_lag: MaxLagOption = 10,
+    max_lag: MaxLagOption = DEFAULT_MAX_LAG,
     home: HomeOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Verify an account's balance at the newest height every node has (or --height)."""
-    from chain.accounts import balance_key
     from chain.address import decode_address
-    from chain.encoding import decode
     from cli.render import agr
 
     app_ctx = app_context(ctx)
     trust = _trust(app_ctx.resolve_home(home), genesis, trust_height, trust_hash, max_lag)
-    key = balance_key(decode_address(address), asset)
+    account = decode_address(address)
 
     async def action(url: str, primary: NodeClient, witnesses: dict[str, NodeClient]) -> tuple[Verified, int]:
-        v = await verified_header(url, primary, witnesses, trust, height)
-        value = await _proven_value(primary, url, v, key)
-        amount = 0 if value is None else decode(value)
-        assert isinstance(amount, int)
-        return v, amount
+        return await verify_balance(url, primary, witnesses, trust, account, asset, height)
 
     v, amount = _run(ctx, node, witness, action)
     if json_:
@@ -294,28 +341,22 @@ def order(
     genesis: GenesisOption = None,
     trust_height: TrustHeightOption = None,
     trust_hash: TrustHashOption = None,
-    max_lag: MaxLagOption = 10,
+    max_lag: MaxLagOption = DEFAULT_MAX_LAG,
     home: HomeOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Verify an order's state (placed, accepted, shipped, settled, ...) and its history."""
-    from chain.encoding import decode
     from cli.errors import CliError
     from cli.render import agr, local_time
-    from market.keys import order_key
-    from market.records import Order
 
     app_ctx = app_context(ctx)
     trust = _trust(app_ctx.resolve_home(home), genesis, trust_height, trust_hash, max_lag)
     cleaned = order_id.strip().lower()
     if len(cleaned) != 64 or any(c not in "0123456789abcdef" for c in cleaned):
         raise CliError(f"an order id is 64 hex digits, not {order_id!r}")
-    key = order_key(bytes.fromhex(cleaned))
 
     async def action(url: str, primary: NodeClient, witnesses: dict[str, NodeClient]) -> tuple[Verified, Order | None]:
-        v = await verified_header(url, primary, witnesses, trust, height)
-        value = await _proven_value(primary, url, v, key)
-        return v, None if value is None else Order.from_wire(decode(value))
+        return await verify_order(url, primary, witnesses, trust, bytes.fromhex(cleaned), height)
 
     v, record = _run(ctx, node, witness, action)
     if record is None:
@@ -361,7 +402,7 @@ def tx(
     genesis: GenesisOption = None,
     trust_height: TrustHeightOption = None,
     trust_hash: TrustHashOption = None,
-    max_lag: MaxLagOption = 10,
+    max_lag: MaxLagOption = DEFAULT_MAX_LAG,
     home: HomeOption = None,
     json_: JsonOption = False,
 ) -> None:
