@@ -299,7 +299,7 @@ async def verify_order(
 @app.command("balance")
 def balance(
     ctx: typer.Context,
-    address: Annotated[str, typer.Argument(help="The account's address.")],
+    address: Annotated[str, typer.Argument(metavar="ACCOUNT", help="An agora1... address or a wallet name.")],
     asset: Annotated[str, typer.Option("--asset", help="The asset.")] = "AGR",
     height: Annotated[int | None, typer.Option("--height", min=1, help="Verify at this height.")] = None,
     node: NodeOption = None,
@@ -314,9 +314,11 @@ def balance(
     """Verify an account's balance at the newest height every node has (or --height)."""
     from chain.address import decode_address
     from cli.render import agr
+    from cli.wallets import resolve_account
 
     app_ctx = app_context(ctx)
     trust = _trust(app_ctx.resolve_home(home), genesis, trust_height, trust_hash, max_lag)
+    address = resolve_account(trust.home, address)
     account = decode_address(address)
 
     async def action(url: str, primary: NodeClient, witnesses: dict[str, NodeClient]) -> tuple[Verified, int]:
