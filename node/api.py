@@ -21,6 +21,7 @@ from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
 from node.admission import RETRYABLE_REASONS
 from node.api_common import SERVICES, NodeServices, Problem, parse_height, parse_hex, problem_response, read_json
+from node.asset_api import ASSET_ROUTES
 from node.events import CommittedBlock
 from node.market_api import MARKET_ROUTES, stream_filter
 from node.market_events import stream_events
@@ -443,6 +444,7 @@ ROUTES: Final = (
     ("GET", "/api/v1/events", get_events),
     *MARKET_ROUTES,
     *PROOF_ROUTES,
+    *ASSET_ROUTES,
     ("GET", "/api/v1/openapi.json", get_openapi),
     ("GET", "/healthz", get_healthz),
     ("GET", "/readyz", get_readyz),
