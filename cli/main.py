@@ -14,6 +14,7 @@ from cli import (
     listing_cmd,
     merchant_cmd,
     node_cmd,
+    offer_cmd,
     order_cmd,
     testnet_cmd,
     tx_cmd,
@@ -62,6 +63,7 @@ app.add_typer(merchant_cmd.app, name="merchant")
 app.add_typer(testnet_cmd.app, name="testnet")
 app.add_typer(verify_cmd.app, name="verify")
 app.add_typer(asset_cmd.app, name="asset")
+app.add_typer(offer_cmd.app, name="offer")
 app.command("init")(init)
 app.command("demo")(demo)
 

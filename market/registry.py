@@ -10,6 +10,14 @@ from typing import Final
 from chain.tx import KindRegistry, KindSpec
 from market import bodies as b
 from market.assets.bodies import AssetBurn, AssetCreate, AssetFreeze, AssetMint
+from market.assets.offers import (
+    OfferCancel,
+    OfferCreate,
+    OfferSwap,
+    apply_offer_cancel,
+    apply_offer_create,
+    apply_offer_swap,
+)
 from market.assets.rules import apply_asset_burn, apply_asset_create, apply_asset_freeze, apply_asset_mint
 from market.hook import process_deadlines
 from market.listings import (
@@ -62,6 +70,9 @@ MARKET_KINDS: Final = KindRegistry.of(
         KindSpec(AssetMint, apply_asset_mint),
         KindSpec(AssetBurn, apply_asset_burn),
         KindSpec(AssetFreeze, apply_asset_freeze),
+        KindSpec(OfferCreate, apply_offer_create),
+        KindSpec(OfferCancel, apply_offer_cancel),
+        KindSpec(OfferSwap, apply_offer_swap),
     ],
     hooks=[process_deadlines],
 )
