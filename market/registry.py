@@ -19,6 +19,7 @@ from market.assets.offers import (
     apply_offer_swap,
 )
 from market.assets.rules import apply_asset_burn, apply_asset_create, apply_asset_freeze, apply_asset_mint
+from market.funds import FundDisburse, FundDonate, FundOpen, apply_fund_disburse, apply_fund_donate, apply_fund_open
 from market.hook import process_deadlines
 from market.listings import (
     apply_listing_create,
@@ -73,6 +74,9 @@ MARKET_KINDS: Final = KindRegistry.of(
         KindSpec(OfferCreate, apply_offer_create),
         KindSpec(OfferCancel, apply_offer_cancel),
         KindSpec(OfferSwap, apply_offer_swap),
+        KindSpec(FundOpen, apply_fund_open),
+        KindSpec(FundDonate, apply_fund_donate),
+        KindSpec(FundDisburse, apply_fund_disburse),
     ],
     hooks=[process_deadlines],
 )

@@ -23,6 +23,7 @@ from node.admission import RETRYABLE_REASONS
 from node.api_common import SERVICES, NodeServices, Problem, parse_height, parse_hex, problem_response, read_json
 from node.asset_api import ASSET_ROUTES
 from node.events import CommittedBlock
+from node.fund_api import FUND_ROUTES
 from node.market_api import MARKET_ROUTES, stream_filter
 from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
@@ -445,6 +446,7 @@ ROUTES: Final = (
     *MARKET_ROUTES,
     *PROOF_ROUTES,
     *ASSET_ROUTES,
+    *FUND_ROUTES,
     ("GET", "/api/v1/openapi.json", get_openapi),
     ("GET", "/healthz", get_healthz),
     ("GET", "/readyz", get_readyz),

@@ -706,6 +706,35 @@ _PATHS: Final[dict[str, Any]] = {
             },
         },
     },
+    "/api/v1/funds/{id}": {
+        "get": {
+            "summary": "A transparent fund: organisation, purpose, holdings per asset, donations and disbursements",
+            "parameters": [
+                _path_param("id", _HEX32, "fund id (the hash of the transaction that opened it)"),
+                _query("from", _INT, "first donation/disbursement index of the page"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "entries per page (default 100)"),
+            ],
+            "responses": {
+                "200": {"description": "the fund", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": _BAD_QUERY,
+                "404": _problem("no such fund"),
+            },
+        },
+    },
+    "/api/v1/funds/{id}/donations/{index}/trace": {
+        "get": {
+            "summary": "Where one donation went, first in first out: the disbursements that spent it and what is held",
+            "parameters": [
+                _path_param("id", _HEX32, "fund id"),
+                _path_param("index", _INT, "donation index"),
+            ],
+            "responses": {
+                "200": {"description": "the trace", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": _problem("bad fund id"),
+                "404": _problem("no such fund or donation"),
+            },
+        },
+    },
     "/api/v1/light/{height}": {
         "get": {
             "summary": "A light block: the header at a height, its commit certificate, and the validator sets "

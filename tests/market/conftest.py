@@ -25,6 +25,7 @@ from chain.votes import Commit, Vote, VoteType, verify_commit
 from market import MARKET_KINDS
 from market.assets.offers import offer_total_key
 from market.bodies import ListingCreate, OrderPlace
+from market.funds import fund_total_key
 from market.keys import DUE_CURSOR_KEY, ESCROW_PREFIX
 from market.queries import escrow_total, get_listing, get_order
 from market.records import ArbiterTerms, Listing, Order, ShippingOption, Windows
@@ -158,8 +159,9 @@ class MarketChain:
         """Balances + escrow + AGR locked in offers = supply, and the escrow total matches the per-order escrows."""
         supply = get_supply(Overlay(self.state), NATIVE_ASSET)
         offers = Overlay(self.state).get_int(offer_total_key(NATIVE_ASSET))
-        if self.balances_total() + escrow_total(self.state) + offers != supply:
-            raise AssertionError("balances + escrow + offers != supply")
+        funds = Overlay(self.state).get_int(fund_total_key(NATIVE_ASSET))
+        if self.balances_total() + escrow_total(self.state) + offers + funds != supply:
+            raise AssertionError("balances + escrow + offers + funds != supply")
         if escrow_total(self.state) != self.escrow_sum():
             raise AssertionError("escrow total != sum of escrows")
 

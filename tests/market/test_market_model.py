@@ -15,6 +15,7 @@ from market import MARKET_KINDS, bodies
 from market.assets.bodies import AssetBurn, AssetCreate, AssetFreeze, AssetMint
 from market.assets.offers import OfferCancel, OfferCreate, OfferSwap, Rate
 from market.due import BUCKET_MS, MAX_BUCKETS_PER_BLOCK, MAX_DUE_PER_BLOCK, round_up, schedule, take_due
+from market.funds import FundDisburse, FundDonate, FundOpen, RefKind
 from market.limits import MAX_HISTORY
 from market.order_state import (
     PAYOUT,
@@ -199,6 +200,9 @@ def test_every_body_roundtrips() -> None:
         OfferCreate("USDX", "AGR", Rate(2**32, 1), 2**64 - 1, 2**64 - 1),
         OfferCancel(oid),
         OfferSwap("AGR", "USDX", 1, Rate(1, 2**32)),
+        FundOpen("n" * 120, "p" * 2048),
+        FundDonate(oid, "USDX", 1, "m" * 256),
+        FundDisburse(oid, "AGR", 2**64 - 1, bytes(32), "r" * 512, RefKind.ITEM, b"i" * 256),
     ]
     for body in samples:
         _roundtrip(body)
