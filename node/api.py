@@ -21,6 +21,7 @@ from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
 from node.admission import RETRYABLE_REASONS
 from node.api_common import SERVICES, NodeServices, Problem, parse_height, parse_hex, problem_response, read_json
+from node.audit_api import AUDIT_ROUTES, add_audit_state, block_extras, block_flags
 from node.events import CommittedBlock
 from node.market_api import MARKET_ROUTES, stream_filter
 from node.market_events import stream_events
@@ -175,13 +176,18 @@ async def get_account(request: web.Request) -> web.Response:
 
 
 async def get_block(request: web.Request) -> web.Response:
-    """A block by height."""
+    """A block by height; ``?receipts=true`` adds receipts and block events, ``?raw=true`` the bytes."""
     s = request.app[SERVICES]
     text = request.match_info["height"]
-    block = s.store.block(parse_height(text))
+    height = parse_height(text)
+    receipts, raw = block_flags(request.query)
+    block = s.store.block(height)
     if block is None:
         raise Problem(404, "not_found", f"no block at height {text} (head is {s.store.height})")
-    return web.json_response(block_json(block))
+    answer = block_json(block)
+    if receipts or raw:
+        answer.update(await asyncio.to_thread(block_extras, s.store, block, receipts, raw))
+    return web.json_response(answer)
 
 
 async def get_block_by_hash(request: web.Request) -> web.Response:
@@ -443,6 +449,7 @@ ROUTES: Final = (
     ("GET", "/api/v1/events", get_events),
     *MARKET_ROUTES,
     *PROOF_ROUTES,
+    *AUDIT_ROUTES,
     ("GET", "/api/v1/openapi.json", get_openapi),
     ("GET", "/healthz", get_healthz),
     ("GET", "/readyz", get_readyz),
@@ -454,6 +461,7 @@ def build_app(services: NodeServices, max_body_bytes: int) -> web.Application:
     """The aiohttp application of the client API."""
     app = web.Application(middlewares=[problem_middleware], client_max_size=max_body_bytes)
     app[SERVICES] = services
+    add_audit_state(app)
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
     return app

@@ -485,7 +485,23 @@ _PATHS: Final[dict[str, Any]] = {
     "/api/v1/blocks/{height}": {
         "get": {
             "summary": "A block by height",
-            "parameters": [_path_param("height", {"type": "integer", "minimum": 1}, "block height")],
+            "parameters": [
+                _path_param("height", {"type": "integer", "minimum": 1}, "block height"),
+                _query_param(
+                    "receipts",
+                    {"type": "boolean", "default": False},
+                    "add `receipts` (per transaction, block order) and `block_events` (automatic deadline "
+                    "releases and refunds, evidence)",
+                    False,
+                ),
+                _query_param(
+                    "raw",
+                    {"type": "boolean", "default": False},
+                    "add `raw_block` (canonical block bytes) and `raw_txs`; with receipts also `raw_receipts` "
+                    "and `raw_block_events`, the leaves of `results_root`: enough to replay the chain",
+                    False,
+                ),
+            ],
             "responses": {
                 "200": _json("Block", "the block"),
                 "400": _problem("bad height"),
@@ -632,6 +648,145 @@ _PATHS: Final[dict[str, Any]] = {
 }
 
 
+# --- the chain's totals, for auditors (node/audit_api.py) -------------------------------------
+
+_AUDIT_SCHEMAS: Final[dict[str, Any]] = {
+    "Genesis": {
+        "type": "object",
+        "description": "the genesis document (the JSON `agora node init --genesis` takes); its hash is in "
+        "the X-Agora-Genesis-Hash header and in /status",
+        "properties": {
+            "chain_id": {"type": "string"},
+            "genesis_time_ms": _INT,
+            "params": {"type": "object"},
+            "validators": {"type": "array", "items": {"type": "object"}},
+            "balances": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Supply": {
+        "type": "object",
+        "properties": {
+            "height": _INT,
+            "identity": {"type": "string"},
+            "assets": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "asset": {"type": "string"},
+                        "total_supply": _INT,
+                        "in_accounts": {**_INT, "description": "every balance, recounted"},
+                        "in_escrow": {**_INT, "description": "every order's escrow, recounted"},
+                        "escrow_counter": {**_INT, "description": "the maintained escrow total"},
+                        "fees_paid": {**_INT, "description": "fees ever paid; credited to proposers (in accounts)"},
+                        "fees_burned": _INT,
+                        "accounts": _INT,
+                        "balanced": {
+                            "type": "boolean",
+                            "description": "total_supply = in_accounts + in_escrow and escrow_counter = in_escrow",
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "AccountPage": {
+        "type": "object",
+        "properties": {
+            "height": _INT,
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "address": {"type": "string"},
+                        "balances": {"type": "object", "additionalProperties": _INT},
+                        "nonce": _INT,
+                    },
+                },
+            },
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
+    "TxLookup": {
+        "type": "object",
+        "properties": {
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "hash": _HEX32,
+                        "status": {"enum": ["committed", "pending", "unknown"]},
+                        "height": {"type": ["integer", "null"]},
+                        "index": {"type": ["integer", "null"]},
+                        "tx": {"type": ["object", "null"]},
+                        "receipt": {"type": ["object", "null"]},
+                    },
+                },
+            }
+        },
+    },
+}
+
+_AUDIT_PATHS: Final[dict[str, Any]] = {
+    "/api/v1/genesis": {
+        "get": {
+            "summary": "The genesis document this node runs",
+            "responses": {"200": _json("Genesis", "the document"), "400": _problem("unknown parameter")},
+        },
+    },
+    "/api/v1/supply": {
+        "get": {
+            "summary": "Per asset: total supply, amount in accounts, in escrow and fees paid, recounted from "
+            "the state at the head (total_supply = in_accounts + in_escrow)",
+            "responses": {"200": _json("Supply", "the totals"), "400": _problem("unknown parameter")},
+        },
+    },
+    "/api/v1/accounts": {
+        "get": {
+            "summary": "Every account holding a balance, ordered by public key, paginated",
+            "parameters": [
+                _query_param(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                    "accounts per page",
+                    False,
+                ),
+                _query_param("cursor", _HEX32, "the next_cursor of the previous page", False),
+            ],
+            "responses": {
+                "200": _json("AccountPage", "one page"),
+                "400": _problem("bad limit or cursor (bad_limit, bad_cursor, unknown_parameter)"),
+            },
+        },
+    },
+    "/api/v1/txs/lookup": {
+        "post": {
+            "summary": "Up to 1,000 transactions at once: committed (with receipt), pending or unknown",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["hashes"],
+                            "properties": {"hashes": {"type": "array", "maxItems": 1000, "items": _HEX32}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json("TxLookup", "one result per hash, in the order asked"),
+                "400": _problem("malformed body or hash"),
+                "413": _problem("more than 1,000 hashes or a body over 160 KiB"),
+                "415": _problem("not application/json"),
+            },
+        },
+    },
+}
+
+
 def openapi_document() -> dict[str, Any]:
     """A fresh copy of the OpenAPI 3.1 document."""
     return {
@@ -642,6 +797,6 @@ def openapi_document() -> dict[str, Any]:
             "description": "Amounts are integers in minor units; binary values are lowercase hex; accounts are "
             "agora1... addresses. Errors are application/problem+json with a stable `reason`.",
         },
-        "paths": copy.deepcopy({**_PATHS, **_MARKET_PATHS}),
-        "components": {"schemas": copy.deepcopy({**_SCHEMAS, **_MARKET_SCHEMAS})},
+        "paths": copy.deepcopy({**_PATHS, **_MARKET_PATHS, **_AUDIT_PATHS}),
+        "components": {"schemas": copy.deepcopy({**_SCHEMAS, **_MARKET_SCHEMAS, **_AUDIT_SCHEMAS})},
     }

@@ -1,0 +1,253 @@
+"""The chain's totals in the open, against a real node: genesis, supply, every account, blocks
+with receipts and raw bytes (replayed from the API alone), and many transactions at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from node_market_kit import FEE, MINUTE, START_BALANCE, MarketNode, addr, market_node
+
+from chain.accounts import balance_key, nonce_key, supply_key
+from chain.block import decode_block
+from chain.encoding import encode
+from chain.execution import execute_block, result_leaves
+from chain.genesis import genesis_from_json
+from chain.merkle import merkle_root
+from chain.state import MemoryState
+from chain.transfer import Transfer
+from chain.tx import sign_transaction
+from market.bodies import OrderAccept, OrderPlace, OrderShip
+from market.keys import ESCROW_TOTAL_KEY, escrow_key
+from market.privacy import seal_for
+from node.audit import account_page, supply_totals
+from node.service import DEFAULT_REGISTRY
+
+PRICE = 1_000
+SHIP = 100
+
+
+async def _place(m: MarketNode, listing: str, buyer: str = "buyer") -> str:
+    body = OrderPlace(
+        bytes.fromhex(listing),
+        1,
+        0,
+        PRICE,
+        SHIP,
+        m["arbiter"].public_key,
+        seal_for(m["merchant"].public_key, b"1 Audit Lane"),
+    )
+    receipt = await m.do(buyer, body)
+    order_id: str = next(e for e in receipt["events"] if e["type"] == "order")["attrs"]["order_id"]
+    return order_id
+
+
+async def _all_accounts(m: MarketNode, limit: int) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": str(limit)}
+        if cursor is not None:
+            params["cursor"] = cursor
+        page = await m.ok("/api/v1/accounts", **params)
+        assert len(page["items"]) <= limit
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
+async def _check_supply(m: MarketNode, escrow: int, txs: int) -> dict[str, Any]:
+    supply = await m.ok("/api/v1/supply")
+    (agr,) = supply["assets"]
+    assert agr["asset"] == "AGR" and agr["balanced"] is True
+    assert agr["total_supply"] == agr["in_accounts"] + agr["in_escrow"]
+    assert agr["total_supply"] == START_BALANCE * 6  # six funded parties at genesis; nothing is created
+    assert agr["in_escrow"] == agr["escrow_counter"] == escrow
+    assert agr["fees_paid"] == FEE * txs and agr["fees_burned"] == 0
+    # the accounts list, walked page by page, adds up to the same amount in accounts
+    accounts = await _all_accounts(m, 2)
+    assert len({a["address"] for a in accounts}) == len(accounts) == agr["accounts"]
+    assert sum(a["balances"].get("AGR", 0) for a in accounts) == agr["in_accounts"]
+    return agr
+
+
+async def test_supply_adds_up_over_blocks_and_the_accounts_list_agrees(tmp_path: Path) -> None:
+    async with market_node(tmp_path) as m:
+        genesis = await m.ok("/api/v1/genesis")
+        status = await m.ok("/api/v1/status")
+        assert genesis_from_json(genesis).hash.hex() == status["genesis_hash"]
+        await _check_supply(m, escrow=0, txs=0)
+        await m.do("buyer", Transfer(m["buyer2"].public_key, 12_345))
+        listing = await m.create_listing()
+        first = await _place(m, listing)
+        second = await _place(m, listing, buyer="buyer2")
+        agr = await _check_supply(m, escrow=2 * (PRICE + SHIP), txs=4)
+        # the validator earned every fee: the fees are inside the accounts, not beside them
+        validator = await m.ok(f"/api/v1/accounts/{addr(m['validator'])}")
+        assert validator["balances"]["AGR"] == agr["fees_paid"]
+        await m.do("merchant", OrderAccept(bytes.fromhex(first)))
+        await m.do("merchant", OrderShip(bytes.fromhex(first)))
+        m.clock.advance(2 * MINUTE + 1)  # the first settles to the merchant, the second expires
+        await m.tick()
+        assert (await m.order(first))["state"] == "settled"
+        assert (await m.order(second))["state"] == "expired"
+        await _check_supply(m, escrow=0, txs=7)
+
+
+async def test_accounts_and_supply_refuse_bad_input(tmp_path: Path) -> None:
+    async with market_node(tmp_path) as m:
+        for params, reason in (
+            ({"limit": "0"}, "bad_limit"),
+            ({"limit": "1001"}, "bad_limit"),
+            ({"limit": "-1"}, "bad_limit"),
+            ({"limit": "1e3"}, "bad_limit"),
+            ({"cursor": "zz"}, "bad_cursor"),
+            ({"cursor": "00" * 31}, "bad_cursor"),
+            ({"page": "2"}, "unknown_parameter"),
+        ):
+            status, problem = await m.get("/api/v1/accounts", **params)
+            assert (status, problem["reason"]) == (400, reason), params
+        status, problem = await m.get("/api/v1/supply", asset="AGR")
+        assert (status, problem["reason"]) == (400, "unknown_parameter")
+        page = await m.ok("/api/v1/accounts", limit="1000")
+        assert page["next_cursor"] is None and len(page["items"]) == 6
+        last = await m.ok("/api/v1/accounts", cursor="ff" * 32)
+        assert last["items"] == [] and last["next_cursor"] is None
+
+
+async def test_the_chain_replays_from_the_api_alone(tmp_path: Path) -> None:
+    async with market_node(tmp_path) as m:
+        listing = await m.create_listing()
+        order = await _place(m, listing)
+        await m.do("merchant", OrderAccept(bytes.fromhex(order)))
+        await m.do("merchant", OrderShip(bytes.fromhex(order)))
+        await m.fails("buyer", OrderAccept(bytes.fromhex(order)), "not_merchant")
+        m.clock.advance(2 * MINUTE + 1)
+        await m.tick()  # begins with the automatic release of the escrow to the merchant
+        head = (await m.ok("/api/v1/head"))["height"]
+
+        genesis = genesis_from_json(await m.ok("/api/v1/genesis"))
+        state = MemoryState(dict(genesis.initial_state().items()))
+        parent = None
+        released = []
+        for height in range(1, head + 1):
+            answer = await m.ok(f"/api/v1/blocks/{height}", receipts="true", raw="true")
+            block = decode_block(bytes.fromhex(answer["raw_block"]), DEFAULT_REGISTRY)
+            assert [tx.raw.hex() for tx in block.txs] == answer["raw_txs"]
+            result = execute_block(state, DEFAULT_REGISTRY, block, parent, genesis.hash, chain_id=genesis.chain_id)
+            state.apply(result.writes)
+            assert state.root == block.header.state_root
+            assert [r.encode().hex() for r in result.receipts] == answer["raw_receipts"]
+            leaves = [bytes.fromhex(answer["raw_block_events"]), *(bytes.fromhex(r) for r in answer["raw_receipts"])]
+            assert leaves == result_leaves(result.block_events, result.receipts)
+            assert merkle_root(leaves).hex() == answer["results_root"] == block.header.results_root.hex()
+            assert [r["code"] for r in answer["receipts"]] == [r.code for r in result.receipts]
+            released += [e for e in answer["block_events"] if e["type"] == "escrow"]
+            parent = block.header
+        assert [(e["attrs"]["movement"], e["attrs"]["account"]) for e in released] == [("release", addr(m["merchant"]))]
+        assert state.root.hex() == (await m.ok("/api/v1/head"))["state_root"]
+        plain = await m.ok(f"/api/v1/blocks/{head}")
+        assert "receipts" not in plain and "raw_block" not in plain
+        for params in ({"raw": "yes"}, {"receipts": "2"}, {"extra": "1"}):
+            status, problem = await m.get(f"/api/v1/blocks/{head}", **params)
+            assert status == 400 and problem["reason"] in ("bad_bool", "unknown_parameter"), params
+
+
+async def test_many_transactions_are_looked_up_at_once_and_the_bounds_hold(tmp_path: Path) -> None:
+    async with market_node(tmp_path) as m:
+        record = await m.send("buyer", Transfer(m["buyer2"].public_key, 5))
+        pending = sign_transaction(m["buyer2"], "market-api-test", 7, FEE, Transfer(m["buyer"].public_key, 1))
+        async with m.http.post(m.url + "/api/v1/txs", json={"tx": pending.raw.hex()}) as r:
+            assert r.status == 202  # nonce 7 waits behind a gap: pending for good
+        hashes = [record["hash"], pending.hash.hex(), "00" * 32]
+        async with m.http.post(m.url + "/api/v1/txs/lookup", json={"hashes": hashes}) as r:
+            assert r.status == 200
+            results = (await r.json())["results"]
+        assert [x["status"] for x in results] == ["committed", "pending", "unknown"]
+        assert [x["hash"] for x in results] == hashes
+        assert results[0]["receipt"]["code"] == "ok" and results[0]["height"] == record["height"]
+        async with m.http.post(m.url + "/api/v1/txs/lookup", json={"hashes": ["ab" * 32] * 1000}) as r:
+            assert r.status == 200 and len((await r.json())["results"]) == 1000
+        for body, status, reason in (
+            ({"hashes": ["ab" * 32] * 1001}, 413, "batch_too_large"),
+            ({"hashes": ["zz" * 32]}, 400, "bad_hex"),
+            ({"hashes": ["ab" * 31]}, 400, "bad_hex"),
+            ({"hashes": [5]}, 400, "bad_hex"),
+            ({"hashes": "ab"}, 400, "malformed_body"),
+            ({"hashes": [], "more": 1}, 400, "malformed_body"),
+            ({"hashes": ["ab" * 32 + " " * 200_000]}, 413, "body_too_large"),
+        ):
+            async with m.http.post(m.url + "/api/v1/txs/lookup", json=body) as r:
+                assert r.status == status, body
+                assert (await r.json())["reason"] == reason, body
+
+
+# --- the pure recount over an in-memory ordered state ------------------------------------------
+
+
+class SortedState:
+    """Committed state in memory with ordered prefix scans (the shape of a store snapshot)."""
+
+    def __init__(self, items: dict[bytes, bytes], height: int = 0) -> None:
+        self._items = dict(sorted(items.items()))
+        self.height = height
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._items.get(key)
+
+    def items(self, prefix: bytes, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        for key, value in self._items.items():
+            if key.startswith(prefix) and (start is None or key >= start):
+                yield key, value
+
+
+_accounts = st.dictionaries(
+    st.binary(min_size=32, max_size=32),
+    st.dictionaries(st.sampled_from(["AGR", "GOLD"]), st.integers(0, 2**40), min_size=1),
+    max_size=25,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_accounts, st.integers(0, 2**40), st.integers(1, 7))
+def test_pages_partition_every_account_and_the_recount_matches(
+    accounts: dict[bytes, dict[str, int]], escrow: int, limit: int
+) -> None:
+    items: dict[bytes, bytes] = {}
+    supply: dict[str, int] = {"AGR": escrow}
+    for account, balances in accounts.items():
+        items[nonce_key(account)] = encode(3)
+        for asset, amount in balances.items():
+            items[balance_key(account, asset)] = encode(amount)
+            supply[asset] = supply.get(asset, 0) + amount
+    for asset, total in supply.items():
+        items[supply_key(asset)] = encode(total)
+    items[escrow_key(b"\x01" * 32)] = encode(escrow)
+    items[ESCROW_TOTAL_KEY] = encode(escrow)
+    items[b"bal/short"] = encode(1)  # not a balance key of the shape bal/<32>/<asset>: ignored
+    state = SortedState(items)
+    totals = {a.asset: a for a in supply_totals(state).assets}
+    assert all(a.balanced for a in totals.values())
+    assert totals["AGR"].in_escrow == escrow
+    seen: list[bytes] = []
+    cursor = None
+    while True:
+        page = account_page(state, cursor, limit)
+        assert len(page.items) <= limit
+        for entry in page.items:
+            assert entry.balances == accounts[entry.account] and entry.nonce == 3
+        seen += [e.account for e in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == sorted(accounts)
+    # one unit too many in any account breaks the identity
+    if accounts:
+        victim = sorted(accounts)[0]
+        asset = sorted(accounts[victim])[0]
+        items[balance_key(victim, asset)] = encode(accounts[victim][asset] + 1)
+        assert not {a.asset: a for a in supply_totals(SortedState(items)).assets}[asset].balanced
