@@ -36,6 +36,30 @@ def _path_param(name: str, schema: dict[str, Any], description: str) -> dict[str
     return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
 
 
+# typed views read at a past height or answered with their proofs (node/view_proofs.py)
+_VIEW_PARAMS: Final = [
+    _query_param(
+        "height",
+        _INT,
+        "read the view after this block, from the versioned state (default: the head); 410 once pruned",
+        False,
+    ),
+    _query_param(
+        "prove",
+        {"type": "boolean", "default": False},
+        "answer {value, height, proofs: [{key, value, proof}], header, commit, state_root}: the view beside "
+        "the proof of every state key it read",
+        False,
+    ),
+]
+_VIEW_ERRORS: Final = {
+    "410": {
+        "description": "the state at that height was pruned; the detail names the oldest height kept",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    },
+}
+
+
 _MERKLE: Final = {
     "type": "object",
     "properties": {"index": _INT, "size": _INT, "path": {"type": "array", "items": _HEX32}},
@@ -359,6 +383,19 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
                         "actor": _NULLABLE_ADDRESS,
                         "automatic": {"type": "boolean"},
                         "note": {"type": "string"},
+                        "made_by": {
+                            "description": "what made the entry: {tx_hash} for a transaction, "
+                            "{block_event_height} for an automatic deadline step; null if unknown",
+                            "oneOf": [
+                                {"type": "object", "properties": {"tx_hash": _HEX32}, "required": ["tx_hash"]},
+                                {
+                                    "type": "object",
+                                    "properties": {"block_event_height": _INT},
+                                    "required": ["block_event_height"],
+                                },
+                                {"type": "null"},
+                            ],
+                        },
                     },
                 },
             },
@@ -409,11 +446,15 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
     "/api/v1/listings/{id}": {
         "get": {
             "summary": "A listing",
-            "parameters": [_path_param("id", _HEX_ID, "listing id (the hash of the transaction that created it)")],
+            "parameters": [
+                _path_param("id", _HEX_ID, "listing id (the hash of the transaction that created it)"),
+                *_VIEW_PARAMS,
+            ],
             "responses": {
-                "200": _json("Listing", "the listing"),
-                "400": _problem("bad id (bad_id)"),
-                "404": _problem("no such listing"),
+                "200": _json("Listing", "the listing (with prove=true: beside its proofs, see `prove`)"),
+                "400": _problem("bad id (bad_id), bad height or prove"),
+                "404": _problem("no such listing, or the height is above the head"),
+                **_VIEW_ERRORS,
             },
         },
     },
@@ -425,6 +466,7 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
                 _query("merchant", _ADDRESS, "only orders to this merchant"),
                 _query("arbiter", _ADDRESS, "only orders naming this arbiter"),
                 _query("state", {"enum": _ORDER_STATES}, "only orders in this state"),
+                _query("listing", _HEX_ID, "only orders of this listing"),
                 *_PAGE_PARAMS,
             ],
             "responses": {"200": _json("OrderPage", "one page of orders"), "400": _BAD_QUERY},
@@ -433,11 +475,15 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
     "/api/v1/orders/{id}": {
         "get": {
             "summary": "An order with its full history, escrow and review",
-            "parameters": [_path_param("id", _HEX_ID, "order id (the hash of the transaction that placed it)")],
+            "parameters": [
+                _path_param("id", _HEX_ID, "order id (the hash of the transaction that placed it)"),
+                *_VIEW_PARAMS,
+            ],
             "responses": {
-                "200": _json("Order", "the order"),
-                "400": _problem("bad id (bad_id)"),
-                "404": _problem("no such order"),
+                "200": _json("Order", "the order (with prove=true: beside its proofs, see `prove`)"),
+                "400": _problem("bad id (bad_id), bad height or prove"),
+                "404": _problem("no such order, or the height is above the head"),
+                **_VIEW_ERRORS,
             },
         },
     },
@@ -474,11 +520,12 @@ _PATHS: Final[dict[str, Any]] = {
     "/api/v1/accounts/{address}": {
         "get": {
             "summary": "An account's balances and nonces",
-            "parameters": [_path_param("address", _ADDRESS, "the account")],
+            "parameters": [_path_param("address", _ADDRESS, "the account"), *_VIEW_PARAMS],
             "responses": {
-                "200": _json("Account", "the account"),
-                "400": _problem("not an address (bad_address)"),
-                "404": _problem("the account has no state (not_found)"),
+                "200": _json("Account", "the account (with prove=true: beside its proofs, see `prove`)"),
+                "400": _problem("not an address (bad_address), bad height or prove"),
+                "404": _problem("the account has no state (not_found), or the height is above the head"),
+                **_VIEW_ERRORS,
             },
         },
     },

@@ -9,6 +9,7 @@ Merkle paths (chain/state_tree.py, chain/merkle.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from aiohttp import web
@@ -16,7 +17,7 @@ from aiohttp import web
 from chain.block import decode_header
 from chain.encoding import encode
 from chain.merkle import MerkleProof, leaf_hash, merkle_proof_of_hashes
-from chain.state_tree import TreeError
+from chain.state_tree import StateProof, TreeError
 from node.api_common import SERVICES, Problem, parse_height, parse_hex
 from node.render import receipt_json
 from storage.store import ChainStore, PrunedHeight, StoreError
@@ -110,3 +111,29 @@ PROOF_ROUTES: Final = (
     ("GET", "/api/v1/proofs/state", get_state_proof),
     ("GET", "/api/v1/proofs/tx/{hash}", get_tx_proof),
 )
+
+
+# --- typed views with their proofs beside the value (node/view_proofs.py) ----------------------
+
+
+def proofs_beside(
+    store: ChainStore, height: int, reads: Mapping[bytes, tuple[bytes | None, StateProof]]
+) -> dict[str, Any]:
+    """The proofs of every state key a typed view read at ``height``, with one certified header.
+
+    Each entry has the shape of a ``/proofs/state`` answer's key, value and proof (hex, value
+    null for an absent key); ``header``, ``commit`` and ``state_root`` are those of the height.
+    """
+    return {
+        "height": height,
+        "proofs": [
+            {"key": key.hex(), "value": None if value is None else value.hex(), "proof": encode(proof.to_wire()).hex()}
+            for key, (value, proof) in reads.items()
+        ],
+        **_certified(store, height),
+    }
+
+
+def view_height(store: ChainStore, text: str | None) -> int:
+    """The height a typed view is asked at (default the head); Problem 400/404 as for ``/proofs/state``."""
+    return _height_param(store, text)
