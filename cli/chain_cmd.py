@@ -12,7 +12,7 @@ from cli.options import JsonOption, NodeOption
 if TYPE_CHECKING:
     from node.client import NodeClient
 
-app = typer.Typer(help="Inspect the chain: status and blocks.", no_args_is_help=True)
+app = typer.Typer(help="Inspect the chain: status, blocks and supply.", no_args_is_help=True)
 
 
 async def _status_and_head(client: NodeClient) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -59,3 +59,24 @@ def block(
         app_ctx.output.json(result)
     else:
         show_block(app_ctx.output, result)
+
+
+@app.command("supply")
+def supply(ctx: typer.Context, node: NodeOption = None, json_: JsonOption = False) -> None:
+    """Show, per asset, the total supply and where it is: in accounts, in escrow; and the fees paid.
+
+    The node recounts every balance and escrow; the command fails (exit 1) if they do not add
+    up to the supply.
+    """
+    from cli.remote import call
+    from cli.render import show_supply
+
+    app_ctx = app_context(ctx)
+    result = call(app_ctx.resolve_node(node), lambda client: client.supply())
+    if json_:
+        app_ctx.output.json(result)
+    else:
+        show_supply(app_ctx.output, result)
+    unbalanced = [a.get("asset") for a in result.get("assets") or [] if a.get("balanced") is not True]
+    if unbalanced:
+        app_ctx.output.fail(f"the totals do not add up for {', '.join(map(str, unbalanced))}")
