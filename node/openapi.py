@@ -142,7 +142,7 @@ _SCHEMAS: Final[dict[str, Any]] = {
         "properties": {
             "address": {"type": "string"},
             "nonce": _INT,
-            "pending_nonce": _INT,
+            "pending_nonce": {"type": ["integer", "null"], "description": "null for a view at a past height"},
             "balances": {"type": "object", "additionalProperties": _INT},
         },
     },

@@ -3,6 +3,8 @@ with receipts and raw bytes (replayed from the API alone), and many transactions
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from node.service import DEFAULT_REGISTRY
 
 PRICE = 1_000
 SHIP = 100
+TAMPER_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "tamper_state.py"
 
 
 async def _place(m: MarketNode, listing: str, buyer: str = "buyer") -> str:
@@ -251,3 +254,23 @@ def test_pages_partition_every_account_and_the_recount_matches(
         asset = sorted(accounts[victim])[0]
         items[balance_key(victim, asset)] = encode(accounts[victim][asset] + 1)
         assert not {a.asset: a for a in supply_totals(SortedState(items)).assets}[asset].balanced
+
+
+async def test_a_tampered_balance_shows_as_unbalanced_supply(tmp_path: Path) -> None:
+    async with market_node(tmp_path) as m:
+        await m.do("buyer", Transfer(m["buyer2"].public_key, 7))
+        assert (await m.ok("/api/v1/supply"))["assets"][0]["balanced"] is True
+        buyer = addr(m["buyer"])
+    script = TAMPER_SCRIPT
+    done = subprocess.run(  # noqa: ASYNC221 (the node is stopped; nothing else runs)
+        [sys.executable, str(script), "--datadir", str(tmp_path / "node"), "--address", buyer, "--amount", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    async with market_node(tmp_path) as m:
+        (agr,) = (await m.ok("/api/v1/supply"))["assets"]
+        assert agr["balanced"] is False
+        assert agr["total_supply"] - agr["in_accounts"] - agr["in_escrow"] == START_BALANCE - 7 - FEE - 1
