@@ -222,13 +222,17 @@ async def get_block(request: web.Request) -> web.Response:
 
 
 async def get_block_by_hash(request: web.Request) -> web.Response:
-    """A block by its hash."""
+    """A block by its hash (``?receipts=true``, ``?raw=true`` as by height)."""
     s = request.app[SERVICES]
     block_hash = parse_hex(request.match_info["hash"], "block hash", 32, size=32)
+    receipts, raw = block_flags(request.query)
     block = s.store.block_by_hash(block_hash)
     if block is None:
         raise Problem(404, "not_found", f"no committed block {block_hash.hex()}")
-    return web.json_response(block_json(block))
+    answer = block_json(block)
+    if receipts or raw:
+        answer.update(await asyncio.to_thread(block_extras, s.store, block, receipts, raw))
+    return web.json_response(answer)
 
 
 def _admit_one(s: NodeServices, raw: bytes) -> Transaction:

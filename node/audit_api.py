@@ -10,6 +10,7 @@ the outcomes to compare with.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -34,12 +35,30 @@ _TRUE: Final = frozenset({"true", "1"})
 _FALSE: Final = frozenset({"false", "0"})
 
 
+SUPPLY_DUTY_FACTOR: Final = 4.0
+"""After a recount that took t seconds, the next one starts no sooner than 4t later, so that
+recounting a large state takes at most a fifth of a core however often it is asked for."""
+
+
 @dataclass(slots=True)
 class SupplyCache:
-    """The last supply recount, per height; one recount runs at a time (it reads every balance)."""
+    """The last supply recount and when another may start; one recount runs at a time."""
 
     last: Supply | None = None
+    next_allowed: float = 0.0
+    """``time.monotonic()`` before which the last recount is served even if the head moved."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def get(self, store: ChainStore) -> Supply:
+        """The recount at the head, or the last one (which names its height) while throttled."""
+        async with self.lock:
+            last = self.last
+            if last is None or (last.height != store.height and time.monotonic() >= self.next_allowed):
+                started = time.monotonic()
+                last = self.last = await asyncio.to_thread(_recount, store)
+                finished = time.monotonic()
+                self.next_allowed = finished + SUPPLY_DUTY_FACTOR * (finished - started)
+            return last
 
 
 SUPPLY_CACHE: Final = web.AppKey("supply_cache", SupplyCache)
@@ -97,15 +116,12 @@ def _recount(store: ChainStore) -> Supply:
 async def get_supply(request: web.Request) -> web.Response:
     """``GET /api/v1/supply``: per asset, total supply, in accounts, in escrow, fees paid.
 
-    Recounted from the state (off the event loop) once per height and cached.
+    Recounted from the state (off the event loop, from one snapshot) at most once per height
+    and throttled by :data:`SUPPLY_DUTY_FACTOR`; the answer names the height it is at.
     """
     single_params(request.query, frozenset())
     s = request.app[SERVICES]
-    cache = request.app[SUPPLY_CACHE]
-    async with cache.lock:
-        if cache.last is None or cache.last.height != s.store.height:
-            cache.last = await asyncio.to_thread(_recount, s.store)
-        supply = cache.last
+    supply = await request.app[SUPPLY_CACHE].get(s.store)
     return web.json_response(supply_json(supply))
 
 

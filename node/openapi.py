@@ -52,6 +52,22 @@ _VIEW_PARAMS: Final = [
         False,
     ),
 ]
+_BLOCK_FLAGS: Final = [
+    _query_param(
+        "receipts",
+        {"type": "boolean", "default": False},
+        "add `receipts` (per transaction, block order) and `block_events` (automatic deadline "
+        "releases and refunds, evidence)",
+        False,
+    ),
+    _query_param(
+        "raw",
+        {"type": "boolean", "default": False},
+        "add `raw_block` (canonical block bytes) and `raw_txs`; with receipts also `raw_receipts` "
+        "and `raw_block_events`, the leaves of `results_root`: enough to replay the chain",
+        False,
+    ),
+]
 _VIEW_ERRORS: Final = {
     "410": {
         "description": "the state at that height was pruned; the detail names the oldest height kept",
@@ -534,20 +550,7 @@ _PATHS: Final[dict[str, Any]] = {
             "summary": "A block by height",
             "parameters": [
                 _path_param("height", {"type": "integer", "minimum": 1}, "block height"),
-                _query_param(
-                    "receipts",
-                    {"type": "boolean", "default": False},
-                    "add `receipts` (per transaction, block order) and `block_events` (automatic deadline "
-                    "releases and refunds, evidence)",
-                    False,
-                ),
-                _query_param(
-                    "raw",
-                    {"type": "boolean", "default": False},
-                    "add `raw_block` (canonical block bytes) and `raw_txs`; with receipts also `raw_receipts` "
-                    "and `raw_block_events`, the leaves of `results_root`: enough to replay the chain",
-                    False,
-                ),
+                *_BLOCK_FLAGS,
             ],
             "responses": {
                 "200": _json("Block", "the block"),
@@ -559,7 +562,7 @@ _PATHS: Final[dict[str, Any]] = {
     "/api/v1/blocks/hash/{hash}": {
         "get": {
             "summary": "A block by hash",
-            "parameters": [_path_param("hash", _HEX32, "block hash")],
+            "parameters": [_path_param("hash", _HEX32, "block hash"), *_BLOCK_FLAGS],
             "responses": {
                 "200": _json("Block", "the block"),
                 "400": _problem("bad hex"),

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from node_market_kit import FEE, MINUTE, START_BALANCE, MarketNode, addr, market_node
@@ -29,6 +30,7 @@ from market.keys import ESCROW_TOTAL_KEY, escrow_key
 from market.privacy import seal_for
 from market.queries import escrow_total
 from market.records import ShippingOption, Windows
+from node import audit_api
 from node.audit import account_page, supply_totals
 from node.datadir import dev_genesis
 from node.service import DEFAULT_REGISTRY
@@ -158,6 +160,8 @@ async def test_the_chain_replays_from_the_api_alone(tmp_path: Path) -> None:
             parent = block.header
         assert [(e["attrs"]["movement"], e["attrs"]["account"]) for e in released] == [("release", addr(m["merchant"]))]
         assert state.root.hex() == (await m.ok("/api/v1/head"))["state_root"]
+        by_height = await m.ok(f"/api/v1/blocks/{head}", receipts="true", raw="true")
+        assert await m.ok(f"/api/v1/blocks/hash/{by_height['hash']}", receipts="true", raw="true") == by_height
         plain = await m.ok(f"/api/v1/blocks/{head}")
         assert "receipts" not in plain and "raw_block" not in plain
         for params in ({"raw": "yes"}, {"receipts": "2"}, {"extra": "1"}):
@@ -359,3 +363,23 @@ def test_supply_adds_up_after_every_block_of_random_activity(blocks: list[tuple[
                 break
             cursor = page.next_cursor
         assert sum(e.balances.get("AGR", 0) for e in walked) == agr.in_accounts
+
+
+async def test_a_throttled_supply_answer_names_the_height_it_was_counted_at(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_api, "SUPPLY_DUTY_FACTOR", 1e9)  # one recount, then only the cached one
+    async with market_node(tmp_path) as m:
+        first = await m.ok("/api/v1/supply")
+        await m.do("buyer", Transfer(m["buyer2"].public_key, 7))
+        head = (await m.ok("/api/v1/head"))["height"]
+        again = await m.ok("/api/v1/supply")
+        assert head > first["height"] and again == first
+    monkeypatch.setattr(audit_api, "SUPPLY_DUTY_FACTOR", 0.0)
+    async with market_node(tmp_path) as m:
+        await m.do("buyer", Transfer(m["buyer2"].public_key, 7))
+        first = await m.ok("/api/v1/supply")
+        await m.do("buyer", Transfer(m["buyer2"].public_key, 7))
+        again = await m.ok("/api/v1/supply")
+        assert again["height"] == first["height"] + 1 == (await m.ok("/api/v1/head"))["height"]
+        assert again["assets"][0]["fees_paid"] == first["assets"][0]["fees_paid"] + FEE
