@@ -131,6 +131,24 @@ class NodeClient:
         result: dict[str, Any] = await self._request("GET", f"/api/v1/txs/{_quote(hash_hex)}")
         return result
 
+    # --- verification (light client) -------------------------------------------------------
+
+    async def light_block(self, height: int) -> dict[str, Any]:
+        """GET /api/v1/light/{height}: {"height", "hash", "light_block": hex}."""
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/light/{int(height)}")
+        return result
+
+    async def state_proof(self, key: bytes, height: int) -> dict[str, Any]:
+        """GET /api/v1/proofs/state for ``key`` at ``height``."""
+        params = {"key": key.hex(), "height": str(height)}
+        result: dict[str, Any] = await self._request("GET", "/api/v1/proofs/state", params=params)
+        return result
+
+    async def tx_proof(self, hash_hex: str) -> dict[str, Any]:
+        """GET /api/v1/proofs/tx/{hash}."""
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/proofs/tx/{_quote(hash_hex)}")
+        return result
+
     async def submit_tx(self, raw: bytes) -> dict[str, Any]:
         """POST /api/v1/txs; returns {"hash", "status": "pending"}."""
         result: dict[str, Any] = await self._request("POST", "/api/v1/txs", {"tx": raw.hex()})

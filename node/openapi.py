@@ -110,6 +110,19 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "commit": _HEX,
         },
     },
+    "LightBlock": {
+        "type": "object",
+        "required": ["height", "hash", "light_block"],
+        "properties": {
+            "height": _INT,
+            "hash": _HEX32,
+            "light_block": {
+                **_HEX,
+                "description": "msgpack [header, commit certificate, validator set, next validator set] "
+                "(chain/light_client.py LightBlock)",
+            },
+        },
+    },
     "Problem": {
         "type": "object",
         "required": ["type", "title", "status", "detail", "reason"],
@@ -650,6 +663,18 @@ _PATHS: Final[dict[str, Any]] = {
                 "200": _json("TxProof", "the proof"),
                 "400": _problem("bad hex"),
                 "404": _problem("not committed"),
+            },
+        },
+    },
+    "/api/v1/light/{height}": {
+        "get": {
+            "summary": "A light block: the header at a height, its commit certificate, and the validator sets "
+            "it names (the one that certified it and the next one)",
+            "parameters": [_path_param("height", _INT, "block height (1 or more)")],
+            "responses": {
+                "200": _json("LightBlock", "the light block"),
+                "400": _problem("bad height"),
+                "404": _problem("no certified header at that height"),
             },
         },
     },
