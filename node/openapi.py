@@ -52,6 +52,20 @@ _VIEW_PARAMS: Final = [
         False,
     ),
 ]
+
+
+def _view(schema_ref: str, description: str) -> dict[str, Any]:
+    """A typed view's answer: the view itself, or (prove=true) a ProvedView whose value is it."""
+    view = {"$ref": f"#/components/schemas/{schema_ref}"}
+    proved = {
+        "allOf": [
+            {"$ref": "#/components/schemas/ProvedView"},
+            {"type": "object", "properties": {"value": view}},
+        ]
+    }
+    return {"description": description, "content": {"application/json": {"schema": {"oneOf": [view, proved]}}}}
+
+
 _BLOCK_FLAGS: Final = [
     _query_param(
         "receipts",
@@ -480,7 +494,7 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
                 *_VIEW_PARAMS,
             ],
             "responses": {
-                "200": _json("Listing", "the listing (with prove=true: beside its proofs, see `prove`)"),
+                "200": _view("Listing", "the listing; with prove=true, the listing beside its proofs"),
                 "400": _problem("bad id (bad_id), bad height or prove"),
                 "404": _problem("no such listing, or the height is above the head"),
                 **_VIEW_ERRORS,
@@ -509,7 +523,7 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
                 *_VIEW_PARAMS,
             ],
             "responses": {
-                "200": _json("Order", "the order (with prove=true: beside its proofs, see `prove`)"),
+                "200": _view("Order", "the order; with prove=true, the order beside its proofs"),
                 "400": _problem("bad id (bad_id), bad height or prove"),
                 "404": _problem("no such order, or the height is above the head"),
                 **_VIEW_ERRORS,
@@ -551,7 +565,7 @@ _PATHS: Final[dict[str, Any]] = {
             "summary": "An account's balances and nonces",
             "parameters": [_path_param("address", _ADDRESS, "the account"), *_VIEW_PARAMS],
             "responses": {
-                "200": _json("Account", "the account (with prove=true: beside its proofs, see `prove`)"),
+                "200": _view("Account", "the account; with prove=true, the account beside its proofs"),
                 "400": _problem("not an address (bad_address), bad height or prove"),
                 "404": _problem("the account has no state (not_found), or the height is above the head"),
                 **_VIEW_ERRORS,
@@ -726,6 +740,25 @@ _PATHS: Final[dict[str, Any]] = {
 # --- the chain's totals, for auditors (node/audit_api.py) -------------------------------------
 
 _AUDIT_SCHEMAS: Final[dict[str, Any]] = {
+    "ProvedView": {
+        "type": "object",
+        "description": "a typed view (value) beside the proof of every state key it was read from, "
+        "at one certified height",
+        "properties": {
+            "value": {"type": "object"},
+            "height": _INT,
+            "proofs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"key": _HEX, "value": {"oneOf": [_HEX, {"type": "null"}]}, "proof": _HEX},
+                },
+            },
+            "state_root": _HEX32,
+            "header": {"oneOf": [_HEX, {"type": "null"}]},
+            "commit": {"oneOf": [_HEX, {"type": "null"}]},
+        },
+    },
     "Genesis": {
         "type": "object",
         "description": "the genesis document (the JSON `agora node init --genesis` takes); its hash is in "
