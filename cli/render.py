@@ -170,6 +170,22 @@ def show_supply(out: Output, supply: dict[str, Any]) -> None:
     out.info(str(supply.get("identity", "")))
 
 
+def show_replay(out: Output, report: dict[str, Any]) -> None:
+    """What ``agora chain replay`` recomputed and compared."""
+    checked = report.get("accounts_checked")
+    out.fields(
+        "Replay",
+        [
+            ("height", report.get("height")),
+            ("state root", report.get("state_root")),
+            ("transactions", report.get("txs")),
+            ("block events", report.get("block_events")),
+            ("accounts compared", "not compared (the head kept moving)" if checked is None else checked),
+            ("differences", len(report.get("mismatches") or [])),
+        ],
+    )
+
+
 def show_block(out: Output, block: dict[str, Any]) -> None:
     """A block header and its transaction hashes."""
     out.fields(

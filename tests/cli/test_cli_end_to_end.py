@@ -162,3 +162,24 @@ def test_chain_supply_shows_where_every_unit_is(running_node: RunningNode) -> No
     assert code == 0, err
     assert "Supply at height" in out and "in accounts" in out and "yes" in out
     assert "total_supply = in_accounts + in_escrow" in err
+
+
+def test_chain_replay_recomputes_the_chain_from_the_api(running_node: RunningNode) -> None:
+    node = running_node
+    code, out, err = _cli(node, "wallet", "new", "dave")
+    assert code == 0, err
+    dave = json.loads(_cli(node, "wallet", "show", "dave", "--json")[1])["address"]
+    code, out, err = _cli(node, "tx", "transfer", "--from", "alice", "--to", dave, "--amount", "2", "--json")
+    assert code == 0, err
+    height = json.loads(out)["height"]
+
+    code, out, err = _cli(node, "chain", "replay", "--to", str(height), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["ok"] is True and report["height"] == height and report["txs"] == 1
+    block = json.loads(_cli(node, "chain", "block", str(height), "--json")[1])
+    assert report["state_root"] == block["state_root"]
+
+    code, out, err = _cli(node, "chain", "replay")
+    assert code == 0, err
+    assert "Replay" in out and "accounts compared" in out

@@ -25,6 +25,8 @@ from chain.merkle import merkle_root
 from chain.state import MemoryState
 from chain.transfer import Transfer
 from chain.tx import sign_transaction
+from cli.replay import REGISTRY as REPLAY_REGISTRY
+from cli.replay import ReplayMismatch, apply_block, replay_chain, start
 from market.bodies import ListingCreate, OrderAccept, OrderPlace, OrderShip
 from market.keys import ESCROW_TOTAL_KEY, escrow_key
 from market.privacy import seal_for
@@ -383,3 +385,50 @@ async def test_a_throttled_supply_answer_names_the_height_it_was_counted_at(
         again = await m.ok("/api/v1/supply")
         assert again["height"] == first["height"] + 1 == (await m.ok("/api/v1/head"))["height"]
         assert again["assets"][0]["fees_paid"] == first["assets"][0]["fees_paid"] + FEE
+
+
+# --- agora chain replay's library, against a real node --------------------------------------------
+
+
+async def test_cli_replay_recomputes_the_chain_and_finds_a_tampered_balance(tmp_path: Path) -> None:
+    assert set(REPLAY_REGISTRY.kinds) == set(DEFAULT_REGISTRY.kinds)
+    assert REPLAY_REGISTRY.begin_block_hooks == DEFAULT_REGISTRY.begin_block_hooks
+    async with market_node(tmp_path) as m:
+        listing = await m.create_listing()
+        order = await _place(m, listing)
+        await m.do("merchant", OrderAccept(bytes.fromhex(order)))
+        m.clock.advance(2 * MINUTE + 1)
+        await m.tick()  # the accepted order was never shipped: refunded to the buyer at its deadline
+        seen: list[int] = []
+        report = await replay_chain(m.client, progress=seen.append)
+        head = await m.ok("/api/v1/head")
+        assert report.mismatches == () and report.height == head["height"] == seen[-1]
+        assert report.state_root == head["state_root"] and report.block_events >= 1
+        assert report.accounts_checked == len(await _all_accounts(m, 1000))
+        partial = await replay_chain(m.client, to_height=2)
+        assert partial.height == 2 and partial.accounts_checked is None
+        # a node that answers with other receipts, events or block bytes than its chain's is caught
+        answer = await m.client.block_for_replay(1)
+        flipped = answer["raw_receipts"][0][:-1] + ("0" if answer["raw_receipts"][0][-1] != "0" else "1")
+        for bad, reason in (
+            ({**answer, "raw_receipts": [flipped]}, "receipts differ"),
+            ({**answer, "raw_receipts": []}, "receipts differ"),
+            ({**answer, "raw_block_events": "90"}, "block events differ"),
+            ({**answer, "raw_block": answer["raw_block"][:-2]}, "does not decode"),
+            ({**answer, "hash": "00" * 32}, "not the block the node names"),
+            ({**answer, "raw_receipts": "ab"}, "not a list"),
+        ):
+            with pytest.raises(ReplayMismatch, match=reason):
+                apply_block(await start(m.client), bad)
+        buyer = addr(m["buyer"])
+    done = subprocess.run(  # noqa: ASYNC221 (the node is stopped; nothing else runs)
+        [sys.executable, str(TAMPER_SCRIPT), "--datadir", str(tmp_path / "node"), "--address", buyer, "--amount", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    async with market_node(tmp_path) as m:
+        report = await replay_chain(m.client)
+        assert len(report.mismatches) == 1 and report.mismatches[0].startswith(f"{buyer}: the node says 5 AGR")
