@@ -149,6 +149,8 @@ def test_merchant_lists_shopper_buys_and_the_merchant_is_paid(running_node: Runn
     assert "TRACK-42" in out and "the buyer's wallet" not in out and "the merchant's wallet" in out
     listed = _json(node, "order", "list", "--merchant", "shop", "--state", "settled")
     assert [o["id"] for o in listed["items"]] == [order_id]
+    assert [o["id"] for o in _json(node, "order", "list", "--listing", listing_id)["items"]] == [order_id]
+    assert _json(node, "order", "list", "--listing", "00" * 32)["items"] == []
 
     code, out, err = _cli(node, "order", "review", order_id, "--from", "alice", "--rating", "5", "--comment", "great")
     assert code == 0, err
