@@ -2,11 +2,12 @@
 
 From ``/api/v1/genesis`` and each ``/api/v1/blocks/{h}?receipts=true&raw=true`` the chain is
 re-executed here with the chain's own rules (``chain.execution.execute_block``: every
-signature, every rule, the state and results roots of every header), the receipts and
-block events are compared byte for byte with the node's, and then every balance and nonce
-the node lists under ``/api/v1/accounts`` is compared with the replayed state. Nothing the
-node says is believed without being recomputed; the headers' certificates are the light
-client's job (``agora verify``). The state is held in memory.
+signature, every rule, the state and results roots of every header), every block's
+certificate is checked against the validator set the replayed state names for its height
+(a block's parent certificate rides in the block; the last block's comes from
+``/api/v1/light/{h}``), the receipts and block events are compared byte for byte with the
+node's, and then every balance and nonce the node lists under ``/api/v1/accounts`` is
+compared with the replayed state. Only the genesis is trusted. The state is held in memory.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from chain.address import AddressError, parse_account
 from chain.block import Header, decode_block
 from chain.encoding import DecodeError, as_int, decode
 from chain.errors import InvalidBlock
-from chain.execution import block_events_leaf, execute_block
+from chain.execution import block_events_leaf, execute_block, read_validators
 from chain.genesis import Genesis, GenesisError, genesis_from_json
+from chain.light_client import LightBlock, LightClientError
 from chain.state import MemoryState
 from chain.transfer import CORE_KINDS
 from chain.tx import KindRegistry
 from chain.validator_update import VALIDATOR_KINDS
+from chain.validators import ValidatorSet
+from chain.votes import Commit, verify_commit
 from market import MARKET_KINDS
 
 if TYPE_CHECKING:
@@ -49,6 +53,8 @@ class Replay:
     genesis: Genesis
     state: MemoryState
     parent: Header | None = None
+    parent_validators: ValidatorSet | None = None
+    """The validator set that must have certified ``parent`` (from the replayed state)."""
     height: int = 0
     txs: int = 0
     block_events: int = 0
@@ -114,6 +120,9 @@ def apply_block(replay: Replay, answer: dict[str, Any]) -> None:
         raise ReplayMismatch(f"block {height}: raw_block does not decode: {exc}") from None
     if block.header.height != height or block.hash.hex() != answer.get("hash"):
         raise ReplayMismatch(f"block {height}: the raw block is not the block the node names")
+    if block.last_commit is not None and replay.parent is not None and replay.parent_validators is not None:
+        certify(replay, block.last_commit, replay.parent_validators, replay.parent)
+    validators = read_validators(replay.state)
     try:
         result = execute_block(
             replay.state, REGISTRY, block, replay.parent, replay.genesis.hash, chain_id=replay.genesis.chain_id
@@ -127,9 +136,32 @@ def apply_block(replay: Replay, answer: dict[str, Any]) -> None:
         raise ReplayMismatch(f"block {height}: the node's block events differ from the replayed ones")
     replay.state.apply(result.writes)
     replay.parent = block.header
+    replay.parent_validators = validators
     replay.height = height
     replay.txs += len(block.txs)
     replay.block_events += len(result.block_events)
+
+
+def certify(replay: Replay, commit: Commit, validators: ValidatorSet, header: Header) -> None:
+    """ReplayMismatch unless ``commit`` certifies ``header`` by 2/3+ of ``validators``."""
+    try:
+        verify_commit(replay.genesis.chain_id, commit, validators, header.height, header.hash)
+    except InvalidBlock as exc:
+        raise ReplayMismatch(f"block {header.height} is not certified: {exc} ({exc.code})") from None
+
+
+async def certify_last(client: NodeClient, replay: Replay) -> None:
+    """Check the certificate of the last replayed block (no later block carries it yet)."""
+    if replay.parent is None or replay.parent_validators is None:
+        return
+    answer = await client.light_block(replay.height)
+    try:
+        light = LightBlock.decode(bytes.fromhex(str(answer.get("light_block", ""))))
+    except (ValueError, LightClientError) as exc:
+        raise ReplayMismatch(f"block {replay.height}: the node's light block does not decode: {exc}") from None
+    if light.header != replay.parent:
+        raise ReplayMismatch(f"block {replay.height}: the node's light block has another header")
+    certify(replay, light.commit, replay.parent_validators, replay.parent)
 
 
 async def replay_to(client: NodeClient, replay: Replay, height: int, progress: Callable[[int], None]) -> None:
@@ -189,6 +221,7 @@ async def replay_chain(
     head = int((await client.status())["height"])
     target = head if to_height is None else min(to_height, head)
     await replay_to(client, replay, target, progress)
+    await certify_last(client, replay)
     checked: int | None = None
     differences: list[str] = []
     if to_height is None:
@@ -197,6 +230,7 @@ async def replay_chain(
             if checked is not None:
                 break
             await replay_to(client, replay, int((await client.status())["height"]), progress)
+            await certify_last(client, replay)
     return ReplayReport(
         replay.height, replay.state_root.hex(), replay.txs, replay.block_events, checked, tuple(differences)
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from chain.merkle import merkle_root
 from chain.state import MemoryState
 from chain.transfer import Transfer
 from chain.tx import sign_transaction
+from chain.votes import CommitSig
 from cli.replay import REGISTRY as REPLAY_REGISTRY
 from cli.replay import ReplayMismatch, apply_block, replay_chain, start
 from market.bodies import ListingCreate, OrderAccept, OrderPlace, OrderShip
@@ -420,6 +422,17 @@ async def test_cli_replay_recomputes_the_chain_and_finds_a_tampered_balance(tmp_
         ):
             with pytest.raises(ReplayMismatch, match=reason):
                 apply_block(await start(m.client), bad)
+        # a certificate that the validators did not sign is caught (block 2 carries block 1's)
+        replay = await start(m.client)
+        apply_block(replay, await m.client.block_for_replay(1))
+        answer = await m.client.block_for_replay(2)
+        block = decode_block(bytes.fromhex(answer["raw_block"]), DEFAULT_REGISTRY)
+        assert block.last_commit is not None
+        sig = block.last_commit.signatures[0]
+        forged_sig = CommitSig(sig.validator, bytes([sig.signature[0] ^ 1]) + sig.signature[1:])
+        forged = replace(block, last_commit=replace(block.last_commit, signatures=(forged_sig,)))
+        with pytest.raises(ReplayMismatch, match="block 1 is not certified"):
+            apply_block(replay, {**answer, "raw_block": forged.encode().hex()})
         buyer = addr(m["buyer"])
     done = subprocess.run(  # noqa: ASYNC221 (the node is stopped; nothing else runs)
         [sys.executable, str(TAMPER_SCRIPT), "--datadir", str(tmp_path / "node"), "--address", buyer, "--amount", "5"],
