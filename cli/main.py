@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from cli import (
+    asset_cmd,
     chain_cmd,
     listing_cmd,
     merchant_cmd,
@@ -60,6 +61,7 @@ app.add_typer(order_cmd.app, name="order")
 app.add_typer(merchant_cmd.app, name="merchant")
 app.add_typer(testnet_cmd.app, name="testnet")
 app.add_typer(verify_cmd.app, name="verify")
+app.add_typer(asset_cmd.app, name="asset")
 app.command("init")(init)
 app.command("demo")(demo)
 

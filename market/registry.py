@@ -9,6 +9,8 @@ from typing import Final
 
 from chain.tx import KindRegistry, KindSpec
 from market import bodies as b
+from market.assets.bodies import AssetBurn, AssetCreate, AssetFreeze, AssetMint
+from market.assets.rules import apply_asset_burn, apply_asset_create, apply_asset_freeze, apply_asset_mint
 from market.hook import process_deadlines
 from market.listings import (
     apply_listing_create,
@@ -56,6 +58,10 @@ MARKET_KINDS: Final = KindRegistry.of(
         KindSpec(b.OrderReclaim, apply_order_reclaim),
         KindSpec(b.OrderReview, apply_order_review),
         KindSpec(b.OrderReply, apply_order_reply),
+        KindSpec(AssetCreate, apply_asset_create),
+        KindSpec(AssetMint, apply_asset_mint),
+        KindSpec(AssetBurn, apply_asset_burn),
+        KindSpec(AssetFreeze, apply_asset_freeze),
     ],
     hooks=[process_deadlines],
 )

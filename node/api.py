@@ -21,6 +21,7 @@ from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
 from node.admission import RETRYABLE_REASONS
 from node.api_common import SERVICES, NodeServices, Problem, parse_height, parse_hex, problem_response, read_json
+from node.asset_api import ASSET_ROUTES
 from node.audit_api import AUDIT_ROUTES, add_audit_state, block_extras, block_flags
 from node.events import CommittedBlock
 from node.market_api import MARKET_ROUTES, single_params, stream_filter
@@ -485,6 +486,7 @@ ROUTES: Final = (
     *MARKET_ROUTES,
     *PROOF_ROUTES,
     *AUDIT_ROUTES,
+    *ASSET_ROUTES,
     ("GET", "/api/v1/openapi.json", get_openapi),
     ("GET", "/healthz", get_healthz),
     ("GET", "/readyz", get_readyz),

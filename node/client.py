@@ -131,6 +131,19 @@ class NodeClient:
         result: dict[str, Any] = await self._request("GET", f"/api/v1/txs/{_quote(hash_hex)}")
         return result
 
+    # --- issued assets ---------------------------------------------------------------------
+
+    async def asset(self, symbol: str) -> dict[str, Any]:
+        """GET /api/v1/assets/{symbol} (NodeApiError not_found if nobody issued it)."""
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/assets/{_quote(symbol)}")
+        return result
+
+    async def assets(self, after: str | None = None, limit: int = 100) -> dict[str, Any]:
+        """GET /api/v1/assets: {"items": [...], "next": symbol or None}."""
+        params = {"limit": str(limit), **({"after": after} if after else {})}
+        result: dict[str, Any] = await self._request("GET", "/api/v1/assets", params=params)
+        return result
+
     # --- verification (light client) -------------------------------------------------------
 
     async def light_block(self, height: int) -> dict[str, Any]:

@@ -124,6 +124,21 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "commit": _HEX,
         },
     },
+    "Asset": {
+        "type": "object",
+        "required": ["symbol", "name", "decimals", "supply", "issuer", "purpose", "created_height"],
+        "properties": {
+            "symbol": {"type": "string", "pattern": "^[A-Z][A-Z0-9]{1,11}$"},
+            "name": {"type": "string"},
+            "decimals": _INT,
+            "max_supply": {"type": ["integer", "null"], "minimum": 1},
+            "supply": _INT,
+            "issuer": _ADDRESS,
+            "freeze_authority": {"anyOf": [_ADDRESS, {"type": "null"}]},
+            "purpose": {"type": "string"},
+            "created_height": _INT,
+        },
+    },
     "LightBlock": {
         "type": "object",
         "required": ["height", "hash", "light_block"],
@@ -677,6 +692,43 @@ _PATHS: Final[dict[str, Any]] = {
                 "200": _json("TxProof", "the proof"),
                 "400": _problem("bad hex"),
                 "404": _problem("not committed"),
+            },
+        },
+    },
+    "/api/v1/assets": {
+        "get": {
+            "summary": "Issued assets in symbol order, with their supply",
+            "parameters": [
+                _query("after", {"type": "string", "pattern": "^[A-Z][A-Z0-9]{1,11}$"}, "list after this symbol"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size (default 100)"),
+            ],
+            "responses": {
+                "200": {
+                    "description": "a page of assets",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Asset"}},
+                                    "next": {"type": ["string", "null"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": _BAD_QUERY,
+            },
+        },
+    },
+    "/api/v1/assets/{symbol}": {
+        "get": {
+            "summary": "One issued asset",
+            "parameters": [_path_param("symbol", {"type": "string"}, "the asset's symbol")],
+            "responses": {
+                "200": _json("Asset", "the asset"),
+                "400": _problem("not a valid symbol"),
+                "404": _problem("nobody issued it"),
             },
         },
     },

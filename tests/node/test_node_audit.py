@@ -29,6 +29,7 @@ from chain.tx import sign_transaction
 from chain.votes import CommitSig
 from cli.replay import REGISTRY as REPLAY_REGISTRY
 from cli.replay import ReplayMismatch, apply_block, replay_chain, start
+from market.assets.bodies import AssetBurn, AssetCreate, AssetMint
 from market.bodies import ListingCreate, OrderAccept, OrderPlace, OrderShip
 from market.keys import ESCROW_TOTAL_KEY, escrow_key
 from market.privacy import seal_for
@@ -301,7 +302,11 @@ _op = st.one_of(
     st.tuples(st.just("list"), st.integers(0, 3), st.integers(1, 50_000), st.integers(0, 5)),
     st.tuples(st.just("place"), st.integers(0, 3), st.integers(0, 20), st.integers(1, 3)),
     st.tuples(st.just("accept"), st.integers(0, 3), st.integers(0, 20), st.just(0)),
+    st.tuples(st.just("issue"), st.integers(0, 3), st.integers(0, 1), st.just(0)),
+    st.tuples(st.just("mint"), st.integers(0, 3), st.integers(0, 3), st.integers(0, 10**6)),
+    st.tuples(st.just("burn"), st.integers(0, 3), st.integers(0, 1), st.integers(0, 10**6)),
 )
+_SYMBOLS = ("GOLD", "SILK")
 _blocks = st.lists(st.tuples(st.lists(_op, max_size=6), st.sampled_from([1, 30_000, 2 * MINUTE + 1])), max_size=12)
 
 
@@ -316,6 +321,12 @@ _blocks = st.lists(st.tuples(st.lists(_op, max_size=6), st.sampled_from([1, 30_0
         ([("transfer", 0, 1, 5)], 1),
     ]
 )
+@example(  # pinned: an issued asset minted to two holders, then partly burned
+    [
+        ([("issue", 1, 0, 0), ("mint", 1, 2, 5_000), ("mint", 1, 3, 700)], 1),
+        ([("burn", 2, 0, 1_200), ("transfer", 2, 3, 10)], 1),
+    ]
+)
 def test_supply_adds_up_after_every_block_of_random_activity(blocks: list[tuple[list[Any], int]]) -> None:
     genesis = dev_genesis(_AUDIT_CHAIN, [_PROPOSER.public_key], {k.public_key: 10**7 for k in _PARTIES}, time_ms=1)
     state = genesis.initial_state()
@@ -324,6 +335,8 @@ def test_supply_adds_up_after_every_block_of_random_activity(blocks: list[tuple[
     orders: list[tuple[bytes, int]] = []  # (id, merchant index)
     fees = 0
     time_ms = 1
+    issued: list[str] = []
+    supply: dict[str, int] = {}  # issued assets: minted minus burned
     for height, (ops, advance) in enumerate(blocks, start=1):
         time_ms += advance
         builder = BlockBuilder(state, DEFAULT_REGISTRY, _AUDIT_CHAIN, height, time_ms, _PROPOSER.public_key)
@@ -338,6 +351,13 @@ def test_supply_adds_up_after_every_block_of_random_activity(blocks: list[tuple[
                 body = OrderPlace(listing_id, b, 0, price, 10, b"", seal_for(_PARTIES[0].public_key, b"x"))
             elif name == "accept" and orders:
                 body = OrderAccept(orders[a % len(orders)][0])
+            elif name == "issue":
+                body = AssetCreate(_SYMBOLS[a], "Token", 2)
+            elif name == "mint" and issued:
+                symbol = issued[who % len(issued)]
+                body = AssetMint(symbol, _PARTIES[a].public_key, b)
+            elif name == "burn":
+                body = AssetBurn(_SYMBOLS[a], b)
             else:
                 continue
             tx = sign_transaction(_PARTIES[who], _AUDIT_CHAIN, nonces[who], FEE, body)
@@ -351,6 +371,12 @@ def test_supply_adds_up_after_every_block_of_random_activity(blocks: list[tuple[
                 listings.append((tx.hash, a, _PARTIES[who].public_key))
             if receipt.ok and name == "place":
                 orders.append((tx.hash, who))
+            if receipt.ok and name == "issue":
+                issued.append(_SYMBOLS[a])
+            if receipt.ok and name == "mint":
+                supply[body.symbol] = supply.get(body.symbol, 0) + b
+            if receipt.ok and name == "burn":
+                supply[_SYMBOLS[a]] -= b
         result = builder.finish()
         state.apply(result.writes)
         totals = {a.asset: a for a in supply_totals(SortedState(dict(state.items()), height)).assets}
@@ -358,6 +384,10 @@ def test_supply_adds_up_after_every_block_of_random_activity(blocks: list[tuple[
         assert agr.balanced, agr
         assert agr.total_supply == 4 * 10**7 and agr.fees_paid == fees
         assert agr.in_escrow == escrow_total(state)
+        for symbol, total in supply.items():  # an issued asset: minted - burned, all in accounts
+            if total:
+                assert totals[symbol].balanced and totals[symbol].total_supply == totals[symbol].in_accounts == total
+                assert totals[symbol].in_escrow == 0 and totals[symbol].fees_paid == 0
         walked = []
         cursor = None
         while True:
@@ -366,7 +396,8 @@ def test_supply_adds_up_after_every_block_of_random_activity(blocks: list[tuple[
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
-        assert sum(e.balances.get("AGR", 0) for e in walked) == agr.in_accounts
+        for asset, t in totals.items():
+            assert sum(e.balances.get(asset, 0) for e in walked) == t.in_accounts
 
 
 async def test_a_throttled_supply_answer_names_the_height_it_was_counted_at(
