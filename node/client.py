@@ -349,6 +349,36 @@ class NodeClient:
                 raise TimeoutError(f"node at {self.url} not ready within {timeout} s: {last}")
             await asyncio.sleep(0.05)
 
+    # --- the chain's totals, for auditors (node/audit_api.py) ------------------------------
+
+    async def genesis(self) -> dict[str, Any]:
+        """GET /api/v1/genesis: the genesis document the node runs."""
+        result: dict[str, Any] = await self._request("GET", "/api/v1/genesis")
+        return result
+
+    async def supply(self) -> dict[str, Any]:
+        """GET /api/v1/supply: per asset, total supply, in accounts, in escrow, fees paid."""
+        result: dict[str, Any] = await self._request("GET", "/api/v1/supply")
+        return result
+
+    async def accounts(self, limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
+        """GET /api/v1/accounts: one page of accounts (pass the previous ``next_cursor``)."""
+        params = _query({"limit": limit, "cursor": cursor})
+        result: dict[str, Any] = await self._request("GET", "/api/v1/accounts", params=params)
+        return result
+
+    async def block_for_replay(self, height: int) -> dict[str, Any]:
+        """GET /api/v1/blocks/{height}?receipts=true&raw=true: everything needed to replay it."""
+        params = {"receipts": "true", "raw": "true"}
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/blocks/{int(height)}", params=params)
+        return result
+
+    async def lookup_txs(self, hashes: list[str]) -> list[dict[str, Any]]:
+        """POST /api/v1/txs/lookup: up to 1,000 transactions (committed, pending or unknown), in order."""
+        answer = await self._request("POST", "/api/v1/txs/lookup", {"hashes": hashes})
+        results: list[dict[str, Any]] = answer["results"]
+        return results
+
 
 def _query(filters: Mapping[str, str | int | bool | None]) -> dict[str, str]:
     """Query parameters: None dropped, booleans as true/false, the rest as text."""
