@@ -151,20 +151,37 @@ def show_supply(out: Output, supply: dict[str, Any]) -> None:
     rows = []
     for a in supply.get("assets") or []:
         asset = str(a.get("asset"))
+
+        def units(value: Any, asset: str = asset) -> str:
+            # AGR in AGR; an issued asset in its minor units (its decimals are its own)
+            return agr(value, asset) if asset == "AGR" else f"{value}u {asset}"
+
         rows.append(
             (
                 asset,
-                agr(a.get("total_supply"), asset),
-                agr(a.get("in_accounts"), asset),
-                agr(a.get("in_escrow"), asset),
-                agr(a.get("fees_paid"), asset),
+                units(a.get("total_supply")),
+                units(a.get("in_accounts")),
+                units(a.get("in_escrow")),
+                units(a.get("in_offers", 0)),
+                units(a.get("in_funds", 0)),
+                units(a.get("fees_paid")),
                 a.get("accounts"),
                 "yes" if a.get("balanced") is True else "NO",
             )
         )
     out.table(
         f"Supply at height {supply.get('height')}",
-        ("asset", "total supply", "in accounts", "in escrow", "fees paid", "accounts", "adds up"),
+        (
+            "asset",
+            "total supply",
+            "in accounts",
+            "in escrow",
+            "in offers",
+            "in funds",
+            "fees paid",
+            "accounts",
+            "adds up",
+        ),
         rows,
     )
     out.info(str(supply.get("identity", "")))
