@@ -32,6 +32,7 @@ from market.orders import (
     apply_order_ship,
     apply_order_ship_return,
 )
+from market.provenance.registry import PROVENANCE_SPECS
 from market.reviews import apply_order_reply, apply_order_review
 
 MARKET_KINDS: Final = KindRegistry.of(
@@ -56,7 +57,8 @@ MARKET_KINDS: Final = KindRegistry.of(
         KindSpec(b.OrderReclaim, apply_order_reclaim),
         KindSpec(b.OrderReview, apply_order_review),
         KindSpec(b.OrderReply, apply_order_reply),
+        *PROVENANCE_SPECS,
     ],
     hooks=[process_deadlines],
 )
-"""Every market transaction kind, plus the begin-block deadline hook."""
+"""Every market transaction kind (provenance included), plus the begin-block deadline hook."""

@@ -28,6 +28,7 @@ from market.order_state import (
     longest_path,
 )
 from market.privacy import SealError, open_sealed, seal_for
+from market.provenance.registry import PROVENANCE_SPECS
 from market.records import ArbiterTerms, ShippingOption, Windows
 
 REGISTRY = CORE_KINDS.merged(MARKET_KINDS)
@@ -191,7 +192,7 @@ def test_every_body_roundtrips() -> None:
         bodies.OrderReply(oid, "r"),
     ]:
         _roundtrip(body)
-    assert len(MARKET_KINDS.kinds) == 20
+    assert len(MARKET_KINDS.kinds) == 20 + len(PROVENANCE_SPECS)  # provenance bodies: tests/market/provenance
 
 
 def _wire_of(body: Any) -> Any:
