@@ -590,7 +590,8 @@ _PATHS: Final[dict[str, Any]] = {
     "/api/v1/events": {
         "get": {
             "summary": "Server-sent events: per committed block a `block` event, then its market events "
-            "(`order`, `listing`, `review`, `review_reply`, `escrow`, `deadline_error`) in the order applied",
+            "(`order`, `listing`, `review`, `review_reply`, `escrow`, `deadline_error`, `provenance_delivery`, "
+            "`provenance_recall`) in the order applied",
             "parameters": [
                 _query("types", {"type": "string"}, "comma-separated event names to receive (default: all)"),
                 _query("merchant", _ADDRESS, "only market events of this merchant"),

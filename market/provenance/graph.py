@@ -21,6 +21,7 @@ from market.provenance.queries import get_class, get_item, listings_of, orders_o
 from market.provenance.records import Action, EventType, Item, QuantityLine
 from market.provenance.rules import new_event
 from market.provenance.vocab import UNITS, Role, base_amount
+from market.queries import get_order
 
 
 def _link(item: Item, target: str) -> Item:
@@ -255,10 +256,28 @@ def _report(ctx: TxContext, origin: str, keys: list[str]) -> None:
     budget = MAX_RECALL_MARKS
     for key in keys:
         for listing_id in listings_of(ctx.state, key)[:budget]:
-            ctx.emit("provenance_recall", item=key, origin=origin, listing_id=listing_id, order_id=b"")
+            ctx.emit(
+                "provenance_recall",
+                item=key,
+                origin=origin,
+                listing_id=listing_id,
+                order_id=b"",
+                buyer=b"",
+                merchant=b"",
+            )
             budget -= 1
         for order_id in orders_of(ctx.state, key, 0, budget):
-            ctx.emit("provenance_recall", item=key, origin=origin, listing_id=b"", order_id=order_id)
+            order = get_order(ctx.state, order_id)
+            buyer, merchant = (b"", b"") if order is None else (order.buyer, order.merchant)
+            ctx.emit(
+                "provenance_recall",
+                item=key,
+                origin=origin,
+                listing_id=b"" if order is None else order.listing_id,
+                order_id=order_id,
+                buyer=buyer,
+                merchant=merchant,
+            )
             budget -= 1
         if budget <= 0:
             ctx.emit("provenance_recall_truncated", origin=origin, after=MAX_RECALL_MARKS)

@@ -7,6 +7,7 @@ from typing import Final
 from chain.tx import KindSpec
 from market.provenance import bodies as b
 from market.provenance.graph import apply_aggregate, apply_recall, apply_transform
+from market.provenance.links import apply_sell, apply_ship_order
 from market.provenance.rules import apply_commission, apply_event, apply_grant, apply_register, apply_revoke
 
 PROVENANCE_SPECS: Final = (
@@ -18,5 +19,7 @@ PROVENANCE_SPECS: Final = (
     KindSpec(b.TraceAggregate, apply_aggregate),
     KindSpec(b.TraceTransform, apply_transform),
     KindSpec(b.TraceRecall, apply_recall),
+    KindSpec(b.TraceSell, apply_sell),
+    KindSpec(b.TraceShipOrder, apply_ship_order),
 )
-"""Every provenance kind (the listing and order links are added with them in market.registry)."""
+"""Every provenance kind, including the links to listings and orders; market.registry adds them."""
