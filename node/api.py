@@ -27,6 +27,7 @@ from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
 from node.proof_api import PROOF_ROUTES
+from node.provenance_api import PROVENANCE_ROUTES
 from node.render import block_json, receipt_json, to_json_value, tx_json
 from node.sigverify import verify_many
 from storage.store import ChainStore
@@ -443,6 +444,7 @@ ROUTES: Final = (
     ("GET", "/api/v1/events", get_events),
     *MARKET_ROUTES,
     *PROOF_ROUTES,
+    *PROVENANCE_ROUTES,
     ("GET", "/api/v1/openapi.json", get_openapi),
     ("GET", "/healthz", get_healthz),
     ("GET", "/readyz", get_readyz),

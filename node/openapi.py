@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Final
 
+from node.provenance_openapi import PROVENANCE_PATHS, PROVENANCE_SCHEMAS
+
 _HEX32: Final = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
 _ADDRESS: Final = {"type": "string", "description": "agora1... address (bech32m) or 64-hex public key"}
 _INT: Final = {"type": "integer", "minimum": 0}
@@ -643,6 +645,6 @@ def openapi_document() -> dict[str, Any]:
             "description": "Amounts are integers in minor units; binary values are lowercase hex; accounts are "
             "agora1... addresses. Errors are application/problem+json with a stable `reason`.",
         },
-        "paths": copy.deepcopy({**_PATHS, **_MARKET_PATHS}),
-        "components": {"schemas": copy.deepcopy({**_SCHEMAS, **_MARKET_SCHEMAS})},
+        "paths": copy.deepcopy({**_PATHS, **_MARKET_PATHS, **PROVENANCE_PATHS}),
+        "components": {"schemas": copy.deepcopy({**_SCHEMAS, **_MARKET_SCHEMAS, **PROVENANCE_SCHEMAS})},
     }
