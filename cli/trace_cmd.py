@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.context import app_context
-from cli.market_options import FeeOption, FromOption, TimeoutOption, WaitOption, sending
+from cli.market_options import FeeOption, ForceOption, FromOption, TimeoutOption, WaitOption, sending
 from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
 
 if TYPE_CHECKING:
@@ -66,6 +66,43 @@ def _fixed(body: Any) -> Builder:
         return body
 
     return build
+
+
+def _checked(body: Any, force: bool, check: Any) -> Builder:
+    """``body``, after ``check(client, my_address)`` found nothing the chain would refuse (unless ``force``).
+
+    ``check`` returns a refusal line or None; reading an item that does not exist is the
+    node's 404, which stops the command the same way (before anything is signed).
+    """
+
+    async def build(client: NodeClient, key: PrivateKey) -> Any:
+        if not force:
+            from chain.address import encode_address
+            from cli.order_checks import refuse
+
+            refuse(await check(client, encode_address(key.public_key)))
+        return body
+
+    return build
+
+
+async def _absent(client: NodeClient, key: str) -> str | None:
+    """A refusal if the item already exists (duplicate_item), else None."""
+    from node.client import NodeApiError
+
+    try:
+        await _fetch(client, key)
+    except NodeApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return f"{key} is already commissioned (duplicate_item)"
+
+
+async def _fetch(client: NodeClient, key: str) -> dict[str, Any]:
+    from market.provenance.identifiers import parse_key
+
+    return await client.item(parse_key(key).path())
 
 
 def _account(ctx: typer.Context, home: Path | None, text: str) -> bytes:
@@ -125,6 +162,7 @@ def lot(
     read_point: ReadPointOption = None,
     location: LocationOption = None,
     doc: DocOption = None,
+    force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 30.0,
@@ -138,8 +176,13 @@ def lot(
     from market.provenance.bodies import TraceCommission
 
     amount, uom = parse_quantity(quantity, "--quantity")
-    body = TraceCommission(_item_key(item), amount, uom, _when(time, read_point, location, doc))
-    _send(ctx, _fixed(body), locals())
+    key = _item_key(item)
+    body = TraceCommission(key, amount, uom, _when(time, read_point, location, doc))
+
+    async def check(client: NodeClient, me: str) -> str | None:
+        return await _absent(client, key)
+
+    _send(ctx, _checked(body, force, check), locals())
 
 
 def _role_command(name: str, revoke: bool) -> None:
@@ -181,10 +224,19 @@ _role_command("revoke", revoke=True)
 
 
 def _event(ctx: typer.Context, opts: dict[str, Any], step: str, disposition: str, to: bytes = b"") -> None:
+    from chain.address import encode_address
+    from cli.trace_checks import event_refusal
     from market.provenance.bodies import TraceEvent
 
     when = _when(opts["time"], opts["read_point"], opts["location"], opts["doc"])
-    _send(ctx, _fixed(TraceEvent(_item_key(opts["item"]), step, disposition, when, to)), opts)
+    key = _item_key(opts["item"])
+    recipient = encode_address(to) if to else None
+
+    async def check(client: NodeClient, me: str) -> str | None:
+        return event_refusal(await _fetch(client, key), step, me, when.time_ms, recipient)
+
+    body = TraceEvent(key, step, disposition, when, to)
+    _send(ctx, _checked(body, opts["force"], check), opts)
 
 
 @app.command("event")
@@ -199,6 +251,7 @@ def event(
     read_point: ReadPointOption = None,
     location: LocationOption = None,
     doc: DocOption = None,
+    force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 30.0,
@@ -222,6 +275,7 @@ def ship(
     read_point: ReadPointOption = None,
     location: LocationOption = None,
     doc: DocOption = None,
+    force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 30.0,
@@ -243,6 +297,7 @@ def receive(
     read_point: ReadPointOption = None,
     location: LocationOption = None,
     doc: DocOption = None,
+    force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 30.0,
@@ -268,6 +323,7 @@ def inspect(
     read_point: ReadPointOption = None,
     location: LocationOption = None,
     doc: DocOption = None,
+    force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 30.0,
@@ -299,6 +355,7 @@ def transform(
     read_point: ReadPointOption = None,
     location: LocationOption = None,
     doc: DocOption = None,
+    force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 30.0,
@@ -317,7 +374,21 @@ def transform(
         parse_loss(loss),
         _when(time, read_point, location, doc),
     )
-    _send(ctx, _fixed(body), locals())
+
+    async def check(client: NodeClient, me: str) -> str | None:
+        from cli.trace_checks import consume_refusal
+
+        for line in body.inputs:
+            found = consume_refusal(await _fetch(client, line.item), line.amount, line.uom, body.when.time_ms)
+            if found:
+                return found
+        for line in body.outputs:
+            found = await _absent(client, line.item)
+            if found:
+                return found
+        return None
+
+    _send(ctx, _checked(body, force, check), locals())
 
 
 def _pack_command(name: str, unpack: bool) -> None:
@@ -330,6 +401,7 @@ def _pack_command(name: str, unpack: bool) -> None:
         read_point: ReadPointOption = None,
         location: LocationOption = None,
         doc: DocOption = None,
+        force: ForceOption = False,
         fee: FeeOption = None,
         wait: WaitOption = True,
         timeout: TimeoutOption = 30.0,
@@ -349,7 +421,21 @@ def _pack_command(name: str, unpack: bool) -> None:
             raise CliError("name at least one ITEM to pack")
         action = Action.DELETE if unpack else Action.ADD
         body = TraceAggregate(_item_key(unit), action, children, _when(time, read_point, location, doc))
-        _send(ctx, _fixed(body), locals())
+
+        async def check(client: NodeClient, me: str) -> str | None:
+            from cli.trace_checks import pack_refusal
+
+            parent = await _fetch(client, body.parent)
+            for child in body.children:
+                found = await _fetch(client, child)
+                if unpack and found["parent"] != body.parent:
+                    return f"{child} is not packed in {body.parent} (not_packed_here)"
+                refusal = None if unpack else pack_refusal(parent, found, body.when.time_ms)
+                if refusal:
+                    return refusal
+            return None
+
+        _send(ctx, _checked(body, force, check), locals())
 
     command.__doc__ = (
         "Unpack items from a case or pallet (none named: all)." if unpack else "Pack items into a case or pallet."
@@ -368,6 +454,7 @@ def recall(
     reason: Annotated[str, typer.Option("--reason", help="Why (public, at most 512 bytes).")],
     sender: FromOption,
     time: TimeOption = None,
+    force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 30.0,
@@ -377,9 +464,15 @@ def recall(
     json_: JsonOption = False,
 ) -> None:
     """Producer: recall an item; everything made from it or packed with it downstream is marked too."""
+    from cli.trace_checks import recall_refusal
     from market.provenance.bodies import TraceRecall
 
-    _send(ctx, _fixed(TraceRecall(_item_key(item), reason, _when(time, None, None, None))), locals())
+    body = TraceRecall(_item_key(item), reason, _when(time, None, None, None))
+
+    async def check(client: NodeClient, me: str) -> str | None:
+        return recall_refusal(await _fetch(client, body.item), me, body.when.time_ms)
+
+    _send(ctx, _checked(body, force, check), locals())
 
 
 @app.command("sell")

@@ -9,6 +9,8 @@ committed state; every bad identifier or parameter is a 400 problem, an unknown 
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any, Final
 
 from aiohttp import web
@@ -17,9 +19,10 @@ from market.provenance.epcis import document_json, event_json
 from market.provenance.identifiers import IdentifierError, ItemKind, ItemRef, check_base, parse_digital_link
 from market.provenance.journey import journey
 from market.provenance.links import listing_provenance, order_provenance
-from market.provenance.queries import delivered_item, events_of, get_class, get_head, get_item
+from market.provenance.queries import delivered_item, events_of, get_class, get_event, get_head, get_item
 from market.queries import get_listing, get_order
 from node.api_common import SERVICES, Problem
+from node.events import CommittedBlock
 from node.market_api import id_text, single_params
 from node.provenance_render import class_json, item_json, journey_json, provenance_json
 
@@ -27,6 +30,7 @@ ITEMS: Final = "/api/v1/items"
 MAX_PAGE: Final = 500
 PAGE_PARAMS: Final = frozenset({"start", "limit"})
 FALLBACK_BASE: Final = "http://localhost"
+KEEPALIVE_SECONDS: Final = 15.0
 
 
 def _base(request: web.Request) -> str:
@@ -134,6 +138,57 @@ async def get_item_epcis(request: web.Request) -> web.Response:
     return web.json_response(document_json(list(found.events), created))
 
 
+def item_stream_events(item: CommittedBlock, key: str, state: Any) -> list[dict[str, Any]]:
+    """The EPCIS JSON of every event of ``key`` recorded in the committed block ``item``."""
+    out = []
+    for receipt in item.result.receipts:
+        for event in receipt.events:
+            if event.type != "provenance" or event.get("item") != key:
+                continue
+            event_id = event.get("event_id")
+            found = get_event(state, event_id) if isinstance(event_id, bytes) else None
+            if found is not None:
+                out.append({**event_json(found), "agora:count": event.get("count")})
+    return out
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def get_item_events(request: web.Request) -> web.StreamResponse:
+    """``GET .../events``: server-sent events, one ``provenance`` event (EPCIS JSON) per new event of the item."""
+    _no_params(request)
+    item = _item(request, _ref(request, ITEMS, "/events"))
+    s = request.app[SERVICES]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    async with s.events.subscribe() as queue:
+        await response.prepare(request)
+        try:
+            await response.write(b": agora item stream " + item.key.encode() + b"\n\n")
+            last_write = time.monotonic()
+            while not _client_gone(request):
+                committed = await queue.get()
+                if committed is None:
+                    break
+                events = item_stream_events(committed, item.key, s.store.state)
+                height = committed.block.height
+                chunks = [
+                    f"event: provenance\nid: {height}-{n}\ndata: {json.dumps(e, separators=(',', ':'))}\n\n"
+                    for n, e in enumerate(events)
+                ]
+                if chunks:
+                    await response.write("".join(chunks).encode())
+                    last_write = time.monotonic()
+                elif time.monotonic() - last_write >= KEEPALIVE_SECONDS:
+                    await response.write(b": keepalive\n\n")
+                    last_write = time.monotonic()
+        except ConnectionResetError:
+            pass
+    return response
+
+
 async def resolve(request: web.Request) -> web.Response:
     """The GS1 Digital Link resolver: ``/01/...`` or ``/00/...`` answers the item and its journey (JSON)."""
     ref = _ref(request, "")
@@ -185,6 +240,7 @@ PROVENANCE_ROUTES: Final = (
     *(("GET", ITEMS + shape + "/history", get_item_history) for shape in (_LOT, _SSCC)),
     *(("GET", ITEMS + shape + "/journey", get_item_journey) for shape in (_LOT, _SSCC)),
     *(("GET", ITEMS + shape + "/epcis", get_item_epcis) for shape in (_LOT, _SSCC)),
+    *(("GET", ITEMS + shape + "/events", get_item_events) for shape in (_LOT, _SSCC)),
     ("GET", "/api/v1/orders/{id}/provenance", get_order_provenance),
     ("GET", "/api/v1/listings/{id}/provenance", get_listing_provenance),
     ("GET", "/01/{gtin}", resolve),

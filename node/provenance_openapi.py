@@ -75,6 +75,11 @@ def _item_paths() -> dict[str, Any]:
             params,
             _answer("EPCISDocument", "the document (JSON-LD, served as application/json)"),
         )
+        paths[base + "/events"] = _get(
+            "Server-sent events: one `provenance` event (EPCIS JSON) per new event of the item, live",
+            params,
+            {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        )
         paths[shape] = _get(
             "GS1 Digital Link resolver: the item and its journey",
             params,

@@ -45,8 +45,9 @@ def apply_aggregate(ctx: TxContext, body: TraceAggregate) -> None:
     """Pack items into a logistic unit (ADD) or unpack them (DELETE).
 
     The sender must be the custodian of the unit and of each child, or a processor or
-    carrier on them. Failures: 'unknown_item', 'item_recalled', 'in_transit',
-    'already_packed', 'cycle', 'too_many_children', 'not_packed_here', 'no_grant',
+    carrier on them, and a packed item must have the unit's custodian (packing moves no
+    custody). Failures: 'unknown_item', 'item_recalled', 'in_transit',
+    'already_packed', 'custody_mismatch', 'cycle', 'too_many_children', 'not_packed_here', 'no_grant',
     'too_many_links', time rules.
     """
     parent = load_item(ctx.state, body.parent)
@@ -73,6 +74,11 @@ def apply_aggregate(ctx: TxContext, body: TraceAggregate) -> None:
                 raise TxFailure(f"{child.key} is already packed in {child.parent}", "already_packed")
             if child.in_transit_to:
                 raise TxFailure(f"{child.key} is in transit", "in_transit")
+            if child.custodian != parent.custodian:
+                raise TxFailure(
+                    f"{child.key} and {parent.key} have different custodians: ship and receive it first",
+                    "custody_mismatch",
+                )
         elif child.parent != parent.key:
             raise TxFailure(f"{child.key} is not packed in {parent.key}", "not_packed_here")
         children.append(child)
@@ -80,7 +86,7 @@ def apply_aggregate(ctx: TxContext, body: TraceAggregate) -> None:
     check_time(ctx, body.when, keys)
     if body.action is Action.ADD:
         for child in children:
-            save_item(ctx.state, replace(_link(child, parent.key), parent=parent.key, custodian=parent.custodian))
+            save_item(ctx.state, replace(_link(child, parent.key), parent=parent.key))
         parent = replace(parent, children=(*parent.children, *(c.key for c in children)), disposition="in_progress")
         step = "packing"
     else:

@@ -65,7 +65,9 @@ def test_farm_to_cup(running_node: RunningNode, tmp_path: Path) -> None:
 
     over = ["--in", f"{lots['farm1']}=1001KGM", "--out", f"{roasted}=800KGM", "--loss", "20%"]
     code, _, err = _cli(node, "trace", "transform", *over, "--from", "roaster")
-    assert code == 1 and "insufficient_quantity" in err
+    assert code == 1 and "insufficient_quantity" in err and "--force" in err  # refused before signing
+    code, _, err = _cli(node, "trace", "transform", *over, "--from", "roaster", "--force")
+    assert code == 1 and "transaction failed: insufficient_quantity" in err  # the chain's own refusal
     roast = ["--in", f"{lots['farm1']}=800KGM", "--in", f"{lots['farm2']}=800KGM", "--out", f"{roasted}=1300KGM"]
     _ok(node, "trace", "transform", *roast, "--loss", "20%", "--from", "roaster")
     _ok(node, "trace", "lot", SSCC, "--from", "roaster")

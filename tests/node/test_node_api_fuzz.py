@@ -60,6 +60,18 @@ class Seeded:
     heights: tuple[str, ...]
     raw_txs: tuple[str, ...]
 
+    def __repr__(self) -> str:
+        # hypothesis prints a strategy's arguments when a draw is rejected: keep that short
+        return f"Seeded({len(self.addresses)} addresses, {len(self.hex_ids)} ids, {len(self.raw_txs)} txs)"
+
+
+class Routes(dict[str, Any]):
+    """The documented paths, with a short repr (hypothesis prints strategy arguments; the
+    whole OpenAPI document there is over its 30 kB repr warning, an error under -W error)."""
+
+    def __repr__(self) -> str:
+        return f"Routes({len(self)} paths)"
+
 
 class NodeThread:
     """A market node with seeded data on its own event loop in a background thread."""
@@ -362,8 +374,7 @@ def _routes(node: NodeThread) -> dict[str, Any]:
     m = node.m
     assert m is not None
     document = node.call(m.ok("/api/v1/openapi.json"))
-    paths: dict[str, Any] = document["paths"]
-    return paths
+    return Routes(document["paths"])
 
 
 # --- the tests ------------------------------------------------------------------------------

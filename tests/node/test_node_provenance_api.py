@@ -123,3 +123,25 @@ async def test_order_provenance_and_recall(tmp_path: Path) -> None:
         assert (after["item"]["key"], after["item"]["recalled_by"]) == (LOT.key, LOT.key)
         listed = await m.ok(f"/api/v1/listings/{listing}/provenance")
         assert listed["item"]["recalled"] is False  # it sells the class; the shipped lot is recalled
+
+
+async def test_item_event_stream_is_live(tmp_path: Path) -> None:
+    import asyncio
+
+    async with market_node(tmp_path) as m:
+        await m.do("merchant", TraceRegister(GTIN, "Green coffee"))
+        await m.do("merchant", TraceCommission(LOT.key, 500, "KGM", WHEN))
+        url = URL(m.url + "/api/v1/items" + LOT.path() + "/events", encoded=True)
+        async with m.http.get(url) as stream:
+            assert stream.status == 200 and stream.content_type == "text/event-stream"
+            assert (await stream.content.readline()).startswith(b": agora item stream")
+            await m.do("merchant", TraceEvent(LOT.key, "storing", "", WHEN))
+
+            async def next_event() -> dict[str, Any]:
+                while True:
+                    line = await stream.content.readline()
+                    if line.startswith(b"data: "):
+                        return dict(json.loads(line[6:]))
+
+            event = await asyncio.wait_for(next_event(), 20)
+            assert (event["bizStep"], event["agora:count"]) == ("storing", 2)

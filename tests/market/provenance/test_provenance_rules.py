@@ -226,6 +226,7 @@ CASES: dict[str, tuple[Case, str]] = {
     "pack into itself": (lambda t: ("roaster", _pack_self(t)), "cycle"),
     "pack twice": (lambda t: ("roaster", _pack_twice(t)), "already_packed"),
     "unpack what is not inside": (lambda t: ("roaster", _unpack_stranger(t)), "not_packed_here"),
+    "pack what another holds": (lambda t: ("roaster", _pack_foreign(t)), "custody_mismatch"),
     "ship a packed lot": (
         lambda t: ("roaster", TraceEvent(roasted_lot("R-1"), "shipping", "", _packed(t), t.chain.pub("shop"))),
         "packed",
@@ -254,6 +255,14 @@ def _pack_twice(t: Trace) -> Any:
     other = "00/" + SSCC2
     t.ok("roaster", TraceCommission(other, 1, "H87", t.when()))
     return TraceAggregate(other, Action.ADD, (roasted_lot("R-1"),), t.when())
+
+
+def _pack_foreign(t: Trace) -> Any:
+    t.farms()
+    t.ok("farm1", TraceGrant("01/" + GREEN, Role.PROCESSOR, t.chain.pub("roaster")))
+    case = "00/" + SSCC2
+    t.ok("roaster", TraceCommission(case, 1, "H87", t.when()))
+    return TraceAggregate(case, Action.ADD, (green_lot("F1-2026"),), t.when())
 
 
 def _unpack_stranger(t: Trace) -> Any:
