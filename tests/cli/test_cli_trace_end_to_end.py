@@ -1,4 +1,4 @@
-"""Farm to cup through the `agora` CLI only, against a real node process.
+"""Farm to cup through the `agora` CLI only, on a real 4-validator testnet (node processes on loopback).
 
 Two farms' green-bean lots are inspected and certified, shipped by a carrier, received by
 a roaster, roasted into one coffee lot and packed into a case; a shop lists the coffee, a
@@ -10,13 +10,20 @@ buyer sees it in `agora order show`. Along the way: the journey tree, the EPCIS 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cli_testkit import PASSWORD, RunningNode, run_cli
+import pytest
+from cli_testkit import run_cli
 
+from cli.testnet_run import stop_nodes
 from market.provenance.identifiers import with_check_digit
 from market.provenance.schema import schema_errors
+from node.testnet import Testnet as Layout
+from node.testnet import init_testnet
 
 GREEN = with_check_digit("0950600013430")
 ROASTED = with_check_digit("0950600013440")
@@ -25,22 +32,48 @@ FARM_GLN = with_check_digit("061414100001")
 PEOPLE = ("farm1", "farm2", "carrier", "inspector", "roaster", "shop", "buyer")
 
 
-def _cli(node: RunningNode, *args: str) -> tuple[int, str, str]:
-    result = run_cli(["--home", str(node.home), "--node", node.url, *args], env={"AGORA_PASSWORD": PASSWORD})
+@dataclass(frozen=True)
+class Net:
+    """The testnet's home (its wallets), the node every command talks to, and the wallets' password."""
+
+    home: Path
+    url: str
+    password: str
+    other: str
+    """Another validator's API, to check that it serves the same journey."""
+
+
+@pytest.fixture
+def net(tmp_path: Path) -> Iterator[Net]:
+    """A 4-validator testnet, up; every node it started is stopped afterwards, even on failure."""
+    written: Layout = init_testnet(tmp_path / "net", 4, 0, "trace-test")
+    try:
+        result = run_cli(["testnet", "up", "--dir", str(written.path), "--timeout", "90"])
+        assert result.exit_code == 0, result.stderr
+        password = written.password_file.read_text().strip()
+        yield Net(written.path, written.node("v0").api_url, password, written.node("v3").api_url)
+    finally:
+        stop_nodes(written, timeout=10)
+
+
+def _cli(node: Net, *args: str, url: str | None = None) -> tuple[int, str, str]:
+    result = run_cli(
+        ["--home", str(node.home), "--node", url or node.url, *args], env={"AGORA_PASSWORD": node.password}
+    )
     return result.exit_code, result.stdout, result.stderr
 
 
-def _ok(node: RunningNode, *args: str) -> Any:
+def _ok(node: Net, *args: str) -> Any:
     code, out, err = _cli(node, *args, "--json")
     assert code == 0, f"agora {' '.join(args)}: {err}{out[-2000:]}"
     return json.loads(out)
 
 
-def test_farm_to_cup(running_node: RunningNode, tmp_path: Path) -> None:
-    node = running_node
+def test_farm_to_cup(net: Net, tmp_path: Path) -> None:
+    node = net
     for name in PEOPLE:
         assert _cli(node, "wallet", "new", name)[0] == 0
-        assert _cli(node, "tx", "transfer", "--from", "alice", "--to", name, "--amount", "10")[0] == 0
+        assert _cli(node, "tx", "transfer", "--from", "merchant", "--to", name, "--amount", "10")[0] == 0
     lots = {"farm1": f"01/{GREEN}/10/F1-2026", "farm2": f"01/{GREEN}/10/F2-2026"}
     roasted = f"01/{ROASTED}/10/R-1"
 
@@ -127,3 +160,19 @@ def test_farm_to_cup(running_node: RunningNode, tmp_path: Path) -> None:
     assert item["recalled"] is True
     code, _, err = _cli(node, "trace", "ship", SSCC, "--to", "buyer", "--from", "shop")
     assert code == 1 and "item_recalled" in err
+
+    # every validator holds the same journey: another node serves it once it has the last block
+    height = _ok(node, "chain", "status")["height"]
+    deadline = time.monotonic() + 30
+    while _json_at(node, node.other, "chain", "status")["height"] < height:
+        assert time.monotonic() < deadline, "v3 did not reach the height of v0"
+        time.sleep(0.1)
+    here, there = _ok(node, "trace", "show", roasted), _json_at(node, node.other, "trace", "show", roasted)
+    assert there["timeline"] == here["timeline"] and len(here["timeline"]) > 5
+    assert there["tree"]["item"]["head"] == here["tree"]["item"]["head"]
+
+
+def _json_at(node: Net, url: str, *args: str) -> Any:
+    code, out, err = _cli(node, *args, "--json", url=url)
+    assert code == 0, err
+    return json.loads(out)
