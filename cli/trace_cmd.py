@@ -651,3 +651,73 @@ def qr(
     except OSError as exc:
         raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
     app_context(ctx).output.info(f"wrote a QR code of {uri} to {output}")
+
+
+MAX_IMPORT_BYTES = 16 * 1024 * 1024
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="An EPCIS 2.0 JSON(-LD) document.")],
+    sender: FromOption,
+    fee: FeeOption = None,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Import another system's EPCIS 2.0 document: checked against GS1's schema and the CBV, its
+    identifiers mapped to Agora items, then each event recorded (one transaction each, in order)."""
+    import json
+
+    from cli.amounts import parse_amount
+    from cli.errors import CliError
+    from cli.market_tx import load_key, receipt_failure
+    from cli.remote import call
+    from cli.submit import submit_body
+    from market.provenance.epcis_import import EpcisImportError, document_bodies
+    from market.provenance.schema import schema_errors
+
+    try:
+        if file.stat().st_size > MAX_IMPORT_BYTES:
+            raise CliError(f"{file} is larger than {MAX_IMPORT_BYTES} bytes")
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CliError(f"{file} is not JSON: {exc}") from None
+    errors = schema_errors(document)
+    if errors:
+        raise CliError(f"{file} fails the EPCIS 2.0 schema:\n" + "\n".join(errors))
+    try:
+        bodies = document_bodies(document)
+    except EpcisImportError as exc:
+        raise CliError(f"{file} cannot be imported:\n{exc}") from None
+    app_ctx = app_context(ctx)
+    key = load_key(app_ctx, home, sender, password_file)
+    fee_units = None if fee is None else parse_amount(fee, allow_zero=True)
+
+    async def run(client: NodeClient) -> list[dict[str, Any]]:
+        records = []
+        for body in bodies:
+            record = await submit_body(client, key, body, fee_units, wait=True, commit_timeout=timeout)
+            records.append(record)
+            if receipt_failure(record) is not None:
+                break
+        return records
+
+    records = call(app_ctx.resolve_node(node), run)
+    out = app_ctx.output
+    if json_:
+        out.json(records)
+    else:
+        rows = [
+            [i, body.type.value, body.biz_step, ", ".join(line.item for line in body.items[:3]), r["receipt"]["code"]]
+            for i, (body, r) in enumerate(zip(bodies, records, strict=False))
+        ]
+        out.table(f"Imported from {file}", ["#", "type", "step", "items", "result"], rows)
+    failure = receipt_failure(records[-1]) if records else None
+    if failure is not None:
+        raise CliError(f"event {len(records) - 1} was refused: {failure}; the events before it are recorded")

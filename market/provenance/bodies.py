@@ -14,9 +14,10 @@ from chain.encoding import DecodeError, Primitive, as_bytes, as_int, as_list, as
 from chain.keys import PUBLIC_KEY_SIZE
 from market.limits import HASH_SIZE
 from market.provenance.identifiers import IdentifierError, ItemKind, normalize_gtin
-from market.provenance.limits import MAX_CHILDREN, MAX_LOSS_BPS, MAX_NAME, MAX_NOTE
+from market.provenance.limits import MAX_CHILDREN, MAX_LOSS_BPS, MAX_NAME, MAX_NOTE, MAX_SOURCE
 from market.provenance.records import (
     Action,
+    EventType,
     EventWhen,
     QuantityLine,
     read_amount,
@@ -299,4 +300,79 @@ class TraceShipOrder:
             as_bytes(f[0], "order id", size=HASH_SIZE),
             _kind_of(f[1], "item", (ItemKind.LOT, ItemKind.SERIAL)),
             read_ciphertext(f[2], "tracking"),
+        )
+
+
+def _read_import_lines(value: object, what: str) -> tuple[QuantityLine, ...]:
+    lines = tuple(QuantityLine.from_wire(v) for v in as_list(value, what, max_len=MAX_CHILDREN))
+    if len({line.item for line in lines}) != len(lines):
+        raise DecodeError(f"{what}: an item is named twice")
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class TraceImport:
+    """One EPCIS 2.0 event made by another system, recorded as its importer's attestation.
+
+    The identifiers are already mapped to Agora keys (market.provenance.epcis_import); a line
+    may name a whole product class (an EPC pattern with a quantity).
+    """
+
+    KIND: ClassVar[str] = "trace.import"
+    type: EventType
+    action: Action
+    biz_step: str
+    disposition: str
+    when: EventWhen
+    items: tuple[QuantityLine, ...]
+    """epcList/quantityList, childEPCs/childQuantityList, or the transformation's inputs."""
+    outputs: tuple[QuantityLine, ...] = ()
+    parent: str = ""
+    source: str = ""
+    """The event's eventID in the system that made it (may be empty)."""
+
+    def to_wire(self) -> list[Primitive]:
+        """Canonical positional form."""
+        return [
+            self.type.value,
+            self.action.value,
+            self.biz_step,
+            self.disposition,
+            self.when.to_wire(),
+            [line.to_wire() for line in self.items],
+            [line.to_wire() for line in self.outputs],
+            self.parent,
+            self.source,
+        ]
+
+    @classmethod
+    def from_wire(cls, value: Primitive) -> TraceImport:
+        """Parse; the action fits the type, an aggregation names its parent, something is named."""
+        f = as_list(value, cls.KIND, length=9)
+        try:
+            etype = EventType(as_str(f[0], "type", max_len=32))
+            action = Action(as_str(f[1], "action", max_len=8))
+        except ValueError:
+            raise DecodeError("type or action: not an EPCIS object, aggregation or transformation event") from None
+        if (etype is EventType.TRANSFORMATION) != (action is Action.NONE):
+            raise DecodeError("action: a transformation has none; object and aggregation events need one")
+        items = _read_import_lines(f[5], "items")
+        outputs = _read_import_lines(f[6], "outputs")
+        if etype is not EventType.TRANSFORMATION and outputs:
+            raise DecodeError("outputs: only a transformation has outputs")
+        if not items and not outputs and etype is not EventType.AGGREGATION:
+            raise DecodeError("items: the event names nothing")
+        parent = "" if f[7] == "" else read_item_key(f[7], "parent").key
+        if (etype is EventType.AGGREGATION) != (parent != ""):
+            raise DecodeError("parent: an aggregation names its parent; other events none")
+        return cls(
+            etype,
+            action,
+            read_biz_step(f[2]),
+            read_disposition(f[3], optional=True),
+            EventWhen.from_wire(f[4]),
+            items,
+            outputs,
+            parent,
+            as_str(f[8], "source", max_len=MAX_SOURCE),
         )

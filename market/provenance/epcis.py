@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
+from urllib.parse import quote
 
 from chain.address import encode_address
 from market.provenance.identifiers import ItemKind, parse_key
@@ -32,7 +33,8 @@ def epc_uri(key: str) -> str:
 def location_uri(location: Location) -> str | None:
     """The URI of a readPoint or bizLocation, or None when none is given."""
     if location.gln:
-        return f"{GS1_BASE}/414/{location.gln}"
+        extension = f"/254/{quote(location.extension, safe='')}" if location.extension else ""
+        return f"{GS1_BASE}/414/{location.gln}{extension}"
     if location.lat_e7 is not None and location.lon_e7 is not None:
         return f"geo:{_degrees(location.lat_e7)},{_degrees(location.lon_e7)}"
     return None
@@ -70,10 +72,13 @@ def _quantity(line: QuantityLine) -> dict[str, Any]:
     return element
 
 
+_CLASSES = (ItemKind.LOT, ItemKind.CLASS)
+
+
 def _split(lines: tuple[QuantityLine, ...]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Instances (serials, logistic units) as EPCs; lots as quantity elements."""
-    epcs = [epc_uri(line.item) for line in lines if parse_key(line.item).kind is not ItemKind.LOT]
-    quantities = [_quantity(line) for line in lines if parse_key(line.item).kind is ItemKind.LOT]
+    """Instances (serials, logistic units) as EPCs; lots and whole classes as quantity elements."""
+    epcs = [epc_uri(line.item) for line in lines if parse_key(line.item).kind not in _CLASSES]
+    quantities = [_quantity(line) for line in lines if parse_key(line.item).kind in _CLASSES]
     return epcs, quantities
 
 
@@ -130,6 +135,8 @@ def event_json(event: ProvEvent) -> dict[str, Any]:
         out["agora:lossBps"] = event.loss_bps
     if event.note:
         out["agora:reason"] = event.note
+    if event.source:
+        out["agora:source"] = event.source
     return out
 
 

@@ -24,7 +24,8 @@ from market.provenance.vocab import UNITS, Role, base_amount
 from market.queries import get_order
 
 
-def _link(item: Item, target: str) -> Item:
+def link_downstream(item: Item, target: str) -> Item:
+    """``item`` with ``target`` added to its downstream links ('too_many_links' past MAX_DOWNSTREAM)."""
     if target in item.downstream:
         return item
     if len(item.downstream) >= MAX_DOWNSTREAM:
@@ -86,7 +87,7 @@ def apply_aggregate(ctx: TxContext, body: TraceAggregate) -> None:
     check_time(ctx, body.when, keys)
     if body.action is Action.ADD:
         for child in children:
-            save_item(ctx.state, replace(_link(child, parent.key), parent=parent.key))
+            save_item(ctx.state, replace(link_downstream(child, parent.key), parent=parent.key))
         parent = replace(parent, children=(*parent.children, *(c.key for c in children)), disposition="in_progress")
         step = "packing"
     else:
@@ -178,7 +179,7 @@ def apply_transform(ctx: TxContext, body: TraceTransform) -> None:
     check_time(ctx, body.when, keys)
     for lot in inputs:
         for out in outputs:
-            lot = _link(lot, out.key)
+            lot = link_downstream(lot, out.key)
         save_item(ctx.state, lot)
     for out in outputs:
         save_item(ctx.state, out)

@@ -41,3 +41,5 @@ MAX_ORDERS_PER_ITEM: Final = 4_096
 """Orders that may be delivered from one lot (each is marked when the lot is recalled)."""
 MAX_RECALL_MARKS: Final = 4_096
 """Listings and orders one recall may mark."""
+MAX_SOURCE: Final = 256
+"""Bytes of an imported event's original eventID."""

@@ -21,6 +21,7 @@ from market.provenance.identifiers import (
     ItemRef,
     parse_key,
     validate_gln,
+    validate_lot,
 )
 from market.provenance.limits import (
     MAX_BASE_AMOUNT,
@@ -34,6 +35,7 @@ from market.provenance.limits import (
     MAX_LON_E7,
     MAX_NAME,
     MAX_NOTE,
+    MAX_SOURCE,
     MAX_TZ_OFFSET,
     MIN_TZ_OFFSET,
 )
@@ -122,6 +124,8 @@ class Location:
     lat_e7: int | None = None
     """Latitude in 10^-7 degree (with ``lon_e7``; None for a GLN or no location)."""
     lon_e7: int | None = None
+    extension: str = ""
+    """A GLN extension (GS1 AI 254: a sub-location such as a dock door), or empty."""
 
     @property
     def empty(self) -> bool:
@@ -129,9 +133,9 @@ class Location:
         return not self.gln and self.lat_e7 is None
 
     def to_wire(self) -> Primitive:
-        """``[]``, ``["gln", gln]`` or ``["geo", lat_e7, lon_e7]``."""
+        """``[]``, ``["gln", gln]``, ``["gln", gln, extension]`` or ``["geo", lat_e7, lon_e7]``."""
         if self.gln:
-            return ["gln", self.gln]
+            return ["gln", self.gln, self.extension] if self.extension else ["gln", self.gln]
         if self.lat_e7 is not None and self.lon_e7 is not None:
             return ["geo", self.lat_e7, self.lon_e7]
         return []
@@ -143,12 +147,16 @@ class Location:
         if not f:
             return cls()
         kind = as_str(f[0], "location kind", max_len=3)
-        if kind == "gln" and len(f) == 2:
+        if kind == "gln" and len(f) in (2, 3):
             text = as_str(f[1], "GLN", max_len=13)
             try:
-                return cls(gln=validate_gln(text))
+                gln = validate_gln(text)
+                extension = (
+                    validate_lot(as_str(f[2], "GLN extension", max_len=20), "GLN extension") if len(f) == 3 else ""
+                )
             except IdentifierError as exc:
                 raise DecodeError(str(exc)) from None
+            return cls(gln=gln, extension=extension)
         if kind == "geo" and len(f) == 3:
             return cls(
                 lat_e7=as_int(f[1], "latitude", -MAX_LAT_E7, MAX_LAT_E7),
@@ -413,6 +421,8 @@ class ProvEvent:
     """TransformationEvent: the declared loss, in basis points of the input."""
     note: str
     """A recall's reason."""
+    source: str
+    """An imported event: its eventID in the system that made it (empty for Agora's own)."""
     actor: bytes
     height: int
     recorded_ms: int
@@ -433,6 +443,7 @@ class ProvEvent:
             self.recipient,
             self.loss_bps,
             self.note,
+            self.source,
             self.actor,
             self.height,
             self.recorded_ms,
@@ -441,7 +452,7 @@ class ProvEvent:
     @classmethod
     def from_wire(cls, value: Primitive) -> ProvEvent:
         """Parse a stored event."""
-        f = as_list(value, "event", length=15)
+        f = as_list(value, "event", length=16)
         try:
             etype, action = EventType(as_str(f[1], "type", max_len=32)), Action(as_str(f[2], "action", max_len=8))
         except ValueError:
@@ -460,7 +471,8 @@ class ProvEvent:
             read_optional_bytes(f[9], "recipient", PUBLIC_KEY_SIZE),
             as_int(f[10], "loss_bps", 0, 10_000),
             as_str(f[11], "note", max_len=MAX_NOTE),
-            as_bytes(f[12], "actor", size=PUBLIC_KEY_SIZE),
-            as_int(f[13], "height"),
-            as_int(f[14], "recorded_ms"),
+            as_str(f[12], "source", max_len=MAX_SOURCE),
+            as_bytes(f[13], "actor", size=PUBLIC_KEY_SIZE),
+            as_int(f[14], "height"),
+            as_int(f[15], "recorded_ms"),
         )

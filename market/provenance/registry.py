@@ -7,6 +7,7 @@ from typing import Final
 from chain.tx import KindSpec
 from market.provenance import bodies as b
 from market.provenance.graph import apply_aggregate, apply_recall, apply_transform
+from market.provenance.imports import apply_import
 from market.provenance.links import apply_sell, apply_ship_order
 from market.provenance.rules import apply_commission, apply_event, apply_grant, apply_register, apply_revoke
 
@@ -21,5 +22,6 @@ PROVENANCE_SPECS: Final = (
     KindSpec(b.TraceRecall, apply_recall),
     KindSpec(b.TraceSell, apply_sell),
     KindSpec(b.TraceShipOrder, apply_ship_order),
+    KindSpec(b.TraceImport, apply_import),
 )
 """Every provenance kind, including the links to listings and orders; market.registry adds them."""

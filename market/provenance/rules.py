@@ -49,7 +49,14 @@ def new_event(
     **extra: object,
 ) -> ProvEvent:
     """An event record with id = this transaction's hash, recorded by the sender now."""
-    fields: dict[str, object] = {"outputs": (), "parent": "", "recipient": b"", "loss_bps": 0, "note": ""}
+    fields: dict[str, object] = {
+        "outputs": (),
+        "parent": "",
+        "recipient": b"",
+        "loss_bps": 0,
+        "note": "",
+        "source": "",
+    }
     fields.update(extra)
     return ProvEvent(
         event_id=ctx.tx_hash,

@@ -161,6 +161,17 @@ def test_farm_to_cup(net: Net, tmp_path: Path) -> None:
     code, _, err = _cli(node, "trace", "ship", SSCC, "--to", "buyer", "--from", "shop")
     assert code == 1 and "item_recalled" in err
 
+    # another system's EPCIS document: GS1's own example, imported, then shown as an Agora journey
+    example = Path(__file__).resolve().parents[2] / "market/provenance/standards/Example_9.6.1-ObjectEvent.jsonld"
+    imported = _ok(node, "trace", "import", str(example), "--from", "buyer")
+    assert [r["receipt"]["code"] for r in imported] == ["ok", "ok"]
+    steps = [e["bizStep"] for e in _ok(node, "trace", "show", "01/10614141073464/21/2018")["timeline"]]
+    assert steps == ["shipping", "receiving"]
+    broken = tmp_path / "broken.jsonld"
+    broken.write_text(json.dumps({"type": "EPCISDocument", "schemaVersion": "2.0"}))
+    code, _, err = _cli(node, "trace", "import", str(broken), "--from", "buyer")
+    assert code == 1 and "fails the EPCIS 2.0 schema" in err and "creationDate" in err
+
     # every validator holds the same journey: another node serves it once it has the last block
     height = _ok(node, "chain", "status")["height"]
     deadline = time.monotonic() + 30

@@ -16,6 +16,7 @@ from market.provenance.bodies import (
     TraceCommission,
     TraceEvent,
     TraceGrant,
+    TraceImport,
     TraceRecall,
     TraceRegister,
     TraceRevoke,
@@ -23,7 +24,7 @@ from market.provenance.bodies import (
     TraceShipOrder,
     TraceTransform,
 )
-from market.provenance.records import Action, Document, EventWhen, Location, QuantityLine
+from market.provenance.records import Action, Document, EventType, EventWhen, Location, QuantityLine
 from market.provenance.vocab import Role
 
 from .conftest import FARM_GLN, GREEN, SSCC1, green_lot
@@ -44,6 +45,10 @@ GOOD: list[Any] = [
     TraceRecall(LOT, "mould", WHEN),
     TraceSell(bytes(32), "01/" + GREEN),
     TraceShipOrder(bytes(32), LOT, b""),
+    TraceImport(
+        EventType.TRANSFORMATION, Action.NONE, "commissioning", "", WHEN, (QuantityLine("01/" + GREEN, 3, "H87"),)
+    ),
+    TraceImport(EventType.AGGREGATION, Action.ADD, "packing", "in_progress", WHEN, (), (), "00/" + SSCC1, "ni:x"),
 ]
 
 
@@ -94,6 +99,11 @@ BAD: list[tuple[type, list[Any], str]] = [
     (TraceTransform, _with(GOOD[7], 0, []), "at least one"),
     (TraceRecall, _with(GOOD[8], 1, ""), "reason"),
     (TraceSell, _with(GOOD[9], 1, "00/" + SSCC1), "expected a class or lot"),
+    (TraceImport, _with(GOOD[11], 1, "ADD"), "a transformation has none"),
+    (TraceImport, _with(GOOD[12], 7, ""), "an aggregation names its parent"),
+    (TraceImport, _with(GOOD[11], 5, []), "names nothing"),
+    (TraceImport, _with(GOOD[11], 0, "AssociationEvent"), "not an EPCIS"),
+    (TraceImport, _with(GOOD[12], 8, "x" * 257), "source"),
 ]
 
 
