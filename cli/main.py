@@ -18,6 +18,7 @@ from cli import (
     offer_cmd,
     order_cmd,
     testnet_cmd,
+    trace_cmd,
     tx_cmd,
     verify_cmd,
     wallet_cmd,
@@ -66,6 +67,7 @@ app.add_typer(verify_cmd.app, name="verify")
 app.add_typer(asset_cmd.app, name="asset")
 app.add_typer(offer_cmd.app, name="offer")
 app.add_typer(fund_cmd.app, name="fund")
+app.add_typer(trace_cmd.app, name="trace")
 app.command("init")(init)
 app.command("demo")(demo)
 

@@ -537,18 +537,25 @@ def show(
     app_ctx = app_context(ctx)
     clean = _id(order_id).hex()
     key = None if as_ is None else load_key(app_ctx, home, as_, password_file)
-    order = call(app_ctx.resolve_node(node), lambda client: client.order(clean))
+    order, provenance = call(app_ctx.resolve_node(node), lambda client: _order_and_provenance(client, clean))
     opened = {} if key is None else decrypt_for(key, order)
     if key is not None and not opened and as_ is not None:
         app_ctx.output.info(
             f"wallet {as_!r} is neither this order's merchant nor its buyer, or nothing is sealed to it"
         )
     if json_:
-        app_ctx.output.json({**order, "decrypted": opened})
+        app_ctx.output.json({**order, "decrypted": opened, "provenance": provenance})
     else:
+        from cli.trace_render import show_order_provenance
         from cli.wallets import wallet_names
 
         show_order(app_ctx.output, order, opened, wallet_names(app_ctx.resolve_home(home)))
+        show_order_provenance(app_ctx.output, provenance)
+
+
+async def _order_and_provenance(client: NodeClient, order_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The order and what it is traced to (the lot shipped, any recall that reached it)."""
+    return await client.order(order_id), await client.order_provenance(order_id)
 
 
 @app.command("watch")

@@ -43,6 +43,7 @@ from market.orders import (
     apply_order_ship,
     apply_order_ship_return,
 )
+from market.provenance.registry import PROVENANCE_SPECS
 from market.reviews import apply_order_reply, apply_order_review
 
 MARKET_KINDS: Final = KindRegistry.of(
@@ -77,7 +78,8 @@ MARKET_KINDS: Final = KindRegistry.of(
         KindSpec(FundOpen, apply_fund_open),
         KindSpec(FundDonate, apply_fund_donate),
         KindSpec(FundDisburse, apply_fund_disburse),
+        *PROVENANCE_SPECS,
     ],
     hooks=[process_deadlines],
 )
-"""Every market transaction kind, plus the begin-block deadline hook."""
+"""Every market transaction kind (provenance included), plus the begin-block deadline hook."""

@@ -30,6 +30,7 @@ from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
 from node.proof_api import PROOF_ROUTES
+from node.provenance_api import PROVENANCE_ROUTES
 from node.render import block_json, receipt_json, to_json_value, tx_json
 from node.sigverify import verify_many
 from node.view_proofs import VIEW_PARAMS, ViewRequest, reader_for, view_answer, view_request
@@ -489,6 +490,7 @@ ROUTES: Final = (
     *AUDIT_ROUTES,
     *ASSET_ROUTES,
     *FUND_ROUTES,
+    *PROVENANCE_ROUTES,
     ("GET", "/api/v1/openapi.json", get_openapi),
     ("GET", "/healthz", get_healthz),
     ("GET", "/readyz", get_readyz),

@@ -270,6 +270,18 @@ class NodeClient:
         result: dict[str, Any] = await self._request("GET", path)
         return result
 
+    async def item(self, path: str, view: str = "", **params: str | int | None) -> dict[str, Any]:
+        """GET /api/v1/items/<Digital Link path>[/<view>] (view: "", history, journey or epcis)."""
+        suffix = f"/{view}" if view else ""
+        url = "/api/v1/items/" + path.lstrip("/") + suffix
+        result: dict[str, Any] = await self._request("GET", url, params=_query(params))
+        return result
+
+    async def order_provenance(self, order_id: str) -> dict[str, Any]:
+        """GET /api/v1/orders/{id}/provenance."""
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/orders/{_quote(order_id)}/provenance")
+        return result
+
     async def events(
         self, on_open: Callable[[], None] | None = None, **filters: str | None
     ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Final
 
+from node.provenance_openapi import PROVENANCE_PATHS, PROVENANCE_SCHEMAS
+
 _HEX32: Final = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
 _ADDRESS: Final = {"type": "string", "description": "agora1... address (bech32m) or 64-hex public key"}
 _INT: Final = {"type": "integer", "minimum": 0}
@@ -830,7 +832,8 @@ _PATHS: Final[dict[str, Any]] = {
     "/api/v1/events": {
         "get": {
             "summary": "Server-sent events: per committed block a `block` event, then its market events "
-            "(`order`, `listing`, `review`, `review_reply`, `escrow`, `deadline_error`) in the order applied",
+            "(`order`, `listing`, `review`, `review_reply`, `escrow`, `deadline_error`, `provenance_delivery`, "
+            "`provenance_recall`) in the order applied",
             "parameters": [
                 _query("types", {"type": "string"}, "comma-separated event names to receive (default: all)"),
                 _query("merchant", _ADDRESS, "only market events of this merchant"),
@@ -1043,6 +1046,8 @@ def openapi_document() -> dict[str, Any]:
             "description": "Amounts are integers in minor units; binary values are lowercase hex; accounts are "
             "agora1... addresses. Errors are application/problem+json with a stable `reason`.",
         },
-        "paths": copy.deepcopy({**_PATHS, **_MARKET_PATHS, **_AUDIT_PATHS}),
-        "components": {"schemas": copy.deepcopy({**_SCHEMAS, **_MARKET_SCHEMAS, **_AUDIT_SCHEMAS})},
+        "paths": copy.deepcopy({**_PATHS, **_MARKET_PATHS, **_AUDIT_PATHS, **PROVENANCE_PATHS}),
+        "components": {
+            "schemas": copy.deepcopy({**_SCHEMAS, **_MARKET_SCHEMAS, **_AUDIT_SCHEMAS, **PROVENANCE_SCHEMAS})
+        },
     }
