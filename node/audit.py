@@ -1,10 +1,12 @@
 """The chain's totals and its accounts, for auditors: read from one consistent snapshot.
 
-Money is only ever moved on this chain (chain/accounts.py): genesis creates the supply,
-and every amount sits either in an account's balance or in an order's escrow
-(market/escrow.py). Fees are not burned: each is moved from its payer to the block's
-proposer, so the fees ever paid (the state counter ``fees/<asset>``) are a flow already
-counted inside the accounts. Hence, for every asset, at every height::
+Money is only ever moved on this chain (chain/accounts.py): genesis creates the AGR
+supply; an issued asset's issuer mints it and its holders burn it (market/assets/rules.py),
+each moving ``supply/<asset>`` together with a balance; every amount sits either in an
+account's balance or in an order's escrow (market/escrow.py, AGR only). Fees are not
+burned: each is moved from its payer to the block's proposer, so the fees ever paid (the
+state counter ``fees/<asset>``) are a flow already counted inside the accounts. Hence, for
+every asset, at every height::
 
     total_supply = in_accounts + in_escrow
 
