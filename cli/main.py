@@ -11,9 +11,11 @@ from typer.core import TyperGroup
 from cli import (
     asset_cmd,
     chain_cmd,
+    fund_cmd,
     listing_cmd,
     merchant_cmd,
     node_cmd,
+    offer_cmd,
     order_cmd,
     testnet_cmd,
     tx_cmd,
@@ -62,6 +64,8 @@ app.add_typer(merchant_cmd.app, name="merchant")
 app.add_typer(testnet_cmd.app, name="testnet")
 app.add_typer(verify_cmd.app, name="verify")
 app.add_typer(asset_cmd.app, name="asset")
+app.add_typer(offer_cmd.app, name="offer")
+app.add_typer(fund_cmd.app, name="fund")
 app.command("init")(init)
 app.command("demo")(demo)
 

@@ -24,6 +24,7 @@ from node.api_common import SERVICES, NodeServices, Problem, parse_height, parse
 from node.asset_api import ASSET_ROUTES
 from node.audit_api import AUDIT_ROUTES, add_audit_state, block_extras, block_flags
 from node.events import CommittedBlock
+from node.fund_api import FUND_ROUTES
 from node.market_api import MARKET_ROUTES, single_params, stream_filter
 from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
@@ -487,6 +488,7 @@ ROUTES: Final = (
     *PROOF_ROUTES,
     *AUDIT_ROUTES,
     *ASSET_ROUTES,
+    *FUND_ROUTES,
     ("GET", "/api/v1/openapi.json", get_openapi),
     ("GET", "/healthz", get_healthz),
     ("GET", "/readyz", get_readyz),

@@ -9,6 +9,7 @@ from aiohttp import web
 from chain.accounts import supply_key
 from chain.address import encode_address
 from chain.encoding import DecodeError, decode
+from market.assets.offers import Offer, book_key, offer_key
 from market.assets.records import Asset, read_symbol
 from market.keys import ASSET_PREFIX, asset_key
 from node.api_common import SERVICES, Problem
@@ -78,7 +79,63 @@ async def get_asset(request: web.Request) -> web.Response:
     return web.json_response(asset_json(Asset.from_wire(decode(raw)), _supply(s.store, symbol)))
 
 
+def offer_json(offer: Offer) -> dict[str, Any]:
+    """An offer as the API shows it (rate: minor units of ``buy`` per minor unit of ``sell``)."""
+    return {
+        "id": offer.offer_id.hex(),
+        "maker": encode_address(offer.maker),
+        "sell": offer.sell,
+        "buy": offer.buy,
+        "rate": {"num": offer.rate.num, "den": offer.rate.den},
+        "remaining": offer.remaining,
+        "expires_ms": offer.expires_ms,
+    }
+
+
+def _asset_param(request: web.Request, name: str) -> str:
+    text = request.query.get(name)
+    if text is None:
+        raise Problem(400, "bad_query", f"give ?{name}=SYMBOL (an issued asset or AGR)")
+    if text == "AGR":
+        return text
+    try:
+        return read_symbol(text, name)
+    except DecodeError as exc:
+        raise Problem(400, "bad_query", str(exc)) from None
+
+
+async def get_offers(request: web.Request) -> web.Response:
+    """``GET /api/v1/offers?sell=A&buy=B``: the book of offers selling A for B, best rate first."""
+    s = request.app[SERVICES]
+    sell, buy = _asset_param(request, "sell"), _asset_param(request, "buy")
+    raw = s.store.state.get(book_key(sell, buy))
+    items = []
+    for offer_id in [] if raw is None else decode(raw):
+        stored = s.store.state.get(offer_key(offer_id))
+        if stored is not None:
+            items.append(offer_json(Offer.from_wire(decode(stored))))
+    return web.json_response({"sell": sell, "buy": buy, "items": items})
+
+
+async def get_offer(request: web.Request) -> web.Response:
+    """``GET /api/v1/offers/{id}``: one standing offer (404 once filled or cancelled)."""
+    s = request.app[SERVICES]
+    text = request.match_info["id"]
+    try:
+        offer_id = bytes.fromhex(text)
+    except ValueError:
+        offer_id = b""
+    if len(offer_id) != 32:
+        raise Problem(400, "bad_hex", "an offer id is 64 hex digits")
+    stored = s.store.state.get(offer_key(offer_id))
+    if stored is None:
+        raise Problem(404, "not_found", f"no standing offer {text} (filled, cancelled or never made)")
+    return web.json_response(offer_json(Offer.from_wire(decode(stored))))
+
+
 ASSET_ROUTES: Final = (
     ("GET", "/api/v1/assets", get_assets),
     ("GET", "/api/v1/assets/{symbol}", get_asset),
+    ("GET", "/api/v1/offers", get_offers),
+    ("GET", "/api/v1/offers/{id}", get_offer),
 )

@@ -144,6 +144,28 @@ class NodeClient:
         result: dict[str, Any] = await self._request("GET", "/api/v1/assets", params=params)
         return result
 
+    async def offers(self, sell: str, buy: str) -> dict[str, Any]:
+        """GET /api/v1/offers?sell=&buy=: the book, best rate first."""
+        result: dict[str, Any] = await self._request("GET", "/api/v1/offers", params={"sell": sell, "buy": buy})
+        return result
+
+    async def offer(self, offer_id: str) -> dict[str, Any]:
+        """GET /api/v1/offers/{id} (NodeApiError not_found once filled or cancelled)."""
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/offers/{_quote(offer_id)}")
+        return result
+
+    async def fund(self, fund_id: str, start: int = 0, limit: int = 1000) -> dict[str, Any]:
+        """GET /api/v1/funds/{id}: the fund with a page of its entries."""
+        params = {"from": str(start), "limit": str(limit)}
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/funds/{_quote(fund_id)}", params=params)
+        return result
+
+    async def fund_trace(self, fund_id: str, index: int) -> dict[str, Any]:
+        """GET /api/v1/funds/{id}/donations/{index}/trace."""
+        path = f"/api/v1/funds/{_quote(fund_id)}/donations/{int(index)}/trace"
+        result: dict[str, Any] = await self._request("GET", path)
+        return result
+
     # --- verification (light client) -------------------------------------------------------
 
     async def light_block(self, height: int) -> dict[str, Any]:

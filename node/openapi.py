@@ -139,6 +139,22 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "created_height": _INT,
         },
     },
+    "Offer": {
+        "type": "object",
+        "properties": {
+            "id": _HEX32,
+            "maker": _ADDRESS,
+            "sell": {"type": "string"},
+            "buy": {"type": "string"},
+            "rate": {
+                "type": "object",
+                "description": "minor units of buy per minor unit of sell: num / den",
+                "properties": {"num": _INT, "den": _INT},
+            },
+            "remaining": _INT,
+            "expires_ms": _INT,
+        },
+    },
     "LightBlock": {
         "type": "object",
         "required": ["height", "hash", "light_block"],
@@ -729,6 +745,73 @@ _PATHS: Final[dict[str, Any]] = {
                 "200": _json("Asset", "the asset"),
                 "400": _problem("not a valid symbol"),
                 "404": _problem("nobody issued it"),
+            },
+        },
+    },
+    "/api/v1/offers": {
+        "get": {
+            "summary": "The book of standing conversion offers selling one asset for another, best rate first",
+            "parameters": [
+                {**_query("sell", {"type": "string"}, "the asset the offers give"), "required": True},
+                {**_query("buy", {"type": "string"}, "the asset the offers take"), "required": True},
+            ],
+            "responses": {
+                "200": {
+                    "description": "the book",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "sell": {"type": "string"},
+                                    "buy": {"type": "string"},
+                                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Offer"}},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": _BAD_QUERY,
+            },
+        },
+    },
+    "/api/v1/offers/{id}": {
+        "get": {
+            "summary": "One standing offer",
+            "parameters": [_path_param("id", _HEX32, "offer id (the hash of the transaction that made it)")],
+            "responses": {
+                "200": _json("Offer", "the offer"),
+                "400": _problem("bad id"),
+                "404": _problem("filled, cancelled or never made"),
+            },
+        },
+    },
+    "/api/v1/funds/{id}": {
+        "get": {
+            "summary": "A transparent fund: organisation, purpose, holdings per asset, donations and disbursements",
+            "parameters": [
+                _path_param("id", _HEX32, "fund id (the hash of the transaction that opened it)"),
+                _query("from", _INT, "first donation/disbursement index of the page"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "entries per page (default 100)"),
+            ],
+            "responses": {
+                "200": {"description": "the fund", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": _BAD_QUERY,
+                "404": _problem("no such fund"),
+            },
+        },
+    },
+    "/api/v1/funds/{id}/donations/{index}/trace": {
+        "get": {
+            "summary": "Where one donation went, first in first out: the disbursements that spent it and what is held",
+            "parameters": [
+                _path_param("id", _HEX32, "fund id"),
+                _path_param("index", _INT, "donation index"),
+            ],
+            "responses": {
+                "200": {"description": "the trace", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": _problem("bad fund id"),
+                "404": _problem("no such fund or donation"),
             },
         },
     },

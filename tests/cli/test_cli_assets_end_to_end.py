@@ -55,3 +55,78 @@ def test_issue_mint_send_and_burn_an_asset_with_refusals_before_signing(running_
     assert "497.5 USDX" in out and "backed 1:1" in out
     code, _, err = _cli(node, "asset", "show", "NOPE")
     assert code == 1 and "no asset NOPE" in err, err
+
+
+def test_offers_and_a_swap_through_the_cli_with_refusals_before_signing(running_node: RunningNode) -> None:
+    node = running_node
+    assert _cli(node, "wallet", "new", "bob")[0] == 0
+    assert _cli(node, "tx", "transfer", "--from", "alice", "--to", "bob", "--amount", "1")[0] == 0
+    for symbol in ("USDX", "EURS"):
+        assert _cli(node, "asset", "create", symbol, "--from", "alice", "--name", symbol, "--decimals", "2")[0] == 0
+    assert _cli(node, "asset", "mint", "EURS", "--from", "alice", "--to", "alice", "--amount", "1000")[0] == 0
+    assert _cli(node, "asset", "mint", "USDX", "--from", "alice", "--to", "bob", "--amount", "100")[0] == 0
+    made = _json(
+        node,
+        "offer",
+        "create",
+        "--from",
+        "alice",
+        "--sell",
+        "EURS",
+        "--buy",
+        "USDX",
+        "--rate",
+        "1.08",
+        "--amount",
+        "500",
+    )
+    assert isinstance(made, dict) and made["receipt"]["code"] == "ok"
+    book = _json(node, "offer", "list", "--sell", "EURS", "--buy", "USDX")
+    assert isinstance(book, dict) and [o["remaining"] for o in book["items"]] == [50_000]
+    code, out, _ = _cli(node, "offer", "list", "--sell", "EURS", "--buy", "USDX")
+    assert "1.08 USDX" in out and "500 EURS" in out
+
+    swap = ["offer", "swap", "--from", "bob", "--pay", "USDX", "--want", "EURS", "--amount", "50"]
+    code, _, err = _cli(node, *swap, "--max-rate", "1.05")
+    assert code == 1 and "cannot supply" in err and "nothing was signed" in err, err
+    code, _, err = _cli(node, *[*swap[:-1], "200"], "--max-rate", "1.1")
+    assert code == 1 and "the swap costs 216 USDX" in err, err
+    assert _cli(node, *swap, "--max-rate", "1.1")[0] == 0
+    bob = _json(node, "wallet", "balance", "bob")
+    assert isinstance(bob, dict) and (bob["balances"]["EURS"], bob["balances"]["USDX"]) == (5_000, 10_000 - 5_400)
+
+    code, _, err = _cli(node, "offer", "cancel", made["hash"], "--from", "bob")
+    assert code == 1 and "only the offer's maker" in err, err
+    assert _cli(node, "offer", "cancel", made["hash"], "--from", "alice")[0] == 0
+    alice = _json(node, "wallet", "balance", "alice")
+    assert isinstance(alice, dict) and alice["balances"]["EURS"] == 100_000 - 5_000
+    assert alice["balances"]["USDX"] == 5_400
+
+
+def test_a_fund_takes_donations_disburses_with_a_reason_and_traces_each_donation(running_node: RunningNode) -> None:
+    node = running_node
+    for name in ("org", "bob"):
+        assert _cli(node, "wallet", "new", name)[0] == 0
+        assert _cli(node, "tx", "transfer", "--from", "alice", "--to", name, "--amount", "1")[0] == 0
+    opened = _json(node, "fund", "open", "--from", "org", "--name", "Wells", "--purpose", "two wells in 2027")
+    assert isinstance(opened, dict)
+    fund = opened["hash"]
+    assert _cli(node, "fund", "donate", fund, "--from", "alice", "--amount", "100", "--memo", "good luck")[0] == 0
+    assert _cli(node, "fund", "donate", fund, "--from", "alice", "--amount", "50")[0] == 0
+    pay = ["fund", "disburse", fund, "--to", "bob", "--amount", "120", "--reason", "drilling"]
+    code, _, err = _cli(node, *pay, "--from", "alice")
+    assert code == 1 and "only the fund's organisation" in err, err
+    code, _, err = _cli(node, *[*pay[:-2], "--reason", " "], "--from", "org")
+    assert code == 1 and "--reason" in err, err
+    code, _, err = _cli(node, *[*pay[:6], "151", *pay[7:]], "--from", "org")
+    assert code == 1 and "less than 151" in err, err
+    assert _cli(node, *pay, "--from", "org")[0] == 0
+    trace = _json(node, "fund", "trace", fund, "1")
+    assert isinstance(trace, dict)
+    assert [x["from_this_donation"] for x in trace["went_to"]] == [20_000_000] and trace["still_held"] == 30_000_000
+    shown = _json(node, "fund", "show", fund)
+    assert isinstance(shown, dict) and shown["holdings"] == {"AGR": 30_000_000}
+    code, out, _ = _cli(node, "fund", "trace", fund, "0")
+    assert code == 0 and "drilling" in out and "drilling" in out and "0u AGR" in out
+    code, _, err = _cli(node, "fund", "trace", fund, "9")
+    assert code == 1 and "donations 0..1" in err, err

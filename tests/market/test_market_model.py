@@ -13,7 +13,9 @@ from chain.transfer import CORE_KINDS
 from chain.tx import decode_transaction, sign_transaction
 from market import MARKET_KINDS, bodies
 from market.assets.bodies import AssetBurn, AssetCreate, AssetFreeze, AssetMint
+from market.assets.offers import OfferCancel, OfferCreate, OfferSwap, Rate
 from market.due import BUCKET_MS, MAX_BUCKETS_PER_BLOCK, MAX_DUE_PER_BLOCK, round_up, schedule, take_due
+from market.funds import FundDisburse, FundDonate, FundOpen, RefKind
 from market.limits import MAX_HISTORY
 from market.order_state import (
     PAYOUT,
@@ -195,6 +197,12 @@ def test_every_body_roundtrips() -> None:
         AssetMint("USDX", bytes(32), 1),
         AssetBurn("USDX", 2**64 - 1),
         AssetFreeze("USDX", bytes(32), True),
+        OfferCreate("USDX", "AGR", Rate(2**32, 1), 2**64 - 1, 2**64 - 1),
+        OfferCancel(oid),
+        OfferSwap("AGR", "USDX", 1, Rate(1, 2**32)),
+        FundOpen("n" * 120, "p" * 2048),
+        FundDonate(oid, "USDX", 1, "m" * 256),
+        FundDisburse(oid, "AGR", 2**64 - 1, bytes(32), "r" * 512, RefKind.ITEM, b"i" * 256),
     ]
     for body in samples:
         _roundtrip(body)
