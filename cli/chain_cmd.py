@@ -79,7 +79,7 @@ async def _supply_with_decimals(client: NodeClient) -> tuple[dict[str, Any], dic
 
 @app.command("supply")
 def supply(ctx: typer.Context, node: NodeOption = None, json_: JsonOption = False) -> None:
-    """Show, per asset, the total supply and where it is: in accounts, in escrow; and the fees paid.
+    """Show, per asset, the total supply and where it is: in accounts, escrow, offers, funds; and fees paid.
 
     The node recounts every balance and escrow; the command fails (exit 1) if they do not add
     up to the supply.

@@ -150,7 +150,7 @@ NO_DECIMALS: Final[Mapping[str, int]] = {}
 
 
 def show_supply(out: Output, supply: dict[str, Any], decimals: Mapping[str, int] = NO_DECIMALS) -> None:
-    """Per asset: total supply, in accounts, in escrow, fees paid, and whether they add up.
+    """Per asset: total supply, in accounts, escrow, offers and funds, fees paid, and whether they add up.
 
     Amounts are in the asset's unit when its ``decimals`` are known (AGR: 6), else in minor units.
     """
@@ -170,6 +170,8 @@ def show_supply(out: Output, supply: dict[str, Any], decimals: Mapping[str, int]
                 amount(a.get("total_supply"), asset),
                 amount(a.get("in_accounts"), asset),
                 amount(a.get("in_escrow"), asset),
+                amount(a.get("in_offers"), asset),
+                amount(a.get("in_funds"), asset),
                 amount(a.get("fees_paid"), asset),
                 a.get("accounts"),
                 "yes" if a.get("balanced") is True else "NO",
@@ -177,7 +179,17 @@ def show_supply(out: Output, supply: dict[str, Any], decimals: Mapping[str, int]
         )
     out.table(
         f"Supply at height {supply.get('height')}",
-        ("asset", "total supply", "in accounts", "in escrow", "fees paid", "accounts", "adds up"),
+        (
+            "asset",
+            "total supply",
+            "in accounts",
+            "in escrow",
+            "in offers",
+            "in funds",
+            "fees paid",
+            "accounts",
+            "adds up",
+        ),
         rows,
     )
     out.info(str(supply.get("identity", "")))
