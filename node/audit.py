@@ -1,20 +1,19 @@
 """The chain's totals and its accounts, for auditors: read from one consistent snapshot.
 
 Money is only ever moved on this chain (chain/accounts.py): genesis creates the AGR
-supply; an issued asset's issuer mints it and its holders burn it (market/assets/rules.py),
-each moving ``supply/<asset>`` together with a balance. Every unit sits in one of four
-places: an account's balance, an order's escrow (market/escrow.py, AGR only), a standing
-conversion offer (market/assets/offers.py, the units it still offers) or a fund's holding
-(market/funds.py). Fees are not burned: each is moved from its payer to the block's
-proposer, so the fees ever paid (the state counter ``fees/<asset>``) are a flow already
-counted inside the accounts. Hence, for every asset, at every height::
+supply, an issued asset's issuer mints and holders burn (both move ``supply/<asset>``), and
+every unit sits in an account's balance, an order's escrow (market/escrow.py), a standing
+conversion offer (market/assets/offers.py) or a fund (market/funds.py). Fees are not burned:
+each is moved from its payer to the block's proposer, so the fees ever paid (the state
+counter ``fees/<asset>``) are a flow already counted inside the accounts. Hence, for every
+asset, at every height::
 
     total_supply = in_accounts + in_escrow + in_offers + in_funds
 
-:func:`supply_totals` recounts every term from the state itself (every balance, every
-order's escrow, every offer, every fund holding), not from the maintained counters, and
-reports whether the identity holds and each maintained counter equals its recount. It
-reads every balance once: O(accounts), which is why the API caches its answer per height.
+:func:`supply_totals` recounts both sides from the state itself (every balance, every
+order's escrow), not from the maintained counters, and reports whether the identity and
+the escrow counter hold. It reads every balance once: O(accounts), which is why the API
+caches its answer per height.
 """
 
 from __future__ import annotations
@@ -28,11 +27,9 @@ from chain.encoding import as_int, decode
 from market.assets.offers import OFFER_PREFIX, Offer, offer_total_key
 from market.funds import FUND_PREFIX, fund_total_key
 from market.keys import ESCROW_PREFIX
-from market.queries import escrow_total, read_int
+from market.queries import escrow_total
 
 ACCOUNT_SIZE: Final = 32
-FUND_ID_SIZE: Final = 32
-_HOLDING: Final = b"/h/"
 MAX_ACCOUNTS_PAGE: Final = 1000
 DEFAULT_ACCOUNTS_PAGE: Final = 100
 ESCROW_ASSET: Final = NATIVE_ASSET
@@ -72,20 +69,19 @@ class AssetTotals:
     fees_paid: int
     """Fees ever paid in the asset, all credited to block proposers (inside ``in_accounts``)."""
     in_offers: int = 0
-    """Units still offered by every standing conversion offer selling the asset (recounted)."""
+    """Units locked in standing conversion offers (recounted from every offer)."""
     offers_counter: int = 0
-    """The maintained total locked in offers (``mkt/offer_total/<asset>``)."""
+    """The maintained ``mkt/offer_total/<asset>``; must equal ``in_offers``."""
     in_funds: int = 0
-    """Units every fund holds (recounted)."""
+    """Units held by transparent funds (recounted from every fund's holdings)."""
     funds_counter: int = 0
-    """The maintained total held by funds (``mkt/fund_total/<asset>``)."""
+    """The maintained ``mkt/fund_total/<asset>``; must equal ``in_funds``."""
 
     @property
     def balanced(self) -> bool:
-        """True if supply = accounts + escrow + offers + funds and every counter equals its recount."""
-        held = self.in_accounts + self.in_escrow + self.in_offers + self.in_funds
+        """True if supply = accounts + escrow + offers + funds and every counter agrees with its recount."""
         return (
-            self.total_supply == held
+            self.total_supply == self.in_accounts + self.in_escrow + self.in_offers + self.in_funds
             and self.escrow_counter == self.in_escrow
             and self.offers_counter == self.in_offers
             and self.funds_counter == self.in_funds
@@ -131,18 +127,18 @@ def supply_totals(state: OrderedState) -> Supply:
         holders[asset] = holders.get(asset, 0) + 1
     in_escrow = sum(as_int(decode(raw), "escrow") for _, raw in state.items(ESCROW_PREFIX))
     counter = escrow_total(state)
-    offered: dict[str, int] = {}
+    in_offers: dict[str, int] = {}
     for _, raw in state.items(OFFER_PREFIX):
         offer = Offer.from_wire(decode(raw))
-        offered[offer.sell] = offered.get(offer.sell, 0) + offer.remaining
-    funded: dict[str, int] = {}
+        in_offers[offer.sell] = in_offers.get(offer.sell, 0) + offer.remaining
+    in_funds: dict[str, int] = {}
     for key, raw in state.items(FUND_PREFIX):
         rest = key[len(FUND_PREFIX) :]
-        if len(rest) > FUND_ID_SIZE + len(_HOLDING) and rest[FUND_ID_SIZE:].startswith(_HOLDING):
-            asset = rest[FUND_ID_SIZE + len(_HOLDING) :].decode(errors="replace")
-            funded[asset] = funded.get(asset, 0) + as_int(decode(raw), "fund holding")
+        if len(rest) > 35 and rest[32:35] == b"/h/":
+            asset = rest[35:].decode(errors="replace")
+            in_funds[asset] = in_funds.get(asset, 0) + as_int(decode(raw), "fund holding")
     totals = []
-    for asset in sorted(supply.keys() | held.keys() | offered.keys() | funded.keys()):
+    for asset in sorted(supply.keys() | held.keys() | in_offers.keys() | in_funds.keys()):
         native = asset == ESCROW_ASSET
         totals.append(
             AssetTotals(
@@ -153,13 +149,18 @@ def supply_totals(state: OrderedState) -> Supply:
                 in_escrow=in_escrow if native else 0,
                 escrow_counter=counter if native else 0,
                 fees_paid=get_fees_paid(state, asset),
-                in_offers=offered.get(asset, 0),
-                offers_counter=read_int(state, offer_total_key(asset)),
-                in_funds=funded.get(asset, 0),
-                funds_counter=read_int(state, fund_total_key(asset)),
+                in_offers=in_offers.get(asset, 0),
+                offers_counter=_counter(state, offer_total_key(asset)),
+                in_funds=in_funds.get(asset, 0),
+                funds_counter=_counter(state, fund_total_key(asset)),
             )
         )
     return Supply(state.height, tuple(totals))
+
+
+def _counter(state: OrderedState, key: bytes) -> int:
+    raw = state.get(key)
+    return 0 if raw is None else as_int(decode(raw), "counter")
 
 
 @dataclass(frozen=True, slots=True)

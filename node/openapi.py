@@ -921,17 +921,15 @@ _AUDIT_SCHEMAS: Final[dict[str, Any]] = {
                         "in_accounts": {**_INT, "description": "every balance, recounted"},
                         "in_escrow": {**_INT, "description": "every order's escrow, recounted"},
                         "escrow_counter": {**_INT, "description": "the maintained escrow total"},
-                        "in_offers": {**_INT, "description": "units standing offers still sell, recounted"},
-                        "offers_counter": {**_INT, "description": "the maintained total locked in offers"},
-                        "in_funds": {**_INT, "description": "units held by funds, recounted"},
-                        "funds_counter": {**_INT, "description": "the maintained total held by funds"},
+                        "in_offers": {**_INT, "description": "units locked in standing conversion offers, recounted"},
+                        "in_funds": {**_INT, "description": "units held by transparent funds, recounted"},
                         "fees_paid": {**_INT, "description": "fees ever paid; credited to proposers (in accounts)"},
                         "fees_burned": _INT,
                         "accounts": _INT,
                         "balanced": {
                             "type": "boolean",
-                            "description": "total_supply = in_accounts + in_escrow + in_offers + in_funds, and "
-                            "every counter equals its recount",
+                            "description": "total_supply = in_accounts + in_escrow + in_offers + in_funds, and every "
+                            "maintained counter equals its recount",
                         },
                     },
                 },
@@ -986,8 +984,8 @@ _AUDIT_PATHS: Final[dict[str, Any]] = {
     },
     "/api/v1/supply": {
         "get": {
-            "summary": "Per asset: total supply, amounts in accounts, escrow, offers and funds, and fees paid, "
-            "recounted from the state at the head (total_supply = in_accounts + in_escrow + in_offers + in_funds)",
+            "summary": "Per asset: total supply, amount in accounts, in escrow and fees paid, recounted from "
+            "the state at the head (total_supply = in_accounts + in_escrow + in_offers + in_funds)",
             "responses": {"200": _json("Supply", "the totals"), "400": _problem("unknown parameter")},
         },
     },

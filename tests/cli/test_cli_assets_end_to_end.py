@@ -95,6 +95,9 @@ def test_offers_and_a_swap_through_the_cli_with_refusals_before_signing(running_
     bob = _json(node, "wallet", "balance", "bob")
     assert isinstance(bob, dict) and (bob["balances"]["EURS"], bob["balances"]["USDX"]) == (5_000, 10_000 - 5_400)
 
+    supply = _json(node, "chain", "supply")
+    assert isinstance(supply, dict)
+    assert {a["asset"]: (a["in_offers"], a["balanced"]) for a in supply["assets"]}["EURS"] == (45_000, True)
     code, _, err = _cli(node, "offer", "cancel", made["hash"], "--from", "bob")
     assert code == 1 and "only the offer's maker" in err, err
     assert _cli(node, "offer", "cancel", made["hash"], "--from", "alice")[0] == 0
@@ -126,6 +129,10 @@ def test_a_fund_takes_donations_disburses_with_a_reason_and_traces_each_donation
     assert [x["from_this_donation"] for x in trace["went_to"]] == [20_000_000] and trace["still_held"] == 30_000_000
     shown = _json(node, "fund", "show", fund)
     assert isinstance(shown, dict) and shown["holdings"] == {"AGR": 30_000_000}
+    supply = _json(node, "chain", "supply")
+    assert isinstance(supply, dict)
+    agr = next(a for a in supply["assets"] if a["asset"] == "AGR")
+    assert (agr["in_funds"], agr["balanced"]) == (30_000_000, True)
     code, out, _ = _cli(node, "fund", "trace", fund, "0")
     assert code == 0 and "drilling" in out and "drilling" in out and "0u AGR" in out
     code, _, err = _cli(node, "fund", "trace", fund, "9")
