@@ -384,7 +384,19 @@ def test_every_documented_route_survives_fuzzed_paths_queries_and_bodies(fuzz_no
         check_answer(request, fuzz_node.call(_send(m, request)))
 
     one()
-    assert len(seen) >= FUZZ_EXAMPLES and set(seen) == set(routes)
+    # derandomized draws are not uniform over the routes, so a route added to the API can go
+    # unvisited: fuzz whatever the first pass missed on its own
+    missing = {template: routes[template] for template in sorted(set(routes) - set(seen))}
+    if missing:
+
+        @settings(FUZZ_SETTINGS, max_examples=50 * len(missing))
+        @given(requests(missing, seeded))
+        def more(request: Request) -> None:
+            seen.append(request.template)
+            check_answer(request, fuzz_node.call(_send(m, request)))
+
+        more()
+    assert len(seen) >= FUZZ_EXAMPLES and set(seen) == set(routes), sorted(set(routes) - set(seen))
     _assert_healthy_and_committing(fuzz_node)
 
 
