@@ -61,9 +61,25 @@ def block(
         show_block(app_ctx.output, result)
 
 
+async def _supply_with_decimals(client: NodeClient) -> tuple[dict[str, Any], dict[str, int]]:
+    """The supply answer and the decimals of every issued asset in it (unknown ones left out)."""
+    from node.client import NodeApiError
+
+    result = await client.supply()
+    decimals: dict[str, int] = {}
+    for item in result.get("assets") or []:
+        asset = str(item.get("asset"))
+        if asset != "AGR":
+            try:
+                decimals[asset] = int((await client.asset(asset))["decimals"])
+            except (NodeApiError, KeyError, TypeError, ValueError):
+                continue
+    return result, decimals
+
+
 @app.command("supply")
 def supply(ctx: typer.Context, node: NodeOption = None, json_: JsonOption = False) -> None:
-    """Show, per asset, the total supply and where it is: in accounts, in escrow; and the fees paid.
+    """Show, per asset, the total supply and where it is: in accounts, escrow, offers, funds; and fees paid.
 
     The node recounts every balance and escrow; the command fails (exit 1) if they do not add
     up to the supply.
@@ -72,11 +88,11 @@ def supply(ctx: typer.Context, node: NodeOption = None, json_: JsonOption = Fals
     from cli.render import show_supply
 
     app_ctx = app_context(ctx)
-    result = call(app_ctx.resolve_node(node), lambda client: client.supply())
+    result, decimals = call(app_ctx.resolve_node(node), _supply_with_decimals)
     if json_:
         app_ctx.output.json(result)
     else:
-        show_supply(app_ctx.output, result)
+        show_supply(app_ctx.output, result, decimals)
     unbalanced = [a.get("asset") for a in result.get("assets") or [] if a.get("balanced") is not True]
     if unbalanced:
         app_ctx.output.fail(f"the totals do not add up for {', '.join(map(str, unbalanced))}")

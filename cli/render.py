@@ -146,25 +146,33 @@ def show_chain(out: Output, status: dict[str, Any], head: dict[str, Any]) -> Non
     )
 
 
-def show_supply(out: Output, supply: dict[str, Any]) -> None:
-    """Per asset: total supply, in accounts, in escrow, fees paid, and whether they add up."""
+NO_DECIMALS: Final[Mapping[str, int]] = {}
+
+
+def show_supply(out: Output, supply: dict[str, Any], decimals: Mapping[str, int] = NO_DECIMALS) -> None:
+    """Per asset: total supply, in accounts, escrow, offers and funds, fees paid, and whether they add up.
+
+    Amounts are in the asset's unit when its ``decimals`` are known (AGR: 6), else in minor units.
+    """
+    known = {"AGR": 6, **decimals}
+
+    def amount(value: Any, asset: str) -> str:
+        if not isinstance(value, int) or value < 0 or asset not in known:
+            return f"{value}u"
+        return f"{format_amount(value, known[asset])} {asset} ({value})"
+
     rows = []
     for a in supply.get("assets") or []:
         asset = str(a.get("asset"))
-
-        def units(value: Any, asset: str = asset) -> str:
-            # AGR in AGR; an issued asset in its minor units (its decimals are its own)
-            return agr(value, asset) if asset == "AGR" else f"{value}u {asset}"
-
         rows.append(
             (
                 asset,
-                units(a.get("total_supply")),
-                units(a.get("in_accounts")),
-                units(a.get("in_escrow")),
-                units(a.get("in_offers", 0)),
-                units(a.get("in_funds", 0)),
-                units(a.get("fees_paid")),
+                amount(a.get("total_supply"), asset),
+                amount(a.get("in_accounts"), asset),
+                amount(a.get("in_escrow"), asset),
+                amount(a.get("in_offers"), asset),
+                amount(a.get("in_funds"), asset),
+                amount(a.get("fees_paid"), asset),
                 a.get("accounts"),
                 "yes" if a.get("balanced") is True else "NO",
             )

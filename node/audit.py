@@ -10,10 +10,10 @@ asset, at every height::
 
     total_supply = in_accounts + in_escrow + in_offers + in_funds
 
-:func:`supply_totals` recounts both sides from the state itself (every balance, every
-order's escrow), not from the maintained counters, and reports whether the identity and
-the escrow counter hold. It reads every balance once: O(accounts), which is why the API
-caches its answer per height.
+:func:`supply_totals` recounts every term from the state itself (every balance, every
+order's escrow, every offer, every fund holding), not from the maintained counters, and
+reports whether the identity holds and each maintained counter equals its recount. It
+reads every balance once: O(accounts), which is why the API caches its answer per height.
 """
 
 from __future__ import annotations

@@ -163,6 +163,17 @@ def test_chain_supply_shows_where_every_unit_is(running_node: RunningNode) -> No
     assert "Supply at height" in out and "in accounts" in out and "yes" in out
     assert "total_supply = in_accounts + in_escrow" in err
 
+    # an issued asset: its supply is what was minted less what was burned, shown in its own unit
+    create = ["asset", "create", "TOK", "--from", "alice", "--name", "Token", "--decimals", "2"]
+    assert _cli(node, *create)[0] == 0
+    assert _cli(node, "asset", "mint", "TOK", "--from", "alice", "--to", carol, "--amount", "12.34")[0] == 0
+    code, out, err = _cli(node, "chain", "supply", "--json")
+    assert code == 0, err
+    tok = next(a for a in json.loads(out)["assets"] if a["asset"] == "TOK")
+    assert (tok["total_supply"], tok["in_accounts"], tok["balanced"]) == (1234, 1234, True)
+    code, out, err = _cli(node, "chain", "supply")
+    assert code == 0 and "12.34 TOK (1234)" in out, err
+
 
 def test_chain_replay_recomputes_the_chain_from_the_api(running_node: RunningNode) -> None:
     node = running_node
