@@ -34,7 +34,10 @@ KEEPALIVE_SECONDS: Final = 15.0
 
 
 def _base(request: web.Request) -> str:
-    """The Digital Link base: this node's URL as the client reached it."""
+    """The Digital Link base: the configured resolver, else this node's URL as the client reached it."""
+    configured = request.app[SERVICES].digital_link_base
+    if configured:
+        return configured.rstrip("/")
     try:
         return check_base(str(request.url.origin()))
     except (IdentifierError, ValueError):
