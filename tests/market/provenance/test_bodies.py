@@ -101,6 +101,7 @@ BAD: list[tuple[type, list[Any], str]] = [
     (TraceSell, _with(GOOD[9], 1, "00/" + SSCC1), "expected a class or lot"),
     (TraceImport, _with(GOOD[11], 1, "ADD"), "a transformation has none"),
     (TraceImport, _with(GOOD[12], 7, ""), "an aggregation names its parent"),
+    (TraceImport, _with(GOOD[12], 7, "01/" + GREEN), "expected a lot or serial or sscc"),
     (TraceImport, _with(GOOD[11], 5, []), "names nothing"),
     (TraceImport, _with(GOOD[11], 0, "AssociationEvent"), "not an EPCIS"),
     (TraceImport, _with(GOOD[12], 8, "x" * 257), "source"),
