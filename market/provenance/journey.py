@@ -1,8 +1,9 @@
 """An item's whole journey: itself and everything upstream of it, as a tree and a timeline.
 
 Upstream means the lots it was made from (transformation inputs) and what a logistic unit
-holds or once held (its contents, and what its packing events put in it), recursively; the timeline is every event of every item in the
-tree, once each, in event-time order. Both are bounded so a read stays cheap.
+holds or once held (its contents, and what its packing events put in it), recursively; the
+timeline is every event of every item in the tree, once each, in event-time order. Both are
+bounded so a read stays cheap.
 """
 
 from __future__ import annotations
