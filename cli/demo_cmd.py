@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 DEMO_CHAIN_ID: Final = "agora-demo"
 DEMO_VALIDATORS: Final = 4
 DEMO_FOLLOWERS: Final = 1
-STEPS: Final = 6
+STEPS: Final = 7
 MUG_PRICE: Final = 12_500_000
 """12.5 AGR."""
 
@@ -141,7 +141,8 @@ def demo(
             out.info(f"      all {len(testnet.nodes)} nodes agree on block {committed.height}")
 
             merchant = _transfer_final_everywhere(out, testnet, minor, timeout)
-            _marketplace_step(out, testnet, merchant, timeout)
+            order_id, settled_at = _marketplace_step(out, testnet, merchant, timeout)
+            _verify_step(out, testnet, order_id, settled_at, timeout)
             show_endpoints(out, testnet)
             if not keep:
                 out.info(f"      (the demo stops these nodes now; `{_agora()} demo --keep` leaves them running to try)")
@@ -190,8 +191,12 @@ def _transfer_final_everywhere(out: Output, testnet: Testnet, minor: int, timeou
     return accounts[0][0]
 
 
-def _marketplace_step(out: Output, testnet: Testnet, merchant_before: dict[str, Any], timeout: float) -> None:
-    """Step 5: a listing, an order and its settlement through the follower; the merchant is paid."""
+def _marketplace_step(
+    out: Output, testnet: Testnet, merchant_before: dict[str, Any], timeout: float
+) -> tuple[str, int]:
+    """Step 5: a listing, an order and its settlement through the follower; the merchant is paid.
+
+    Returns the order id (hex) and the height of the block that settled it."""
     from cli.amounts import format_amount
     from cli.remote import call, fetch_account
     from cli.wallets import load_wallet_key
@@ -207,6 +212,44 @@ def _marketplace_step(out: Output, testnet: Testnet, merchant_before: dict[str, 
     before, now = (int((a.get("balances") or {}).get("AGR", 0)) for a in (merchant_before, after))
     gain = f"{format_amount(before)} -> {format_amount(now)} AGR"
     out.info(f"      merchant balance: {gain} (the mug, less the fees of 3 transactions)")
+    return str(steps[1][2]["hash"]), int(steps[-1][2]["height"])
+
+
+def _verify_step(out: Output, testnet: Testnet, order_id: str, settled_at: int, timeout: float) -> None:
+    """Step 6: the light client proves the settlement and the merchant's balance, trusting no node."""
+    from chain.address import decode_address
+    from cli.errors import CliError
+    from cli.remote import run_at_edge
+    from cli.render import agr
+    from cli.verify_cmd import DEFAULT_MAX_LAG, TrustOptions, verify_balance, verify_order
+    from node.client import NodeClient
+
+    primary, witness = testnet.nodes[0], testnet.nodes[1]
+    _step(out, 6, f"verifying with the light client: {primary.name} answers, {witness.name} is the witness")
+    trust = TrustOptions(testnet.path, primary.datadir / "genesis.json", None, None, DEFAULT_MAX_LAG)
+    merchant = decode_address(testnet.wallets["merchant"])
+
+    async def check() -> tuple[Any, Any]:
+        async with NodeClient(primary.api_url) as p, NodeClient(witness.api_url) as w:
+            deadline = time.monotonic() + timeout
+            while min([(await p.status())["height"], (await w.status())["height"]]) < settled_at:
+                if time.monotonic() > deadline:
+                    raise CliError(f"{primary.name} and {witness.name} did not reach block {settled_at}")
+                await asyncio.sleep(0.05)
+            witnesses = {witness.api_url: w}
+            order = await verify_order(primary.api_url, p, witnesses, trust, bytes.fromhex(order_id), None)
+            balance = await verify_balance(primary.api_url, p, witnesses, trust, merchant, "AGR", None)
+            return order, balance
+
+    (verified, record), (at, amount) = run_at_edge(check())
+    if record is None or record.state.value != "settled":
+        raise CliError(f"the light client did not prove the demo order settled: {record}")
+    out.info(
+        f"      order {order_id[:16]}… is [bold]{record.state.value}[/] at block {verified.block.height}, "
+        f"merchant holds {agr(amount)} at block {at.block.height}: proven against headers certified by "
+        f"{len(verified.block.commit.signatures)} of {len(verified.block.validators)} validators, "
+        f"{witness.name} agrees"
+    )
 
 
 def _agora() -> str:

@@ -8,7 +8,21 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cli import chain_cmd, listing_cmd, merchant_cmd, node_cmd, order_cmd, testnet_cmd, trace_cmd, tx_cmd, wallet_cmd
+from cli import (
+    asset_cmd,
+    chain_cmd,
+    fund_cmd,
+    listing_cmd,
+    merchant_cmd,
+    node_cmd,
+    offer_cmd,
+    order_cmd,
+    testnet_cmd,
+    trace_cmd,
+    tx_cmd,
+    verify_cmd,
+    wallet_cmd,
+)
 from cli.context import DEFAULT_NODE, HOME_ENV, NODE_ENV, AppContext, default_home
 from cli.demo_cmd import demo
 from cli.errors import describe
@@ -49,6 +63,10 @@ app.add_typer(listing_cmd.app, name="listing")
 app.add_typer(order_cmd.app, name="order")
 app.add_typer(merchant_cmd.app, name="merchant")
 app.add_typer(testnet_cmd.app, name="testnet")
+app.add_typer(verify_cmd.app, name="verify")
+app.add_typer(asset_cmd.app, name="asset")
+app.add_typer(offer_cmd.app, name="offer")
+app.add_typer(fund_cmd.app, name="fund")
 app.add_typer(trace_cmd.app, name="trace")
 app.command("init")(init)
 app.command("demo")(demo)

@@ -451,6 +451,9 @@ def list_(
         str | None,
         typer.Option("--state", help="placed, accepted, shipped, disputed, settled, ...", show_default=False),
     ] = None,
+    listing: Annotated[
+        str | None, typer.Option("--listing", help="Only orders of this listing (its id).", show_default=False)
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="Orders per page.")] = 20,
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Continue after a previous page.", show_default=False)
@@ -459,7 +462,7 @@ def list_(
     node: NodeOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """List orders by buyer, merchant, arbiter and state (oldest first)."""
+    """List orders by buyer, merchant, arbiter, state and listing (oldest first)."""
     from cli.market_render import show_orders
     from cli.remote import call
     from cli.wallets import resolve_account
@@ -471,6 +474,7 @@ def list_(
         "merchant": None if merchant is None else resolve_account(home_dir, merchant),
         "arbiter": None if arbiter is None else resolve_account(home_dir, arbiter),
         "state": state,
+        "listing": listing,
         "limit": limit,
         "cursor": cursor,
     }

@@ -231,6 +231,7 @@ def show_endpoints(out: Output, testnet: Testnet) -> None:
     from cli.invocation import activate_hint, agora_command
 
     path, url, agora = testnet.path, testnet.nodes[0].api_url, agora_command()
+    witness = testnet.nodes[1 % len(testnet.nodes)].api_url
     hint = activate_hint()
     out.info(
         escape(
@@ -239,6 +240,8 @@ def show_endpoints(out: Output, testnet: Testnet) -> None:
             f"  {agora} --home {path} --node {url} tx transfer --from merchant --to shopper --amount 5 "
             f"--password-file {testnet.password_file}\n"
             f"  {agora} --home {path} --node {url} wallet balance shopper\n"
+            f"  {agora} --home {path} --node {url} verify balance {testnet.wallets['shopper']} "
+            f"--witness {witness} --genesis {testnet.nodes[0].datadir / 'genesis.json'}\n"
             f"  {agora} testnet down --dir {path}" + ("" if hint is None else f"\n({hint})")
         )
     )

@@ -9,15 +9,20 @@ Merkle paths (chain/state_tree.py, chain/merkle.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from aiohttp import web
 
 from chain.block import decode_header
-from chain.encoding import encode
+from chain.encoding import decode, encode
+from chain.genesis import VALIDATORS_KEY
+from chain.light_client import LightBlock
 from chain.merkle import MerkleProof, leaf_hash, merkle_proof_of_hashes
-from chain.state_tree import TreeError
+from chain.state_tree import StateProof, TreeError
+from chain.validators import ValidatorSet
 from node.api_common import SERVICES, Problem, parse_height, parse_hex
+from node.executor import validator_set_key
 from node.render import receipt_json
 from storage.store import ChainStore, PrunedHeight, StoreError
 
@@ -106,7 +111,84 @@ async def get_tx_proof(request: web.Request) -> web.Response:
     )
 
 
+# --- light blocks ---------------------------------------------------------------------------
+
+
+def _validator_set(store: ChainStore, validators_hash: bytes, height: int) -> ValidatorSet:
+    """The set with ``validators_hash``: from the index of sets that certified a block, else
+    (the next set of the head, which has certified nothing yet) from the state at ``height``."""
+    raw = store.index_get(validator_set_key(validators_hash))
+    if raw is None:
+        try:
+            raw, _ = store.state_at(VALIDATORS_KEY, height)
+        except (PrunedHeight, StoreError, TreeError):
+            raw = None
+    if raw is None:
+        raise Problem(404, "not_found", f"validator set {validators_hash.hex()[:16]} is not known here")
+    validators = ValidatorSet.from_wire(decode(raw))
+    if validators.hash() != validators_hash:
+        raise Problem(404, "not_found", f"validator set {validators_hash.hex()[:16]} is not known here")
+    return validators
+
+
+def light_block_at(store: ChainStore, height: int) -> LightBlock:
+    """The header at ``height``, its certificate and the two validator sets it names."""
+    header = store.header(height)
+    commit = store.commit(height)
+    if header is None or commit is None:
+        raise Problem(404, "not_found", f"no certified header at height {height} (head is {store.height})")
+    return LightBlock(
+        header,
+        commit,
+        _validator_set(store, header.validators_hash, height),
+        _validator_set(store, header.next_validators_hash, height),
+    )
+
+
+async def get_light_block(request: web.Request) -> web.Response:
+    """``GET /api/v1/light/{height}``: what a light client needs to verify the header at a height."""
+    s = request.app[SERVICES]
+    height = parse_height(request.match_info["height"])
+    if height == 0:
+        raise Problem(400, "bad_height", "height 0 is the genesis: a light client starts from the genesis document")
+    block = light_block_at(s.store, height)
+    return web.json_response(
+        {
+            "height": height,
+            "hash": block.header.hash.hex(),
+            "light_block": block.encode().hex(),
+        }
+    )
+
+
 PROOF_ROUTES: Final = (
     ("GET", "/api/v1/proofs/state", get_state_proof),
     ("GET", "/api/v1/proofs/tx/{hash}", get_tx_proof),
+    ("GET", "/api/v1/light/{height}", get_light_block),
 )
+
+
+# --- typed views with their proofs beside the value (node/view_proofs.py) ----------------------
+
+
+def proofs_beside(
+    store: ChainStore, height: int, reads: Mapping[bytes, tuple[bytes | None, StateProof]]
+) -> dict[str, Any]:
+    """The proofs of every state key a typed view read at ``height``, with one certified header.
+
+    Each entry has the shape of a ``/proofs/state`` answer's key, value and proof (hex, value
+    null for an absent key); ``header``, ``commit`` and ``state_root`` are those of the height.
+    """
+    return {
+        "height": height,
+        "proofs": [
+            {"key": key.hex(), "value": None if value is None else value.hex(), "proof": encode(proof.to_wire()).hex()}
+            for key, (value, proof) in reads.items()
+        ],
+        **_certified(store, height),
+    }
+
+
+def view_height(store: ChainStore, text: str | None) -> int:
+    """The height a typed view is asked at (default the head); Problem 400/404 as for ``/proofs/state``."""
+    return _height_param(store, text)

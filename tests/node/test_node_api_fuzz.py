@@ -242,6 +242,7 @@ def _bodies(seeded: Seeded) -> st.SearchStrategy[tuple[bytes | None, str | None]
         st.fixed_dictionaries({"tx": st.one_of(raw_tx, _hex, _json_values())}),
         st.fixed_dictionaries({"txs": st.lists(st.one_of(raw_tx, _hex, _json_values()), max_size=8)}),
         st.fixed_dictionaries({"txs": _json_values()}),
+        st.fixed_dictionaries({"hashes": st.lists(st.one_of(_hex, _json_values()), max_size=8)}),
         st.fixed_dictionaries({"tx": raw_tx}, optional={"extra": _json_values()}),
         _json_values(),
     ).map(lambda value: json.dumps(value).encode())
@@ -402,7 +403,7 @@ def test_every_body_route_survives_fuzzed_bodies(fuzz_node: NodeThread) -> None:
     m, seeded = fuzz_node.m, fuzz_node.seeded
     assert m is not None and seeded is not None
     routes = {path: ops for path, ops in _routes(fuzz_node).items() if "post" in ops}
-    assert set(routes) == {"/api/v1/txs", "/api/v1/txs/batch"}
+    assert set(routes) == {"/api/v1/txs", "/api/v1/txs/batch", "/api/v1/txs/lookup"}
 
     statuses: list[int] = []
 
@@ -415,6 +416,7 @@ def test_every_body_route_survives_fuzzed_bodies(fuzz_node: NodeThread) -> None:
     @example("/api/v1/txs/batch", (b'{"txs": ["00"]}', "application/json"))
     @example("/api/v1/txs", (b"", "application/json"))
     @example("/api/v1/txs", (b'{"tx": "00"}', "text/plain"))
+    @example("/api/v1/txs/lookup", (b'{"hashes": ["' + b"ab" * 32 + b'"]}', "application/json"))
     def one(path: str, body: tuple[bytes | None, str | None]) -> None:
         request = Request("POST", path, path, (), body[0], body[1])
         answer = fuzz_node.call(_send(m, request))
