@@ -159,3 +159,15 @@ async def test_a_configured_resolver_is_the_digital_link_base(tmp_path: Path) ->
         await m.do("merchant", TraceCommission(LOT.key, 5, "KGM", WHEN))
         item = (await raw(m, "/api/v1/items" + LOT.path()))[1]
         assert item["digital_link"] == "https://id.example.com/r" + LOT.path()
+
+
+async def test_an_accounts_standing_on_an_item(tmp_path: Path) -> None:
+    async with market_node(tmp_path) as m:
+        await _journey(m)
+        path = "/api/v1/items" + LOT.path() + "/roles/"
+        carrier = (await raw(m, path + addr(m["buyer2"])))[1]
+        assert (carrier["custodian"], carrier["producer"]) == (False, False)
+        assert carrier["roles"] == [{"role": "carrier", "scope": "01/" + GTIN}]
+        holder = (await raw(m, path + addr(m["arbiter"])))[1]
+        assert holder["custodian"] is True and holder["roles"] == []
+        assert (await raw(m, path + "nobody"))[1]["reason"] == "bad_address"
