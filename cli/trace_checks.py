@@ -75,3 +75,12 @@ def pack_refusal(unit: dict[str, Any], child: dict[str, Any], time_ms: int) -> s
     if child["custodian"] != unit["custodian"]:
         return f"{child['key']} and {unit['key']} have different custodians (custody_mismatch)"
     return None
+
+
+def role_refusal(standing: dict[str, Any], allowed: tuple[str, ...], what: str) -> str | None:
+    """Why the account (``GET .../roles/{address}``) may not record ``what``: neither custodian nor
+    holding one of the ``allowed`` roles on the item or its class; None if it may."""
+    if standing["custodian"] or any(held["role"] in allowed for held in standing["roles"]):
+        return None
+    who = f"its custodian or a {', '.join(allowed)}" if allowed else "its custodian"
+    return f"only {who} records {what} for {standing['item']}; you are neither (no_grant)"

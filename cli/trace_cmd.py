@@ -99,6 +99,12 @@ async def _absent(client: NodeClient, key: str) -> str | None:
     return f"{key} is already commissioned (duplicate_item)"
 
 
+async def _standing(client: NodeClient, key: str, me: str) -> dict[str, Any]:
+    from market.provenance.identifiers import parse_key
+
+    return await client.item(parse_key(key).path(), f"roles/{me}")
+
+
 async def _fetch(client: NodeClient, key: str) -> dict[str, Any]:
     from market.provenance.identifiers import parse_key
 
@@ -233,7 +239,16 @@ def _event(ctx: typer.Context, opts: dict[str, Any], step: str, disposition: str
     recipient = encode_address(to) if to else None
 
     async def check(client: NodeClient, me: str) -> str | None:
-        return event_refusal(await _fetch(client, key), step, me, when.time_ms, recipient)
+        from cli.trace_checks import role_refusal
+        from market.provenance.vocab import OBJECT_STEPS
+
+        found = event_refusal(await _fetch(client, key), step, me, when.time_ms, recipient)
+        if found or step == "receiving":
+            return found
+        if step not in OBJECT_STEPS:
+            return f"trace event records {', '.join(sorted(OBJECT_STEPS))}; {step} has a command of its own"
+        allowed = tuple(r.value for r in OBJECT_STEPS[step])
+        return role_refusal(await _standing(client, key, me), allowed, step)
 
     body = TraceEvent(key, step, disposition, when, to)
     _send(ctx, _checked(body, opts["force"], check), opts)
@@ -376,10 +391,11 @@ def transform(
     )
 
     async def check(client: NodeClient, me: str) -> str | None:
-        from cli.trace_checks import consume_refusal
+        from cli.trace_checks import consume_refusal, role_refusal
 
         for line in body.inputs:
             found = consume_refusal(await _fetch(client, line.item), line.amount, line.uom, body.when.time_ms)
+            found = found or role_refusal(await _standing(client, line.item, me), ("processor",), "a transformation")
             if found:
                 return found
         for line in body.outputs:
@@ -423,9 +439,13 @@ def _pack_command(name: str, unpack: bool) -> None:
         body = TraceAggregate(_item_key(unit), action, children, _when(time, read_point, location, doc))
 
         async def check(client: NodeClient, me: str) -> str | None:
-            from cli.trace_checks import pack_refusal
+            from cli.trace_checks import pack_refusal, role_refusal
 
             parent = await _fetch(client, body.parent)
+            for key in (body.parent, *body.children):
+                refusal = role_refusal(await _standing(client, key, me), ("processor", "carrier"), "packing")
+                if refusal:
+                    return refusal
             for child in body.children:
                 found = await _fetch(client, child)
                 if unpack and found["parent"] != body.parent:

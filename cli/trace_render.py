@@ -46,7 +46,7 @@ def show_journey(out: Output, journey: dict[str, Any], names: dict[str, str]) ->
 
     def grow(branch: Tree, node: dict[str, Any]) -> None:
         for child in node["upstream"]:
-            via = "made from" if child["via"] == "input" else "contains"
+            via = {"input": "made from", "contents": "contains", "held": "held, since unpacked"}.get(child["via"], "")
             grow(branch.add(f"[dim]{via}[/] {_label(child['item'], names)}"), child)
 
     root = journey["tree"]

@@ -61,6 +61,8 @@ class NodeServices:
     """Block sync (None without p2p)."""
     admission: AdmissionGate | None = None
     """The submit handlers' overload gate (None: only the mempool's own bounds apply)."""
+    digital_link_base: str = ""
+    """The configured GS1 Digital Link base (empty: the URL the client used)."""
 
 
 SERVICES: Final = web.AppKey("services", NodeServices)

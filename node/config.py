@@ -67,6 +67,9 @@ class NodeConfig:
     """Consensus: how long to wait for more prevotes/precommits once 2/3+ arrived (grows too)."""
     timeout_delta_ms: int = 500
     """Consensus: how much each timeout grows per round."""
+    digital_link_base: str = ""
+    """The base of the GS1 Digital Link URIs the node prints (a resolver such as
+    https://id.example.com); empty: the URL a client reached the node at."""
 
     def __post_init__(self) -> None:
         _check(0 <= self.api_port <= 65535, "api_port must be 0..65535")
@@ -96,6 +99,13 @@ class NodeConfig:
         _check(len(self.seed_urls) <= 64, "at most 64 seeds")
         for name in ("timeout_propose_ms", "timeout_vote_ms", "timeout_delta_ms"):
             _check(1 <= getattr(self, name) <= 600_000, f"{name} must be 1..600000")
+        if self.digital_link_base:
+            from market.provenance.identifiers import IdentifierError, check_base
+
+            try:
+                check_base(self.digital_link_base)
+            except IdentifierError as exc:
+                raise ConfigError(f"digital_link_base: {exc}") from None
 
     @property
     def seed_urls(self) -> tuple[str, ...]:

@@ -15,11 +15,14 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from chain.address import AddressError, encode_address, parse_account
+from market.provenance.access import scopes_of
 from market.provenance.epcis import document_json, event_json
 from market.provenance.identifiers import IdentifierError, ItemKind, ItemRef, check_base, parse_digital_link
 from market.provenance.journey import journey
 from market.provenance.links import listing_provenance, order_provenance
-from market.provenance.queries import delivered_item, events_of, get_class, get_event, get_head, get_item
+from market.provenance.queries import delivered_item, events_of, get_class, get_event, get_head, get_item, has_grant
+from market.provenance.vocab import Role
 from market.queries import get_listing, get_order
 from node.api_common import SERVICES, Problem
 from node.events import CommittedBlock
@@ -34,7 +37,10 @@ KEEPALIVE_SECONDS: Final = 15.0
 
 
 def _base(request: web.Request) -> str:
-    """The Digital Link base: this node's URL as the client reached it."""
+    """The Digital Link base: the configured resolver, else this node's URL as the client reached it."""
+    configured = request.app[SERVICES].digital_link_base
+    if configured:
+        return configured.rstrip("/")
     try:
         return check_base(str(request.url.origin()))
     except (IdentifierError, ValueError):
@@ -136,6 +142,36 @@ async def get_item_epcis(request: web.Request) -> web.Response:
     header = s.store.header(s.store.height)
     created = header.time_ms if header is not None else s.genesis.genesis_time_ms
     return web.json_response(document_json(list(found.events), created))
+
+
+async def get_item_roles(request: web.Request) -> web.Response:
+    """``GET .../roles/{address}``: whether the account holds the item, produced it, and which roles it holds on
+    the item or its class (what decides who may record its next event)."""
+    _no_params(request)
+    text = request.match_info["address"]
+    try:
+        account = parse_account(text)
+    except AddressError as exc:
+        raise Problem(400, "bad_address", f"{text[:100]!r} is not an address: {exc}") from None
+    suffix = "/roles/" + request.rel_url.raw_path.rsplit("/roles/", 1)[1]
+    item = _item(request, _ref(request, ITEMS, suffix))
+    state = _state(request)
+    held = [
+        {"role": role.value, "scope": scope}
+        for role in Role
+        for scope in scopes_of(item.key)
+        if has_grant(state, account, role, scope)
+    ]
+    return web.json_response(
+        {
+            "item": item.key,
+            "account": encode_address(account),
+            "custodian": account == item.custodian,
+            "producer": account == item.producer,
+            "recipient": account == item.in_transit_to,
+            "roles": held,
+        }
+    )
 
 
 def item_stream_events(item: CommittedBlock, key: str, state: Any) -> list[dict[str, Any]]:
@@ -241,6 +277,7 @@ PROVENANCE_ROUTES: Final = (
     *(("GET", ITEMS + shape + "/journey", get_item_journey) for shape in (_LOT, _SSCC)),
     *(("GET", ITEMS + shape + "/epcis", get_item_epcis) for shape in (_LOT, _SSCC)),
     *(("GET", ITEMS + shape + "/events", get_item_events) for shape in (_LOT, _SSCC)),
+    *(("GET", ITEMS + shape + "/roles/{address}", get_item_roles) for shape in (_LOT, _SSCC)),
     ("GET", "/api/v1/orders/{id}/provenance", get_order_provenance),
     ("GET", "/api/v1/listings/{id}/provenance", get_listing_provenance),
     ("GET", "/01/{gtin}", resolve),

@@ -80,6 +80,11 @@ def _item_paths() -> dict[str, Any]:
             params,
             {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
         )
+        paths[base + "/roles/{address}"] = _get(
+            "Whether an account holds, produced or is receiving the item, and its roles on the item or its class",
+            [*params, _path("address", {"type": "string", "description": "agora1... address or 64-hex key"})],
+            _answer("ItemRoles", "the account's standing"),
+        )
         paths[shape] = _get(
             "GS1 Digital Link resolver: the item and its journey",
             params,
@@ -160,4 +165,15 @@ PROVENANCE_SCHEMAS: Final[dict[str, Any]] = {
     "EPCISDocument": {"type": "object", "description": "GS1 EPCIS 2.0 JSON-LD"},
     "Resolved": {"type": "object", "properties": {"item": _OBJECT, "journey": _OBJECT, "class": _OBJECT}},
     "Provenance": {"type": "object", "properties": {"item": {"type": ["object", "null"]}}},
+    "ItemRoles": {
+        "type": "object",
+        "properties": {
+            "item": {"type": "string"},
+            "account": {"type": "string"},
+            "custodian": {"type": "boolean"},
+            "producer": {"type": "boolean"},
+            "recipient": {"type": "boolean"},
+            "roles": {"type": "array", "items": {"type": "object"}},
+        },
+    },
 }

@@ -164,6 +164,7 @@ class Node:
                 node_id=node_id,
                 market=market,
                 admission=AdmissionGate(mempool, budget, queue_blocks=config.admission_queue_blocks),
+                digital_link_base=config.digital_link_base,
             )
             self.services = services
             self._runner = web.AppRunner(

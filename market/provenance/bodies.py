@@ -362,7 +362,7 @@ class TraceImport:
             raise DecodeError("outputs: only a transformation has outputs")
         if not items and not outputs and etype is not EventType.AGGREGATION:
             raise DecodeError("items: the event names nothing")
-        parent = "" if f[7] == "" else read_item_key(f[7], "parent").key
+        parent = "" if f[7] == "" else _kind_of(f[7], "parent", ITEMS)
         if (etype is EventType.AGGREGATION) != (parent != ""):
             raise DecodeError("parent: an aggregation names its parent; other events none")
         return cls(

@@ -43,7 +43,7 @@ def location_uri(location: Location) -> str | None:
 def _degrees(e7: int) -> str:
     sign = "-" if e7 < 0 else ""
     whole, frac = divmod(abs(e7), 10_000_000)
-    return f"{sign}{whole}.{frac:07d}"
+    return f"{sign}{whole}" + (f".{frac:07d}".rstrip("0") if frac else "")
 
 
 def tz_offset(minutes: int) -> str:

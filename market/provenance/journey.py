@@ -1,8 +1,9 @@
 """An item's whole journey: itself and everything upstream of it, as a tree and a timeline.
 
-Upstream means the lots it was made from (transformation inputs) and what it holds (a
-logistic unit's contents), recursively; the timeline is every event of every item in the
-tree, once each, in event-time order. Both are bounded so a read stays cheap.
+Upstream means the lots it was made from (transformation inputs) and what a logistic unit
+holds or once held (its contents, and what its packing events put in it), recursively; the
+timeline is every event of every item in the tree, once each, in event-time order. Both are
+bounded so a read stays cheap.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from chain.state import StateReader
+from market.provenance.identifiers import ItemKind
 from market.provenance.queries import events_of, get_head, get_item
-from market.provenance.records import Item, ProvEvent
+from market.provenance.records import Action, EventType, Item, ProvEvent
 
 MAX_TREE: Final = 256
 """Items in one journey tree."""
@@ -27,7 +29,8 @@ class Node:
     item: Item
     upstream: tuple[Node, ...]
     via: str
-    """How it relates to its parent node: "input", "contents", or "" for the root."""
+    """How it relates to its parent node: "input" (made from it), "contents" (packed in it now),
+    "held" (packed in it once, unpacked since), or "" for the root."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,19 @@ class Journey:
     events: tuple[ProvEvent, ...]
     truncated: bool
     """True if the tree or the timeline hit its bound."""
+
+
+def _held(state: StateReader, item: Item) -> list[str]:
+    """What a logistic unit's packing events put in it (bounded by the timeline's size)."""
+    if item.ref.kind is not ItemKind.SSCC:
+        return []
+    held: dict[str, None] = {}
+    for event in events_of(state, item.key, 0, MAX_TIMELINE):
+        if event.type is EventType.AGGREGATION and event.action is Action.ADD and event.parent == item.key:
+            held.update(
+                (line.item, None) for line in event.items if not line.item.startswith("01/") or "/" in line.item[3:]
+            )
+    return list(held)
 
 
 def journey(state: StateReader, key: str) -> Journey | None:
@@ -51,7 +67,12 @@ def journey(state: StateReader, key: str) -> Journey | None:
     def build(item: Item, via: str) -> Node:
         nonlocal truncated
         children = []
-        for name, relation in (*((k, "input") for k in item.inputs), *((k, "contents") for k in item.children)):
+        upstream = [
+            *((k, "input") for k in item.inputs),
+            *((k, "contents") for k in item.children),
+            *((k, "held") for k in _held(state, item) if k not in item.children),
+        ]
+        for name, relation in upstream:
             if name in seen:
                 continue
             if len(seen) >= MAX_TREE:

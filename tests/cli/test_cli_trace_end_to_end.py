@@ -93,6 +93,10 @@ def test_farm_to_cup(net: Net, tmp_path: Path) -> None:
 
     code, _, err = _cli(node, "trace", "receive", lots["farm1"], "--from", "roaster")
     assert code == 1 and "not_in_transit" in err
+    code, _, err = _cli(node, "trace", "inspect", lots["farm1"], "--from", "carrier")
+    assert code == 1 and "no_grant" in err and "--force" in err  # a carrier does not inspect: refused unsigned
+    code, _, err = _cli(node, "trace", "inspect", lots["farm1"], "--from", "carrier", "--force")
+    assert code == 1 and "transaction failed: no_grant" in err
     code, _, err = _cli(node, "trace", "lot", f"01/{GREEN[:-1]}0/10/X", "--quantity", "1KGM", "--from", "farm1")
     assert code == 1 and "check digit" in err
 

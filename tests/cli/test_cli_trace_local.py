@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cli.errors import CliError
-from cli.trace_checks import consume_refusal, event_refusal, pack_refusal, recall_refusal
+from cli.trace_checks import consume_refusal, event_refusal, pack_refusal, recall_refusal, role_refusal
 from cli.trace_parse import parse_item, parse_line, parse_location, parse_loss, parse_quantity, parse_time
 from market.provenance.identifiers import lot_of, with_check_digit
 
@@ -73,3 +73,10 @@ def test_checks_name_the_chain_code() -> None:
     assert consume_refusal(_item(), 5_000, "GRM", 2_000) is None
     assert "unit_mismatch" in str(consume_refusal(_item(), 1, "LTR", 2_000))
     assert "custody_mismatch" in str(pack_refusal(_item(key="00/1"), _item(custodian="agora1x"), 2_000))
+
+
+def test_role_check_reads_the_accounts_standing() -> None:
+    standing = {"item": "01/x", "custodian": False, "roles": [{"role": "carrier", "scope": "01/x"}]}
+    assert role_refusal(standing, ("carrier",), "shipping") is None
+    assert "no_grant" in str(role_refusal(standing, ("inspector",), "inspecting"))
+    assert role_refusal({**standing, "custodian": True, "roles": []}, (), "storing") is None

@@ -207,7 +207,7 @@ def test_every_body_roundtrips() -> None:
     ]
     for body in samples:
         _roundtrip(body)
-    provenance = {spec.body_type.KIND for spec in PROVENANCE_SPECS}  # their bodies: tests/market/provenance
+    provenance = {spec.body_type.KIND for spec in PROVENANCE_SPECS}  # sampled in tests/market/provenance
     assert {body.KIND for body in samples} | provenance == set(MARKET_KINDS.kinds), "every market kind has a sample"
 
 

@@ -145,3 +145,29 @@ async def test_item_event_stream_is_live(tmp_path: Path) -> None:
 
             event = await asyncio.wait_for(next_event(), 20)
             assert (event["bizStep"], event["agora:count"]) == ("storing", 2)
+
+
+async def test_a_configured_resolver_is_the_digital_link_base(tmp_path: Path) -> None:
+    import pytest
+
+    from node.config import ConfigError, NodeConfig
+
+    with pytest.raises(ConfigError, match="digital_link_base"):
+        NodeConfig(digital_link_base="ftp://resolver.example")
+    async with market_node(tmp_path, digital_link_base="https://id.example.com/r/") as m:
+        await m.do("merchant", TraceRegister(GTIN, "Green coffee"))
+        await m.do("merchant", TraceCommission(LOT.key, 5, "KGM", WHEN))
+        item = (await raw(m, "/api/v1/items" + LOT.path()))[1]
+        assert item["digital_link"] == "https://id.example.com/r" + LOT.path()
+
+
+async def test_an_accounts_standing_on_an_item(tmp_path: Path) -> None:
+    async with market_node(tmp_path) as m:
+        await _journey(m)
+        path = "/api/v1/items" + LOT.path() + "/roles/"
+        carrier = (await raw(m, path + addr(m["buyer2"])))[1]
+        assert (carrier["custodian"], carrier["producer"]) == (False, False)
+        assert carrier["roles"] == [{"role": "carrier", "scope": "01/" + GTIN}]
+        holder = (await raw(m, path + addr(m["arbiter"])))[1]
+        assert holder["custodian"] is True and holder["roles"] == []
+        assert (await raw(m, path + "nobody"))[1]["reason"] == "bad_address"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chain.encoding import DecodeError, decode, encode, sha256
 from chain.keys import PrivateKey
@@ -101,6 +104,7 @@ BAD: list[tuple[type, list[Any], str]] = [
     (TraceSell, _with(GOOD[9], 1, "00/" + SSCC1), "expected a class or lot"),
     (TraceImport, _with(GOOD[11], 1, "ADD"), "a transformation has none"),
     (TraceImport, _with(GOOD[12], 7, ""), "an aggregation names its parent"),
+    (TraceImport, _with(GOOD[12], 7, "01/" + GREEN), "expected a lot or serial or sscc"),
     (TraceImport, _with(GOOD[11], 5, []), "names nothing"),
     (TraceImport, _with(GOOD[11], 0, "AssociationEvent"), "not an EPCIS"),
     (TraceImport, _with(GOOD[12], 8, "x" * 257), "source"),
@@ -120,3 +124,39 @@ def test_a_malformed_gtin_never_enters_a_block() -> None:
     wire[5] = ["09506000134353", "Beans"]
     with pytest.raises(DecodeError, match="check digit"):
         transaction_from_wire(wire, registry)
+
+
+primitives = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.binary(max_size=40)
+    | st.text(max_size=40)
+    | st.sampled_from(
+        ["01/" + GREEN, LOT, "00/" + SSCC1, "KGM", "H87", "shipping", "ADD", "ObjectEvent", "gln", "geo"]
+    ),
+    lambda children: st.lists(children, max_size=10),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    kind=st.sampled_from(GOOD),
+    index=st.integers(0, 20),
+    inner=st.integers(0, 20),
+    value=primitives,
+    whole=primitives,
+)
+def test_decoders_raise_only_decode_errors(kind: Any, index: int, inner: int, value: Any, whole: Any) -> None:
+    """Any primitive tree, or a valid body with one field (or one part of a field) replaced,
+    decodes or raises DecodeError: never another exception a gossiped body could crash on."""
+    cls = type(kind)
+    shallow, deep = kind.to_wire(), kind.to_wire()
+    shallow[index % len(shallow)] = value
+    field = deep[index % len(deep)]
+    if isinstance(field, list) and field:
+        field[inner % len(field)] = value
+    for candidate in (shallow, deep, whole):
+        with contextlib.suppress(DecodeError):
+            cls.from_wire(decode(encode(candidate)))

@@ -52,4 +52,5 @@ def test_time_and_place_formats() -> None:
     assert tz_offset(0) == "+00:00"
     assert event_time(1_700_000_000_123, 120) == "2023-11-15T00:13:20.123+02:00"
     assert location_uri(Location(lat_e7=-12_345_678, lon_e7=5)) == "geo:-1.2345678,0.0000005"
+    assert location_uri(Location(lat_e7=-135_300_000, lon_e7=10_000_000)) == "geo:-13.53,1"
     assert location_uri(Location()) is None

@@ -19,6 +19,7 @@ from market.provenance.bodies import (
     TraceRevoke,
     TraceTransform,
 )
+from market.provenance.journey import journey
 from market.provenance.queries import events_of, get_head
 from market.provenance.records import ZERO_HASH, Action, EventType, QuantityLine
 from market.provenance.vocab import Role
@@ -76,6 +77,8 @@ def test_custody_passes_with_shipping_and_receiving(trace: Trace) -> None:
     assert trace.count(roasted_lot("R-1")) == 4
     trace.ok("shop", TraceAggregate(case, Action.DELETE, (), trace.when()))
     assert trace.item(roasted_lot("R-1")).parent == ""
+    found = journey(trace.chain.state, case)
+    assert found is not None and [(n.item.key, n.via) for n in found.root.upstream] == [(roasted_lot("R-1"), "held")]
     trace.ok("shop", TraceEvent(roasted_lot("R-1"), "retail_selling", "", trace.when()))
     assert trace.item(roasted_lot("R-1")).disposition == "retail_sold"
 
