@@ -180,10 +180,6 @@ def _encode_entries(children: Mapping[int, bytes]) -> tuple[bytes, bytes]:
     return raw, _sha256(b"\x01" + bits + hashes).digest()
 
 
-_SPLICE_MAX: Final = 4
-"""Up to this many changed children, an update splices the stored node; beyond, it re-encodes it."""
-
-
 def _child(raw: bytes, bitmap: int, leafmap: int, n: int, bit: int) -> bytes | None:
     """The entry of the child at ``bit`` (1 << nibble) of a stored internal node, or None."""
     if not bitmap & bit:
@@ -198,35 +194,55 @@ def _child(raw: bytes, bitmap: int, leafmap: int, n: int, bit: int) -> bytes | N
     return child
 
 
-def _splice(raw: bytes, bitmap: int, leafmap: int, n: int, bit: int, after: bytes) -> tuple[bytes, int, int, int]:
-    """The stored internal node ``raw`` with the child at ``bit`` set (replaced or added) to ``after``.
+def _rebuild(
+    raw: bytes, bitmap: int, leafmap: int, n: int, changes: list[tuple[int, bytes | None]]
+) -> tuple[bytes, int, int, bytes]:
+    """The stored internal node ``raw`` with some children changed, and its hash input.
 
-    Returns the new stored form with its bitmap, leafmap and child count.
+    ``changes`` are ``(nibble, entry or None to remove)`` in ascending nibble order. The
+    three runs of the stored form are copied in slices between the changed children, so the
+    cost grows with the number of changes, not of children. Returns the new stored form,
+    its bitmap and leafmap, and its run of child hashes.
     """
-    below = bit - 1
-    r = 32 * (bitmap & below).bit_count()
     versions = 5 + 32 * n
     key_hashes = versions + 8 * n
-    vr = versions + r // 4
-    lr = key_hashes + 32 * (leafmap & below).bit_count()
-    if bitmap & bit:
-        hashes = raw[5 : 5 + r] + after[8:40] + raw[37 + r : versions]
-        vs = raw[versions:vr] + after[:8] + raw[vr + 8 : key_hashes]
-        rest = raw[lr + 32 :] if leafmap & bit else raw[lr:]
-    else:
-        bitmap |= bit
-        n += 1
-        hashes = raw[5 : 5 + r] + after[8:40] + raw[5 + r : versions]
-        vs = raw[versions:vr] + after[:8] + raw[vr:key_hashes]
-        rest = raw[lr:]
-    if len(after) == _LEAF_ENTRY:
-        leafmap |= bit
-        ks = raw[key_hashes:lr] + after[40:] + rest
-    else:
-        leafmap &= ~bit
-        ks = raw[key_hashes:lr] + rest
-    stored = b"".join((_INTERNAL, bitmap.to_bytes(2, "big"), leafmap.to_bytes(2, "big"), hashes, vs, ks))
-    return stored, bitmap, leafmap, n
+    hs: list[bytes] = []
+    vs: list[bytes] = []
+    ks: list[bytes] = []
+    hp, vp, kp = 5, versions, key_hashes
+    new_bitmap, new_leafmap = bitmap, leafmap
+    for nibble, after in changes:
+        bit = 1 << nibble
+        below = bit - 1
+        r = (bitmap & below).bit_count()
+        h_at = 5 + 32 * r
+        v_at = versions + 8 * r
+        k_at = key_hashes + 32 * (leafmap & below).bit_count()
+        hs.append(raw[hp:h_at])
+        vs.append(raw[vp:v_at])
+        ks.append(raw[kp:k_at])
+        if bitmap & bit:  # skip the old entry
+            hp, vp, kp = h_at + 32, v_at + 8, (k_at + 32 if leafmap & bit else k_at)
+        else:
+            hp, vp, kp = h_at, v_at, k_at
+        if after is None:
+            new_bitmap &= ~bit
+            new_leafmap &= ~bit
+            continue
+        new_bitmap |= bit
+        hs.append(after[8:40])
+        vs.append(after[:8])
+        if len(after) == _LEAF_ENTRY:
+            ks.append(after[40:])
+            new_leafmap |= bit
+        else:
+            new_leafmap &= ~bit
+    hs.append(raw[hp:versions])
+    vs.append(raw[vp:key_hashes])
+    ks.append(raw[kp:])
+    hashes = b"".join(hs)
+    stored = b"".join([_INTERNAL, new_bitmap.to_bytes(2, "big"), new_leafmap.to_bytes(2, "big"), hashes, *vs, *ks])
+    return stored, new_bitmap, new_leafmap, hashes
 
 
 def decode_internal(raw: bytes) -> dict[int, NodeRef]:
@@ -430,27 +446,13 @@ class _Updater:
             i = j
         if not changes:
             return entry
-        if len(changes) <= _SPLICE_MAX and all(after is not None for _, after in changes):
-            for nibble, change in reversed(changes):  # from the right: offsets to the left stay valid
-                if change is not None:
-                    raw, bitmap, leafmap, n = _splice(raw, bitmap, leafmap, n, 1 << nibble, change)
-            if n > 1 or not leafmap:
-                self.retire(entry, key)
-                self.new_nodes[self.vb + key[8:]] = raw
-                return self.vb + _sha256(b"\x01" + raw[1:3] + raw[5 : 5 + 32 * n]).digest()
-        children = _entries(raw)
-        for nibble, after in changes:
-            if after is None:
-                children.pop(nibble, None)
-            else:
-                children[nibble] = after
-        return self._finish(entry, key, depth, children)
+        return self._replace(entry, key, depth, raw, bitmap, leafmap, n, changes)
 
     def _update_one(self, entry: bytes, depth: int, i: int) -> bytes | None:
         """:meth:`update` of an internal node under which only ``writes[i]`` falls.
 
-        The common case below the top levels: walk down the one path, then splice each
-        node's stored form where its one child changed, without decoding it.
+        The common case below the top levels: walk down the one path, then rebuild each
+        node on it from slices of its stored form around the one child that changed.
         """
         write = self.writes[i]
         key_hash = write[0]
@@ -462,9 +464,9 @@ class _Updater:
             raw = self.read(key)
             bitmap, leafmap, n = _header(raw)
             b = key_hash[d >> 1]
-            bit = 1 << (b & 0x0F if d & 1 else b >> 4)
-            path.append((entry, key, raw, bitmap, leafmap, n, bit))
-            child = _child(raw, bitmap, leafmap, n, bit)
+            nibble = b & 0x0F if d & 1 else b >> 4
+            path.append((entry, key, raw, bitmap, leafmap, n, nibble))
+            child = _child(raw, bitmap, leafmap, n, 1 << nibble)
             d += 1
             if child is None:
                 if write[2] is None:
@@ -478,40 +480,38 @@ class _Updater:
                 break
             entry = child
         while path:
-            node, key, raw, bitmap, leafmap, n, bit = path.pop()
+            node, key, raw, bitmap, leafmap, n, nibble = path.pop()
             d -= 1
-            if after is None or (n == 1 and len(after) == _LEAF_ENTRY):
-                children = _entries(raw)  # a child goes, or a lone leaf moves up: the general way
-                nibble = bit.bit_length() - 1
-                if after is None:
-                    del children[nibble]
-                else:
-                    children[nibble] = after
-                after = self._finish(node, key, d, children)
-                continue
-            raw, bitmap, leafmap, n = _splice(raw, bitmap, leafmap, n, bit, after)
-            self.retire(node, key)
-            self.new_nodes[self.vb + key[8:]] = raw
-            after = self.vb + _sha256(b"\x01" + raw[1:3] + raw[5 : 5 + 32 * n]).digest()
+            after = self._replace(node, key, d, raw, bitmap, leafmap, n, [(nibble, after)])
         return after
 
-    def _finish(self, entry: bytes, key: bytes, depth: int, children: dict[int, bytes]) -> bytes | None:
-        """Replace the internal node ``entry`` (stored under ``key``) by one with ``children``."""
+    def _replace(
+        self,
+        entry: bytes,
+        key: bytes,
+        depth: int,
+        raw: bytes,
+        bitmap: int,
+        leafmap: int,
+        n: int,
+        changes: list[tuple[int, bytes | None]],
+    ) -> bytes | None:
+        """Replace the internal node ``entry`` (stored as ``raw`` under ``key``) by one with ``changes``."""
         self.retire(entry, key)
-        if not children:
+        stored, bitmap, leafmap, hashes = _rebuild(raw, bitmap, leafmap, n, changes)
+        if not bitmap:
             return None
-        if len(children) == 1:
-            ((_, only),) = children.items()
-            if len(only) == _LEAF_ENTRY:  # a lone leaf moves up to where it is alone
-                leaf_kh = only[40:]
-                child_key = _node_key(only[:8], leaf_kh, depth + 1)
-                raw = self.read(child_key)
-                self.retire(only, child_key)
-                self.new_nodes[_node_key(self.vb, leaf_kh, depth)] = raw
-                return self.vb + only[8:]
-        raw, digest = _encode_entries(children)
-        self.new_nodes[self.vb + key[8:]] = raw
-        return self.vb + digest
+        if bitmap == leafmap and not bitmap & (bitmap - 1):  # a lone leaf moves up to where it is alone
+            only = stored[5:37]
+            leaf_kh = stored[45:77]
+            version = stored[37:45]
+            child_key = _node_key(version, leaf_kh, depth + 1)
+            leaf = self.read(child_key)
+            self.retire(version, child_key)
+            self.new_nodes[_node_key(self.vb, leaf_kh, depth)] = leaf
+            return self.vb + only + leaf_kh
+        self.new_nodes[self.vb + key[8:]] = stored
+        return self.vb + _sha256(b"\x01" + stored[1:3] + hashes).digest()
 
 
 def _root_entry(nodes: NodeReader, root: NodeRef) -> bytes:
@@ -634,11 +634,12 @@ def read_at(nodes: NodeReader, root: NodeRef | None, key: bytes) -> tuple[bytes 
         raw = nodes.get_node(_node_key(version, key_hash, depth))
         if raw is None:
             raise TreeError(f"tree node at depth {depth} of version {int.from_bytes(version, 'big')} is missing")
-        children = _entries(raw)
-        nibble = _nibble(key_hash, depth)
-        siblings = tuple([entry[8:40] for n, entry in children.items() if n != nibble])
-        levels.append(ProofLevel(raw[1] << 8 | raw[2], siblings))
-        child = children.get(nibble)
+        bitmap, leafmap, n = _header(raw)
+        bit = 1 << _nibble(key_hash, depth)
+        on_path = 32 * (bitmap & (bit - 1)).bit_count() if bitmap & bit else -1
+        siblings = tuple([raw[5 + j : 37 + j] for j in range(0, 32 * n, 32) if j != on_path])
+        levels.append(ProofLevel(bitmap, siblings))
+        child = _child(raw, bitmap, leafmap, n, bit)
         if child is None:
             return None, StateProof(tuple(levels), None)
         version = child[:8]
