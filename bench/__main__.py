@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from bench.proofs import run_proofs_node, run_proofs_tree
 from bench.single import run_restart, run_single_node
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     sync.add_argument("--accounts", type=int, default=2_000, help="funded sender accounts")
     restart = sub.add_parser("restart", help="commit a long chain on one validator, then time its restart")
     restart.add_argument("--txs", type=int, default=100_000, help="transfers in the chain")
+    restart.add_argument("--keep", type=Path, default=None, help="build the chain here and keep it, or reuse it")
+    restart.add_argument("--restarts", type=int, default=1, help="restarts to time (the median is reported)")
     tree = sub.add_parser("tree", help="in process: state-tree cost per written key and bytes of tree per key")
     tree.add_argument("--keys", type=int, default=100_000, help="keys in the state before the blocks")
     tree.add_argument("--writes", type=int, default=15_000, help="written keys per block")
@@ -60,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.scenario == "testnet":
         report = run_testnet(args.validators, args.txs, args.accounts, args.lanes, args.batch, args.rate).as_dict()
     elif args.scenario == "restart":
-        report = run_restart(args.txs).as_dict()
+        report = run_restart(args.txs, args.keep, args.restarts).as_dict()
     elif args.scenario == "tree":
         report = run_tree(
             args.keys, args.writes, args.blocks, args.insert_share, args.baseline, args.leveldb, args.repeat
