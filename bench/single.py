@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -79,23 +80,30 @@ def run_single_node(
 class RestartReport:
     """How long a node on a long chain takes to come back."""
 
-    txs: int
+    txs: int | None
+    """Transfers committed to build the chain (None: a kept chain was reused)."""
     height: int
     db_bytes: int
-    restart_seconds: float
-    """From starting the process to its API answering /readyz at the same head."""
+    restarts: tuple[float, ...]
+    """Each restart: from starting the process to its API answering /readyz at the same head."""
     rss: tuple[int, int]
-    """Resident memory of the restarted node once ready: (anonymous, file-backed) bytes."""
+    """Resident memory of the last restarted node once ready: (anonymous, file-backed) bytes."""
+
+    @property
+    def restart_seconds(self) -> float:
+        """The median restart."""
+        return statistics.median(self.restarts)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-able summary."""
         return {
             "scenario": "restart",
             **machine(),
-            "chain_txs": self.txs,
+            "chain_txs": self.txs if self.txs is not None else "reused",
             "chain_height": self.height,
             "db_mib": round(self.db_bytes / 2**20, 1),
             "restart_seconds": round(self.restart_seconds, 2),
+            "restart_seconds_each": [round(r, 2) for r in self.restarts],
             "rss_anon_mib_after_restart": round(self.rss[0] / 2**20, 1),
             "rss_file_mib_after_restart": round(self.rss[1] / 2**20, 1),
         }
@@ -111,10 +119,31 @@ def _rss(pid: int) -> tuple[int, int]:
     return fields.get("RssAnon", 0), fields.get("RssFile", 0)
 
 
-def run_restart(txs: int) -> RestartReport:
-    """Commit ``txs`` transfers on one validator, stop it, and time its restart."""
+def run_restart(txs: int, keep: Path | None = None, restarts: int = 1) -> RestartReport:
+    """Commit ``txs`` transfers on one validator, stop it, and time ``restarts`` restarts.
+
+    With ``keep``, the chain is built in that directory and left there, or, if the
+    directory already holds one, reused without building (so restarts of the same chain
+    can be timed again, e.g. alternating with another build of the code).
+    """
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        return _restart_in(keep, txs, restarts)
     with tempfile.TemporaryDirectory(prefix="agora-bench-restart-") as tmp:
-        node = prepare_single_node(Path(tmp), max(1_000, txs // 50), txs, 100)
+        return _restart_in(Path(tmp), txs, restarts)
+
+
+async def _ready_height(url: str) -> int:
+    async with NodeClient(url) as client:
+        await client.wait_ready(120.0)
+        return int((await client.head())["height"])
+
+
+def _restart_in(root: Path, txs: int, restarts: int) -> RestartReport:
+    datadir = root / "node"
+    built: int | None = None
+    if not (datadir / "db").is_dir() or not any((datadir / "db").iterdir()):
+        node = prepare_single_node(root, max(1_000, txs // 50), txs, 100)
         first = start_node(node.datadir, PASSWORD, *node.args)
         try:
             result = asyncio.run(_load(node, txs, 4, 500, None))
@@ -122,18 +151,20 @@ def run_restart(txs: int) -> RestartReport:
                 raise RuntimeError(f"only {result.committed} of {txs} transactions committed")
         finally:
             stop_nodes([first])
-        db_bytes = sum(f.stat().st_size for f in (node.datadir / "db").iterdir())
+        built = txs
+    db_bytes = sum(f.stat().st_size for f in (datadir / "db").iterdir())
+    times: list[float] = []
+    height = 0
+    rss = (0, 0)
+    for _ in range(max(1, restarts)):
+        port = free_ports(1)[0]
+        url = f"http://127.0.0.1:{port}"
         started = time.perf_counter()
-        second = start_node(node.datadir, PASSWORD, *node.args)
+        proc = start_node(datadir, PASSWORD, "--api-port", str(port))
         try:
-
-            async def ready() -> int:
-                async with NodeClient(node.url) as client:
-                    await client.wait_ready(120.0)
-                    return int((await client.head())["height"])
-
-            height = asyncio.run(ready())
-            elapsed = time.perf_counter() - started
-            return RestartReport(txs, height, db_bytes, elapsed, _rss(second.pid))
+            height = asyncio.run(_ready_height(url))
+            times.append(time.perf_counter() - started)
+            rss = _rss(proc.pid)
         finally:
-            stop_nodes([second])
+            stop_nodes([proc])
+    return RestartReport(built, height, db_bytes, tuple(times), rss)

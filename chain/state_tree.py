@@ -96,6 +96,27 @@ def root_hash(root: NodeRef | None) -> bytes:
 
 
 # --- node encoding ------------------------------------------------------------------------
+#
+# A child of an internal node is referred to by an entry: ``version (8) || hash (32)`` for an
+# internal child, ``version (8) || hash (32) || sha256(key) (32)`` for a leaf child. Carrying
+# the leaf's key hash in its parent lets an update decide from the parent alone whether a
+# write replaces, deletes or leaves a leaf; only splitting a leaf (a new key lands on its
+# slot) or moving one up (its last sibling was deleted) reads the leaf node itself.
+#
+# An internal node stores its children's entries split into three runs, each in nibble order:
+#
+#     I || bitmap (2) || leafmap (2) || child hashes (32 each) || child versions (8 each)
+#       || key hashes of the leaf children (32 each)
+#
+# so that the node's own hash input (0x01 || bitmap || child hashes) is one slice of it, and
+# an update that changes one child splices three slices instead of decoding the node.
+
+_INTERNAL_ENTRY: Final = 40
+_LEAF_ENTRY: Final = 72
+_DEPTH_BYTE: Final = tuple(bytes((d,)) for d in range(MAX_DEPTH + 1))
+_HIGH_NIBBLE: Final = tuple(bytes((b & 0xF0,)) for b in range(256))
+_LOW_BITS: Final = tuple(tuple(n for n in range(8) if b >> n & 1) for b in range(256))
+_HIGH_BITS: Final = tuple(tuple(n + 8 for n in range(8) if b >> n & 1) for b in range(256))
 
 
 def encode_leaf(key: bytes, value: bytes) -> bytes:
@@ -113,42 +134,140 @@ def decode_leaf(raw: bytes) -> tuple[bytes, bytes]:
     return raw[5 : 5 + n], raw[5 + n :]
 
 
-def encode_internal(children: Mapping[int, NodeRef]) -> bytes:
-    """An internal node's stored form: ``I || bitmap || leafmap || (version, hash) per child``."""
-    bitmap = leafmap = 0
-    parts = []
-    for nibble in sorted(children):
-        ref = children[nibble]
-        bitmap |= 1 << nibble
-        if ref.leaf:
-            leafmap |= 1 << nibble
-        parts.append(ref.version.to_bytes(8, "big") + ref.hash)
-    return _INTERNAL + bitmap.to_bytes(2, "big") + leafmap.to_bytes(2, "big") + b"".join(parts)
-
-
-def decode_internal(raw: bytes) -> dict[int, NodeRef]:
-    """The children of a stored internal node, by nibble."""
+def _header(raw: bytes) -> tuple[int, int, int]:
+    """(bitmap, leafmap, child count) of a stored internal node, its length checked."""
     if raw[:1] != _INTERNAL or len(raw) < 5:
         raise TreeError("stored node is not an internal node")
-    bitmap = int.from_bytes(raw[1:3], "big")
-    leafmap = int.from_bytes(raw[3:5], "big")
-    children: dict[int, NodeRef] = {}
-    pos = 5
-    for nibble in range(16):
-        if bitmap >> nibble & 1:
-            entry = raw[pos : pos + 40]
-            if len(entry) != 40:
-                raise TreeError("stored internal node is truncated")
-            children[nibble] = NodeRef(int.from_bytes(entry[:8], "big"), entry[8:], bool(leafmap >> nibble & 1))
-            pos += 40
+    bitmap = raw[1] << 8 | raw[2]
+    leafmap = raw[3] << 8 | raw[4]
+    if not bitmap or leafmap & ~bitmap:
+        raise TreeError("stored internal node has a bad bitmap")
+    n = bitmap.bit_count()
+    if len(raw) != 5 + 40 * n + 32 * leafmap.bit_count():
+        raise TreeError("stored internal node has the wrong length")
+    return bitmap, leafmap, n
+
+
+def _entries(raw: bytes) -> dict[int, bytes]:
+    """The child entries of a stored internal node, by nibble, in nibble order."""
+    bitmap, leafmap, n = _header(raw)
+    versions = 5 + 32 * n
+    key_hashes = versions + 8 * n
+    children: dict[int, bytes] = {}
+    for i, nibble in enumerate(_LOW_BITS[bitmap & 0xFF] + _HIGH_BITS[bitmap >> 8]):
+        entry = raw[versions + 8 * i : versions + 8 * i + 8] + raw[5 + 32 * i : 37 + 32 * i]
+        if leafmap >> nibble & 1:
+            entry += raw[key_hashes : key_hashes + 32]
+            key_hashes += 32
+        children[nibble] = entry
     return children
 
 
-def _hash_children(children: Mapping[int, NodeRef]) -> bytes:
-    bitmap = 0
-    for nibble in children:
+def _encode_entries(children: Mapping[int, bytes]) -> tuple[bytes, bytes]:
+    """The stored form and the hash of an internal node with these child entries."""
+    bitmap = leafmap = 0
+    order = sorted(children)
+    entries = [children[n] for n in order]
+    for nibble, entry in zip(order, entries, strict=True):
         bitmap |= 1 << nibble
-    return internal_hash(bitmap, (children[n].hash for n in sorted(children)))
+        if len(entry) == _LEAF_ENTRY:
+            leafmap |= 1 << nibble
+    bits = bitmap.to_bytes(2, "big")
+    hashes = b"".join([e[8:40] for e in entries])
+    raw = b"".join(
+        [_INTERNAL, bits, leafmap.to_bytes(2, "big"), hashes, *[e[:8] for e in entries], *[e[40:] for e in entries]]
+    )
+    return raw, _sha256(b"\x01" + bits + hashes).digest()
+
+
+def _child(raw: bytes, bitmap: int, leafmap: int, n: int, bit: int) -> bytes | None:
+    """The entry of the child at ``bit`` (1 << nibble) of a stored internal node, or None."""
+    if not bitmap & bit:
+        return None
+    below = bit - 1
+    r = (bitmap & below).bit_count()
+    versions = 5 + 32 * n
+    child = raw[versions + 8 * r : versions + 8 * r + 8] + raw[5 + 32 * r : 37 + 32 * r]
+    if leafmap & bit:
+        lr = versions + 8 * n + 32 * (leafmap & below).bit_count()
+        child += raw[lr : lr + 32]
+    return child
+
+
+def _rebuild(
+    raw: bytes, bitmap: int, leafmap: int, n: int, changes: list[tuple[int, bytes | None]]
+) -> tuple[bytes, int, int, bytes]:
+    """The stored internal node ``raw`` with some children changed, and its hash input.
+
+    ``changes`` are ``(nibble, entry or None to remove)`` in ascending nibble order. The
+    three runs of the stored form are copied in slices between the changed children, so the
+    cost grows with the number of changes, not of children. Returns the new stored form,
+    its bitmap and leafmap, and its run of child hashes.
+    """
+    versions = 5 + 32 * n
+    key_hashes = versions + 8 * n
+    hs: list[bytes] = []
+    vs: list[bytes] = []
+    ks: list[bytes] = []
+    hp, vp, kp = 5, versions, key_hashes
+    new_bitmap, new_leafmap = bitmap, leafmap
+    for nibble, after in changes:
+        bit = 1 << nibble
+        below = bit - 1
+        r = (bitmap & below).bit_count()
+        h_at = 5 + 32 * r
+        v_at = versions + 8 * r
+        k_at = key_hashes + 32 * (leafmap & below).bit_count()
+        hs.append(raw[hp:h_at])
+        vs.append(raw[vp:v_at])
+        ks.append(raw[kp:k_at])
+        if bitmap & bit:  # skip the old entry
+            hp, vp, kp = h_at + 32, v_at + 8, (k_at + 32 if leafmap & bit else k_at)
+        else:
+            hp, vp, kp = h_at, v_at, k_at
+        if after is None:
+            new_bitmap &= ~bit
+            new_leafmap &= ~bit
+            continue
+        new_bitmap |= bit
+        hs.append(after[8:40])
+        vs.append(after[:8])
+        if len(after) == _LEAF_ENTRY:
+            ks.append(after[40:])
+            new_leafmap |= bit
+        else:
+            new_leafmap &= ~bit
+    hs.append(raw[hp:versions])
+    vs.append(raw[vp:key_hashes])
+    ks.append(raw[kp:])
+    hashes = b"".join(hs)
+    stored = b"".join([_INTERNAL, new_bitmap.to_bytes(2, "big"), new_leafmap.to_bytes(2, "big"), hashes, *vs, *ks])
+    return stored, new_bitmap, new_leafmap, hashes
+
+
+def decode_internal(raw: bytes) -> dict[int, NodeRef]:
+    """The children of a stored internal node, by nibble (for tools that walk the tree)."""
+    return {
+        nibble: NodeRef(int.from_bytes(entry[:8], "big"), entry[8:40], len(entry) == _LEAF_ENTRY)
+        for nibble, entry in _entries(raw).items()
+    }
+
+
+def _node_key(version: bytes, key_hash: bytes, depth: int) -> bytes:
+    """:func:`node_key` of the node at ``depth`` on the path ``key_hash``, version as 8 bytes."""
+    half = depth >> 1
+    if depth & 1:
+        return version + _DEPTH_BYTE[depth] + key_hash[:half] + _HIGH_NIBBLE[key_hash[half]]
+    return version + _DEPTH_BYTE[depth] + key_hash[:half]
+
+
+def _nibble(key_hash: bytes, depth: int) -> int:
+    b = key_hash[depth >> 1]
+    return b & 0x0F if depth & 1 else b >> 4
+
+
+def _ref(entry: bytes) -> NodeRef:
+    return NodeRef(int.from_bytes(entry[:8], "big"), entry[8:40], len(entry) == _LEAF_ENTRY)
 
 
 # --- updates ------------------------------------------------------------------------------
@@ -171,21 +290,25 @@ class TreeUpdate:
         return root_hash(self.root)
 
 
-@dataclass(slots=True)
-class _Item:
-    path: str
-    """Hex of sha256(key): the 64-nibble path."""
-    key: bytes
-    value: bytes | None
-    """None deletes the key."""
+_Write = tuple[bytes, bytes, bytes | None]
+"""(sha256(key), key, value or None to delete), sorted by key hash."""
+_Carried = tuple[bytes, bytes, bytes]
+"""(key hash, stored leaf, leaf hash) of an existing leaf that moves to another depth unchanged."""
 
 
 class _Updater:
-    """One batch update over a tree version (a private helper of :func:`apply_writes`)."""
+    """One batch update over a tree version (a private helper of :func:`apply_writes`).
 
-    def __init__(self, nodes: NodeReader, version: int) -> None:
+    Subtrees are referred to by their parent's raw child entry; ``writes[lo:hi]`` are the
+    writes under the subtree being updated, sorted by key hash.
+    """
+
+    __slots__ = ("new_nodes", "nodes", "stale", "vb", "writes")
+
+    def __init__(self, nodes: NodeReader, version: int, writes: list[_Write]) -> None:
         self.nodes = nodes
-        self.version = version
+        self.vb = version.to_bytes(8, "big")
+        self.writes = writes
         self.new_nodes: dict[bytes, bytes] = {}
         self.stale: list[bytes] = []
 
@@ -197,94 +320,209 @@ class _Updater:
             raise TreeError(f"tree node {key.hex()} is missing")
         return raw
 
-    def retire(self, ref: NodeRef, path: str) -> None:
-        key = node_key(ref.version, path)
-        if ref.version == self.version:
+    def retire(self, entry: bytes, key: bytes) -> None:
+        if entry[:8] == self.vb:
             self.new_nodes.pop(key, None)  # written by this very update: never stored
         else:
             self.stale.append(key)
 
-    def put_leaf(self, path: str, key: bytes, value: bytes) -> NodeRef:
-        self.new_nodes[node_key(self.version, path)] = encode_leaf(key, value)
-        return NodeRef(self.version, leaf_hash(_sha256(key).digest(), _sha256(value).digest()), True)
+    def put_leaf(self, depth: int, write: _Write, carried: _Carried | None) -> bytes:
+        key_hash, key, value = write
+        if carried is not None and carried[0] == key_hash:
+            raw, digest = carried[1], carried[2]
+        else:
+            if value is None:
+                raise TreeError("a deleted key cannot become a leaf")
+            raw = _LEAF + len(key).to_bytes(4, "big") + key + value
+            digest = _sha256(b"\x00" + key_hash + _sha256(value).digest()).digest()
+        self.new_nodes[_node_key(self.vb, key_hash, depth)] = raw
+        return self.vb + digest + key_hash
 
-    def put_internal(self, path: str, children: Mapping[int, NodeRef]) -> NodeRef:
-        self.new_nodes[node_key(self.version, path)] = encode_internal(children)
-        return NodeRef(self.version, _hash_children(children), False)
-
-    def build(self, path: str, leaves: list[_Item]) -> NodeRef | None:
-        """A new subtree at ``path`` holding exactly ``leaves`` (all with a value)."""
-        if not leaves:
+    def build(self, depth: int, group: list[_Write], carried: _Carried | None = None) -> bytes | None:
+        """A new subtree at ``depth`` holding exactly ``group`` (sorted, all with a value)."""
+        if not group:
             return None
-        if len(leaves) == 1:
-            item = leaves[0]
-            assert item.value is not None
-            return self.put_leaf(path, item.key, item.value)
-        depth = len(path)
+        if len(group) == 1:
+            return self.put_leaf(depth, group[0], carried)
         if depth >= MAX_DEPTH:
             raise TreeError("two keys share a 256-bit hash")
-        groups: dict[int, list[_Item]] = {}
-        for item in leaves:
-            groups.setdefault(_NIBBLE[item.path[depth]], []).append(item)
-        children: dict[int, NodeRef] = {}
-        for nibble, group in groups.items():
-            child = self.build(path + _HEX[nibble], group)
-            assert child is not None
-            children[nibble] = child
-        return self.put_internal(path, children)
-
-    def update(self, ref: NodeRef | None, path: str, items: list[_Item]) -> NodeRef | None:
-        """The subtree at ``path`` after applying ``items`` (all under ``path``) to ``ref``."""
-        if ref is None:
-            return self.build(path, [i for i in items if i.value is not None])
-        if ref.leaf:
-            return self._update_leaf(ref, path, items)
-        return self._update_internal(ref, path, items)
-
-    def _update_leaf(self, ref: NodeRef, path: str, items: list[_Item]) -> NodeRef | None:
-        old_key, old_value = decode_leaf(self.read(node_key(ref.version, path)))
-        old_path = _sha256(old_key).hexdigest()
-        merged = [i for i in items if i.value is not None]
-        replaced = next((i for i in items if i.path == old_path), None)
-        if replaced is None:
-            if not merged:
-                return ref  # only deletes of absent keys: unchanged
-            merged.append(_Item(old_path, old_key, old_value))
-        elif replaced.value == old_value and len(merged) == 1:
-            return ref  # rewritten with the same value
-        self.retire(ref, path)
-        return self.build(path, merged)
-
-    def _update_internal(self, ref: NodeRef, path: str, items: list[_Item]) -> NodeRef | None:
-        children = decode_internal(self.read(node_key(ref.version, path)))
-        depth = len(path)
-        groups: dict[int, list[_Item]] = {}
-        for item in items:
-            groups.setdefault(_NIBBLE[item.path[depth]], []).append(item)
-        changed = False
-        for nibble, group in groups.items():
-            before = children.get(nibble)
-            after = self.update(before, path + _HEX[nibble], group)
-            if after is before:
-                continue
-            changed = True
-            if after is None:
-                del children[nibble]
+        children: dict[int, bytes] = {}
+        half = depth >> 1
+        odd = depth & 1
+        n = len(group)
+        i = 0
+        while i < n:
+            b = group[i][0][half]
+            nibble = b & 0x0F if odd else b >> 4
+            j = i + 1
+            if odd:
+                while j < n and group[j][0][half] & 0x0F == nibble:
+                    j += 1
             else:
-                children[nibble] = after
-        if not changed:
-            return ref
-        self.retire(ref, path)
-        if not children:
+                while j < n and group[j][0][half] >> 4 == nibble:
+                    j += 1
+            child = self.build(depth + 1, group[i:j], carried)
+            if child is not None:
+                children[nibble] = child
+            i = j
+        raw, digest = _encode_entries(children)
+        self.new_nodes[_node_key(self.vb, group[0][0], depth)] = raw
+        return self.vb + digest
+
+    def update(self, entry: bytes | None, depth: int, lo: int, hi: int) -> bytes | None:
+        """The entry of the subtree at ``depth`` after applying ``writes[lo:hi]`` to ``entry``.
+
+        Returns ``entry`` itself (the same object) when nothing changed.
+        """
+        if entry is None:
+            return self.build(depth, [w for w in self.writes[lo:hi] if w[2] is not None])
+        if len(entry) == _LEAF_ENTRY:
+            return self._update_leaf(entry, depth, lo, hi)
+        if hi - lo == 1:
+            return self._update_one(entry, depth, lo)
+        return self._update_internal(entry, depth, lo, hi)
+
+    def _update_leaf(self, entry: bytes, depth: int, lo: int, hi: int) -> bytes | None:
+        old_kh = entry[40:]
+        if hi - lo == 1:  # the common cases: the leaf's own key rewritten or deleted
+            write = self.writes[lo]
+            if write[0] == old_kh:
+                value = write[2]
+                if value is None:
+                    self.retire(entry, _node_key(entry[:8], old_kh, depth))
+                    return None
+                digest = _sha256(b"\x00" + old_kh + _sha256(value).digest()).digest()
+                if digest == entry[8:40]:
+                    return entry  # rewritten with the same value
+                path = _node_key(entry[:8], old_kh, depth)
+                self.retire(entry, path)
+                key = write[1]
+                self.new_nodes[self.vb + path[8:]] = _LEAF + len(key).to_bytes(4, "big") + key + value
+                return self.vb + digest + old_kh
+            if write[2] is None:
+                return entry  # a delete of an absent key
+        group = self.writes[lo:hi]
+        merged = [w for w in group if w[2] is not None]
+        old_key = _node_key(entry[:8], old_kh, depth)
+        carried: _Carried | None = None
+        if not any(w[0] == old_kh for w in group):
+            if not merged:
+                return entry  # only deletes of absent keys
+            raw = self.read(old_key)  # the old leaf stays but moves down: its bytes move with it
+            leaf_key, leaf_value = decode_leaf(raw)
+            merged.append((old_kh, leaf_key, leaf_value))
+            merged.sort()
+            carried = (old_kh, raw, entry[8:40])
+        elif len(merged) == 1 and merged[0][0] == old_kh:
+            value = merged[0][2]
+            if value is not None and _sha256(b"\x00" + old_kh + _sha256(value).digest()).digest() == entry[8:40]:
+                return entry  # rewritten with the same value, the rest deletes of absent keys
+        self.retire(entry, old_key)
+        return self.build(depth, merged, carried)
+
+    def _update_internal(self, entry: bytes, depth: int, lo: int, hi: int) -> bytes | None:
+        writes = self.writes
+        key = _node_key(entry[:8], writes[lo][0], depth)
+        raw = self.read(key)
+        bitmap, leafmap, n = _header(raw)
+        half = depth >> 1
+        odd = depth & 1
+        changes: list[tuple[int, bytes | None]] = []
+        i = lo
+        while i < hi:
+            b = writes[i][0][half]
+            nibble = b & 0x0F if odd else b >> 4
+            j = i + 1
+            if odd:
+                while j < hi and writes[j][0][half] & 0x0F == nibble:
+                    j += 1
+            else:
+                while j < hi and writes[j][0][half] >> 4 == nibble:
+                    j += 1
+            before = _child(raw, bitmap, leafmap, n, 1 << nibble)
+            after = self.update(before, depth + 1, i, j)
+            if after is not before:
+                changes.append((nibble, after))
+            i = j
+        if not changes:
+            return entry
+        return self._replace(entry, key, depth, raw, bitmap, leafmap, n, changes)
+
+    def _update_one(self, entry: bytes, depth: int, i: int) -> bytes | None:
+        """:meth:`update` of an internal node under which only ``writes[i]`` falls.
+
+        The common case below the top levels: walk down the one path, then rebuild each
+        node on it from slices of its stored form around the one child that changed.
+        """
+        write = self.writes[i]
+        key_hash = write[0]
+        path: list[tuple[bytes, bytes, bytes, int, int, int, int]] = []
+        after: bytes | None
+        d = depth
+        while True:
+            key = _node_key(entry[:8], key_hash, d)
+            raw = self.read(key)
+            bitmap, leafmap, n = _header(raw)
+            b = key_hash[d >> 1]
+            nibble = b & 0x0F if d & 1 else b >> 4
+            path.append((entry, key, raw, bitmap, leafmap, n, nibble))
+            child = _child(raw, bitmap, leafmap, n, 1 << nibble)
+            d += 1
+            if child is None:
+                if write[2] is None:
+                    return path[0][0]  # a delete of an absent key
+                after = self.put_leaf(d, write, None)
+                break
+            if len(child) == _LEAF_ENTRY:
+                after = self._update_leaf(child, d, i, i + 1)
+                if after is child:
+                    return path[0][0]
+                break
+            entry = child
+        while path:
+            node, key, raw, bitmap, leafmap, n, nibble = path.pop()
+            d -= 1
+            after = self._replace(node, key, d, raw, bitmap, leafmap, n, [(nibble, after)])
+        return after
+
+    def _replace(
+        self,
+        entry: bytes,
+        key: bytes,
+        depth: int,
+        raw: bytes,
+        bitmap: int,
+        leafmap: int,
+        n: int,
+        changes: list[tuple[int, bytes | None]],
+    ) -> bytes | None:
+        """Replace the internal node ``entry`` (stored as ``raw`` under ``key``) by one with ``changes``."""
+        self.retire(entry, key)
+        stored, bitmap, leafmap, hashes = _rebuild(raw, bitmap, leafmap, n, changes)
+        if not bitmap:
             return None
-        if len(children) == 1:
-            ((nibble, only),) = children.items()
-            if only.leaf:  # a lone leaf moves up to where it is alone
-                child_path = path + _HEX[nibble]
-                key, value = decode_leaf(self.read(node_key(only.version, child_path)))
-                self.retire(only, child_path)
-                return self.put_leaf(path, key, value)
-        return self.put_internal(path, children)
+        if bitmap == leafmap and not bitmap & (bitmap - 1):  # a lone leaf moves up to where it is alone
+            only = stored[5:37]
+            leaf_kh = stored[45:77]
+            version = stored[37:45]
+            child_key = _node_key(version, leaf_kh, depth + 1)
+            leaf = self.read(child_key)
+            self.retire(version, child_key)
+            self.new_nodes[_node_key(self.vb, leaf_kh, depth)] = leaf
+            return self.vb + only + leaf_kh
+        self.new_nodes[self.vb + key[8:]] = stored
+        return self.vb + _sha256(b"\x01" + stored[1:3] + hashes).digest()
+
+
+def _root_entry(nodes: NodeReader, root: NodeRef) -> bytes:
+    """The raw entry of ``root`` (a leaf root's entry needs its key hash: read the leaf)."""
+    vb = root.version.to_bytes(8, "big")
+    if not root.leaf:
+        return vb + root.hash
+    raw = nodes.get_node(vb + _DEPTH_BYTE[0])
+    if raw is None:
+        raise TreeError(f"the root leaf of version {root.version} is missing")
+    return vb + root.hash + _sha256(decode_leaf(raw)[0]).digest()
 
 
 def apply_writes(
@@ -292,13 +530,18 @@ def apply_writes(
 ) -> TreeUpdate:
     """Apply one block's write set (None deletes) to the tree whose root is ``root``.
 
-    Reads only the nodes on the paths of the written keys, never the whole state. New
-    nodes are written at ``version``, which must be above every version in the tree.
-    Deleting an absent key or rewriting a value unchanged changes nothing.
+    Reads only the internal nodes on the paths of the written keys (and a leaf only where
+    a new key splits it or a delete moves it up), never the whole state. New nodes are
+    written at ``version``, which must be above every version in the tree. Deleting an
+    absent key or rewriting a value unchanged changes nothing.
     """
-    items = sorted((_Item(_sha256(k).hexdigest(), k, v) for k, v in writes.items()), key=lambda i: i.path)
-    updater = _Updater(nodes, version)
-    new_root = updater.update(root, "", items) if items else root
+    if not writes:
+        return TreeUpdate(root, {}, ())
+    items: list[_Write] = sorted([(_sha256(k).digest(), k, v) for k, v in writes.items()])
+    updater = _Updater(nodes, version, items)
+    entry = None if root is None else _root_entry(nodes, root)
+    after = updater.update(entry, 0, 0, len(items))
+    new_root = root if after is entry else (None if after is None else _ref(after))
     return TreeUpdate(new_root, updater.new_nodes, tuple(updater.stale))
 
 
@@ -380,28 +623,31 @@ class StateProof:
 
 def read_at(nodes: NodeReader, root: NodeRef | None, key: bytes) -> tuple[bytes | None, StateProof]:
     """The value of ``key`` in the tree under ``root`` (None if absent) and its proof."""
-    path = _sha256(key).hexdigest()
+    key_hash = _sha256(key).digest()
     levels: list[ProofLevel] = []
-    ref = root
+    if root is None:
+        return None, StateProof((), None)
+    version = root.version.to_bytes(8, "big")
+    leaf = root.leaf
     depth = 0
-    while ref is not None and not ref.leaf:
-        raw = nodes.get_node(node_key(ref.version, path[:depth]))
+    while not leaf:
+        raw = nodes.get_node(_node_key(version, key_hash, depth))
         if raw is None:
-            raise TreeError(f"tree node at depth {depth} of version {ref.version} is missing")
-        children = decode_internal(raw)
-        nibble = _NIBBLE[path[depth]]
-        bitmap = 0
-        for n in children:
-            bitmap |= 1 << n
-        siblings = tuple(children[n].hash for n in sorted(children) if n != nibble)
+            raise TreeError(f"tree node at depth {depth} of version {int.from_bytes(version, 'big')} is missing")
+        bitmap, leafmap, n = _header(raw)
+        bit = 1 << _nibble(key_hash, depth)
+        on_path = 32 * (bitmap & (bit - 1)).bit_count() if bitmap & bit else -1
+        siblings = tuple([raw[5 + j : 37 + j] for j in range(0, 32 * n, 32) if j != on_path])
         levels.append(ProofLevel(bitmap, siblings))
-        ref = children.get(nibble)
+        child = _child(raw, bitmap, leafmap, n, bit)
+        if child is None:
+            return None, StateProof(tuple(levels), None)
+        version = child[:8]
+        leaf = len(child) == _LEAF_ENTRY
         depth += 1
-    if ref is None:
-        return None, StateProof(tuple(levels), None)
-    raw = nodes.get_node(node_key(ref.version, path[:depth]))
+    raw = nodes.get_node(_node_key(version, key_hash, depth))
     if raw is None:
-        raise TreeError(f"tree leaf at depth {depth} of version {ref.version} is missing")
+        raise TreeError(f"tree leaf at depth {depth} of version {int.from_bytes(version, 'big')} is missing")
     leaf_key, value = decode_leaf(raw)
     proof = StateProof(tuple(levels), (sha256(leaf_key), sha256(value)))
     return (value if leaf_key == key else None), proof

@@ -30,7 +30,11 @@ key                        value
                            concatenated (raw bytes): leaf 0 begin-block events, then one
                            per receipt (chain.execution.result_leaves)
 ``n/<node_key>``           a state-tree node (chain/state_tree.py's stored form, raw
-                           bytes); ``node_key`` = ``<version:8><depth:1><packed path>``
+                           bytes); ``node_key`` = ``<version:8><depth:1><packed path>``.
+                           A leaf is ``L <u32 key length> key value``; an internal node
+                           ``I <bitmap:2> <leafmap:2>`` then its children's hashes (32
+                           each), versions (8 each) and the key hashes of its leaf children
+                           (32 each), each run in nibble order (schema 3)
 ``r/<height:8>``           the state-tree root of that version: ``[version, hash, leaf]``
                            of the root node, or ``[]`` for an empty state
 ``z/<height:8>``           the keys of the tree nodes that block replaced (``[key, ...]``):
@@ -49,7 +53,8 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
+"""3: internal tree nodes carry their leaf children's key hashes (2026-12-02); 2: the state tree."""
 HEIGHT_BYTES: Final = 8
 
 META_SCHEMA: Final = b"m/schema"

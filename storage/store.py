@@ -8,6 +8,7 @@ Opening a store resumes at its stored head without replaying history.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,10 @@ from chain.votes import Commit
 from storage import keys as k
 
 MAX_VALUE_BYTES: Final = 80 * 1024 * 1024
+NODE_CACHE_BYTES: Final = 64 * 1024 * 1024
+"""Default bound of the in-memory cache of state-tree nodes."""
+_CACHE_ENTRY_OVERHEAD: Final = 100
+"""Approximate bytes of Python objects per cached node beyond its key and value."""
 
 
 class StoreError(Exception):
@@ -93,38 +98,81 @@ class Head:
     """None at height 0."""
 
 
+class NodeCache:
+    """A bounded in-memory cache of stored state-tree nodes, by node key.
+
+    A node is never changed once written under its key (a new version gets a new key), so
+    a cached copy is always the stored one; pruning discards what it deletes. Holds at most
+    about ``max_bytes``, evicting the oldest inserted first: every block re-inserts the new
+    versions of the nodes near the root, so the hot part of the tree stays cached.
+    """
+
+    __slots__ = ("_bytes", "_lock", "_max", "_nodes")
+
+    def __init__(self, max_bytes: int) -> None:
+        self._nodes: OrderedDict[bytes, bytes] = OrderedDict()
+        self._bytes = 0
+        self._max = max_bytes
+        self._lock = threading.Lock()
+
+    def get(self, node_key: bytes) -> bytes | None:
+        """The cached node under ``node_key``, or None."""
+        return self._nodes.get(node_key)
+
+    def put(self, node_key: bytes, node: bytes) -> None:
+        """Remember ``node`` as the one stored under ``node_key``."""
+        with self._lock:
+            if node_key in self._nodes:
+                return
+            self._nodes[node_key] = node
+            self._bytes += len(node_key) + len(node) + _CACHE_ENTRY_OVERHEAD
+            while self._bytes > self._max and self._nodes:
+                old_key, old = self._nodes.popitem(last=False)
+                self._bytes -= len(old_key) + len(old) + _CACHE_ENTRY_OVERHEAD
+
+    def discard(self, node_key: bytes) -> None:
+        """Forget the node under ``node_key`` (it was deleted from the store)."""
+        with self._lock:
+            old = self._nodes.pop(node_key, None)
+            if old is not None:
+                self._bytes -= len(node_key) + len(old) + _CACHE_ENTRY_OVERHEAD
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+
 class DbNodes:
-    """A :class:`chain.state_tree.NodeReader` over the tree nodes in the database."""
+    """A :class:`chain.state_tree.NodeReader` over the tree nodes in the database, through a cache."""
 
-    __slots__ = ("_db",)
+    __slots__ = ("_cache", "_db")
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, cache: NodeCache) -> None:
         self._db = db
+        self._cache = cache
 
     def get_node(self, node_key: bytes) -> bytes | None:
         """Return the stored tree node under ``node_key``, or None."""
-        value: bytes | None = self._db.get(k.tree_node_key(node_key))
-        return value
+        node = self._cache.get(node_key)
+        if node is None:
+            node = self._db.get(k.tree_node_key(node_key))
+            if node is not None:
+                self._cache.put(node_key, node)
+        return node
 
 
-class DbState:
+class DbState(DbNodes):
     """A :class:`chain.state.CommittedState` over the committed state in the database."""
 
-    __slots__ = ("_db", "tree_root")
+    __slots__ = ("tree_root",)
 
-    def __init__(self, db: Any, tree_root: NodeRef | None) -> None:
-        self._db = db
+    def __init__(self, db: Any, cache: NodeCache, tree_root: NodeRef | None) -> None:
+        super().__init__(db, cache)
         self.tree_root = tree_root
         """The state tree's root at the stored head (the store moves it with every commit)."""
 
     def get(self, key: bytes) -> bytes | None:
         """Return the committed value at state ``key``, or None."""
         value: bytes | None = self._db.get(k.state_key(key))
-        return value
-
-    def get_node(self, node_key: bytes) -> bytes | None:
-        """Return the stored tree node under ``node_key``, or None."""
-        value: bytes | None = self._db.get(k.tree_node_key(node_key))
         return value
 
 
@@ -167,26 +215,33 @@ class StateSnapshot:
 class ChainStore:
     """One node's chain in LevelDB. Reads are thread-safe; only one writer commits."""
 
-    def __init__(self, db: Any, genesis: Genesis, registry: KindRegistry, head: Head) -> None:
+    def __init__(
+        self, db: Any, genesis: Genesis, registry: KindRegistry, head: Head, node_cache_bytes: int = NODE_CACHE_BYTES
+    ) -> None:
         self._db = db
         self._registry = registry
         self._lock = threading.Lock()
         self.genesis = genesis
-        self.nodes = DbNodes(db)
+        self.node_cache = NodeCache(node_cache_bytes)
+        """Tree nodes recently written or read (both the executor's and the proofs' reads go through it)."""
+        self.nodes = DbNodes(db, self.node_cache)
         self._head = head
-        self.state = DbState(db, self._read_root(head.height))
+        self.state = DbState(db, self.node_cache, self._read_root(head.height))
         raw = db.get(k.META_PRUNED)
         self._oldest = 0 if raw is None else as_int(decode(raw), "oldest kept version")
 
     # --- opening ---------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, genesis: Genesis, registry: KindRegistry) -> ChainStore:
+    def open(
+        cls, path: Path, genesis: Genesis, registry: KindRegistry, node_cache_bytes: int = NODE_CACHE_BYTES
+    ) -> ChainStore:
         """Open (creating if needed) the store at ``path`` for ``genesis``.
 
         A new store is initialised with the genesis state in one synced batch. An
         existing one must carry the same genesis hash and schema version, else
         GenesisMismatch / StoreError; its head is read back, nothing is replayed.
+        ``node_cache_bytes`` bounds the in-memory cache of state-tree nodes (0: none).
         """
         try:
             db = plyvel.DB(str(path), create_if_missing=True, paranoid_checks=True)
@@ -197,7 +252,7 @@ class ChainStore:
         except BaseException:
             db.close()
             raise
-        return cls(db, genesis, registry, head)
+        return cls(db, genesis, registry, head, node_cache_bytes)
 
     @staticmethod
     def _init_or_check(db: Any, genesis: Genesis) -> Head:
@@ -214,7 +269,7 @@ class ChainStore:
                 initial = dict(genesis.initial_state().items())
                 for key, value in initial.items():
                     batch.put(k.state_key(key), value)
-                tree = apply_writes(DbNodes(db), None, 0, initial)
+                tree = apply_writes(DbNodes(db, NodeCache(0)), None, 0, initial)
                 for node_key, node in tree.new_nodes.items():
                     batch.put(k.tree_node_key(node_key), node)
                 batch.put(k.tree_root_key(0), encode(root_to_wire(tree.root)))
@@ -484,6 +539,9 @@ class ChainStore:
                 batch.put(k.META_HEAD, encode([header.height, header.hash]))
             self._head = Head(header.height, header.hash, header)
             self.state.tree_root = tree.root
+            cache = self.node_cache
+            for node_key, node in tree.new_nodes.items():
+                cache.put(node_key, node)
             return self._head
 
     # --- pruning ---------------------------------------------------------------------
@@ -501,16 +559,21 @@ class ChainStore:
             if target <= start:
                 return start
             end = min(target, start + max_versions)
+            pruned: list[bytes] = []
             with self._db.write_batch(transaction=True, sync=True) as batch:
                 for version in range(start + 1, end + 1):
                     raw = self._db.get(k.tree_stale_key(version))
                     if raw is not None:
                         for node_key in as_list(decode(raw, MAX_VALUE_BYTES), "stale nodes"):
-                            batch.delete(k.tree_node_key(as_bytes(node_key, "stale node key", max_len=64)))
+                            stale = as_bytes(node_key, "stale node key", max_len=64)
+                            batch.delete(k.tree_node_key(stale))
+                            pruned.append(stale)
                         batch.delete(k.tree_stale_key(version))
                     batch.delete(k.tree_root_key(version - 1))
                 batch.put(k.META_PRUNED, encode(end))
             self._oldest = end
+            for node_key in pruned:
+                self.node_cache.discard(node_key)
             return end
 
 

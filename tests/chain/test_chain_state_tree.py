@@ -12,10 +12,13 @@ from chain.encoding import decode, encode
 from chain.state import MemoryState
 from chain.state_tree import (
     EMPTY_ROOT,
+    NodeRef,
     ProofError,
     StateProof,
     apply_writes,
     compute_root,
+    decode_internal,
+    node_key,
     read_at,
     verify_state_proof,
 )
@@ -149,3 +152,91 @@ def test_an_update_reads_only_the_written_paths_and_lists_what_it_replaced() -> 
     assert update.root_hash == compute_root({**items, b"\x00\x00\x00\x01": b"new"}.items())
     unchanged = apply_writes(state, state.tree_root, 1, {b"\x00\x00\x00\x01": b"v", b"absent": None})
     assert unchanged.root == state.tree_root and not unchanged.new_nodes and not unchanged.stale
+
+
+def test_rewriting_or_deleting_existing_keys_reads_no_leaf() -> None:
+    items = {i.to_bytes(4, "big"): b"v" for i in range(5000)}
+    state = MemoryState(items)
+    kinds: list[bytes] = []
+
+    class Counting:
+        def get_node(self, node_key: bytes) -> bytes | None:
+            raw = state.get_node(node_key)
+            kinds.append(b"" if raw is None else raw[:1])
+            return raw
+
+    writes: dict[bytes, bytes | None] = {i.to_bytes(4, "big"): b"w" for i in range(0, 5000, 7)}
+    writes.update({i.to_bytes(4, "big"): None for i in range(3, 5000, 101)})
+    update = apply_writes(Counting(), state.tree_root, 1, writes)
+    assert kinds and set(kinds) <= {b"I", b"L"}
+    # a leaf is read only where a delete leaves a lone sibling leaf that moves up
+    assert kinds.count(b"L") <= len([v for v in writes.values() if v is None])
+    final = {**items, **writes}
+    assert update.root_hash == compute_root((k, v) for k, v in final.items() if v is not None)
+
+
+def _collect(nodes: dict[bytes, bytes], ref: NodeRef | None, path: str, out: set[bytes]) -> None:
+    if ref is None:
+        return
+    key = node_key(ref.version, path)
+    assert key in nodes, f"node {key.hex()} of a retained version is missing"
+    out.add(key)
+    if not ref.leaf:
+        for nibble, child in decode_internal(nodes[key]).items():
+            _collect(nodes, child, path + format(nibble, "x"), out)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stale_lists_let_pruning_keep_every_retained_version_whole(seed: int) -> None:
+    """Random inserts, rewrites and deletes (down to a few keys, so leaves split and move up
+    across levels); after each block, the nodes older versions replaced are deleted once no
+    retained version needs them, and every retained version still reads and proves whole."""
+    rng = random.Random(seed)
+    keep = 3
+    nodes: dict[bytes, bytes] = {}
+    roots = []
+    stale_at: list[tuple[bytes, ...]] = []
+    snapshots: list[dict[bytes, bytes]] = []
+    current: dict[bytes, bytes] = {}
+
+    class Nodes:
+        def get_node(self, node_key: bytes) -> bytes | None:
+            return nodes.get(node_key)
+
+    root = None
+    universe = [rng.randbytes(rng.randint(1, 6)) for _ in range(400)]
+    for version in range(40):
+        writes: dict[bytes, bytes | None] = {}
+        shrink = version % 10 >= 7  # some blocks delete most keys
+        for key in rng.sample(universe, rng.randint(1, 120)):
+            if shrink or rng.random() < 0.25:
+                writes[key] = None
+            else:
+                writes[key] = rng.randbytes(rng.randint(0, 9))
+        update = apply_writes(Nodes(), root, version, writes)
+        assert not set(update.new_nodes) & set(nodes), "a node key was written twice"
+        nodes.update(update.new_nodes)
+        root = update.root
+        for key, value in writes.items():
+            if value is None:
+                current.pop(key, None)
+            else:
+                current[key] = value
+        roots.append(root)
+        stale_at.append(update.stale)
+        snapshots.append(dict(current))
+        assert update.root_hash == compute_root(current.items())
+        oldest = version - keep + 1
+        if oldest >= 1:
+            for stale_key in stale_at[oldest]:  # needed only by versions below `oldest`
+                del nodes[stale_key]
+        reachable: set[bytes] = set()
+        for v in range(max(0, oldest), version + 1):
+            _collect(nodes, roots[v], "", reachable)
+        assert reachable == set(nodes), "pruning must leave exactly what the retained versions reach"
+        for v in range(max(0, oldest), version + 1):
+            rh = EMPTY_ROOT if roots[v] is None else roots[v].hash
+            for key in rng.sample(universe, 25):
+                got, proof = read_at(Nodes(), roots[v], key)
+                assert got == snapshots[v].get(key)
+                verify_state_proof(rh, key, got, proof)

@@ -15,6 +15,7 @@ from types import ModuleType
 import plyvel
 import pytest
 
+from chain.encoding import decode
 from chain.execution import read_validators
 from chain.genesis import Genesis
 from chain.params import ChainParams
@@ -23,7 +24,7 @@ from chain.transfer import CORE_KINDS
 from chain.validators import Validator, ValidatorSet
 from chain.votes import verify_commit
 from storage import keys as k
-from storage.store import ChainStore, GenesisMismatch, PrunedHeight, StoreError
+from storage.store import ChainStore, GenesisMismatch, NodeCache, PrunedHeight, StoreError
 
 WRITER = Path(__file__).with_name("storage_chain_writer.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -114,12 +115,14 @@ def test_non_empty_database_without_genesis_is_refused(tmp_path: Path) -> None:
         ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS)
 
 
-def test_schema_mismatch_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("schema", [99, 2, 1])
+def test_schema_mismatch_is_refused(tmp_path: Path, schema: int) -> None:
+    """Another schema, newer or older (2: tree nodes without their leaves' key hashes), is refused."""
     ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS).close()
     db = plyvel.DB(str(tmp_path / "db"))
-    db.put(k.META_SCHEMA, b"\x63")
+    db.put(k.META_SCHEMA, bytes([schema]))
     db.close()
-    with pytest.raises(StoreError, match="schema version 99"):
+    with pytest.raises(StoreError, match=f"schema version {schema}, this node reads {k.SCHEMA_VERSION}"):
         ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS)
 
 
@@ -245,4 +248,32 @@ def test_the_state_tree_is_versioned_proven_and_pruned(tmp_path: Path) -> None:
         verify_state_proof(store.header(height).state_root, key, value, proof)  # type: ignore[union-attr]
     with pytest.raises(StoreError):
         store.state_at(key, 9)
+    store.close()
+
+
+def test_the_node_cache_is_bounded_and_forgets_what_pruning_deletes(tmp_path: Path) -> None:
+    cache = NodeCache(10_000)
+    for i in range(1_000):
+        cache.put(i.to_bytes(9, "big"), bytes(50))
+    assert 0 < len(cache) <= 10_000 // 159 + 1
+    assert cache.get((999).to_bytes(9, "big")) == bytes(50) and cache.get((0).to_bytes(9, "big")) is None
+    store = ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS)
+    _write_blocks(store, 6)
+    stale = []
+    for height in range(1, 4):
+        listed = store._db.get(k.tree_stale_key(height))
+        if listed is not None:
+            stale.extend(decode(listed))
+    assert stale, "the blocks replaced some tree nodes"
+    for node_key in stale:
+        store.nodes.get_node(node_key)  # cached (they are still stored: nothing is pruned yet)
+    while store.prune(3) < 4:
+        pass
+    for node_key in stale:
+        assert store.nodes.get_node(node_key) is None, "a pruned node is still served"
+    header = store.head.header
+    assert header is not None
+    key = next(iter(dict(store.state_items())))
+    value, proof = store.state_at(key, store.height)
+    verify_state_proof(header.state_root, key, value, proof)
     store.close()
