@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
 from aiohttp import hdrs, web
@@ -22,6 +22,7 @@ from chain.tx import MAX_TX_BYTES, Transaction
 from node.admission import RETRYABLE_REASONS
 from node.api_common import SERVICES, NodeServices, Problem, parse_height, parse_hex, problem_response, read_json
 from node.events import CommittedBlock
+from node.extensions import ApiExtension, apply_extensions
 from node.market_api import MARKET_ROUTES, stream_filter
 from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
@@ -450,10 +451,11 @@ ROUTES: Final = (
 )
 
 
-def build_app(services: NodeServices, max_body_bytes: int) -> web.Application:
-    """The aiohttp application of the client API."""
+def build_app(services: NodeServices, max_body_bytes: int, extensions: Sequence[ApiExtension] = ()) -> web.Application:
+    """The aiohttp application of the client API, with ``extensions`` (e.g. web/'s pages) mounted on it."""
     app = web.Application(middlewares=[problem_middleware], client_max_size=max_body_bytes)
     app[SERVICES] = services
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
+    apply_extensions(app, extensions)
     return app
