@@ -124,7 +124,14 @@ async def order(request: web.Request) -> web.StreamResponse:
     )
 
 
+@page_handler
+async def wallet(request: web.Request) -> web.StreamResponse:
+    """The browser wallet: create or import a key, kept encrypted in the browser (static/wallet.js)."""
+    return request.app[RENDERER].page("wallet.html", page_kind="wallet")
+
+
 SHOP_ROUTES: Final = (
+    ("GET", "/wallet", wallet),
     ("GET", "/shop", shop),
     ("GET", "/listing/{id}", listing),
     ("GET", "/order/{id}", order),

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Final
 
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import BrowserContext, ConsoleMessage, Page, Response, async_playwright, expect
 
 CHROMIUM: Final = Path("/usr/bin/chromium")
 CHROMIUM_ARGS: Final = (
@@ -26,6 +26,7 @@ CHROMIUM_ARGS: Final = (
 DEADLINE_MS: Final = 15_000
 """How long a browser condition may take to hold (a live update, a navigation)."""
 PHONE: Final = {"width": 360, "height": 740}
+expect.set_options(timeout=DEADLINE_MS)
 
 
 @asynccontextmanager
@@ -48,9 +49,24 @@ async def chromium(profile: Path, viewport: dict[str, int] | None = None) -> Asy
             await context.close()
 
 
-def collect_errors(page: Page) -> list[str]:
-    """A list that fills with the page's console errors and uncaught exceptions (CSP violations included)."""
+RESOURCE_ERROR: Final = "Failed to load resource"
+
+
+def collect_errors(page: Page, expected_404s: tuple[str, ...] = ()) -> list[str]:
+    """A list that fills with the page's console errors, uncaught exceptions (CSP violations
+    included) and HTTP error answers (as ``HTTP <status> <url>``), except 404s of URLs that
+    contain one of ``expected_404s`` (e.g. the account of a key not funded yet)."""
     errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type == "error" and not msg.text.startswith(RESOURCE_ERROR):  # reported with its URL below
+            errors.append(msg.text)
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400 and not (response.status == 404 and any(p in response.url for p in expected_404s)):
+            errors.append(f"HTTP {response.status} {response.url}")
+
+    page.on("console", on_console)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", on_response)
     return errors

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from node_market_kit import addr
-from web_kit import PRICE, XSS_TITLE, page, place_order, scenario, text_of, web_node
+from web_kit import MAX_PAGE_BYTES, PRICE, XSS_TITLE, page, place_order, scenario, text_of, web_node
 
 from market.bodies import ListingPause, OrderConfirm, OrderReview
 
@@ -67,3 +68,35 @@ async def test_chain_text_is_escaped_everywhere_it_is_shown(tmp_path: Path) -> N
             html = await page(m, path)
             assert "<script>alert" not in html, path
             assert "&lt;script&gt;alert(1)&lt;/script&gt; mug" in html, path
+
+
+ASSET_RE = re.compile(r'(?:src|href)="(/static/[^"?]+)\?v=([0-9a-f]{10})"')
+
+
+async def test_each_page_with_its_scripts_and_styles_weighs_under_100_kb(tmp_path: Path) -> None:
+    async with web_node(tmp_path) as m:
+        sc = await scenario(m)
+        for path in ("/", f"/block/{sc.transfer_height}", f"/tx/{sc.order_tx}", "/shop", f"/listing/{sc.listing_id}",
+                     f"/order/{sc.order_id}", f"/address/{addr(m['buyer'])}", "/wallet"):  # fmt: skip
+            html = await page(m, path)
+            total = len(html.encode())
+            assets = ASSET_RE.findall(html)
+            assert {a for a, _ in assets} >= {"/static/style.css", "/static/app.js"}, path
+            for asset, version in assets:
+                async with m.http.get(m.url + asset, params={"v": version}) as r:
+                    assert r.status == 200 and "immutable" in r.headers["Cache-Control"]
+                    total += len(await r.read())
+            assert total < MAX_PAGE_BYTES, (path, total)
+        async with m.http.get(m.url + "/static/wallet.js", headers={"Accept-Encoding": "gzip"}) as r:
+            assert r.headers["Content-Encoding"] == "gzip" and r.headers["Cache-Control"] == "no-cache"
+
+
+async def test_wallet_and_buying_say_they_need_javascript_when_it_is_off(tmp_path: Path) -> None:
+    async with web_node(tmp_path) as m:
+        sc = await scenario(m)
+        wallet = await page(m, "/wallet")
+        assert "<noscript>" in wallet and "The wallet needs JavaScript" in wallet
+        assert '<section id="wallet" hidden>' in wallet
+        listing = await page(m, f"/listing/{sc.listing_id}")
+        assert f'data-merchant-key="{m["merchant"].public_key.hex()}"' in listing
+        assert "Buying here needs JavaScript" in listing and 'id="buy" hidden' in listing
