@@ -13,6 +13,7 @@ from market.queries import escrow_of, get_listing, get_order, get_reputation, ge
 from market.records import Listing, ListingStatus, Reputation
 from node.api_common import SERVICES
 from node.market_index import MAX_CURSOR_BYTES, ListingQuery, MarketIndex, QueryError, query_words
+from web.order_actions import actions_for
 from web.pages import RENDERER, PageError, not_found, page_handler
 
 PAGE_SIZE: Final = 20
@@ -112,12 +113,14 @@ async def order(request: web.Request) -> web.StreamResponse:
     if record is None:
         raise not_found(f"no order {order_id.hex()}")
     item = get_listing(state, record.listing_id)
+    review = get_review(state, order_id)
     return request.app[RENDERER].page(
         "order.html",
         order=record,
         listing=item,
         escrow=escrow_of(state, order_id),
-        review=get_review(state, order_id),
+        review=review,
+        actions=actions_for(record.state, review is not None),
         buyer=encode_address(record.buyer),
         merchant=encode_address(record.merchant),
         page_kind="order",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from browser_kit import chromium, collect_errors
 from node_market_kit import addr
-from playwright.async_api import Request, expect
+from playwright.async_api import Page, Request, expect
 from web_kit import PRICE, SHIP, web_node
 
 from chain.address import parse_account
@@ -94,4 +94,83 @@ async def test_an_imported_key_is_kept_in_the_page_and_never_sent_to_the_node(tm
         await page.get_by_role("button", name="Forget this key").click()
         await expect(page.locator("#wallet-current")).to_be_hidden()
         assert await page.evaluate("localStorage.getItem('agora.wallet.v1')") is None
+        assert errors == []
+
+
+async def _import_key(page: Page, url: str, seed: str) -> None:
+    await page.goto(url + "/wallet")
+    await page.get_by_label("Secret key (64 hex digits)").fill(seed)
+    await page.get_by_label("Password to keep it under").fill(PASSWORD)
+    await page.get_by_role("button", name="Import key").click()
+    await expect(page.locator("#wallet-current")).to_be_visible()
+
+
+async def _act(page: Page, action: str, **fields: str) -> None:
+    """Fill and submit the order page's form for ``action``; wait until the page reloads into the new state."""
+    form = page.locator(f'form[data-action="{action}"]')
+    await expect(form).to_be_visible()
+    for label, value in fields.items():
+        target = form.get_by_label(label)
+        if await target.evaluate("e => e.tagName") == "SELECT":
+            await target.select_option(value)
+        else:
+            await target.fill(value)
+    await form.get_by_label("Your key's password").fill(PASSWORD)
+    async with page.expect_navigation():
+        await form.get_by_role("button").click()
+
+
+async def test_merchant_accepts_and_ships_and_the_shopper_confirms_and_reviews_on_the_order_page(
+    tmp_path: Path,
+) -> None:
+    async with (
+        web_node(tmp_path) as m,
+        chromium(tmp_path / "shopper") as shopper_browser,
+        chromium(tmp_path / "merchant") as merchant_browser,
+    ):
+        listing = await m.create_listing(price=PRICE, shipping=(("standard", SHIP),))
+        shopper = await shopper_browser.new_page()
+        merchant = await merchant_browser.new_page()
+        errors = collect_errors(shopper) + collect_errors(merchant)
+        await _import_key(shopper, m.url, m["buyer2"].seed.hex())
+        await _import_key(merchant, m.url, m["merchant"].seed.hex())
+
+        await shopper.goto(m.url + f"/listing/{listing}")
+        await shopper.get_by_label("Delivery address").fill(DELIVERY)
+        await shopper.get_by_label("Your key's password").fill(PASSWORD)
+        await shopper.get_by_role("button", name="Place order").click()
+        await expect(shopper).to_have_url(re.compile(r"/order/[0-9a-f]{64}$"))
+        order_id = shopper.url.rsplit("/", 1)[1]
+        await expect(shopper.locator("body")).to_have_attribute("data-live", "open")
+        await expect(shopper.locator('form[data-action="cancel"]')).to_be_visible()  # the buyer's only move
+        await expect(shopper.locator('form[data-action="accept"]')).to_be_hidden()
+
+        await merchant.goto(m.url + f"/order/{order_id}")
+        await expect(merchant.locator("#act-who")).to_contain_text("merchant")
+        await _act(merchant, "accept")
+        await expect(merchant.locator("#order-state")).to_have_text("accepted")
+        await expect(shopper.locator("#order-state")).to_have_text("accepted")  # live, no reload
+        await expect(shopper.locator("#order-actions")).to_contain_text("The order is now accepted")
+        await _act(merchant, "ship", **{"Tracking reference": "PARCEL-42"})
+        await expect(shopper.locator("#order-state")).to_have_text("shipped")
+        await expect(shopper.locator("#timeline li").last).to_contain_text("ship → shipped")
+
+        await shopper.reload()
+        await _act(shopper, "confirm")
+        await expect(shopper.locator("#order-state")).to_have_text("settled")
+        await expect(merchant.locator("#order-state")).to_have_text("settled")
+        await _act(shopper, "review", Rating="4", **{"Comment": "Sturdy <b>mug</b>"})
+        await expect(shopper.locator("blockquote").first).to_have_text("Sturdy <b>mug</b>")
+
+        order = await m.order(order_id)
+        assert [h["action"] for h in order["history"]] == ["place", "accept", "ship", "confirm"]
+        assert [h["actor"] for h in order["history"]] == [addr(m["buyer2"])] + [addr(m["merchant"])] * 2 + [
+            addr(m["buyer2"])
+        ]
+        assert order["escrow"] == 0 and order["review"]["rating"] == 4
+        assert open_sealed(m["buyer2"], bytes.fromhex(order["tracking"])) == b"PARCEL-42"
+
+        settled_at = order["history"][-1]["height"]  # the explorer shows the block that settled it
+        await shopper.goto(m.url + f"/block/{settled_at}")
+        await expect(shopper.locator("tbody")).to_contain_text("order.confirm")
         assert errors == []

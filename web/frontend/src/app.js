@@ -119,6 +119,14 @@ function orderPage(orderId) {
   async function refresh() {
     const order = await getJson(`/api/v1/orders/${orderId}`);
     live("order-state").textContent = order.state;
+    const actions = document.getElementById("order-actions");
+    if (actions && actions.dataset.state !== order.state && !actions.dataset.stale) {
+      // what the parties may do next has changed: the forms above are for the old state
+      actions.dataset.stale = "1";
+      for (const form of actions.querySelectorAll("form")) form.hidden = true;
+      const note = el("p", {}, `The order is now ${order.state}. `, link(window.location.pathname, "Reload"), " to act on it.");
+      actions.append(note);
+    }
     document.getElementById("order-escrow").textContent = amount(order.escrow);
     const items = order.history.map((h) => {
       const who = h.actor

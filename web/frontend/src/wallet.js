@@ -241,5 +241,58 @@ function buyForm() {
   });
 }
 
+// --- acting on an order's page ------------------------------------------------------------
+
+function orderActions() {
+  const section = $("order-actions");
+  const wallet = stored();
+  if (!wallet) return;
+  const d = section.dataset;
+  const role = wallet.public_key === d.buyerKey ? "buyer" : wallet.public_key === d.merchantKey ? "merchant" : "";
+  if (!role) return;
+  const forms = [...section.querySelectorAll("form.order-action")].filter(
+    (f) => f.dataset.role === role || f.dataset.role === "party",
+  );
+  if (!forms.length) return;
+  section.hidden = false;
+  $("act-who").textContent = `You are this order's ${role} (${wallet.address}).`;
+  for (const form of forms) {
+    form.hidden = false;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = form.querySelector("button");
+      button.disabled = true;
+      try {
+        const f = form.elements;
+        const action = form.dataset.action;
+        const orderId = unhex(d.order);
+        let body = [orderId];
+        if (form.dataset.shape === "note") body = [orderId, f.note.value];
+        if (form.dataset.shape === "review") body = [orderId, safeInt(f.rating.value, "The rating"), f.comment.value];
+        if (form.dataset.shape === "sealed") {
+          const to = form.dataset.sealTo === "buyer" ? d.buyerKey : d.merchantKey;
+          const tracking = text.encode(f.tracking.value);
+          if (tracking.length > MAX_DELIVERY_BYTES) throw new WalletError("The tracking reference is too long.");
+          body = [orderId, sealFor(unhex(to), tracking)];
+        }
+        say("act-result", "Unlocking your key…");
+        const pair = await unlock(wallet, f.password.value);
+        say("act-result", "Signing and sending…");
+        const record = await committed(await submit(pair, `order.${action}`, body));
+        if (record.receipt.code !== "ok") {
+          throw new WalletError(`The chain refused it: ${record.receipt.code} ${record.receipt.message}`);
+        }
+        say("act-result", "Done.");
+        window.location.reload();
+      } catch (err) {
+        say("act-result", err instanceof WalletError ? err.message : `Failed: ${err.message}`, true);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+}
+
 if ($("wallet")) walletPage();
 if ($("buy")) buyForm();
+if ($("order-actions")) orderActions();
