@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from web.dashboard import DASHBOARD_ROUTES
 from web.explorer import EXPLORER_ROUTES
 from web.pages import RENDERER, STATIC_PREFIX, Renderer, get_static, load_assets
 from web.shop import SHOP_ROUTES
@@ -15,6 +16,6 @@ def mount(app: web.Application) -> None:
     Guarantees the API's own routes are untouched: every page lives outside ``/api/``.
     """
     app[RENDERER] = Renderer(load_assets())
-    for method, path, handler in (*EXPLORER_ROUTES, *SHOP_ROUTES):
+    for method, path, handler in (*EXPLORER_ROUTES, *SHOP_ROUTES, *DASHBOARD_ROUTES):
         app.router.add_route(method, path, handler)
     app.router.add_route("GET", STATIC_PREFIX + "{name}", get_static)

@@ -8,7 +8,7 @@ from pathlib import Path
 from browser_kit import PHONE, chromium, collect_errors
 from node_market_kit import addr
 from playwright.async_api import expect
-from web_kit import scenario, web_node
+from web_kit import place_order, scenario, web_node
 
 from chain.transfer import Transfer
 from market.bodies import OrderConfirm
@@ -48,7 +48,7 @@ async def test_home_shows_blocks_and_a_new_block_arrives_live_and_search_navigat
         assert errors == []
 
 
-async def test_order_timeline_updates_live_as_the_order_moves(tmp_path: Path) -> None:
+async def test_order_timeline_and_merchant_dashboard_update_live(tmp_path: Path) -> None:
     async with web_node(tmp_path) as m, chromium(tmp_path / "profile") as browser:
         sc = await scenario(m)
         page = await browser.new_page()
@@ -61,6 +61,14 @@ async def test_order_timeline_updates_live_as_the_order_moves(tmp_path: Path) ->
         await expect(page.locator("#timeline li").last).to_contain_text("confirm → settled")
         await expect(page.locator("#timeline li")).to_have_count(4)
         await expect(page.locator("#order-escrow")).to_have_text("0 AGR")
+
+        await page.goto(m.url + f"/merchant/{addr(m['merchant'])}")  # the dashboard: new orders arrive live
+        await expect(page.locator("body")).to_have_attribute("data-live", "open")
+        order_id, _ = await place_order(m, sc.listing_id)
+        event = page.locator('[data-live="merchant-orders"] li').first
+        await expect(event).to_contain_text("New order")
+        await expect(event).to_contain_text("place → placed")
+        await expect(event.locator("a").first).to_have_attribute("href", f"/order/{order_id}")
         assert errors == []
 
 
@@ -78,6 +86,8 @@ async def test_every_page_fits_a_phone_screen(tmp_path: Path) -> None:
             f"/listing/{sc.listing_id}",
             f"/order/{sc.order_id}",
             "/search?q=nothing",
+            f"/merchant/{addr(m['merchant'])}",
+            "/wallet",
         ):
             await page.goto(m.url + path)
             overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")

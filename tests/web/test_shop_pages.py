@@ -77,7 +77,8 @@ async def test_each_page_with_its_scripts_and_styles_weighs_under_100_kb(tmp_pat
     async with web_node(tmp_path) as m:
         sc = await scenario(m)
         for path in ("/", f"/block/{sc.transfer_height}", f"/tx/{sc.order_tx}", "/shop", f"/listing/{sc.listing_id}",
-                     f"/order/{sc.order_id}", f"/address/{addr(m['buyer'])}", "/wallet"):  # fmt: skip
+                     f"/order/{sc.order_id}", f"/address/{addr(m['buyer'])}", "/wallet",
+                     f"/merchant/{addr(m['merchant'])}"):  # fmt: skip
             html = await page(m, path)
             total = len(html.encode())
             assets = ASSET_RE.findall(html)
@@ -100,3 +101,22 @@ async def test_wallet_and_buying_say_they_need_javascript_when_it_is_off(tmp_pat
         listing = await page(m, f"/listing/{sc.listing_id}")
         assert f'data-merchant-key="{m["merchant"].public_key.hex()}"' in listing
         assert "Buying here needs JavaScript" in listing and 'id="buy" hidden' in listing
+
+
+async def test_merchant_dashboard_shows_waiting_and_open_orders_and_listings_with_stock(tmp_path: Path) -> None:
+    async with web_node(tmp_path) as m:
+        sc = await scenario(m)  # one order shipped
+        waiting_id, _ = await place_order(m, sc.listing_id)
+        empty = await m.create_listing(title="Sold-out vase", stock=0)
+        html = await page(m, f"/merchant/{addr(m['merchant'])}")
+        text = text_of(html)
+        waiting = text[text.index("Waiting for you") : text.index("Other open orders")]
+        others = text[text.index("Other open orders") : text.index("Listings")]
+        assert waiting_id[:12] in waiting and sc.order_id[:12] not in waiting and "placed" in waiting
+        assert sc.order_id[:12] in others and "shipped" in others
+        assert f'href="/listing/{empty}"' in html and "Sold-out vase" in text
+        assert "Hand-made oak chair active 0.001 AGR 3" in text  # 5 in stock, two units in open orders
+        assert f'data-merchant="{addr(m["merchant"])}"' in html
+        nobody = text_of(await page(m, f"/merchant/{addr(m['ticker'])}"))
+        assert "Nothing waits for you." in nobody and "No listings." in nobody
+        await page(m, "/merchant/agora1nope", status=404)

@@ -150,6 +150,26 @@ function orderPage(orderId) {
   stream(`/api/v1/events?types=order&order=${orderId}`, { order: onOrder }, refresh, "the timeline follows the order");
 }
 
+// --- a merchant's dashboard ----------------------------------------------------------------
+
+function merchantPage(merchant) {
+  const list = live("merchant-orders");
+  function onOrder(e) {
+    const item = el(
+      "li",
+      { class: "fresh" },
+      e.prev_state ? "Order " : "New order ",
+      link(`/order/${e.order_id}`, short(e.order_id), e.order_id),
+      `: ${e.action} → ${e.state}, ${e.quantity} for ${amount(e.total)}, block `,
+      link(`/block/${e.height}`, String(e.height)),
+    );
+    list.prepend(item);
+    while (list.children.length > 50) list.lastElementChild.remove();
+  }
+  const url = `/api/v1/events?types=order&merchant=${encodeURIComponent(merchant)}`;
+  stream(url, { order: onOrder }, async () => {}, "new orders appear as they are placed");
+}
+
 // --- the stream ---------------------------------------------------------------------------
 
 function stream(url, handlers, onOpen, what) {
@@ -174,3 +194,4 @@ function stream(url, handlers, onOpen, what) {
 const page = document.body.dataset.page;
 if (page === "home" && live("blocks")) homePage();
 if (page === "order" && document.body.dataset.order) orderPage(document.body.dataset.order);
+if (page === "merchant" && document.body.dataset.merchant) merchantPage(document.body.dataset.merchant);

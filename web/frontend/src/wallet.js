@@ -149,6 +149,7 @@ async function showWallet() {
   const link = $("wallet-address");
   link.textContent = wallet.address;
   link.href = `/address/${wallet.address}`;
+  $("wallet-dashboard").href = `/merchant/${wallet.address}`;
   const account = await api(`/api/v1/accounts/${wallet.address}`);
   $("wallet-balance").textContent =
     account.status === 200 ? `${account.body.balances.AGR / 1e6} AGR` : "0 AGR (not funded yet)";
