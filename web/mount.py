@@ -6,7 +6,7 @@ from aiohttp import web
 
 from web.dashboard import DASHBOARD_ROUTES
 from web.explorer import EXPLORER_ROUTES
-from web.pages import RENDERER, STATIC_PREFIX, Renderer, get_static, load_assets
+from web.pages import RENDERER, STATIC_PREFIX, Renderer, get_static, html_not_found, load_assets
 from web.shop import SHOP_ROUTES
 
 
@@ -16,6 +16,7 @@ def mount(app: web.Application) -> None:
     Guarantees the API's own routes are untouched: every page lives outside ``/api/``.
     """
     app[RENDERER] = Renderer(load_assets())
+    app.middlewares.append(html_not_found)  # inside the API's problem middleware
     for method, path, handler in (*EXPLORER_ROUTES, *SHOP_ROUTES, *DASHBOARD_ROUTES):
         app.router.add_route(method, path, handler)
     app.router.add_route("GET", STATIC_PREFIX + "{name}", get_static)

@@ -124,6 +124,25 @@ def page_handler(handler: Handler) -> Handler:
     return wrapped
 
 
+API_PREFIXES: Final = ("/api/", "/p2p/", "/metrics", "/healthz", "/readyz")
+
+
+@web.middleware
+async def html_not_found(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A browser asking for a page that does not exist gets the HTML 404 page.
+
+    Only for GET/HEAD of paths outside the API and only when the request accepts text/html:
+    API clients keep their problem+json answers (the API's own middleware, outside this one).
+    """
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        wants_html = "text/html" in request.headers.get("Accept", "")
+        if request.method not in ("GET", "HEAD") or not wants_html or request.path.startswith(API_PREFIXES):
+            raise
+        return request.app[RENDERER].error(not_found(f"there is no page at {request.path[:200]}"))
+
+
 async def get_static(request: web.Request) -> web.Response:
     """A static asset; cached for a year when asked for by its current fingerprint."""
     renderer = request.app[RENDERER]

@@ -82,3 +82,14 @@ async def test_mistyped_or_forged_ids_give_a_clear_404_page(tmp_path: Path) -> N
             text = text_of(html)
             assert "Not found" in text and says in text, (path, text)
             assert "Traceback" not in html and "<script>" not in html.replace('<script src="/static/', "")
+
+
+async def test_a_browser_gets_an_html_404_for_a_missing_page_and_api_clients_keep_problem_json(tmp_path: Path) -> None:
+    async with web_node(tmp_path) as m:
+        html = await page(m, "/no/such/page", status=404)
+        assert "there is no page at /no/such/page" in text_of(html)
+        for path, accept in (("/no/such/page", "application/json"), ("/api/v1/nothing", "text/html")):
+            async with m.http.get(m.url + path, headers={"Accept": accept}) as r:
+                assert r.status == 404 and r.content_type == "application/problem+json", path
+        async with m.http.post(m.url + "/no/such/page", headers={"Accept": "text/html"}) as r:
+            assert r.status in (404, 405) and r.content_type == "application/problem+json"
