@@ -8,6 +8,7 @@ worker thread (they read LevelDB).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -27,6 +28,10 @@ SIGNATURE_WINDOW: Final = 50
 HISTORY_BLOCKS: Final = 200
 """Recent blocks an address page scans for the account's transactions."""
 HISTORY_TXS: Final = 25
+HISTORY_TXS_EXAMINED: Final = 2_000
+"""Transactions an address page looks at, at most (busy blocks end the scan early)."""
+BLOCK_TXS_SHOWN: Final = 100
+MAX_BLOCK_EVENTS: Final = 200
 MAX_ASSETS: Final = 100
 
 
@@ -83,9 +88,9 @@ def block_row(block: Block) -> BlockRow:
     return BlockRow(h.height, h.hash.hex(), h.time_ms, len(block.txs), encode_address(h.proposer))
 
 
-def _tx_rows(s: NodeServices, block: Block) -> list[TxRow]:
+def _tx_rows(s: NodeServices, block: Block, txs: Sequence[Transaction]) -> list[TxRow]:
     rows = []
-    for tx in reversed(block.txs):
+    for tx in txs:
         record = s.store.tx(tx.hash)
         code = record.receipt.code if record is not None else "?"
         rows.append(TxRow(tx.hash.hex(), block.header.height, tx.kind, encode_address(tx.sender), tx.fee, code))
@@ -121,7 +126,8 @@ def home(s: NodeServices) -> Home:
             break
         blocks.append(block_row(block))
         if len(txs) < LATEST_TXS:
-            txs.extend(_tx_rows(s, block)[: LATEST_TXS - len(txs)])
+            newest = block.txs[::-1][: LATEST_TXS - len(txs)]
+            txs.extend(_tx_rows(s, block, newest))
     time_ms = head.header.time_ms if head.header is not None else s.genesis.genesis_time_ms
     return Home(
         s.genesis.chain_id,
@@ -146,6 +152,8 @@ class BlockPage:
     """Validators whose precommits certify this block (empty until the next block or certificate)."""
     block_events: list[dict[str, Any]]
     head_height: int
+    first: int
+    """Index of the first transaction listed (a block's list is shown BLOCK_TXS_SHOWN at a time)."""
 
 
 def event_view(event: Event) -> dict[str, Any]:
@@ -153,15 +161,16 @@ def event_view(event: Event) -> dict[str, Any]:
     return {"type": event.type, "attrs": [(k, str(to_json_value(v, k))) for k, v in event.attrs]}
 
 
-def block_page(s: NodeServices, height: int) -> BlockPage | None:
-    """The block at ``height``, or None."""
+def block_page(s: NodeServices, height: int, first: int = 0) -> BlockPage | None:
+    """The block at ``height`` with its transactions ``first`` .. ``first + BLOCK_TXS_SHOWN - 1``, or None."""
     block = s.store.block(height)
     if block is None:
         return None
     commit = s.store.commit(height)
     signers = [encode_address(sig.validator) for sig in commit.signatures] if commit is not None else []
-    events = [event_view(e) for e in s.store.block_events(height)]
-    return BlockPage(block, block_row(block), list(reversed(_tx_rows(s, block))), signers, events, s.store.height)
+    events = [event_view(e) for e in s.store.block_events(height)[:MAX_BLOCK_EVENTS]]
+    rows = _tx_rows(s, block, block.txs[first : first + BLOCK_TXS_SHOWN])
+    return BlockPage(block, block_row(block), rows, signers, events, s.store.height, first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,10 +257,16 @@ def account_page(s: NodeServices, account: bytes) -> AccountPage:
     head = s.store.height
     oldest = max(head - HISTORY_BLOCKS + 1, 1)
     rows: list[TxRow] = []
+    examined = 0
+    scanned_from = head + 1
     for h in range(head, oldest - 1, -1):
+        if examined >= HISTORY_TXS_EXAMINED:
+            break
         block = s.store.block(h)
         if block is None:
             break
+        scanned_from = h
+        examined += len(block.txs)
         for tx in reversed(block.txs):
             record = s.store.tx(tx.hash)
             events = record.receipt.events if record is not None else ()
@@ -266,6 +281,6 @@ def account_page(s: NodeServices, account: bytes) -> AccountPage:
         nonce,
         s.mempool.pending_nonce(account, nonce),
         rows[:HISTORY_TXS],
-        oldest,
+        min(scanned_from, head),
         head,
     )

@@ -52,7 +52,10 @@ async def block(request: web.Request) -> web.StreamResponse:
         if found is None:
             raise not_found(f"no committed block with hash {ref}")
         height = found
-    view = await asyncio.to_thread(chain_view.block_page, s, height)
+    first_text = request.query.get("from", "0")
+    if not (first_text.isascii() and first_text.isdigit() and len(first_text) <= 6):
+        raise PageError(400, "Bad page link", "from must be a transaction index in the block")
+    view = await asyncio.to_thread(chain_view.block_page, s, height, int(first_text))
     if view is None:
         raise not_found(f"no block at height {height} (the head is {s.store.height})")
     return request.app[RENDERER].page("block.html", view=view, page_kind="block")

@@ -24,6 +24,8 @@ async def test_home_block_tx_and_address_pages_show_the_chain_without_javascript
         assert f"Block {sc.transfer_height}" in block_text and block["hash"] in block_text
         assert block["state_root"] in block_text and "transfer" in block_text
         assert text_of(await page(m, f"/block/{block['hash']}")) == block_text  # by hash: the same page
+        assert "transfer" not in text_of(await page(m, f"/block/{sc.transfer_height}?from=1"))  # past its one tx
+        await page(m, f"/block/{sc.transfer_height}?from=-1", status=400)
 
         tx_text = text_of(await page(m, f"/tx/{sc.order_tx}"))
         assert sc.order_tx in tx_text and "committed in block" in tx_text
