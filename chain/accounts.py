@@ -21,6 +21,7 @@ BALANCE_PREFIX: Final = b"bal/"
 NONCE_PREFIX: Final = b"nonce/"
 SUPPLY_PREFIX: Final = b"supply/"
 FEES_PREFIX: Final = b"fees/"
+FROZEN_PREFIX: Final = b"frozen/"
 
 
 def balance_key(account: bytes, asset: str) -> bytes:
@@ -60,6 +61,16 @@ def add_fees_paid(state: Overlay, amount: int, asset: str = NATIVE_ASSET) -> Non
     state.put(fees_key(asset), encode(total.to_bytes(16, "big")))
 
 
+def frozen_key(account: bytes, asset: str) -> bytes:
+    """State key present (value 1) while ``account`` may not spend ``asset`` (set by its freeze authority)."""
+    return FROZEN_PREFIX + asset.encode() + b"/" + account
+
+
+def is_frozen(state: Overlay, account: bytes, asset: str) -> bool:
+    """True while ``account``'s holdings of ``asset`` are frozen (never for the native asset)."""
+    return asset != NATIVE_ASSET and state.get(frozen_key(account, asset)) is not None
+
+
 def get_balance(state: Overlay, account: bytes, asset: str = NATIVE_ASSET) -> int:
     """Return ``account``'s balance in ``asset`` (0 if it has none)."""
     return state.get_int(balance_key(account, asset))
@@ -86,9 +97,12 @@ def credit(state: Overlay, account: bytes, amount: int, asset: str = NATIVE_ASSE
 
 
 def debit(state: Overlay, account: bytes, amount: int, asset: str = NATIVE_ASSET) -> None:
-    """Subtract ``amount`` from a balance; raise TxFailure('insufficient_funds') if short."""
+    """Subtract ``amount`` from a balance; raise TxFailure('insufficient_funds') if short, or
+    TxFailure('frozen') if the account's holdings of ``asset`` are frozen."""
     if amount < 0:
         raise TxFailure("negative debit", "invalid_amount")
+    if is_frozen(state, account, asset):
+        raise TxFailure(f"the account's {asset} is frozen by the asset's freeze authority", "frozen")
     balance = get_balance(state, account, asset)
     if balance < amount:
         raise TxFailure(f"insufficient funds: balance {balance} {asset}, needs {amount}", "insufficient_funds")

@@ -24,11 +24,12 @@ class AmountError(ValueError):
     """The text is not a valid amount; the message says why."""
 
 
-def parse_amount(text: str, *, allow_zero: bool = False) -> int:
+def parse_amount(text: str, *, allow_zero: bool = False, decimals: int = DECIMALS) -> int:
     """Return the minor units written in ``text``: "1.5" (AGR) or "1500000u" (minor units).
 
     Guarantees the result is an int in 1..2**64-1 (0..2**64-1 with ``allow_zero``) that equals
     the written value exactly; anything else raises AmountError and nothing is rounded.
+    ``decimals`` is the asset's (AGR: 6; an issued asset declares its own).
     """
     if not isinstance(text, str) or len(text) > MAX_TEXT:
         raise AmountError(f"amount must be at most {MAX_TEXT} characters")
@@ -43,24 +44,24 @@ def parse_amount(text: str, *, allow_zero: bool = False) -> int:
         if not match:
             raise AmountError(f"amount {text!r} is not a number (write 1.5 for AGR or 1500000u for minor units)")
         whole, fraction = match.group(1), match.group(2) or ""
-        if len(fraction) > DECIMALS:
-            raise AmountError(f"amount {text!r} has more than {DECIMALS} decimals")
-        value = int(whole) * UNIT + int(fraction.ljust(DECIMALS, "0") or "0")
+        if len(fraction) > decimals:
+            raise AmountError(f"amount {text!r} has more than {decimals} decimals")
+        value = int(whole) * 10**decimals + int(fraction.ljust(decimals, "0") or "0")
     if value == 0 and not allow_zero:
         raise AmountError("amount must be greater than zero")
     if value > MAX_MINOR:
-        raise AmountError(f"amount {text!r} exceeds the largest amount ({format_amount(MAX_MINOR)})")
+        raise AmountError(f"amount {text!r} exceeds the largest amount ({format_amount(MAX_MINOR, decimals)})")
     return value
 
 
-def format_amount(minor: int) -> str:
+def format_amount(minor: int, decimals: int = DECIMALS) -> str:
     """Return ``minor`` units as an exact decimal string with no trailing zeros ("1.5", "25", "0.000001").
 
-    ``parse_amount(format_amount(n)) == n`` for every n in 1..2**64-1.
+    ``parse_amount(format_amount(n, d), decimals=d) == n`` for every n in 1..2**64-1.
     """
     if minor < 0:
         raise AmountError("amounts are never negative")
-    whole, fraction = divmod(minor, UNIT)
+    whole, fraction = divmod(minor, 10**decimals)
     if fraction == 0:
         return str(whole)
-    return f"{whole}.{str(fraction).rjust(DECIMALS, '0').rstrip('0')}"
+    return f"{whole}.{str(fraction).rjust(decimals, '0').rstrip('0')}"

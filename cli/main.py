@@ -9,12 +9,16 @@ import typer
 from typer.core import TyperGroup
 
 from cli import (
+    asset_cmd,
     chain_cmd,
+    fund_cmd,
     listing_cmd,
     merchant_cmd,
     node_cmd,
+    offer_cmd,
     order_cmd,
     testnet_cmd,
+    trace_cmd,
     tx_cmd,
     verify_cmd,
     wallet_cmd,
@@ -60,6 +64,10 @@ app.add_typer(order_cmd.app, name="order")
 app.add_typer(merchant_cmd.app, name="merchant")
 app.add_typer(testnet_cmd.app, name="testnet")
 app.add_typer(verify_cmd.app, name="verify")
+app.add_typer(asset_cmd.app, name="asset")
+app.add_typer(offer_cmd.app, name="offer")
+app.add_typer(fund_cmd.app, name="fund")
+app.add_typer(trace_cmd.app, name="trace")
 app.command("init")(init)
 app.command("demo")(demo)
 

@@ -93,7 +93,7 @@ def show_order(out: Output, order: dict[str, Any], opened: dict[str, str], names
         )
     out.table(
         "History",
-        ["time", "height", "action", "state", "by", "note"],
+        ["time", "height", "action", "state", "by", "made by", "note"],
         [
             (
                 when(h.get("time_ms")),
@@ -101,11 +101,23 @@ def show_order(out: Output, order: dict[str, Any], opened: dict[str, str], names
                 h.get("action"),
                 h.get("state"),
                 "chain (deadline)" if h.get("automatic") else account(h.get("actor"), names),
+                made_by(h.get("made_by")),
                 h.get("note") or "",
             )
             for h in order.get("history") or []
         ],
     )
+
+
+def made_by(value: Any) -> str:
+    """A history entry's origin: the transaction's hash (its first 16 digits; --json has it all),
+    or the block whose begin-block step made it."""
+    if isinstance(value, dict):
+        if isinstance(value.get("tx_hash"), str):
+            return f"tx {value['tx_hash'][:16]}…"
+        if isinstance(value.get("block_event_height"), int):
+            return f"block {value['block_event_height']} (deadline step)"
+    return "unknown"
 
 
 SEALED_FIELDS = (

@@ -451,6 +451,9 @@ def list_(
         str | None,
         typer.Option("--state", help="placed, accepted, shipped, disputed, settled, ...", show_default=False),
     ] = None,
+    listing: Annotated[
+        str | None, typer.Option("--listing", help="Only orders of this listing (its id).", show_default=False)
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="Orders per page.")] = 20,
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Continue after a previous page.", show_default=False)
@@ -459,7 +462,7 @@ def list_(
     node: NodeOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """List orders by buyer, merchant, arbiter and state (oldest first)."""
+    """List orders by buyer, merchant, arbiter, state and listing (oldest first)."""
     from cli.market_render import show_orders
     from cli.remote import call
     from cli.wallets import resolve_account
@@ -471,6 +474,7 @@ def list_(
         "merchant": None if merchant is None else resolve_account(home_dir, merchant),
         "arbiter": None if arbiter is None else resolve_account(home_dir, arbiter),
         "state": state,
+        "listing": listing,
         "limit": limit,
         "cursor": cursor,
     }
@@ -533,18 +537,25 @@ def show(
     app_ctx = app_context(ctx)
     clean = _id(order_id).hex()
     key = None if as_ is None else load_key(app_ctx, home, as_, password_file)
-    order = call(app_ctx.resolve_node(node), lambda client: client.order(clean))
+    order, provenance = call(app_ctx.resolve_node(node), lambda client: _order_and_provenance(client, clean))
     opened = {} if key is None else decrypt_for(key, order)
     if key is not None and not opened and as_ is not None:
         app_ctx.output.info(
             f"wallet {as_!r} is neither this order's merchant nor its buyer, or nothing is sealed to it"
         )
     if json_:
-        app_ctx.output.json({**order, "decrypted": opened})
+        app_ctx.output.json({**order, "decrypted": opened, "provenance": provenance})
     else:
+        from cli.trace_render import show_order_provenance
         from cli.wallets import wallet_names
 
         show_order(app_ctx.output, order, opened, wallet_names(app_ctx.resolve_home(home)))
+        show_order_provenance(app_ctx.output, provenance)
+
+
+async def _order_and_provenance(client: NodeClient, order_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The order and what it is traced to (the lot shipped, any recall that reached it)."""
+    return await client.order(order_id), await client.order_provenance(order_id)
 
 
 @app.command("watch")

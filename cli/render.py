@@ -146,6 +146,63 @@ def show_chain(out: Output, status: dict[str, Any], head: dict[str, Any]) -> Non
     )
 
 
+def show_supply(out: Output, supply: dict[str, Any]) -> None:
+    """Per asset: total supply, in accounts, in escrow, fees paid, and whether they add up."""
+    rows = []
+    for a in supply.get("assets") or []:
+        asset = str(a.get("asset"))
+
+        def units(value: Any, asset: str = asset) -> str:
+            # AGR in AGR; an issued asset in its minor units (its decimals are its own)
+            return agr(value, asset) if asset == "AGR" else f"{value}u {asset}"
+
+        rows.append(
+            (
+                asset,
+                units(a.get("total_supply")),
+                units(a.get("in_accounts")),
+                units(a.get("in_escrow")),
+                units(a.get("in_offers", 0)),
+                units(a.get("in_funds", 0)),
+                units(a.get("fees_paid")),
+                a.get("accounts"),
+                "yes" if a.get("balanced") is True else "NO",
+            )
+        )
+    out.table(
+        f"Supply at height {supply.get('height')}",
+        (
+            "asset",
+            "total supply",
+            "in accounts",
+            "in escrow",
+            "in offers",
+            "in funds",
+            "fees paid",
+            "accounts",
+            "adds up",
+        ),
+        rows,
+    )
+    out.info(str(supply.get("identity", "")))
+
+
+def show_replay(out: Output, report: dict[str, Any]) -> None:
+    """What ``agora chain replay`` recomputed and compared."""
+    checked = report.get("accounts_checked")
+    out.fields(
+        "Replay",
+        [
+            ("height", report.get("height")),
+            ("state root", report.get("state_root")),
+            ("transactions", report.get("txs")),
+            ("block events", report.get("block_events")),
+            ("accounts compared", "not compared (the head kept moving)" if checked is None else checked),
+            ("differences", len(report.get("mismatches") or [])),
+        ],
+    )
+
+
 def show_block(out: Output, block: dict[str, Any]) -> None:
     """A block header and its transaction hashes."""
     out.fields(

@@ -16,6 +16,12 @@ MAX_MEMO_BYTES: Final = 256
 _ASSET_RE: Final = re.compile(r"[A-Z][A-Z0-9]{1,15}")
 
 
+def check_asset(asset: str) -> None:
+    """CliError unless ``asset`` is a well-formed asset symbol (AGR or an issued one)."""
+    if not _ASSET_RE.fullmatch(asset):
+        raise CliError(f"bad asset {asset!r}: 2-16 upper-case letters or digits, starting with a letter")
+
+
 @dataclass(frozen=True, slots=True)
 class TransferRequest:
     """A transfer as the user asked for it (amounts already in minor units)."""
@@ -33,8 +39,7 @@ class TransferRequest:
     or one the committed balance cannot pay."""
 
     def __post_init__(self) -> None:
-        if not _ASSET_RE.fullmatch(self.asset):
-            raise CliError(f"bad asset {self.asset!r}: 2-16 upper-case letters or digits, starting with a letter")
+        check_asset(self.asset)
         if len(self.memo.encode()) > MAX_MEMO_BYTES:
             raise CliError(f"memo is longer than {MAX_MEMO_BYTES} bytes")
 
@@ -75,5 +80,5 @@ def _check_funds(balances: dict[str, Any], request: TransferRequest, fee: int) -
                 f"insufficient funds: the wallet has {format_amount(have)} {asset}, "
                 f"the transfer needs {format_amount(amount)} {asset} (amount + fee)"
                 if asset == "AGR"
-                else f"insufficient funds: the wallet has {format_amount(have)} {asset}, needs {format_amount(amount)}"
+                else f"insufficient funds: the wallet has {have}u of {asset} (minor units), it needs {amount}u"
             )

@@ -57,9 +57,18 @@ def transfer(
 
     app_ctx = app_context(ctx)
     home_dir = app_ctx.resolve_home(home)
+    url = app_ctx.resolve_node(node)
+    decimals = 6
+    if asset != "AGR":  # an issued asset: its amounts are typed in its own unit
+        from cli.asset_cmd import fetch_asset
+        from cli.transfer import check_asset
+
+        check_asset(asset)
+
+        decimals = int(call(url, lambda client: fetch_asset(client, asset))["decimals"])
     request = TransferRequest(
         to=decode_address(resolve_account(home_dir, to)),
-        amount=parse_amount(amount),
+        amount=parse_amount(amount, decimals=decimals),
         asset=asset,
         fee=None if fee is None else parse_amount(fee, allow_zero=True),
         memo=memo,
@@ -67,7 +76,6 @@ def transfer(
     )
     show_wallet(home_dir, sender)
     key = load_wallet_key(home_dir, sender, get_password(password_file, confirm=False, what=f"wallet {sender!r}"))
-    url = app_ctx.resolve_node(node)
     record = call(url, lambda client: send_transfer(client, key, request, wait=wait, commit_timeout=timeout))
     out = app_ctx.output
     if json_:

@@ -66,12 +66,33 @@ def show(ctx: typer.Context, name: NameArgument, home: HomeOption = None, json_:
     )
 
 
-def balance_rows(account: dict[str, Any]) -> list[tuple[str, str, int]]:
-    """(asset, amount, minor units) rows, AGR first even when it is zero."""
+def balance_rows(account: dict[str, Any], decimals: dict[str, int] | None = None) -> list[tuple[str, str, int]]:
+    """(asset, amount, minor units) rows, AGR first even when it is zero; each issued asset in
+    its own unit when ``decimals`` knows it (else in minor units)."""
     balances: dict[str, int] = dict(account.get("balances") or {})
     balances.setdefault("AGR", 0)
     ordered = sorted(balances.items(), key=lambda item: (item[0] != "AGR", item[0]))
-    return [(asset, format_amount(amount), amount) for asset, amount in ordered]
+    known = {"AGR": 6, **(decimals or {})}
+    return [
+        (asset, format_amount(amount, known[asset]) if asset in known else f"{amount}u", amount)
+        for asset, amount in ordered
+    ]
+
+
+async def account_with_decimals(client: Any, address: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """The node's view of ``address`` and the decimals of every issued asset it holds."""
+    from cli.remote import fetch_account
+    from node.client import NodeApiError
+
+    account = await fetch_account(client, address)
+    decimals: dict[str, int] = {}
+    for asset in account.get("balances") or {}:
+        if asset != "AGR":
+            try:
+                decimals[asset] = int((await client.asset(asset))["decimals"])
+            except NodeApiError:
+                continue
+    return account, decimals
 
 
 @app.command("balance")
@@ -83,13 +104,13 @@ def balance(
     json_: JsonOption = False,
 ) -> None:
     """Show an account's balances (and nonce) as the node sees them."""
-    from cli.remote import call, fetch_account
+    from cli.remote import call
 
     app_ctx = app_context(ctx)
     address = resolve_account(app_ctx.resolve_home(home), account)
-    result = call(app_ctx.resolve_node(node), lambda client: fetch_account(client, address))
+    result, decimals = call(app_ctx.resolve_node(node), lambda client: account_with_decimals(client, address))
     if json_:
         app_ctx.output.json(result)
         return
     app_ctx.output.fields(None, [("address", address), ("nonce", result.get("nonce", 0))])
-    app_ctx.output.table(None, ["asset", "balance", "minor units"], balance_rows(result))
+    app_ctx.output.table(None, ["asset", "balance", "minor units"], balance_rows(result, decimals))

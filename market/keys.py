@@ -13,6 +13,7 @@ Every key the market writes is built here::
     mkt/due/n/<bucket:be64>      int: entries appended to the bucket
     mkt/due/h/<bucket:be64>      int: entries of the bucket already processed
     mkt/due/e/<bucket:be64><i:be32>   order id of the bucket's i-th entry
+    mkt/asset/<symbol>           Asset record of an issued asset (market/assets/)
 
 Invariant: the sum of every AGR balance plus ``mkt/escrow_total`` equals the AGR supply.
 """
@@ -33,6 +34,7 @@ DUE_PENDING_KEY: Final = PREFIX + b"due/pending"
 DUE_COUNT_PREFIX: Final = PREFIX + b"due/n/"
 DUE_HEAD_PREFIX: Final = PREFIX + b"due/h/"
 DUE_ENTRY_PREFIX: Final = PREFIX + b"due/e/"
+ASSET_PREFIX: Final = PREFIX + b"asset/"
 
 
 def listing_key(listing_id: bytes) -> bytes:
@@ -73,3 +75,8 @@ def due_head_key(bucket: int) -> bytes:
 def due_entry_key(bucket: int, index: int) -> bytes:
     """The key of a bucket's ``index``-th entry (fixed width, so keys sort by time)."""
     return DUE_ENTRY_PREFIX + bucket.to_bytes(8, "big") + index.to_bytes(4, "big")
+
+
+def asset_key(symbol: str) -> bytes:
+    """The key of an issued asset's record."""
+    return ASSET_PREFIX + symbol.encode()

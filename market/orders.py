@@ -34,6 +34,7 @@ from market.escrow import lock
 from market.keys import listing_key
 from market.lifecycle import advance, authorize, emit_order, load_order, save_order
 from market.order_state import WINDOW_OF, Action, OrderState, transition_for
+from market.provenance.links import require_item_named
 from market.queries import get_listing, get_order
 from market.records import NO_ARBITER, HistoryEntry, ListingStatus, Order, Ruling
 
@@ -132,8 +133,15 @@ def apply_order_cancel(ctx: TxContext, body: OrderCancel) -> None:
 
 
 def apply_order_ship(ctx: TxContext, body: OrderShip) -> None:
-    """Merchant marks an accepted order shipped before the ship deadline."""
-    _step(ctx, body.order_id, Action.SHIP, tracking=body.tracking)
+    """Merchant marks an accepted order shipped before the ship deadline.
+
+    An order from a listing that names a traced class or lot is shipped with
+    ``trace.ship_order`` instead ('item_required'), which names the lot delivered.
+    """
+    order = load_order(ctx.state, body.order_id)
+    row = authorize(order, Action.SHIP, ctx.sender, ctx.time_ms)
+    require_item_named(ctx.state, order.listing_id)
+    advance(ctx, order, row, ctx.sender, tracking=body.tracking)
 
 
 def apply_order_confirm(ctx: TxContext, body: OrderConfirm) -> None:

@@ -9,6 +9,17 @@ from typing import Final
 
 from chain.tx import KindRegistry, KindSpec
 from market import bodies as b
+from market.assets.bodies import AssetBurn, AssetCreate, AssetFreeze, AssetMint
+from market.assets.offers import (
+    OfferCancel,
+    OfferCreate,
+    OfferSwap,
+    apply_offer_cancel,
+    apply_offer_create,
+    apply_offer_swap,
+)
+from market.assets.rules import apply_asset_burn, apply_asset_create, apply_asset_freeze, apply_asset_mint
+from market.funds import FundDisburse, FundDonate, FundOpen, apply_fund_disburse, apply_fund_donate, apply_fund_open
 from market.hook import process_deadlines
 from market.listings import (
     apply_listing_create,
@@ -32,6 +43,7 @@ from market.orders import (
     apply_order_ship,
     apply_order_ship_return,
 )
+from market.provenance.registry import PROVENANCE_SPECS
 from market.reviews import apply_order_reply, apply_order_review
 
 MARKET_KINDS: Final = KindRegistry.of(
@@ -56,7 +68,18 @@ MARKET_KINDS: Final = KindRegistry.of(
         KindSpec(b.OrderReclaim, apply_order_reclaim),
         KindSpec(b.OrderReview, apply_order_review),
         KindSpec(b.OrderReply, apply_order_reply),
+        KindSpec(AssetCreate, apply_asset_create),
+        KindSpec(AssetMint, apply_asset_mint),
+        KindSpec(AssetBurn, apply_asset_burn),
+        KindSpec(AssetFreeze, apply_asset_freeze),
+        KindSpec(OfferCreate, apply_offer_create),
+        KindSpec(OfferCancel, apply_offer_cancel),
+        KindSpec(OfferSwap, apply_offer_swap),
+        KindSpec(FundOpen, apply_fund_open),
+        KindSpec(FundDonate, apply_fund_donate),
+        KindSpec(FundDisburse, apply_fund_disburse),
+        *PROVENANCE_SPECS,
     ],
     hooks=[process_deadlines],
 )
-"""Every market transaction kind, plus the begin-block deadline hook."""
+"""Every market transaction kind (provenance included), plus the begin-block deadline hook."""

@@ -15,21 +15,26 @@ from typing import Any, Final
 
 from aiohttp import hdrs, web
 
-from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, nonce_key
+from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, SUPPLY_PREFIX, balance_key, nonce_key
 from chain.address import AddressError, encode_address, parse_account
 from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
 from node.admission import RETRYABLE_REASONS
 from node.api_common import SERVICES, NodeServices, Problem, parse_height, parse_hex, problem_response, read_json
+from node.asset_api import ASSET_ROUTES
+from node.audit_api import AUDIT_ROUTES, add_audit_state, block_extras, block_flags
 from node.events import CommittedBlock
 from node.extensions import ApiExtension, apply_extensions
-from node.market_api import MARKET_ROUTES, stream_filter
+from node.fund_api import FUND_ROUTES
+from node.market_api import MARKET_ROUTES, single_params, stream_filter
 from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
 from node.proof_api import PROOF_ROUTES
+from node.provenance_api import PROVENANCE_ROUTES
 from node.render import block_json, receipt_json, to_json_value, tx_json
 from node.sigverify import verify_many
+from node.view_proofs import VIEW_PARAMS, ViewRequest, reader_for, view_answer, view_request
 from storage.store import ChainStore
 
 log = logging.getLogger("agora.api")
@@ -152,13 +157,20 @@ async def get_head(request: web.Request) -> web.Response:
 
 
 async def get_account(request: web.Request) -> web.Response:
-    """Balances and nonces of an account; 400 for a bad address, 404 if it has no state."""
+    """Balances and nonces of an account; 400 for a bad address, 404 if it has no state.
+
+    ``?height=H`` reads the account after block H, ``?prove=true`` answers with the proof of
+    every balance and the nonce beside the value (node/view_proofs.py).
+    """
     s = request.app[SERVICES]
+    view = view_request(s.store, single_params(request.query, VIEW_PARAMS))
     text = request.match_info["address"]
     try:
         account = parse_account(text)
     except AddressError as exc:
         raise Problem(400, "bad_address", f"{text[:100]!r} is not an address: {exc}") from None
+    if view.versioned:
+        return await asyncio.to_thread(_account_at, s, account, view)
     prefix = BALANCE_PREFIX + account + b"/"
     balances: dict[str, int] = {}
     for key, value in s.store.state_items(prefix, limit=MAX_ASSETS_LISTED):
@@ -175,24 +187,56 @@ async def get_account(request: web.Request) -> web.Response:
     )
 
 
+def _account_at(s: NodeServices, account: bytes, view: ViewRequest) -> web.Response:
+    """The account read from the versioned state: a balance (or its absence) per asset that has
+    a supply record, and the nonce; ``pending_nonce`` is null (the mempool has no past)."""
+    reader = reader_for(s.store, view)
+    balances: dict[str, int] = {}
+    for key, _ in s.store.state_items(SUPPLY_PREFIX, limit=MAX_ASSETS_LISTED):
+        asset = key[len(SUPPLY_PREFIX) :].decode()
+        raw = reader.get(balance_key(account, asset))
+        if raw is not None:
+            amount = decode(raw)
+            if type(amount) is int:
+                balances[asset] = amount
+    raw_nonce = reader.get(nonce_key(account))
+    nonce = decode(raw_nonce) if raw_nonce is not None else 0
+    if not balances and raw_nonce is None:
+        raise Problem(
+            404, "not_found", f"account {encode_address(account)} has no balance and no nonce at {reader.height}"
+        )
+    balances.setdefault(NATIVE_ASSET, 0)
+    value = {"address": encode_address(account), "nonce": nonce, "pending_nonce": None, "balances": balances}
+    return web.json_response(view_answer(view, reader, value))
+
+
 async def get_block(request: web.Request) -> web.Response:
-    """A block by height."""
+    """A block by height; ``?receipts=true`` adds receipts and block events, ``?raw=true`` the bytes."""
     s = request.app[SERVICES]
     text = request.match_info["height"]
-    block = s.store.block(parse_height(text))
+    height = parse_height(text)
+    receipts, raw = block_flags(request.query)
+    block = s.store.block(height)
     if block is None:
         raise Problem(404, "not_found", f"no block at height {text} (head is {s.store.height})")
-    return web.json_response(block_json(block))
+    answer = block_json(block)
+    if receipts or raw:
+        answer.update(await asyncio.to_thread(block_extras, s.store, block, receipts, raw))
+    return web.json_response(answer)
 
 
 async def get_block_by_hash(request: web.Request) -> web.Response:
-    """A block by its hash."""
+    """A block by its hash (``?receipts=true``, ``?raw=true`` as by height)."""
     s = request.app[SERVICES]
     block_hash = parse_hex(request.match_info["hash"], "block hash", 32, size=32)
+    receipts, raw = block_flags(request.query)
     block = s.store.block_by_hash(block_hash)
     if block is None:
         raise Problem(404, "not_found", f"no committed block {block_hash.hex()}")
-    return web.json_response(block_json(block))
+    answer = block_json(block)
+    if receipts or raw:
+        answer.update(await asyncio.to_thread(block_extras, s.store, block, receipts, raw))
+    return web.json_response(answer)
 
 
 def _admit_one(s: NodeServices, raw: bytes) -> Transaction:
@@ -444,6 +488,10 @@ ROUTES: Final = (
     ("GET", "/api/v1/events", get_events),
     *MARKET_ROUTES,
     *PROOF_ROUTES,
+    *AUDIT_ROUTES,
+    *ASSET_ROUTES,
+    *FUND_ROUTES,
+    *PROVENANCE_ROUTES,
     ("GET", "/api/v1/openapi.json", get_openapi),
     ("GET", "/healthz", get_healthz),
     ("GET", "/readyz", get_readyz),
@@ -455,6 +503,7 @@ def build_app(services: NodeServices, max_body_bytes: int, extensions: Sequence[
     """The aiohttp application of the client API, with ``extensions`` (e.g. web/'s pages) mounted on it."""
     app = web.Application(middlewares=[problem_middleware], client_max_size=max_body_bytes)
     app[SERVICES] = services
+    add_audit_state(app)
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
     apply_extensions(app, extensions)

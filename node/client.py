@@ -131,6 +131,41 @@ class NodeClient:
         result: dict[str, Any] = await self._request("GET", f"/api/v1/txs/{_quote(hash_hex)}")
         return result
 
+    # --- issued assets ---------------------------------------------------------------------
+
+    async def asset(self, symbol: str) -> dict[str, Any]:
+        """GET /api/v1/assets/{symbol} (NodeApiError not_found if nobody issued it)."""
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/assets/{_quote(symbol)}")
+        return result
+
+    async def assets(self, after: str | None = None, limit: int = 100) -> dict[str, Any]:
+        """GET /api/v1/assets: {"items": [...], "next": symbol or None}."""
+        params = {"limit": str(limit), **({"after": after} if after else {})}
+        result: dict[str, Any] = await self._request("GET", "/api/v1/assets", params=params)
+        return result
+
+    async def offers(self, sell: str, buy: str) -> dict[str, Any]:
+        """GET /api/v1/offers?sell=&buy=: the book, best rate first."""
+        result: dict[str, Any] = await self._request("GET", "/api/v1/offers", params={"sell": sell, "buy": buy})
+        return result
+
+    async def offer(self, offer_id: str) -> dict[str, Any]:
+        """GET /api/v1/offers/{id} (NodeApiError not_found once filled or cancelled)."""
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/offers/{_quote(offer_id)}")
+        return result
+
+    async def fund(self, fund_id: str, start: int = 0, limit: int = 1000) -> dict[str, Any]:
+        """GET /api/v1/funds/{id}: the fund with a page of its entries."""
+        params = {"from": str(start), "limit": str(limit)}
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/funds/{_quote(fund_id)}", params=params)
+        return result
+
+    async def fund_trace(self, fund_id: str, index: int) -> dict[str, Any]:
+        """GET /api/v1/funds/{id}/donations/{index}/trace."""
+        path = f"/api/v1/funds/{_quote(fund_id)}/donations/{int(index)}/trace"
+        result: dict[str, Any] = await self._request("GET", path)
+        return result
+
     # --- verification (light client) -------------------------------------------------------
 
     async def light_block(self, height: int) -> dict[str, Any]:
@@ -235,6 +270,18 @@ class NodeClient:
         result: dict[str, Any] = await self._request("GET", path)
         return result
 
+    async def item(self, path: str, view: str = "", **params: str | int | None) -> dict[str, Any]:
+        """GET /api/v1/items/<Digital Link path>[/<view>] (view: "", history, journey or epcis)."""
+        suffix = f"/{view}" if view else ""
+        url = "/api/v1/items/" + path.lstrip("/") + suffix
+        result: dict[str, Any] = await self._request("GET", url, params=_query(params))
+        return result
+
+    async def order_provenance(self, order_id: str) -> dict[str, Any]:
+        """GET /api/v1/orders/{id}/provenance."""
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/orders/{_quote(order_id)}/provenance")
+        return result
+
     async def events(
         self, on_open: Callable[[], None] | None = None, **filters: str | None
     ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
@@ -313,6 +360,36 @@ class NodeClient:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"node at {self.url} not ready within {timeout} s: {last}")
             await asyncio.sleep(0.05)
+
+    # --- the chain's totals, for auditors (node/audit_api.py) ------------------------------
+
+    async def genesis(self) -> dict[str, Any]:
+        """GET /api/v1/genesis: the genesis document the node runs."""
+        result: dict[str, Any] = await self._request("GET", "/api/v1/genesis")
+        return result
+
+    async def supply(self) -> dict[str, Any]:
+        """GET /api/v1/supply: per asset, total supply, in accounts, in escrow, fees paid."""
+        result: dict[str, Any] = await self._request("GET", "/api/v1/supply")
+        return result
+
+    async def accounts(self, limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
+        """GET /api/v1/accounts: one page of accounts (pass the previous ``next_cursor``)."""
+        params = _query({"limit": limit, "cursor": cursor})
+        result: dict[str, Any] = await self._request("GET", "/api/v1/accounts", params=params)
+        return result
+
+    async def block_for_replay(self, height: int) -> dict[str, Any]:
+        """GET /api/v1/blocks/{height}?receipts=true&raw=true: everything needed to replay it."""
+        params = {"receipts": "true", "raw": "true"}
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/blocks/{int(height)}", params=params)
+        return result
+
+    async def lookup_txs(self, hashes: list[str]) -> list[dict[str, Any]]:
+        """POST /api/v1/txs/lookup: up to 1,000 transactions (committed, pending or unknown), in order."""
+        answer = await self._request("POST", "/api/v1/txs/lookup", {"hashes": hashes})
+        results: list[dict[str, Any]] = answer["results"]
+        return results
 
 
 def _query(filters: Mapping[str, str | int | bool | None]) -> dict[str, str]:

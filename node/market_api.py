@@ -32,11 +32,13 @@ from node.market_index import (
     query_words,
 )
 from node.market_render import listing_json, order_json, reputation_json
+from node.view_proofs import VIEW_PARAMS, ViewRequest, reader_for, view_answer, view_request
+from storage.store import ChainStore
 
 DEFAULT_LIMIT: Final = 20
 MAX_PARAM_CHARS: Final = 512
 LISTING_PARAMS: Final = frozenset({"merchant", "q", "min_price", "max_price", "in_stock", "status", "limit", "cursor"})
-ORDER_PARAMS: Final = frozenset({"buyer", "merchant", "arbiter", "state", "limit", "cursor"})
+ORDER_PARAMS: Final = frozenset({"buyer", "merchant", "arbiter", "state", "listing", "limit", "cursor"})
 EVENT_PARAMS: Final = frozenset({"merchant", "buyer", "order", "types"})
 ANY_STATUS: Final = "any"
 
@@ -153,11 +155,13 @@ def order_query(query: Any) -> OrderQuery:
         except ValueError:
             raise Problem(400, "bad_state", f"state must be one of {[s.value for s in OrderState]}") from None
     limit, cursor = _page(params)
+    listing = params.get("listing")
     return OrderQuery(
         buyer=account_param(params, "buyer"),
         merchant=account_param(params, "merchant"),
         arbiter=account_param(params, "arbiter"),
         state=state,
+        listing=None if listing is None else id_text(listing, "listing"),
         limit=limit,
         cursor=cursor,
     )
@@ -213,14 +217,24 @@ async def get_listings(request: web.Request) -> web.Response:
 
 
 async def get_listing_one(request: web.Request) -> web.Response:
-    """One listing by id."""
+    """One listing by id (``?height=H``, ``?prove=true``: node/view_proofs.py)."""
     market = _market(request)
-    _no_params(request)
+    view = view_request(market.store, single_params(request.query, VIEW_PARAMS))
     listing_id = id_text(request.match_info["id"], "listing id")
+    if view.versioned:
+        return await asyncio.to_thread(_listing_at, market.store, listing_id, view)
     listing = get_listing(market.store.state, listing_id)
     if listing is None:
         raise Problem(404, "not_found", f"no listing {listing_id.hex()}")
     return web.json_response(listing_json(listing))
+
+
+def _listing_at(store: ChainStore, listing_id: bytes, view: ViewRequest) -> web.Response:
+    reader = reader_for(store, view)
+    listing = get_listing(reader, listing_id)
+    if listing is None:
+        raise Problem(404, "not_found", f"no listing {listing_id.hex()} at height {reader.height}")
+    return web.json_response(view_answer(view, reader, listing_json(listing)))
 
 
 async def get_orders(request: web.Request) -> web.Response:
@@ -234,22 +248,39 @@ async def get_orders(request: web.Request) -> web.Response:
     state = market.store.state
     return web.json_response(
         {
-            "items": [order_json(o, escrow_of(state, o.order_id), get_review(state, o.order_id)) for o in page.items],
+            "items": [
+                order_json(o, escrow_of(state, o.order_id), get_review(state, o.order_id), market.history_origins(o))
+                for o in page.items
+            ],
             "next_cursor": None if page.next_cursor is None else page.next_cursor.hex(),
         }
     )
 
 
 async def get_order_one(request: web.Request) -> web.Response:
-    """One order by id, with its full history, escrow and review."""
+    """One order by id, with its full history, escrow and review (``?height``, ``?prove``: node/view_proofs.py)."""
     market = _market(request)
-    _no_params(request)
+    view = view_request(market.store, single_params(request.query, VIEW_PARAMS))
     order_id = id_text(request.match_info["id"], "order id")
+    if view.versioned:
+        return await asyncio.to_thread(_order_at, market, order_id, view)
     state = market.store.state
     order = get_order(state, order_id)
     if order is None:
         raise Problem(404, "not_found", f"no order {order_id.hex()}")
-    return web.json_response(order_json(order, escrow_of(state, order_id), get_review(state, order_id)))
+    origins = market.history_origins(order)
+    return web.json_response(order_json(order, escrow_of(state, order_id), get_review(state, order_id), origins))
+
+
+def _order_at(market: MarketIndex, order_id: bytes, view: ViewRequest) -> web.Response:
+    reader = reader_for(market.store, view)
+    order = get_order(reader, order_id)
+    if order is None:
+        raise Problem(404, "not_found", f"no order {order_id.hex()} at height {reader.height}")
+    # a past history is a prefix of today's, so today's origins index covers it
+    origins = market.history_origins(order)
+    value = order_json(order, escrow_of(reader, order_id), get_review(reader, order_id), origins)
+    return web.json_response(view_answer(view, reader, value))
 
 
 async def get_reputation_of(request: web.Request) -> web.Response:

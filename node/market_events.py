@@ -18,7 +18,9 @@ from node.market_render import market_event_json
 
 BLOCK: Final = "block"
 MARKET_TYPES: Final = frozenset({"order", "listing", "review", "review_reply", "escrow", "deadline_error"})
-STREAM_TYPES: Final = frozenset({BLOCK}) | MARKET_TYPES
+PROVENANCE_TYPES: Final = frozenset({"provenance_delivery", "provenance_recall"})
+"""Provenance events that concern an order (its delivered lot, a recall reaching it): in its stream."""
+STREAM_TYPES: Final = frozenset({BLOCK}) | MARKET_TYPES | PROVENANCE_TYPES
 """Every event name the stream can send."""
 
 

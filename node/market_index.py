@@ -25,6 +25,16 @@ big-endian, ``id`` = the 32-byte listing or order id, values are empty)::
     mkt/O/s/<state>\\x00<t><id>           orders by state
     mkt/O/bs/<buyer:32><state>\\x00<t><id>    orders by buyer and state
     mkt/O/ms/<merchant:32><state>\\x00<t><id> orders by merchant and state
+    mkt/O/l/<listing:32><t><id>          orders by listing
+    mkt/H/<order id:32><i:2>             what made entry i of the order's history: the
+                                         transaction's hash (32 bytes), or empty for a
+                                         block event (an automatic deadline step)
+
+History origins come from the block's receipts and begin-block events: every history entry
+is appended together with exactly one ``order`` event (market/lifecycle.py), so an order's
+new entries in a block match, in order, that order's ``order`` events of the block (the
+begin-block events first, then each transaction's). A rebuild reads them back from the
+stored blocks of the heights in the orders' histories.
 
 Queries walk one index range in key order (a stable order: creation time, then id),
 check every filter against the current record, and stop after ``limit`` matches or
@@ -41,8 +51,9 @@ from typing import Final, Generic, TypeVar
 
 from chain.block import Block
 from chain.encoding import DecodeError, as_int, as_list, decode, encode
-from chain.execution import BlockResult
+from chain.execution import BlockResult, Event, Receipt
 from market.keys import LISTING_PREFIX, ORDER_PREFIX
+from market.limits import MAX_HISTORY
 from market.order_state import OrderState
 from market.queries import get_listing, get_order
 from market.records import Listing, ListingStatus, Order
@@ -51,7 +62,7 @@ from storage.store import ChainStore
 log = logging.getLogger("agora.market_index")
 T = TypeVar("T")
 
-INDEX_VERSION: Final = 1
+INDEX_VERSION: Final = 2
 ID_SIZE: Final = 32
 META_KEY: Final = b"mkt/meta"
 L_ALL: Final = b"mkt/L/a/"
@@ -65,6 +76,8 @@ O_ARBITER: Final = b"mkt/O/r/"
 O_STATE: Final = b"mkt/O/s/"
 O_BUYER_STATE: Final = b"mkt/O/bs/"
 O_MERCHANT_STATE: Final = b"mkt/O/ms/"
+O_LISTING: Final = b"mkt/O/l/"
+H_ORIGIN: Final = b"mkt/H/"
 INDEX_ROOT: Final = b"mkt/"
 SEP: Final = b"\x00"
 
@@ -125,10 +138,51 @@ def order_entries(order: Order) -> set[bytes]:
         O_STATE + state + pos,
         O_BUYER_STATE + order.buyer + state + pos,
         O_MERCHANT_STATE + order.merchant + state + pos,
+        O_LISTING + order.listing_id + pos,
     }
     if order.arbiter:
         entries.add(O_ARBITER + order.arbiter + pos)
     return entries
+
+
+def origin_key(order_id: bytes, index: int) -> bytes:
+    """The index key of what made entry ``index`` of an order's history."""
+    return H_ORIGIN + order_id + index.to_bytes(2, "big")
+
+
+BLOCK_EVENT: Final = b""
+"""The origin of a history entry made by a begin-block event (an automatic deadline step)."""
+
+
+def block_order_origins(block_events: tuple[Event, ...], receipts: tuple[Receipt, ...]) -> dict[bytes, list[bytes]]:
+    """Per order id, the origins of its ``order`` events in a block, in execution order.
+
+    An origin is the transaction's hash, or :data:`BLOCK_EVENT` for a begin-block event.
+    """
+    out: dict[bytes, list[bytes]] = {}
+    sources = [(BLOCK_EVENT, block_events), *((r.tx_hash, r.events) for r in receipts if r.ok)]
+    for origin, events in sources:
+        for event in events:
+            order_id = event.get("order_id") if event.type == "order" else None
+            if isinstance(order_id, bytes):
+                out.setdefault(order_id, []).append(origin)
+    return out
+
+
+def origin_writes(order: Order, first: int, origins: list[bytes], into: dict[bytes, bytes | None]) -> None:
+    """Add to ``into`` the origins of ``order``'s history entries from index ``first`` on.
+
+    ``origins`` are the order's events of the block(s) that made those entries, in order; a
+    count that does not match (a bug, never user input) is logged and nothing is written.
+    """
+    count = len(order.history) - first
+    if count <= 0:
+        return
+    if len(origins) != count:
+        log.error("order %s: %d new history entries but %d order events", order.order_id.hex(), count, len(origins))
+        return
+    for i, origin in enumerate(origins):
+        into[origin_key(order.order_id, first + i)] = origin
 
 
 def entry_diff(old: set[bytes], new: set[bytes], into: dict[bytes, bytes | None]) -> None:
@@ -191,6 +245,7 @@ class OrderQuery:
     merchant: bytes | None = None
     arbiter: bytes | None = None
     state: OrderState | None = None
+    listing: bytes | None = None
     limit: int = 20
     cursor: bytes | None = None
 
@@ -230,6 +285,8 @@ def _order_range(q: OrderQuery) -> tuple[bytes, bytes]:
         prefix = O_BUYER + q.buyer
     elif q.merchant is not None:
         prefix = O_MERCHANT + q.merchant
+    elif q.listing is not None:
+        prefix = O_LISTING + q.listing
     elif q.arbiter is not None:
         prefix = O_ARBITER + q.arbiter
     elif state is not None:
@@ -261,6 +318,7 @@ def order_matches(order: Order, q: OrderQuery) -> bool:
         and (q.merchant is None or order.merchant == q.merchant)
         and (q.arbiter is None or order.arbiter == q.arbiter)
         and (q.state is None or order.state is q.state)
+        and (q.listing is None or order.listing_id == q.listing)
     )
 
 
@@ -279,6 +337,7 @@ class MarketIndex:
         """
         writes: dict[bytes, bytes | None] = {}
         state = self.store.state
+        origins: dict[bytes, list[bytes]] | None = None
         for key, value in result.writes.items():
             listing_id = _record_id(key, LISTING_PREFIX)
             if listing_id is not None:
@@ -299,6 +358,14 @@ class MarketIndex:
                     set() if new_order is None else order_entries(new_order),
                     writes,
                 )
+                if new_order is None:
+                    for i in range(0 if old_order is None else len(old_order.history)):
+                        writes[origin_key(order_id, i)] = None
+                else:
+                    if origins is None:
+                        origins = block_order_origins(result.block_events, result.receipts)
+                    first = 0 if old_order is None else len(old_order.history)
+                    origin_writes(new_order, first, origins.get(order_id, []), writes)
         writes[META_KEY] = _meta(block.height)
         return writes
 
@@ -331,6 +398,7 @@ class MarketIndex:
         self._clear()
         self._add_all(LISTING_PREFIX, lambda raw: listing_entries(Listing.from_wire(decode(raw))))
         self._add_all(ORDER_PREFIX, lambda raw: order_entries(Order.from_wire(decode(raw))))
+        self._add_origins()
         self.store.write_index({META_KEY: _meta(self.store.height)})
         return True
 
@@ -353,6 +421,50 @@ class MarketIndex:
                 entry_diff(set(), entries_of(raw), writes)
             self.store.write_index(writes)
             start = chunk[-1][0] + SEP
+
+    def _add_origins(self) -> None:
+        """The history origins of every order, from the stored blocks of its history's heights."""
+        by_height: dict[int, dict[bytes, list[bytes]]] = {}
+        start, stop = ORDER_PREFIX, prefix_end(ORDER_PREFIX)
+        while True:
+            chunk = self.store.state_range(start, stop, REBUILD_CHUNK)
+            if not chunk:
+                return
+            writes: dict[bytes, bytes | None] = {}
+            for _, raw in chunk:
+                order = Order.from_wire(decode(raw))
+                seen: dict[int, int] = {}
+                for i, entry in enumerate(order.history):
+                    if entry.height not in by_height:
+                        if len(by_height) >= REBUILD_CHUNK:
+                            by_height.clear()
+                        by_height[entry.height] = self._origins_at(entry.height)
+                    nth = seen.get(entry.height, 0)
+                    seen[entry.height] = nth + 1
+                    found = by_height[entry.height].get(order.order_id, [])
+                    if nth < len(found):
+                        writes[origin_key(order.order_id, i)] = found[nth]
+                    else:
+                        log.error("order %s: no order event for history entry %d", order.order_id.hex(), i)
+            self.store.write_index(writes)
+            start = chunk[-1][0] + SEP
+
+    def _origins_at(self, height: int) -> dict[bytes, list[bytes]]:
+        block = self.store.block(height)
+        if block is None:
+            return {}
+        receipts = []
+        for tx in block.txs:
+            record = self.store.tx(tx.hash)
+            if record is not None:
+                receipts.append(record.receipt)
+        return block_order_origins(self.store.block_events(height), tuple(receipts))
+
+    def history_origins(self, order: Order) -> list[bytes | None]:
+        """What made each of ``order``'s history entries: a tx hash, :data:`BLOCK_EVENT`, or None if unknown."""
+        prefix = H_ORIGIN + order.order_id
+        found = {key[-2:]: value for key, value in self.store.index_range(prefix, prefix_end(prefix), MAX_HISTORY)}
+        return [found.get(i.to_bytes(2, "big")) for i in range(len(order.history))]
 
     # --- queries --------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ deadline -- is ``null``), other binary values lowercase hex, amounts integers in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from chain.address import encode_address
@@ -45,8 +46,21 @@ def listing_json(listing: Listing) -> dict[str, Any]:
     }
 
 
-def history_json(entry: HistoryEntry) -> dict[str, Any]:
-    """One step of an order's history (``actor`` is null when the chain acted at a deadline)."""
+def made_by_json(entry: HistoryEntry, origin: bytes | None) -> dict[str, Any] | None:
+    """What made a history entry: ``{"tx_hash"}``, ``{"block_event_height"}``, or None if unknown."""
+    if origin is None:
+        return None
+    if origin == b"":
+        return {"block_event_height": entry.height}
+    return {"tx_hash": origin.hex()}
+
+
+def history_json(entry: HistoryEntry, origin: bytes | None = None) -> dict[str, Any]:
+    """One step of an order's history (``actor`` is null when the chain acted at a deadline).
+
+    ``origin`` is what made it (node/market_index.py ``history_origins``): a transaction hash,
+    b"" for a block event, None if unknown.
+    """
     return {
         "action": entry.action.value,
         "state": entry.state.value,
@@ -55,6 +69,7 @@ def history_json(entry: HistoryEntry) -> dict[str, Any]:
         "actor": account_or_none(entry.actor),
         "automatic": entry.actor == b"",
         "note": entry.note,
+        "made_by": made_by_json(entry, origin),
     }
 
 
@@ -69,8 +84,13 @@ def review_json(review: Review) -> dict[str, Any]:
     }
 
 
-def order_json(order: Order, escrow: int, review: Review | None) -> dict[str, Any]:
-    """An order with its sealed fields (hex), what escrow still holds, its review and full history."""
+def order_json(
+    order: Order, escrow: int, review: Review | None, origins: Sequence[bytes | None] = ()
+) -> dict[str, Any]:
+    """An order with its sealed fields (hex), what escrow still holds, its review and full history.
+
+    ``origins[i]`` is what made history entry i (see :func:`history_json`); missing: unknown.
+    """
     ruling = order.ruling
     return {
         "id": order.order_id.hex(),
@@ -101,7 +121,7 @@ def order_json(order: Order, escrow: int, review: Review | None) -> dict[str, An
         "tracking": order.tracking.hex(),
         "return_tracking": order.return_tracking.hex(),
         "review": None if review is None else review_json(review),
-        "history": [history_json(h) for h in order.history],
+        "history": [history_json(h, origins[i] if i < len(origins) else None) for i, h in enumerate(order.history)],
     }
 
 

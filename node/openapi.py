@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Final
 
+from node.provenance_openapi import PROVENANCE_PATHS, PROVENANCE_SCHEMAS
+
 _HEX32: Final = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
 _ADDRESS: Final = {"type": "string", "description": "agora1... address (bech32m) or 64-hex public key"}
 _INT: Final = {"type": "integer", "minimum": 0}
@@ -34,6 +36,60 @@ def _query_param(name: str, schema: dict[str, Any], description: str, required: 
 
 def _path_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
+
+
+# typed views read at a past height or answered with their proofs (node/view_proofs.py)
+_VIEW_PARAMS: Final = [
+    _query_param(
+        "height",
+        _INT,
+        "read the view after this block, from the versioned state (default: the head); 410 once pruned",
+        False,
+    ),
+    _query_param(
+        "prove",
+        {"type": "boolean", "default": False},
+        "answer {value, height, proofs: [{key, value, proof}], header, commit, state_root}: the view beside "
+        "the proof of every state key it read",
+        False,
+    ),
+]
+
+
+def _view(schema_ref: str, description: str) -> dict[str, Any]:
+    """A typed view's answer: the view itself, or (prove=true) a ProvedView whose value is it."""
+    view = {"$ref": f"#/components/schemas/{schema_ref}"}
+    proved = {
+        "allOf": [
+            {"$ref": "#/components/schemas/ProvedView"},
+            {"type": "object", "properties": {"value": view}},
+        ]
+    }
+    return {"description": description, "content": {"application/json": {"schema": {"oneOf": [view, proved]}}}}
+
+
+_BLOCK_FLAGS: Final = [
+    _query_param(
+        "receipts",
+        {"type": "boolean", "default": False},
+        "add `receipts` (per transaction, block order) and `block_events` (automatic deadline "
+        "releases and refunds, evidence)",
+        False,
+    ),
+    _query_param(
+        "raw",
+        {"type": "boolean", "default": False},
+        "add `raw_block` (canonical block bytes) and `raw_txs`; with receipts also `raw_receipts` "
+        "and `raw_block_events`, the leaves of `results_root`: enough to replay the chain",
+        False,
+    ),
+]
+_VIEW_ERRORS: Final = {
+    "410": {
+        "description": "the state at that height was pruned; the detail names the oldest height kept",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    },
+}
 
 
 _MERKLE: Final = {
@@ -68,6 +124,37 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "state_root": _HEX32,
             "header": _HEX,
             "commit": _HEX,
+        },
+    },
+    "Asset": {
+        "type": "object",
+        "required": ["symbol", "name", "decimals", "supply", "issuer", "purpose", "created_height"],
+        "properties": {
+            "symbol": {"type": "string", "pattern": "^[A-Z][A-Z0-9]{1,11}$"},
+            "name": {"type": "string"},
+            "decimals": _INT,
+            "max_supply": {"type": ["integer", "null"], "minimum": 1},
+            "supply": _INT,
+            "issuer": _ADDRESS,
+            "freeze_authority": {"anyOf": [_ADDRESS, {"type": "null"}]},
+            "purpose": {"type": "string"},
+            "created_height": _INT,
+        },
+    },
+    "Offer": {
+        "type": "object",
+        "properties": {
+            "id": _HEX32,
+            "maker": _ADDRESS,
+            "sell": {"type": "string"},
+            "buy": {"type": "string"},
+            "rate": {
+                "type": "object",
+                "description": "minor units of buy per minor unit of sell: num / den",
+                "properties": {"num": _INT, "den": _INT},
+            },
+            "remaining": _INT,
+            "expires_ms": _INT,
         },
     },
     "LightBlock": {
@@ -131,7 +218,7 @@ _SCHEMAS: Final[dict[str, Any]] = {
         "properties": {
             "address": {"type": "string"},
             "nonce": _INT,
-            "pending_nonce": _INT,
+            "pending_nonce": {"type": ["integer", "null"], "description": "null for a view at a past height"},
             "balances": {"type": "object", "additionalProperties": _INT},
         },
     },
@@ -372,6 +459,19 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
                         "actor": _NULLABLE_ADDRESS,
                         "automatic": {"type": "boolean"},
                         "note": {"type": "string"},
+                        "made_by": {
+                            "description": "what made the entry: {tx_hash} for a transaction, "
+                            "{block_event_height} for an automatic deadline step; null if unknown",
+                            "oneOf": [
+                                {"type": "object", "properties": {"tx_hash": _HEX32}, "required": ["tx_hash"]},
+                                {
+                                    "type": "object",
+                                    "properties": {"block_event_height": _INT},
+                                    "required": ["block_event_height"],
+                                },
+                                {"type": "null"},
+                            ],
+                        },
                     },
                 },
             },
@@ -422,11 +522,15 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
     "/api/v1/listings/{id}": {
         "get": {
             "summary": "A listing",
-            "parameters": [_path_param("id", _HEX_ID, "listing id (the hash of the transaction that created it)")],
+            "parameters": [
+                _path_param("id", _HEX_ID, "listing id (the hash of the transaction that created it)"),
+                *_VIEW_PARAMS,
+            ],
             "responses": {
-                "200": _json("Listing", "the listing"),
-                "400": _problem("bad id (bad_id)"),
-                "404": _problem("no such listing"),
+                "200": _view("Listing", "the listing; with prove=true, the listing beside its proofs"),
+                "400": _problem("bad id (bad_id), bad height or prove"),
+                "404": _problem("no such listing, or the height is above the head"),
+                **_VIEW_ERRORS,
             },
         },
     },
@@ -438,6 +542,7 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
                 _query("merchant", _ADDRESS, "only orders to this merchant"),
                 _query("arbiter", _ADDRESS, "only orders naming this arbiter"),
                 _query("state", {"enum": _ORDER_STATES}, "only orders in this state"),
+                _query("listing", _HEX_ID, "only orders of this listing"),
                 *_PAGE_PARAMS,
             ],
             "responses": {"200": _json("OrderPage", "one page of orders"), "400": _BAD_QUERY},
@@ -446,11 +551,15 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
     "/api/v1/orders/{id}": {
         "get": {
             "summary": "An order with its full history, escrow and review",
-            "parameters": [_path_param("id", _HEX_ID, "order id (the hash of the transaction that placed it)")],
+            "parameters": [
+                _path_param("id", _HEX_ID, "order id (the hash of the transaction that placed it)"),
+                *_VIEW_PARAMS,
+            ],
             "responses": {
-                "200": _json("Order", "the order"),
-                "400": _problem("bad id (bad_id)"),
-                "404": _problem("no such order"),
+                "200": _view("Order", "the order; with prove=true, the order beside its proofs"),
+                "400": _problem("bad id (bad_id), bad height or prove"),
+                "404": _problem("no such order, or the height is above the head"),
+                **_VIEW_ERRORS,
             },
         },
     },
@@ -487,18 +596,22 @@ _PATHS: Final[dict[str, Any]] = {
     "/api/v1/accounts/{address}": {
         "get": {
             "summary": "An account's balances and nonces",
-            "parameters": [_path_param("address", _ADDRESS, "the account")],
+            "parameters": [_path_param("address", _ADDRESS, "the account"), *_VIEW_PARAMS],
             "responses": {
-                "200": _json("Account", "the account"),
-                "400": _problem("not an address (bad_address)"),
-                "404": _problem("the account has no state (not_found)"),
+                "200": _view("Account", "the account; with prove=true, the account beside its proofs"),
+                "400": _problem("not an address (bad_address), bad height or prove"),
+                "404": _problem("the account has no state (not_found), or the height is above the head"),
+                **_VIEW_ERRORS,
             },
         },
     },
     "/api/v1/blocks/{height}": {
         "get": {
             "summary": "A block by height",
-            "parameters": [_path_param("height", {"type": "integer", "minimum": 1}, "block height")],
+            "parameters": [
+                _path_param("height", {"type": "integer", "minimum": 1}, "block height"),
+                *_BLOCK_FLAGS,
+            ],
             "responses": {
                 "200": _json("Block", "the block"),
                 "400": _problem("bad height"),
@@ -509,7 +622,7 @@ _PATHS: Final[dict[str, Any]] = {
     "/api/v1/blocks/hash/{hash}": {
         "get": {
             "summary": "A block by hash",
-            "parameters": [_path_param("hash", _HEX32, "block hash")],
+            "parameters": [_path_param("hash", _HEX32, "block hash"), *_BLOCK_FLAGS],
             "responses": {
                 "200": _json("Block", "the block"),
                 "400": _problem("bad hex"),
@@ -600,6 +713,110 @@ _PATHS: Final[dict[str, Any]] = {
             },
         },
     },
+    "/api/v1/assets": {
+        "get": {
+            "summary": "Issued assets in symbol order, with their supply",
+            "parameters": [
+                _query("after", {"type": "string", "pattern": "^[A-Z][A-Z0-9]{1,11}$"}, "list after this symbol"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size (default 100)"),
+            ],
+            "responses": {
+                "200": {
+                    "description": "a page of assets",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Asset"}},
+                                    "next": {"type": ["string", "null"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": _BAD_QUERY,
+            },
+        },
+    },
+    "/api/v1/assets/{symbol}": {
+        "get": {
+            "summary": "One issued asset",
+            "parameters": [_path_param("symbol", {"type": "string"}, "the asset's symbol")],
+            "responses": {
+                "200": _json("Asset", "the asset"),
+                "400": _problem("not a valid symbol"),
+                "404": _problem("nobody issued it"),
+            },
+        },
+    },
+    "/api/v1/offers": {
+        "get": {
+            "summary": "The book of standing conversion offers selling one asset for another, best rate first",
+            "parameters": [
+                {**_query("sell", {"type": "string"}, "the asset the offers give"), "required": True},
+                {**_query("buy", {"type": "string"}, "the asset the offers take"), "required": True},
+            ],
+            "responses": {
+                "200": {
+                    "description": "the book",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "sell": {"type": "string"},
+                                    "buy": {"type": "string"},
+                                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Offer"}},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": _BAD_QUERY,
+            },
+        },
+    },
+    "/api/v1/offers/{id}": {
+        "get": {
+            "summary": "One standing offer",
+            "parameters": [_path_param("id", _HEX32, "offer id (the hash of the transaction that made it)")],
+            "responses": {
+                "200": _json("Offer", "the offer"),
+                "400": _problem("bad id"),
+                "404": _problem("filled, cancelled or never made"),
+            },
+        },
+    },
+    "/api/v1/funds/{id}": {
+        "get": {
+            "summary": "A transparent fund: organisation, purpose, holdings per asset, donations and disbursements",
+            "parameters": [
+                _path_param("id", _HEX32, "fund id (the hash of the transaction that opened it)"),
+                _query("from", _INT, "first donation/disbursement index of the page"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "entries per page (default 100)"),
+            ],
+            "responses": {
+                "200": {"description": "the fund", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": _BAD_QUERY,
+                "404": _problem("no such fund"),
+            },
+        },
+    },
+    "/api/v1/funds/{id}/donations/{index}/trace": {
+        "get": {
+            "summary": "Where one donation went, first in first out: the disbursements that spent it and what is held",
+            "parameters": [
+                _path_param("id", _HEX32, "fund id"),
+                _path_param("index", _INT, "donation index"),
+            ],
+            "responses": {
+                "200": {"description": "the trace", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": _problem("bad fund id"),
+                "404": _problem("no such fund or donation"),
+            },
+        },
+    },
     "/api/v1/light/{height}": {
         "get": {
             "summary": "A light block: the header at a height, its commit certificate, and the validator sets "
@@ -615,7 +832,8 @@ _PATHS: Final[dict[str, Any]] = {
     "/api/v1/events": {
         "get": {
             "summary": "Server-sent events: per committed block a `block` event, then its market events "
-            "(`order`, `listing`, `review`, `review_reply`, `escrow`, `deadline_error`) in the order applied",
+            "(`order`, `listing`, `review`, `review_reply`, `escrow`, `deadline_error`, `provenance_delivery`, "
+            "`provenance_recall`) in the order applied",
             "parameters": [
                 _query("types", {"type": "string"}, "comma-separated event names to receive (default: all)"),
                 _query("merchant", _ADDRESS, "only market events of this merchant"),
@@ -657,6 +875,167 @@ _PATHS: Final[dict[str, Any]] = {
 }
 
 
+# --- the chain's totals, for auditors (node/audit_api.py) -------------------------------------
+
+_AUDIT_SCHEMAS: Final[dict[str, Any]] = {
+    "ProvedView": {
+        "type": "object",
+        "description": "a typed view (value) beside the proof of every state key it was read from, "
+        "at one certified height",
+        "properties": {
+            "value": {"type": "object"},
+            "height": _INT,
+            "proofs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"key": _HEX, "value": {"oneOf": [_HEX, {"type": "null"}]}, "proof": _HEX},
+                },
+            },
+            "state_root": _HEX32,
+            "header": {"oneOf": [_HEX, {"type": "null"}]},
+            "commit": {"oneOf": [_HEX, {"type": "null"}]},
+        },
+    },
+    "Genesis": {
+        "type": "object",
+        "description": "the genesis document (the JSON `agora node init --genesis` takes); its hash is in "
+        "the X-Agora-Genesis-Hash header and in /status",
+        "properties": {
+            "chain_id": {"type": "string"},
+            "genesis_time_ms": _INT,
+            "params": {"type": "object"},
+            "validators": {"type": "array", "items": {"type": "object"}},
+            "balances": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Supply": {
+        "type": "object",
+        "properties": {
+            "height": _INT,
+            "identity": {"type": "string"},
+            "assets": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "asset": {"type": "string"},
+                        "total_supply": _INT,
+                        "in_accounts": {**_INT, "description": "every balance, recounted"},
+                        "in_escrow": {**_INT, "description": "every order's escrow, recounted"},
+                        "escrow_counter": {**_INT, "description": "the maintained escrow total"},
+                        "in_offers": {**_INT, "description": "units locked in standing conversion offers, recounted"},
+                        "in_funds": {**_INT, "description": "units held by transparent funds, recounted"},
+                        "fees_paid": {**_INT, "description": "fees ever paid; credited to proposers (in accounts)"},
+                        "fees_burned": _INT,
+                        "accounts": _INT,
+                        "balanced": {
+                            "type": "boolean",
+                            "description": "total_supply = in_accounts + in_escrow + in_offers + in_funds, and every "
+                            "maintained counter equals its recount",
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "AccountPage": {
+        "type": "object",
+        "properties": {
+            "height": _INT,
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "address": {"type": "string"},
+                        "balances": {"type": "object", "additionalProperties": _INT},
+                        "nonce": _INT,
+                    },
+                },
+            },
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
+    "TxLookup": {
+        "type": "object",
+        "properties": {
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "hash": _HEX32,
+                        "status": {"enum": ["committed", "pending", "unknown"]},
+                        "height": {"type": ["integer", "null"]},
+                        "index": {"type": ["integer", "null"]},
+                        "tx": {"type": ["object", "null"]},
+                        "receipt": {"type": ["object", "null"]},
+                    },
+                },
+            }
+        },
+    },
+}
+
+_AUDIT_PATHS: Final[dict[str, Any]] = {
+    "/api/v1/genesis": {
+        "get": {
+            "summary": "The genesis document this node runs",
+            "responses": {"200": _json("Genesis", "the document"), "400": _problem("unknown parameter")},
+        },
+    },
+    "/api/v1/supply": {
+        "get": {
+            "summary": "Per asset: total supply, amount in accounts, in escrow and fees paid, recounted from "
+            "the state at the head (total_supply = in_accounts + in_escrow + in_offers + in_funds)",
+            "responses": {"200": _json("Supply", "the totals"), "400": _problem("unknown parameter")},
+        },
+    },
+    "/api/v1/accounts": {
+        "get": {
+            "summary": "Every account holding a balance, ordered by public key, paginated",
+            "parameters": [
+                _query_param(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                    "accounts per page",
+                    False,
+                ),
+                _query_param("cursor", _HEX32, "the next_cursor of the previous page", False),
+            ],
+            "responses": {
+                "200": _json("AccountPage", "one page"),
+                "400": _problem("bad limit or cursor (bad_limit, bad_cursor, unknown_parameter)"),
+            },
+        },
+    },
+    "/api/v1/txs/lookup": {
+        "post": {
+            "summary": "Up to 1,000 transactions at once: committed (with receipt), pending or unknown",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["hashes"],
+                            "properties": {"hashes": {"type": "array", "maxItems": 1000, "items": _HEX32}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json("TxLookup", "one result per hash, in the order asked"),
+                "400": _problem("malformed body or hash"),
+                "413": _problem("more than 1,000 hashes or a body over 160 KiB"),
+                "415": _problem("not application/json"),
+            },
+        },
+    },
+}
+
+
 def openapi_document() -> dict[str, Any]:
     """A fresh copy of the OpenAPI 3.1 document."""
     return {
@@ -667,6 +1046,8 @@ def openapi_document() -> dict[str, Any]:
             "description": "Amounts are integers in minor units; binary values are lowercase hex; accounts are "
             "agora1... addresses. Errors are application/problem+json with a stable `reason`.",
         },
-        "paths": copy.deepcopy({**_PATHS, **_MARKET_PATHS}),
-        "components": {"schemas": copy.deepcopy({**_SCHEMAS, **_MARKET_SCHEMAS})},
+        "paths": copy.deepcopy({**_PATHS, **_MARKET_PATHS, **_AUDIT_PATHS, **PROVENANCE_PATHS}),
+        "components": {
+            "schemas": copy.deepcopy({**_SCHEMAS, **_MARKET_SCHEMAS, **_AUDIT_SCHEMAS, **PROVENANCE_SCHEMAS})
+        },
     }

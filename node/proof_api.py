@@ -9,6 +9,7 @@ Merkle paths (chain/state_tree.py, chain/merkle.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from aiohttp import web
@@ -18,7 +19,7 @@ from chain.encoding import decode, encode
 from chain.genesis import VALIDATORS_KEY
 from chain.light_client import LightBlock
 from chain.merkle import MerkleProof, leaf_hash, merkle_proof_of_hashes
-from chain.state_tree import TreeError
+from chain.state_tree import StateProof, TreeError
 from chain.validators import ValidatorSet
 from node.api_common import SERVICES, Problem, parse_height, parse_hex
 from node.executor import validator_set_key
@@ -165,3 +166,29 @@ PROOF_ROUTES: Final = (
     ("GET", "/api/v1/proofs/tx/{hash}", get_tx_proof),
     ("GET", "/api/v1/light/{height}", get_light_block),
 )
+
+
+# --- typed views with their proofs beside the value (node/view_proofs.py) ----------------------
+
+
+def proofs_beside(
+    store: ChainStore, height: int, reads: Mapping[bytes, tuple[bytes | None, StateProof]]
+) -> dict[str, Any]:
+    """The proofs of every state key a typed view read at ``height``, with one certified header.
+
+    Each entry has the shape of a ``/proofs/state`` answer's key, value and proof (hex, value
+    null for an absent key); ``header``, ``commit`` and ``state_root`` are those of the height.
+    """
+    return {
+        "height": height,
+        "proofs": [
+            {"key": key.hex(), "value": None if value is None else value.hex(), "proof": encode(proof.to_wire()).hex()}
+            for key, (value, proof) in reads.items()
+        ],
+        **_certified(store, height),
+    }
+
+
+def view_height(store: ChainStore, text: str | None) -> int:
+    """The height a typed view is asked at (default the head); Problem 400/404 as for ``/proofs/state``."""
+    return _height_param(store, text)

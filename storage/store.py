@@ -8,7 +8,8 @@ Opening a store resumes at its stored head without replaying history.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -125,6 +126,42 @@ class DbState:
         """Return the stored tree node under ``node_key``, or None."""
         value: bytes | None = self._db.get(k.tree_node_key(node_key))
         return value
+
+
+class StateSnapshot:
+    """Committed state frozen at one complete block (a LevelDB snapshot): every read agrees.
+
+    ``height`` is the block the snapshot is at; reads never see a later commit. Close it
+    (or use :meth:`ChainStore.snapshot` as a context manager) to release the snapshot.
+    """
+
+    __slots__ = ("_snap", "height")
+
+    def __init__(self, snap: Any) -> None:
+        self._snap = snap
+        head = as_list(decode(snap.get(k.META_HEAD) or b""), "head", length=2)
+        self.height = as_int(head[0], "head height")
+        """The height of the block the snapshot is at."""
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value of state ``key`` at the snapshot's height, or None."""
+        value: bytes | None = self._snap.get(k.state_key(key))
+        return value
+
+    def items(self, prefix: bytes, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """State pairs whose key starts with ``prefix`` (from ``start`` on, if given), in key order."""
+        skip = len(k.STATE_PREFIX)
+        full = k.state_key(prefix)
+        lo = full if start is None else max(k.state_key(start), full)
+        with self._snap.iterator(start=lo) as it:
+            for key, value in it:
+                if not key.startswith(full):
+                    return
+                yield key[skip:], value
+
+    def close(self) -> None:
+        """Release the snapshot (idempotent)."""
+        self._snap.close()
 
 
 class ChainStore:
@@ -352,6 +389,15 @@ class ChainStore:
                 if len(out) >= limit:
                     break
         return out
+
+    @contextmanager
+    def snapshot(self) -> Iterator[StateSnapshot]:
+        """Committed state frozen at the stored head, for reads that must agree (totals, pages)."""
+        snap = StateSnapshot(self._db.snapshot())
+        try:
+            yield snap
+        finally:
+            snap.close()
 
     def index_get(self, key: bytes) -> bytes | None:
         """The node-side index entry at ``key`` (without the ``x/`` family tag), or None."""

@@ -140,3 +140,46 @@ def test_a_second_node_on_the_same_datadir_names_the_process_holding_it(tmp_path
         assert "b'" not in lines[0] and "Traceback" not in err
     finally:
         assert first.stop() == 0, first.log_tail()
+
+
+def test_chain_supply_shows_where_every_unit_is(running_node: RunningNode) -> None:
+    node = running_node
+    code, out, err = _cli(node, "wallet", "new", "carol")
+    assert code == 0, err
+    carol = json.loads(_cli(node, "wallet", "show", "carol", "--json")[1])["address"]
+    code, out, err = _cli(node, "tx", "transfer", "--from", "alice", "--to", carol, "--amount", "3", "--json")
+    assert code == 0, err
+    fee = json.loads(out)["tx"]["fee"]
+
+    code, out, err = _cli(node, "chain", "supply", "--json")
+    assert code == 0, err
+    supply = json.loads(out)
+    (agr,) = supply["assets"]
+    assert agr["asset"] == "AGR" and agr["balanced"] is True and agr["fees_paid"] == fee
+    assert agr["total_supply"] == agr["in_accounts"] + agr["in_escrow"] and agr["in_escrow"] == 0
+
+    code, out, err = _cli(node, "chain", "supply")
+    assert code == 0, err
+    assert "Supply at height" in out and "in accounts" in out and "yes" in out
+    assert "total_supply = in_accounts + in_escrow" in err
+
+
+def test_chain_replay_recomputes_the_chain_from_the_api(running_node: RunningNode) -> None:
+    node = running_node
+    code, out, err = _cli(node, "wallet", "new", "dave")
+    assert code == 0, err
+    dave = json.loads(_cli(node, "wallet", "show", "dave", "--json")[1])["address"]
+    code, out, err = _cli(node, "tx", "transfer", "--from", "alice", "--to", dave, "--amount", "2", "--json")
+    assert code == 0, err
+    height = json.loads(out)["height"]
+
+    code, out, err = _cli(node, "chain", "replay", "--to", str(height), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["ok"] is True and report["height"] == height and report["txs"] == 1
+    block = json.loads(_cli(node, "chain", "block", str(height), "--json")[1])
+    assert report["state_root"] == block["state_root"]
+
+    code, out, err = _cli(node, "chain", "replay")
+    assert code == 0, err
+    assert "Replay" in out and "accounts compared" in out

@@ -136,8 +136,10 @@ def test_merchant_lists_shopper_buys_and_the_merchant_is_paid(running_node: Runn
     order = _json(node, "order", "show", order_id, "--as", "shop")
     assert order["state"] == "settled" and order["escrow"] == 0
     assert order["decrypted"] == {"delivery details": "Alice, 1 Main St"}
+    assert order["history"][0]["made_by"] == {"tx_hash": order_id}
     code, out, err = _cli(node, "order", "show", order_id, "--as", "shop")
     assert code == 0 and "Alice, 1 Main St" in out and "settled" in out, err
+    assert f"tx {order_id[:16]}" in out  # the history names the transaction that placed it
     assert _json(node, "order", "show", order_id, "--as", "alice")["decrypted"] == {"tracking": "TRACK-42"}
     code, out, err = _cli(node, "order", "show", order_id)
     assert code == 0 and "Alice, 1 Main St" not in out and "TRACK-42" not in out, err
@@ -147,6 +149,8 @@ def test_merchant_lists_shopper_buys_and_the_merchant_is_paid(running_node: Runn
     assert "TRACK-42" in out and "the buyer's wallet" not in out and "the merchant's wallet" in out
     listed = _json(node, "order", "list", "--merchant", "shop", "--state", "settled")
     assert [o["id"] for o in listed["items"]] == [order_id]
+    assert [o["id"] for o in _json(node, "order", "list", "--listing", listing_id)["items"]] == [order_id]
+    assert _json(node, "order", "list", "--listing", "00" * 32)["items"] == []
 
     code, out, err = _cli(node, "order", "review", order_id, "--from", "alice", "--rating", "5", "--comment", "great")
     assert code == 0, err

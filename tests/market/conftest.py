@@ -23,7 +23,9 @@ from chain.transfer import CORE_KINDS
 from chain.tx import sign_transaction
 from chain.votes import Commit, Vote, VoteType, verify_commit
 from market import MARKET_KINDS
+from market.assets.offers import offer_total_key
 from market.bodies import ListingCreate, OrderPlace
+from market.funds import fund_total_key
 from market.keys import DUE_CURSOR_KEY, ESCROW_PREFIX
 from market.queries import escrow_total, get_listing, get_order
 from market.records import ArbiterTerms, Listing, Order, ShippingOption, Windows
@@ -154,10 +156,12 @@ class MarketChain:
         return sum(decode(v) for k, v in self.state.items() if k.startswith(ESCROW_PREFIX))
 
     def check_conservation(self) -> None:
-        """Balances + escrow = supply, and the escrow total matches the per-order escrows."""
+        """Balances + escrow + AGR locked in offers = supply, and the escrow total matches the per-order escrows."""
         supply = get_supply(Overlay(self.state), NATIVE_ASSET)
-        if self.balances_total() + escrow_total(self.state) != supply:
-            raise AssertionError("balances + escrow != supply")
+        offers = Overlay(self.state).get_int(offer_total_key(NATIVE_ASSET))
+        funds = Overlay(self.state).get_int(fund_total_key(NATIVE_ASSET))
+        if self.balances_total() + escrow_total(self.state) + offers + funds != supply:
+            raise AssertionError("balances + escrow + offers + funds != supply")
         if escrow_total(self.state) != self.escrow_sum():
             raise AssertionError("escrow total != sum of escrows")
 

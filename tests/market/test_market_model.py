@@ -12,7 +12,10 @@ from chain.state import MemoryState, Overlay
 from chain.transfer import CORE_KINDS
 from chain.tx import decode_transaction, sign_transaction
 from market import MARKET_KINDS, bodies
+from market.assets.bodies import AssetBurn, AssetCreate, AssetFreeze, AssetMint
+from market.assets.offers import OfferCancel, OfferCreate, OfferSwap, Rate
 from market.due import BUCKET_MS, MAX_BUCKETS_PER_BLOCK, MAX_DUE_PER_BLOCK, round_up, schedule, take_due
+from market.funds import FundDisburse, FundDonate, FundOpen, RefKind
 from market.limits import MAX_HISTORY
 from market.order_state import (
     PAYOUT,
@@ -28,6 +31,7 @@ from market.order_state import (
     longest_path,
 )
 from market.privacy import SealError, open_sealed, seal_for
+from market.provenance.registry import PROVENANCE_SPECS
 from market.records import ArbiterTerms, ShippingOption, Windows
 
 REGISTRY = CORE_KINDS.merged(MARKET_KINDS)
@@ -167,7 +171,7 @@ def _create(**overrides: Any) -> bodies.ListingCreate:
 
 def test_every_body_roundtrips() -> None:
     oid = sha256(b"o")
-    for body in [
+    samples = [
         _create(media=(sha256(b"m"),) * 16),
         bodies.ListingUpdate(oid, price=5, stock=0, title="t", description="d", shipping=(ShippingOption("a", 1),)),
         bodies.ListingUpdate(oid),
@@ -189,9 +193,22 @@ def test_every_body_roundtrips() -> None:
         bodies.OrderReclaim(oid),
         bodies.OrderReview(oid, 5, "c"),
         bodies.OrderReply(oid, "r"),
-    ]:
+        AssetCreate("USDX", "US dollar token", 2, 10**9, bytes(32), "p" * 512),
+        AssetCreate("EUR2", "e", 0),
+        AssetMint("USDX", bytes(32), 1),
+        AssetBurn("USDX", 2**64 - 1),
+        AssetFreeze("USDX", bytes(32), True),
+        OfferCreate("USDX", "AGR", Rate(2**32, 1), 2**64 - 1, 2**64 - 1),
+        OfferCancel(oid),
+        OfferSwap("AGR", "USDX", 1, Rate(1, 2**32)),
+        FundOpen("n" * 120, "p" * 2048),
+        FundDonate(oid, "USDX", 1, "m" * 256),
+        FundDisburse(oid, "AGR", 2**64 - 1, bytes(32), "r" * 512, RefKind.ITEM, b"i" * 256),
+    ]
+    for body in samples:
         _roundtrip(body)
-    assert len(MARKET_KINDS.kinds) == 20
+    provenance = {spec.body_type.KIND for spec in PROVENANCE_SPECS}  # their bodies: tests/market/provenance
+    assert {body.KIND for body in samples} | provenance == set(MARKET_KINDS.kinds), "every market kind has a sample"
 
 
 def _wire_of(body: Any) -> Any:

@@ -1,0 +1,270 @@
+"""``agora offer``: standing conversion offers between assets, and swaps that take them.
+
+Rates are typed as people say them: ``--rate 1.08`` on an offer selling EURS for USDX means
+one EURS costs 1.08 USDX, whatever the two assets' decimals. A swap either converts the
+whole amount within ``--max-rate`` or fails; the CLI reads the book first and refuses before
+signing when it cannot (``--force`` sends anyway).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cli.context import app_context
+from cli.market_options import FeeOption, ForceOption, FromOption, TimeoutOption, WaitOption, sending
+from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
+
+if TYPE_CHECKING:
+    from chain.keys import PrivateKey
+    from market.assets.offers import Rate
+    from node.client import NodeClient
+
+app = typer.Typer(help="Conversion offers between assets: create, cancel, list, swap.", no_args_is_help=True)
+
+AGR_DECIMALS = 6
+
+
+def _asset(text: str, what: str) -> str:
+    from chain.encoding import DecodeError
+    from cli.errors import CliError
+    from market.assets.records import read_symbol
+
+    code = text.strip().upper()
+    if code == "AGR":
+        return code
+    try:
+        return read_symbol(code, what)
+    except DecodeError as exc:
+        raise CliError(f"bad asset: {exc}") from None
+
+
+async def decimals_of(client: NodeClient, asset: str) -> int:
+    """The decimals of ``asset`` (AGR: 6); CliError if nobody issued it."""
+    if asset == "AGR":
+        return AGR_DECIMALS
+    from cli.asset_cmd import fetch_asset
+
+    return int((await fetch_asset(client, asset))["decimals"])
+
+
+def parse_rate(text: str, numerator_decimals: int, denominator_decimals: int, what: str) -> Rate:
+    """``text`` units of one asset per unit of another, as an exact rate of minor units."""
+    from cli.errors import CliError
+    from market.assets.offers import MAX_RATE_PART, Rate
+
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise CliError(f"{what}: {text!r} is not a number (write 1.08 or 27/25)") from None
+    if value <= 0:
+        raise CliError(f"{what} must be above zero")
+    minor = value * 10**numerator_decimals / 10**denominator_decimals
+    if minor.numerator > MAX_RATE_PART or minor.denominator > MAX_RATE_PART:
+        raise CliError(f"{what} {text!r} needs more precision than a rate holds (numerator and denominator ≤ 2^32)")
+    return Rate(minor.numerator, minor.denominator)
+
+
+def show_rate(rate: dict[str, Any], sell_decimals: int, buy_decimals: int) -> str:
+    """A rate of minor units as units of buy per unit of sell, to 8 significant places."""
+    value = Fraction(int(rate["num"]), int(rate["den"])) * 10**sell_decimals / 10**buy_decimals
+    return f"{float(value):.8g}"
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    sender: FromOption,
+    sell: Annotated[str, typer.Option("--sell", help="The asset you give (it is locked in the offer).")],
+    buy: Annotated[str, typer.Option("--buy", help="The asset you take in exchange.")],
+    rate: Annotated[str, typer.Option("--rate", help="Units of --buy per unit of --sell, e.g. 1.08.")],
+    amount: Annotated[str, typer.Option("--amount", help="How much of --sell to offer, in its unit.")],
+    expires: Annotated[str, typer.Option("--expires", help="How long it stands: 90m, 12h, 30d (at most 365d).")] = "7d",
+    force: ForceOption = False,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Offer to exchange one asset for another at a rate, up to an amount, until an expiry."""
+    from chain.address import encode_address
+    from cli.amounts import format_amount, parse_amount
+    from cli.errors import CliError
+    from cli.market_tx import parse_duration, send_market_tx
+    from cli.remote import fetch_account
+    from market.assets.offers import OfferCreate
+
+    app_ctx = app_context(ctx)
+    give, take = _asset(sell, "--sell"), _asset(buy, "--buy")
+    if give == take:
+        raise CliError("--sell and --buy must be different assets")
+    ttl = parse_duration(expires, "--expires")
+
+    async def build(client: NodeClient, key: PrivateKey) -> OfferCreate:
+        give_d, take_d = await decimals_of(client, give), await decimals_of(client, take)
+        units = parse_amount(amount, decimals=give_d)
+        held = int((await fetch_account(client, encode_address(key.public_key)))["balances"].get(give, 0))
+        if held < units and not force:
+            raise CliError(
+                f"you hold {format_amount(held, give_d)} {give}, less than the {format_amount(units, give_d)} "
+                "to lock in the offer (nothing was signed; --force sends it anyway)"
+            )
+        head = await client.status()
+        now = int(head.get("head_time_ms") or 0)
+        return OfferCreate(give, take, parse_rate(rate, take_d, give_d, "--rate"), units, now + ttl)
+
+    send_market_tx(app_ctx, sending(sender, fee, wait, timeout, home, node, password_file, json_), build, "offer")
+
+
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    offer_id: Annotated[str, typer.Argument(metavar="OFFER_ID", help="The offer's id (64 hex).")],
+    sender: FromOption,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Withdraw your offer: what is left of it comes back to you."""
+    from chain.address import encode_address
+    from cli.errors import CliError
+    from cli.market_tx import parse_id, send_market_tx
+    from market.assets.offers import OfferCancel
+    from node.client import NodeApiError
+
+    app_ctx = app_context(ctx)
+    oid = parse_id(offer_id, "offer id")
+
+    async def build(client: NodeClient, key: PrivateKey) -> OfferCancel:
+        try:
+            offer = await client.offer(oid.hex())
+        except NodeApiError as exc:
+            if exc.reason == "not_found":
+                raise CliError(f"no standing offer {oid.hex()}: filled, cancelled or never made") from None
+            raise
+        if offer["maker"] != encode_address(key.public_key):
+            raise CliError(f"only the offer's maker ({offer['maker']}) may cancel it")
+        return OfferCancel(oid)
+
+    send_market_tx(app_ctx, sending(sender, fee, wait, timeout, home, node, password_file, json_), build)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    sell: Annotated[str, typer.Option("--sell", help="The asset the offers give.")],
+    buy: Annotated[str, typer.Option("--buy", help="The asset the offers take.")],
+    node: NodeOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """The book of offers selling one asset for another, best rate first."""
+    from cli.amounts import format_amount
+    from cli.remote import call
+    from cli.render import local_time
+
+    app_ctx = app_context(ctx)
+    give, take = _asset(sell, "--sell"), _asset(buy, "--buy")
+
+    async def read(client: NodeClient) -> tuple[dict[str, Any], int, int]:
+        return await client.offers(give, take), await decimals_of(client, give), await decimals_of(client, take)
+
+    book, give_d, take_d = call(app_ctx.resolve_node(node), read)
+    if json_:
+        app_ctx.output.json(book)
+        return
+    rows = [
+        (
+            o["id"],
+            f"{show_rate(o['rate'], give_d, take_d)} {take}",
+            f"{format_amount(int(o['remaining']), give_d)} {give}",
+            local_time(int(o["expires_ms"])),
+            o["maker"],
+        )
+        for o in book["items"]
+    ]
+    app_ctx.output.table(
+        f"Offers selling {give} for {take}", ["id", f"price of 1 {give}", "left", "expires", "maker"], rows
+    )
+
+
+def _plan(book: list[dict[str, Any]], taker: str, now_ms: int, amount: int, max_rate: Rate) -> int | None:
+    """What a swap of ``amount`` would cost through ``book`` (as the chain would fill it), or None."""
+    from market.assets.offers import Rate
+
+    needed, cost = amount, 0
+    for o in book:
+        rate = Rate(int(o["rate"]["num"]), int(o["rate"]["den"]))
+        if o["maker"] == taker or int(o["expires_ms"]) <= now_ms:
+            continue
+        if not rate.at_most(max_rate):
+            break
+        units = min(needed, int(o["remaining"]))
+        cost += rate.cost(units)
+        needed -= units
+        if needed == 0:
+            return cost
+    return None
+
+
+@app.command("swap")
+def swap(
+    ctx: typer.Context,
+    sender: FromOption,
+    pay: Annotated[str, typer.Option("--pay", help="The asset you pay with.")],
+    want: Annotated[str, typer.Option("--want", help="The asset you receive.")],
+    amount: Annotated[str, typer.Option("--amount", help="How much of --want to receive, in its unit.")],
+    max_rate: Annotated[str, typer.Option("--max-rate", help="At most this many --pay per --want on any offer.")],
+    force: ForceOption = False,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Convert: receive an amount of one asset, paying another through the best offers (all or nothing)."""
+    from chain.address import encode_address
+    from cli.amounts import format_amount, parse_amount
+    from cli.errors import CliError
+    from cli.market_tx import send_market_tx
+    from cli.remote import fetch_account
+    from market.assets.offers import OfferSwap
+
+    app_ctx = app_context(ctx)
+    paying, getting = _asset(pay, "--pay"), _asset(want, "--want")
+    if paying == getting:
+        raise CliError("--pay and --want must be different assets")
+
+    async def build(client: NodeClient, key: PrivateKey) -> OfferSwap:
+        pay_d, want_d = await decimals_of(client, paying), await decimals_of(client, getting)
+        units = parse_amount(amount, decimals=want_d)
+        limit = parse_rate(max_rate, pay_d, want_d, "--max-rate")
+        me = encode_address(key.public_key)
+        book = (await client.offers(getting, paying))["items"]
+        now = int((await client.status()).get("head_time_ms") or 0)
+        cost = _plan(book, me, now, units, limit)
+        if not force:
+            if cost is None:
+                raise CliError(
+                    f"the standing {getting}/{paying} offers at or below {max_rate} cannot supply "
+                    f"{format_amount(units, want_d)} {getting} (nothing was signed; --force sends it anyway)"
+                )
+            held = int((await fetch_account(client, me))["balances"].get(paying, 0))
+            if held < cost:
+                raise CliError(
+                    f"the swap costs {format_amount(cost, pay_d)} {paying}; you hold {format_amount(held, pay_d)} "
+                    "(nothing was signed; --force sends it anyway)"
+                )
+        return OfferSwap(paying, getting, units, limit)
+
+    send_market_tx(app_ctx, sending(sender, fee, wait, timeout, home, node, password_file, json_), build)

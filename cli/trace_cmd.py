@@ -1,0 +1,723 @@
+"""``agora trace``: product provenance. Register classes and lots, record their journey
+(ship, receive, inspect, certify, transform, pack, recall), grant roles, link listings and
+orders to lots, and show, export or print a QR code of any item.
+
+Items are named by their GS1 Digital Link path (``01/<gtin>/10/<lot>``,
+``01/<gtin>/21/<serial>``, ``00/<sscc>``) or a whole Digital Link URI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cli.context import app_context
+from cli.market_options import FeeOption, ForceOption, FromOption, TimeoutOption, WaitOption, sending
+from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
+
+if TYPE_CHECKING:
+    from chain.keys import PrivateKey
+    from cli.market_tx import Builder
+    from node.client import NodeClient
+
+app = typer.Typer(
+    help="Product provenance: register product classes and lots, record their journey (GS1 EPCIS events), "
+    "grant roles, recall, and show, export or QR-code any item.",
+    no_args_is_help=True,
+)
+
+ItemArg = Annotated[str, typer.Argument(metavar="ITEM", help="01/<gtin>/10/<lot>, 01/<gtin>/21/<serial>, 00/<sscc>.")]
+TimeOption = Annotated[
+    str | None,
+    typer.Option("--time", help="When it happened, ISO 8601 with offset (default: now).", show_default=False),
+]
+ReadPointOption = Annotated[
+    str | None, typer.Option("--read-point", help="Where it was seen: a GLN or geo:LAT,LON.", show_default=False)
+]
+LocationOption = Annotated[
+    str | None, typer.Option("--location", help="Where it is now: a GLN or geo:LAT,LON.", show_default=False)
+]
+DocOption = Annotated[
+    list[str] | None,
+    typer.Option("--doc", help="TYPE=FILE: an off-chain document; only its SHA-256 goes on chain.", show_default=False),
+]
+
+
+def _send(ctx: typer.Context, build: Builder, opts: dict[str, Any], created: str | None = None) -> dict[str, Any]:
+    from cli.market_tx import send_market_tx
+
+    how = sending(
+        opts["sender"],
+        opts["fee"],
+        opts["wait"],
+        opts["timeout"],
+        opts["home"],
+        opts["node"],
+        opts["password_file"],
+        opts["json_"],
+    )
+    return send_market_tx(app_context(ctx), how, build, created)
+
+
+def _fixed(body: Any) -> Builder:
+    async def build(client: NodeClient, key: PrivateKey) -> Any:
+        return body
+
+    return build
+
+
+def _checked(body: Any, force: bool, check: Any) -> Builder:
+    """``body``, after ``check(client, my_address)`` found nothing the chain would refuse (unless ``force``).
+
+    ``check`` returns a refusal line or None; reading an item that does not exist is the
+    node's 404, which stops the command the same way (before anything is signed).
+    """
+
+    async def build(client: NodeClient, key: PrivateKey) -> Any:
+        if not force:
+            from chain.address import encode_address
+            from cli.order_checks import refuse
+
+            refuse(await check(client, encode_address(key.public_key)))
+        return body
+
+    return build
+
+
+async def _absent(client: NodeClient, key: str) -> str | None:
+    """A refusal if the item already exists (duplicate_item), else None."""
+    from node.client import NodeApiError
+
+    try:
+        await _fetch(client, key)
+    except NodeApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return f"{key} is already commissioned (duplicate_item)"
+
+
+async def _fetch(client: NodeClient, key: str) -> dict[str, Any]:
+    from market.provenance.identifiers import parse_key
+
+    return await client.item(parse_key(key).path())
+
+
+def _account(ctx: typer.Context, home: Path | None, text: str) -> bytes:
+    from chain.address import decode_address
+    from cli.wallets import resolve_account
+
+    return decode_address(resolve_account(app_context(ctx).resolve_home(home), text))
+
+
+def _when(time: str | None, read_point: str | None, location: str | None, docs: list[str] | None) -> Any:
+    from cli.trace_parse import event_when
+
+    return event_when(time, read_point, location, docs)
+
+
+def _item_key(text: str) -> str:
+    from cli.trace_parse import parse_item
+
+    return parse_item(text).key
+
+
+@app.command("register")
+def register(
+    ctx: typer.Context,
+    gtin: Annotated[str, typer.Argument(help="GTIN-8, -12, -13 or -14 (with its check digit).")],
+    name: Annotated[str, typer.Argument(help="Product name (at most 120 bytes).")],
+    sender: FromOption,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Producer: register a product class (a GTIN); you become its producer."""
+    from cli.errors import CliError
+    from market.provenance.bodies import TraceRegister
+    from market.provenance.identifiers import IdentifierError, normalize_gtin
+
+    try:
+        gtin14 = normalize_gtin(gtin.strip())
+    except IdentifierError as exc:
+        raise CliError(f"bad GTIN: {exc}") from None
+    _send(ctx, _fixed(TraceRegister(gtin14, name)), locals())
+
+
+@app.command("lot")
+def lot(
+    ctx: typer.Context,
+    item: ItemArg,
+    sender: FromOption,
+    quantity: Annotated[
+        str, typer.Option("--quantity", help="AMOUNT and unit, e.g. 1000KGM (a serial or SSCC is 1H87).")
+    ] = "1H87",
+    time: TimeOption = None,
+    read_point: ReadPointOption = None,
+    location: LocationOption = None,
+    doc: DocOption = None,
+    force: ForceOption = False,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Commission a lot, serialised item or logistic unit (its first event); you hold it."""
+    from cli.trace_parse import parse_quantity
+    from market.provenance.bodies import TraceCommission
+
+    amount, uom = parse_quantity(quantity, "--quantity")
+    key = _item_key(item)
+    body = TraceCommission(key, amount, uom, _when(time, read_point, location, doc))
+
+    async def check(client: NodeClient, me: str) -> str | None:
+        return await _absent(client, key)
+
+    _send(ctx, _checked(body, force, check), locals())
+
+
+def _role_command(name: str, revoke: bool) -> None:
+    def command(
+        ctx: typer.Context,
+        scope: Annotated[str, typer.Argument(metavar="SCOPE", help="01/<gtin> (the class) or an item.")],
+        role: Annotated[str, typer.Argument(help="carrier, inspector, processor or merchant.")],
+        account: Annotated[str, typer.Argument(help="Wallet name, agora1... address or public key.")],
+        sender: FromOption,
+        fee: FeeOption = None,
+        wait: WaitOption = True,
+        timeout: TimeoutOption = 30.0,
+        home: HomeOption = None,
+        node: NodeOption = None,
+        password_file: PasswordFileOption = None,
+        json_: JsonOption = False,
+    ) -> None:
+        from cli.errors import CliError
+        from market.provenance.bodies import TraceGrant, TraceRevoke
+        from market.provenance.vocab import Role
+
+        try:
+            parsed = Role(role.strip().lower())
+        except ValueError:
+            raise CliError(f"bad role {role!r}: one of {', '.join(r.value for r in Role)}") from None
+        cls = TraceRevoke if revoke else TraceGrant
+        _send(ctx, _fixed(cls(_item_key(scope), parsed, _account(ctx, home, account))), locals())
+
+    command.__doc__ = (
+        "Producer: revoke a role granted on a class or item."
+        if revoke
+        else "Producer: grant a role (carrier, inspector, processor, merchant) on a class or one item."
+    )
+    app.command(name)(command)
+
+
+_role_command("grant", revoke=False)
+_role_command("revoke", revoke=True)
+
+
+def _event(ctx: typer.Context, opts: dict[str, Any], step: str, disposition: str, to: bytes = b"") -> None:
+    from chain.address import encode_address
+    from cli.trace_checks import event_refusal
+    from market.provenance.bodies import TraceEvent
+
+    when = _when(opts["time"], opts["read_point"], opts["location"], opts["doc"])
+    key = _item_key(opts["item"])
+    recipient = encode_address(to) if to else None
+
+    async def check(client: NodeClient, me: str) -> str | None:
+        return event_refusal(await _fetch(client, key), step, me, when.time_ms, recipient)
+
+    body = TraceEvent(key, step, disposition, when, to)
+    _send(ctx, _checked(body, opts["force"], check), opts)
+
+
+@app.command("event")
+def event(
+    ctx: typer.Context,
+    item: ItemArg,
+    step: Annotated[str, typer.Argument(help="A CBV business step: storing, stocking, sampling, retail_selling...")],
+    sender: FromOption,
+    disposition: Annotated[str, typer.Option("--disposition", help="A CBV disposition (default: the usual one).")] = "",
+    to: Annotated[str | None, typer.Option("--to", help="Shipping: the recipient.", show_default=False)] = None,
+    time: TimeOption = None,
+    read_point: ReadPointOption = None,
+    location: LocationOption = None,
+    doc: DocOption = None,
+    force: ForceOption = False,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Record any EPCIS ObjectEvent on an item (custodian or a granted role)."""
+    recipient = b"" if to is None else _account(ctx, home, to)
+    _event(ctx, locals(), step, disposition, recipient)
+
+
+@app.command("ship")
+def ship(
+    ctx: typer.Context,
+    item: ItemArg,
+    to: Annotated[str, typer.Option("--to", help="Who is to receive it (wallet name or address).")],
+    sender: FromOption,
+    time: TimeOption = None,
+    read_point: ReadPointOption = None,
+    location: LocationOption = None,
+    doc: DocOption = None,
+    force: ForceOption = False,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Custodian or carrier: ship an item (and what is packed in it) to a recipient."""
+    _event(ctx, locals(), "shipping", "", _account(ctx, home, to))
+
+
+@app.command("receive")
+def receive(
+    ctx: typer.Context,
+    item: ItemArg,
+    sender: FromOption,
+    time: TimeOption = None,
+    read_point: ReadPointOption = None,
+    location: LocationOption = None,
+    doc: DocOption = None,
+    force: ForceOption = False,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Recipient of a shipment: receive it; custody passes to you."""
+    _event(ctx, locals(), "receiving", "")
+
+
+@app.command("inspect")
+def inspect(
+    ctx: typer.Context,
+    item: ItemArg,
+    sender: FromOption,
+    result: Annotated[str, typer.Option("--result", help="conformant or non_conformant.")] = "conformant",
+    certify: Annotated[
+        bool, typer.Option("--certify", help="The --doc files certify the item (EPCIS certificationInfo).")
+    ] = False,
+    time: TimeOption = None,
+    read_point: ReadPointOption = None,
+    location: LocationOption = None,
+    doc: DocOption = None,
+    force: ForceOption = False,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Inspector: record an inspection and its result; --doc lab_report=FILE, --certify for certificates."""
+    from cli.errors import CliError
+
+    if result not in ("conformant", "non_conformant"):
+        raise CliError("--result: conformant or non_conformant")
+    if certify:
+        if not doc:
+            raise CliError("--certify needs at least one --doc FILE (the certificate)")
+        doc = [f"certificate={spec.partition('=')[2] or spec}" for spec in doc]
+    _event(ctx, locals(), "inspecting", result)
+
+
+@app.command("transform")
+def transform(
+    ctx: typer.Context,
+    sender: FromOption,
+    inputs: Annotated[list[str], typer.Option("--in", help="ITEM=AMOUNTUOM consumed (repeat).")],
+    outputs: Annotated[list[str], typer.Option("--out", help="New lot ITEM=AMOUNTUOM made (repeat).")],
+    loss: Annotated[str, typer.Option("--loss", help="The most the outputs fall short of the inputs.")] = "0%",
+    time: TimeOption = None,
+    read_point: ReadPointOption = None,
+    location: LocationOption = None,
+    doc: DocOption = None,
+    force: ForceOption = False,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Processor: input lots become new output lots (e.g. green beans roasted into coffee)."""
+    from cli.trace_parse import parse_line, parse_loss
+    from market.provenance.bodies import TraceTransform
+
+    body = TraceTransform(
+        tuple(parse_line(t, "--in") for t in inputs),
+        tuple(parse_line(t, "--out") for t in outputs),
+        parse_loss(loss),
+        _when(time, read_point, location, doc),
+    )
+
+    async def check(client: NodeClient, me: str) -> str | None:
+        from cli.trace_checks import consume_refusal
+
+        for line in body.inputs:
+            found = consume_refusal(await _fetch(client, line.item), line.amount, line.uom, body.when.time_ms)
+            if found:
+                return found
+        for line in body.outputs:
+            found = await _absent(client, line.item)
+            if found:
+                return found
+        return None
+
+    _send(ctx, _checked(body, force, check), locals())
+
+
+def _pack_command(name: str, unpack: bool) -> None:
+    def command(
+        ctx: typer.Context,
+        unit: Annotated[str, typer.Argument(metavar="SSCC", help="The case or pallet: 00/<sscc>.")],
+        items: Annotated[list[str] | None, typer.Argument(metavar="ITEM...", help="What to (un)pack.")] = None,
+        sender: FromOption = "",
+        time: TimeOption = None,
+        read_point: ReadPointOption = None,
+        location: LocationOption = None,
+        doc: DocOption = None,
+        force: ForceOption = False,
+        fee: FeeOption = None,
+        wait: WaitOption = True,
+        timeout: TimeoutOption = 30.0,
+        home: HomeOption = None,
+        node: NodeOption = None,
+        password_file: PasswordFileOption = None,
+        json_: JsonOption = False,
+    ) -> None:
+        from cli.errors import CliError
+        from market.provenance.bodies import TraceAggregate
+        from market.provenance.records import Action
+
+        if not sender:
+            raise CliError("--from: name the wallet that signs")
+        children = tuple(_item_key(i) for i in items or [])
+        if not unpack and not children:
+            raise CliError("name at least one ITEM to pack")
+        action = Action.DELETE if unpack else Action.ADD
+        body = TraceAggregate(_item_key(unit), action, children, _when(time, read_point, location, doc))
+
+        async def check(client: NodeClient, me: str) -> str | None:
+            from cli.trace_checks import pack_refusal
+
+            parent = await _fetch(client, body.parent)
+            for child in body.children:
+                found = await _fetch(client, child)
+                if unpack and found["parent"] != body.parent:
+                    return f"{child} is not packed in {body.parent} (not_packed_here)"
+                refusal = None if unpack else pack_refusal(parent, found, body.when.time_ms)
+                if refusal:
+                    return refusal
+            return None
+
+        _send(ctx, _checked(body, force, check), locals())
+
+    command.__doc__ = (
+        "Unpack items from a case or pallet (none named: all)." if unpack else "Pack items into a case or pallet."
+    )
+    app.command(name)(command)
+
+
+_pack_command("pack", unpack=False)
+_pack_command("unpack", unpack=True)
+
+
+@app.command("recall")
+def recall(
+    ctx: typer.Context,
+    item: ItemArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why (public, at most 512 bytes).")],
+    sender: FromOption,
+    time: TimeOption = None,
+    force: ForceOption = False,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Producer: recall an item; everything made from it or packed with it downstream is marked too."""
+    from cli.trace_checks import recall_refusal
+    from market.provenance.bodies import TraceRecall
+
+    body = TraceRecall(_item_key(item), reason, _when(time, None, None, None))
+
+    async def check(client: NodeClient, me: str) -> str | None:
+        return recall_refusal(await _fetch(client, body.item), me, body.when.time_ms)
+
+    _send(ctx, _checked(body, force, check), locals())
+
+
+@app.command("sell")
+def sell(
+    ctx: typer.Context,
+    listing_id: Annotated[str, typer.Argument(metavar="LISTING_ID", help="Your listing (64 hex digits).")],
+    item: Annotated[str, typer.Argument(metavar="ITEM", help="01/<gtin> (the class) or a lot.")],
+    sender: FromOption,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Merchant: name the product class or lot your listing sells (orders then ship with a lot of it)."""
+    from cli.market_tx import parse_id
+    from market.provenance.bodies import TraceSell
+
+    _send(ctx, _fixed(TraceSell(parse_id(listing_id, "listing id"), _item_key(item))), locals())
+
+
+@app.command("ship-order")
+def ship_order(
+    ctx: typer.Context,
+    order_id: Annotated[str, typer.Argument(metavar="ORDER_ID", help="The accepted order (64 hex digits).")],
+    item: Annotated[str, typer.Argument(metavar="ITEM", help="The lot or serial delivered.")],
+    sender: FromOption,
+    tracking: Annotated[
+        str | None, typer.Option("--tracking", help="Tracking reference, encrypted to the buyer.", show_default=False)
+    ] = None,
+    fee: FeeOption = None,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Merchant: ship an order of a traced listing, naming the lot or serial delivered."""
+    from cli.market_tx import parse_id
+
+    oid = parse_id(order_id, "order id")
+    key = _item_key(item)
+
+    async def build(client: NodeClient, signer: PrivateKey) -> Any:
+        from chain.address import decode_address
+        from market.privacy import seal_for
+        from market.provenance.bodies import TraceShipOrder
+
+        if tracking is None:
+            return TraceShipOrder(oid, key, b"")
+        order = await client.order(oid.hex())
+        return TraceShipOrder(oid, key, seal_for(decode_address(order["buyer"]), tracking.encode()))
+
+    _send(ctx, build, locals())
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _read(ctx: typer.Context, node: str | None, item: str, view: str, **params: Any) -> dict[str, Any]:
+    from cli.remote import call
+    from cli.trace_parse import parse_item
+
+    path = parse_item(item).path()
+    return call(app_context(ctx).resolve_node(node), lambda client: client.item(path, view, **params))
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    item: ItemArg,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """The whole journey: the item, everything upstream of it as a tree, and every event in time order."""
+    from cli.trace_render import show_journey
+    from cli.wallets import wallet_names
+
+    journey = _read(ctx, node, item, "journey")
+    out = app_context(ctx).output
+    if json_:
+        out.json(journey)
+        return
+    show_journey(out, journey, wallet_names(app_context(ctx).resolve_home(home)))
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    item: ItemArg,
+    start: Annotated[int, typer.Option("--start", min=0, help="Index of the first event.")] = 0,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="Events to show.")] = 100,
+    node: NodeOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """The item's own events (EPCIS JSON with --json), with its current state."""
+    from cli.trace_render import show_item
+
+    out = app_context(ctx).output
+    found = _read(ctx, node, item, "")
+    page = _read(ctx, node, item, "history", start=start, limit=limit)
+    if json_:
+        out.json({"item": found, "history": page})
+        return
+    show_item(out, found)
+    rows = [
+        [e["eventTime"], e["type"], e["bizStep"], e.get("disposition", ""), e.get("agora:actor", ""), e["agora:tx"]]
+        for e in page["events"]
+    ]
+    out.table(
+        f"Events {start}..{start + len(rows) - 1} of {page['count']}",
+        ["time", "type", "step", "disposition", "by", "tx"],
+        rows,
+    )
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    item: ItemArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the document.")],
+    format_: Annotated[str, typer.Option("--format", help="Only epcis (EPCIS 2.0 JSON-LD).")] = "epcis",
+    node: NodeOption = None,
+) -> None:
+    """Export the item's journey as an EPCIS 2.0 JSON-LD document, checked against GS1's schema first."""
+    import json
+
+    from cli.errors import CliError
+    from market.provenance.schema import schema_errors
+
+    if format_ != "epcis":
+        raise CliError("--format: only epcis is supported")
+    document = _read(ctx, node, item, "epcis")
+    errors = schema_errors(document)
+    if errors:
+        raise CliError("the node's document fails the EPCIS 2.0 schema: " + "; ".join(errors[:3]))
+    try:
+        output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
+    count = len(document["epcisBody"]["eventList"])
+    app_context(ctx).output.info(f"wrote {count} EPCIS 2.0 events to {output} (valid against the GS1 schema)")
+
+
+@app.command("qr")
+def qr(
+    ctx: typer.Context,
+    item: ItemArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="A .png or .svg file.")],
+    base: Annotated[
+        str | None,
+        typer.Option("--base", help="Digital Link base URL (default: the node's URL).", show_default=False),
+    ] = None,
+    node: NodeOption = None,
+) -> None:
+    """Write a QR code of the item's GS1 Digital Link URI (PNG or SVG, by the file's suffix)."""
+    import segno
+
+    from cli.errors import CliError
+    from cli.trace_parse import parse_item
+    from market.provenance.identifiers import IdentifierError
+
+    suffix = output.suffix.lower()
+    if suffix not in (".png", ".svg"):
+        raise CliError("-o: the file must end in .png or .svg")
+    try:
+        uri = parse_item(item).uri(base or app_context(ctx).resolve_node(node))
+    except IdentifierError as exc:
+        raise CliError(f"--base: {exc}") from None
+    try:
+        segno.make(uri, error="m", micro=False).save(str(output), scale=8, border=4)
+    except OSError as exc:
+        raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
+    app_context(ctx).output.info(f"wrote a QR code of {uri} to {output}")
+
+
+MAX_IMPORT_BYTES = 16 * 1024 * 1024
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="An EPCIS 2.0 JSON(-LD) document.")],
+    sender: FromOption,
+    fee: FeeOption = None,
+    timeout: TimeoutOption = 30.0,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    password_file: PasswordFileOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Import another system's EPCIS 2.0 document: checked against GS1's schema and the CBV, its
+    identifiers mapped to Agora items, then each event recorded (one transaction each, in order)."""
+    import json
+
+    from cli.amounts import parse_amount
+    from cli.errors import CliError
+    from cli.market_tx import load_key, receipt_failure
+    from cli.remote import call
+    from cli.submit import submit_body
+    from market.provenance.epcis_import import EpcisImportError, document_bodies
+    from market.provenance.schema import schema_errors
+
+    try:
+        if file.stat().st_size > MAX_IMPORT_BYTES:
+            raise CliError(f"{file} is larger than {MAX_IMPORT_BYTES} bytes")
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CliError(f"{file} is not JSON: {exc}") from None
+    errors = schema_errors(document)
+    if errors:
+        raise CliError(f"{file} fails the EPCIS 2.0 schema:\n" + "\n".join(errors))
+    try:
+        bodies = document_bodies(document)
+    except EpcisImportError as exc:
+        raise CliError(f"{file} cannot be imported:\n{exc}") from None
+    app_ctx = app_context(ctx)
+    key = load_key(app_ctx, home, sender, password_file)
+    fee_units = None if fee is None else parse_amount(fee, allow_zero=True)
+
+    async def run(client: NodeClient) -> list[dict[str, Any]]:
+        records = []
+        for body in bodies:
+            record = await submit_body(client, key, body, fee_units, wait=True, commit_timeout=timeout)
+            records.append(record)
+            if receipt_failure(record) is not None:
+                break
+        return records
+
+    records = call(app_ctx.resolve_node(node), run)
+    out = app_ctx.output
+    if json_:
+        out.json(records)
+    else:
+        rows = [
+            [i, body.type.value, body.biz_step, ", ".join(line.item for line in body.items[:3]), r["receipt"]["code"]]
+            for i, (body, r) in enumerate(zip(bodies, records, strict=False))
+        ]
+        out.table(f"Imported from {file}", ["#", "type", "step", "items", "result"], rows)
+    failure = receipt_failure(records[-1]) if records else None
+    if failure is not None:
+        raise CliError(f"event {len(records) - 1} was refused: {failure}; the events before it are recorded")

@@ -1,0 +1,147 @@
+"""Provenance over a real node's HTTP API: items, history, journey, EPCIS, the Digital Link resolver."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from node_market_kit import START_MS, MarketNode, addr, market_node
+from yarl import URL
+
+from market.bodies import OrderAccept, OrderPlace
+from market.provenance.bodies import (
+    TraceAggregate,
+    TraceCommission,
+    TraceEvent,
+    TraceGrant,
+    TraceRecall,
+    TraceRegister,
+    TraceSell,
+    TraceShipOrder,
+)
+from market.provenance.identifiers import lot_of, with_check_digit
+from market.provenance.records import Action, EventWhen, Location
+from market.provenance.schema import schema_errors
+from market.provenance.vocab import Role
+
+GTIN = with_check_digit("0950600013430")
+LOT = lot_of(GTIN, "A/1")
+SSCC = "00/" + with_check_digit("10614141123456789"[:17])
+WHEN = EventWhen(START_MS, 60, Location(gln=with_check_digit("061414100001")), Location())
+
+
+async def raw(m: MarketNode, path: str) -> tuple[int, Any]:
+    """GET a path exactly as written (percent-escapes kept)."""
+    async with m.http.get(URL(m.url + path, encoded=True)) as r:
+        body = await r.read()
+        if r.status >= 400:
+            assert r.content_type == "application/problem+json", body
+        return r.status, json.loads(body)
+
+
+async def _journey(m: MarketNode) -> None:
+    await m.do("merchant", TraceRegister(GTIN, "Green coffee"))
+    await m.do("merchant", TraceCommission(LOT.key, 500, "KGM", WHEN))
+    await m.do("merchant", TraceGrant("01/" + GTIN, Role.CARRIER, m["buyer2"].public_key))
+    await m.do("buyer2", TraceEvent(LOT.key, "shipping", "", WHEN, m["arbiter"].public_key))
+    await m.do("arbiter", TraceEvent(LOT.key, "receiving", "", WHEN))
+    await m.do("arbiter", TraceCommission(SSCC, 1, "H87", WHEN))
+    await m.do("arbiter", TraceAggregate(SSCC, Action.ADD, (LOT.key,), WHEN))
+
+
+async def test_item_history_journey_and_resolver(tmp_path: Path) -> None:
+    async with market_node(tmp_path) as m:
+        await _journey(m)
+        path = LOT.path()
+        assert "%2F" in path
+        item = (await raw(m, "/api/v1/items" + path))[1]
+        assert item["key"] == LOT.key and item["lot"] == "A/1"
+        assert item["custodian"] == addr(m["arbiter"]) and item["parent"] == SSCC
+        assert (item["remaining"], item["uom"], item["head"]["count"]) == ("500", "KGM", 4)
+        assert item["digital_link"] == m.url + path
+        proof = await m.ok("/api/v1/proofs/state", key=item["head"]["state_key"])
+        assert proof["value"] is not None
+
+        status, history = await raw(m, "/api/v1/items" + path + "/history?limit=2")
+        assert status == 200 and history["count"] == 4 and history["next"] == 2
+        assert [e["bizStep"] for e in history["events"]] == ["commissioning", "shipping"]
+        assert history["events"][1]["agora:recipient"] == addr(m["arbiter"])
+
+        status, journey = await raw(m, "/api/v1/items/" + SSCC + "/journey")
+        assert status == 200
+        assert journey["tree"]["upstream"][0]["item"]["key"] == LOT.key
+        assert [e["type"] for e in journey["timeline"]][-1] == "AggregationEvent"
+
+        status, document = await raw(m, "/api/v1/items/" + SSCC + "/epcis")
+        assert status == 200 and schema_errors(document) == []
+
+        status, resolved = await raw(m, path)
+        assert status == 200 and resolved["item"]["key"] == LOT.key
+        assert len(resolved["journey"]["timeline"]) == 4
+        status, resolved = await raw(m, "/01/" + GTIN[1:])  # a GTIN-13 resolves to its class
+        assert status == 200 and resolved["class"]["name"] == "Green coffee"
+
+
+async def test_bad_and_unknown_identifiers(tmp_path: Path) -> None:
+    async with market_node(tmp_path) as m:
+        await m.do("merchant", TraceRegister(GTIN, "Green coffee"))
+        cases = [
+            ("/api/v1/items/01/09506000134353/10/A", 400, "bad_identifier"),
+            ("/api/v1/items/01/" + GTIN + "/17/A", 400, "bad_identifier"),
+            ("/api/v1/items/01/" + GTIN + "/10/%FF", 400, "bad_identifier"),
+            ("/api/v1/items/00/106141411234567898", 400, "bad_identifier"),
+            ("/api/v1/items/01/" + GTIN + "/10/NOPE", 404, "not_found"),
+            ("/api/v1/items/01/" + with_check_digit("0950600013440"), 404, "not_found"),
+            ("/api/v1/items/01/" + GTIN + "/10/A/history?limit=0", 400, "bad_parameter"),
+            ("/api/v1/items/01/" + GTIN + "/10/A/history?limit=x", 400, "bad_parameter"),
+            ("/api/v1/items/01/" + GTIN + "/10/A?x=1", 400, "unknown_parameter"),
+            ("/01/" + GTIN + "/21/" + "x" * 21, 400, "bad_identifier"),
+            ("/api/v1/orders/" + "00" * 32 + "/provenance", 404, "not_found"),
+            ("/api/v1/listings/zz/provenance", 400, "bad_id"),
+        ]
+        for path, status, reason in cases:
+            got, body = await raw(m, path)
+            assert (got, body["reason"]) == (status, reason), path
+
+
+async def test_order_provenance_and_recall(tmp_path: Path) -> None:
+    async with market_node(tmp_path) as m:
+        await _journey(m)
+        await m.do("merchant", TraceGrant("01/" + GTIN, Role.MERCHANT, m["buyer2"].public_key))
+        listing = await m.create_listing("buyer2", arbiters=())
+        await m.do("buyer2", TraceSell(bytes.fromhex(listing), "01/" + GTIN))
+        receipt = await m.do("buyer", OrderPlace(bytes.fromhex(listing), 1, 0, 1_000, 100))
+        order = receipt["events"][-1]["attrs"]["order_id"]
+        before = await m.ok(f"/api/v1/orders/{order}/provenance")
+        assert before["shipped_with"] is False and before["item"]["key"] == "01/" + GTIN
+        await m.do("buyer2", OrderAccept(bytes.fromhex(order)))
+        await m.do("buyer2", TraceShipOrder(bytes.fromhex(order), LOT.key))
+        await m.do("merchant", TraceRecall(LOT.key, "mould", WHEN))
+        after = await m.ok(f"/api/v1/orders/{order}/provenance")
+        assert after["shipped_with"] is True
+        assert (after["item"]["key"], after["item"]["recalled_by"]) == (LOT.key, LOT.key)
+        listed = await m.ok(f"/api/v1/listings/{listing}/provenance")
+        assert listed["item"]["recalled"] is False  # it sells the class; the shipped lot is recalled
+
+
+async def test_item_event_stream_is_live(tmp_path: Path) -> None:
+    import asyncio
+
+    async with market_node(tmp_path) as m:
+        await m.do("merchant", TraceRegister(GTIN, "Green coffee"))
+        await m.do("merchant", TraceCommission(LOT.key, 500, "KGM", WHEN))
+        url = URL(m.url + "/api/v1/items" + LOT.path() + "/events", encoded=True)
+        async with m.http.get(url) as stream:
+            assert stream.status == 200 and stream.content_type == "text/event-stream"
+            assert (await stream.content.readline()).startswith(b": agora item stream")
+            await m.do("merchant", TraceEvent(LOT.key, "storing", "", WHEN))
+
+            async def next_event() -> dict[str, Any]:
+                while True:
+                    line = await stream.content.readline()
+                    if line.startswith(b"data: "):
+                        return dict(json.loads(line[6:]))
+
+            event = await asyncio.wait_for(next_event(), 20)
+            assert (event["bizStep"], event["agora:count"]) == ("storing", 2)
