@@ -6,6 +6,8 @@ from typing import Final
 
 from chain.accounts import BALANCE_PREFIX
 from chain.address import AddressError, encode_address, parse_account
+from market.provenance.identifiers import IdentifierError, ItemKind, parse_digital_link, parse_key
+from market.provenance.queries import get_item
 from market.queries import get_listing, get_order
 from node.api_common import NodeServices
 
@@ -19,8 +21,8 @@ def resolve(s: NodeServices, text: str) -> str | None:
     Digits are a height (of a committed block); 64 hex digits are tried as a block hash, an
     order, a listing and a transaction, in that order (an order's or a listing's id is the hash
     of the transaction that created it: the page of the thing is the more useful answer);
-    ``agora1...`` is an address. A 64-hex text that is none of those is taken as an account
-    key only if that account has state.
+    a Digital Link URI or an item key is the item's page; ``agora1...`` is an address. A
+    64-hex text that is none of those is taken as an account key only if that account has state.
     """
     q = text.strip()
     if not q or len(q) > MAX_QUERY_CHARS:
@@ -35,11 +37,28 @@ def resolve(s: NodeServices, text: str) -> str | None:
             raw = b""
         if raw:
             return _hex_target(s, raw)
+    item = _item_target(s, q)
+    if item is not None:
+        return item
     try:
         account = parse_account(q)
     except AddressError:
         return None
     return f"/address/{encode_address(account)}"
+
+
+def _item_target(s: NodeServices, q: str) -> str | None:
+    """The Digital Link path of an item named by its URI, its path or its key (``01/<gtin>/10/<lot>``)."""
+    if "/" not in q:
+        return None
+    for parse in (parse_digital_link, parse_key):
+        try:
+            ref = parse(q)
+        except IdentifierError:
+            continue
+        if ref.kind is not ItemKind.CLASS and get_item(s.store.state, ref.key) is not None:
+            return ref.path()
+    return None
 
 
 def _hex_target(s: NodeServices, raw: bytes) -> str | None:

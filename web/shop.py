@@ -9,6 +9,8 @@ from typing import Final
 from aiohttp import web
 
 from chain.address import encode_address
+from market.provenance.identifiers import IdentifierError, ItemKind, parse_key
+from market.provenance.links import Provenance, listing_provenance, order_provenance
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
 from market.records import Listing, ListingStatus, Reputation
 from node.api_common import SERVICES
@@ -57,6 +59,26 @@ def _cursor(text: str | None) -> bytes | None:
     return cursor
 
 
+@dataclass(frozen=True, slots=True)
+class TracedTo:
+    """What a listing or order is traced to: the item's key, its page (None for a product class), a recall."""
+
+    key: str
+    path: str | None
+    recalled_by: str
+
+
+def traced(found: Provenance | None) -> TracedTo | None:
+    """The page link of a provenance answer (an unparsable key is shown without a link)."""
+    if found is None:
+        return None
+    try:
+        ref = parse_key(found.item)
+    except IdentifierError:
+        return TracedTo(found.item, None, found.recalled_by)
+    return TracedTo(found.item, None if ref.kind is ItemKind.CLASS else ref.path(), found.recalled_by)
+
+
 def _cards(market: MarketIndex, listings: list[Listing]) -> list[ListingCard]:
     state = market.store.state
     reps: dict[bytes, Reputation] = {}
@@ -100,7 +122,8 @@ async def listing(request: web.Request) -> web.StreamResponse:
     if item is None:
         raise not_found(f"no listing {listing_id.hex()}")
     card = _cards(market, [item])[0]
-    return request.app[RENDERER].page("listing.html", card=card, page_kind="listing")
+    origin = traced(listing_provenance(market.store.state, listing_id))
+    return request.app[RENDERER].page("listing.html", card=card, traced=origin, page_kind="listing")
 
 
 @page_handler
@@ -121,6 +144,7 @@ async def order(request: web.Request) -> web.StreamResponse:
         escrow=escrow_of(state, order_id),
         review=review,
         actions=actions_for(record.state, review is not None),
+        traced=traced(order_provenance(state, order_id)),
         buyer=encode_address(record.buyer),
         merchant=encode_address(record.merchant),
         page_kind="order",
