@@ -13,6 +13,8 @@ from web_kit import place_order, scenario, web_node
 from chain.transfer import Transfer
 from market.bodies import OrderConfirm
 
+XSS_HOOK = '<img src=x onerror="document.body.dataset.pwned=1"><script>alert(1)</script> mug'
+
 
 async def test_home_shows_blocks_and_a_new_block_arrives_live_and_search_navigates(tmp_path: Path) -> None:
     async with web_node(tmp_path) as m, chromium(tmp_path / "profile") as browser:
@@ -75,9 +77,13 @@ async def test_order_timeline_and_merchant_dashboard_update_live(tmp_path: Path)
 async def test_every_page_fits_a_phone_screen(tmp_path: Path) -> None:
     async with web_node(tmp_path) as m, chromium(tmp_path / "profile", viewport=PHONE) as browser:
         sc = await scenario(m)
+        xss = await m.create_listing(title=XSS_HOOK, description="<script>document.body.dataset.pwned = 2</script>")
         page = await browser.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: dialogs.append(d.message))
         errors = collect_errors(page, expected_404s=("/search?q=nothing",))  # answers 404 by design
         for path in (
+            f"/listing/{xss}",
             "/",
             f"/block/{sc.transfer_height}",
             f"/tx/{sc.order_tx}",
@@ -92,4 +98,7 @@ async def test_every_page_fits_a_phone_screen(tmp_path: Path) -> None:
             await page.goto(m.url + path)
             overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{path} is {overflow}px wider than a {PHONE['width']}px phone"
-        assert errors == []
+            assert await page.evaluate("document.body.dataset.pwned") is None, path  # chain text stays inert
+        await page.goto(m.url + f"/listing/{xss}")
+        await expect(page.locator("h1")).to_have_text(XSS_HOOK)  # shown as text
+        assert errors == [] and dialogs == []
