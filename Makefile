@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint unit bench clean
+CHROMIUM := /usr/bin/chromium
+FRONTEND := web/frontend
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup test-deps demo test lint unit bench clean web-assets
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +16,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The browser tests drive Debian's Chromium; `make test` installs it when missing (CI runs as
+# root). `make demo` does not need it.
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
 setup: $(STAMP)
+
+test-deps: $(CHROMIUM)
+
+# Rebuild web/static/app.js from web/frontend/ (npm packages pinned by its lockfile).
+# The built file is committed, so running a node (and `make demo`) needs no Node.js.
+web-assets:
+	cd $(FRONTEND) && npm ci --no-audit --no-fund && npm run build
 
 demo: setup
 	$(BIN)/agora demo
@@ -23,7 +40,7 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-unit: setup
+unit: setup test-deps
 	$(BIN)/pytest -n 2
 
 test: lint unit

@@ -233,8 +233,11 @@ def show_endpoints(out: Output, testnet: Testnet) -> None:
     path, url, agora = testnet.path, testnet.nodes[0].api_url, agora_command()
     witness = testnet.nodes[1 % len(testnet.nodes)].api_url
     hint = activate_hint()
+    pages = testnet.nodes[-1].api_url  # the follower in the demo's layout: what a shopper would use
     out.info(
         escape(
+            f"open in a browser: the explorer at {pages}/ and the shop at {pages}/shop "
+            "(every node serves them on its API port)\n"
             "use it:\n"
             f"  {agora} testnet status --dir {path}\n"
             f"  {agora} --home {path} --node {url} tx transfer --from merchant --to shopper --amount 5 "

@@ -1,4 +1,9 @@
-"""``python -m node --datadir D [--api-port P]``: run a node (password from AGORA_PASSWORD or a file)."""
+"""``python -m node --datadir D [--api-port P]``: run a node (password from AGORA_PASSWORD or a file).
+
+The process entry point of every node (``agora node run``, ``agora testnet up`` and ``agora demo``
+all start it): it mounts the installed API extensions (web/'s explorer and shop, found as
+``agora.api_extensions`` entry points) on the node's client API.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import sys
 from pathlib import Path
 
 from node.daemon import run_node
+from node.extensions import ExtensionError, installed_extensions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         overrides["state_versions_kept"] = 0
     if args.peer:
         overrides["extra_seeds"] = ",".join(args.peer)
-    return run_node(args.datadir, password, overrides)
+    try:
+        extensions = installed_extensions()
+    except ExtensionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return run_node(args.datadir, password, overrides, extensions)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
 from aiohttp import hdrs, web
@@ -24,6 +24,7 @@ from node.api_common import SERVICES, NodeServices, Problem, parse_height, parse
 from node.asset_api import ASSET_ROUTES
 from node.audit_api import AUDIT_ROUTES, add_audit_state, block_extras, block_flags
 from node.events import CommittedBlock
+from node.extensions import ApiExtension, apply_extensions
 from node.fund_api import FUND_ROUTES
 from node.market_api import MARKET_ROUTES, single_params, stream_filter
 from node.market_events import stream_events
@@ -498,11 +499,12 @@ ROUTES: Final = (
 )
 
 
-def build_app(services: NodeServices, max_body_bytes: int) -> web.Application:
-    """The aiohttp application of the client API."""
+def build_app(services: NodeServices, max_body_bytes: int, extensions: Sequence[ApiExtension] = ()) -> web.Application:
+    """The aiohttp application of the client API, with ``extensions`` (e.g. web/'s pages) mounted on it."""
     app = web.Application(middlewares=[problem_middleware], client_max_size=max_body_bytes)
     app[SERVICES] = services
     add_audit_state(app)
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
+    apply_extensions(app, extensions)
     return app

@@ -7,12 +7,13 @@ import dataclasses
 import logging
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from chain.keys import PrivateKey
 from node.config import ConfigError
 from node.datadir import Datadir, DatadirError, open_datadir
+from node.extensions import ApiExtension
 from node.keystore import KeystoreError, load_key
 from node.service import Node
 
@@ -45,13 +46,14 @@ def load_validator_key(datadir: Datadir, password: str | None) -> PrivateKey | N
         raise DatadirError(f"cannot open the validator key {path}: {exc}") from None
 
 
-async def serve(datadir: Datadir, key: PrivateKey | None) -> int:
-    """Run a node until SIGINT or SIGTERM; shut down gracefully; return the exit code."""
+async def serve(datadir: Datadir, key: PrivateKey | None, api_extensions: Sequence[ApiExtension] = ()) -> int:
+    """Run a node (``api_extensions`` mounted on its API) until SIGINT or SIGTERM; shut down
+    gracefully; return the exit code."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    node = Node(datadir, key)
+    node = Node(datadir, key, api_extensions=api_extensions)
     try:
         url = await node.start()
     except DatadirError as exc:
@@ -83,8 +85,14 @@ def with_extra_seeds(datadir: Datadir, seeds: str) -> Datadir:
         raise DatadirError(f"--peer: {exc}") from None
 
 
-def run_node(datadir: Path, password: str | None, overrides: Mapping[str, object] | None = None) -> int:
+def run_node(
+    datadir: Path,
+    password: str | None,
+    overrides: Mapping[str, object] | None = None,
+    api_extensions: Sequence[ApiExtension] = (),
+) -> int:
     """Run the node of ``datadir`` until SIGINT/SIGTERM; log to stderr and datadir/node.log.
+    ``api_extensions`` are mounted on its client API (``python -m node`` passes the installed ones).
 
     Returns 0 after a clean shutdown, 2 if the datadir, its config or its key cannot be used.
     """
@@ -101,7 +109,7 @@ def run_node(datadir: Path, password: str | None, overrides: Mapping[str, object
         except DatadirError as exc:
             log.error("%s", exc)
             return 2
-        return asyncio.run(serve(opened, key))
+        return asyncio.run(serve(opened, key, api_extensions))
     finally:
         root = logging.getLogger("agora")
         for handler in handlers:

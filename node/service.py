@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any, Final
 
 from aiohttp import web
@@ -42,6 +42,7 @@ from node.consensus_reactor import ConsensusReactor
 from node.datadir import KEYS_DIR, WAL_DIR, Datadir, DatadirError
 from node.events import EventBus
 from node.executor import BlockExecutor
+from node.extensions import ApiExtension
 from node.market_index import MarketIndex
 from node.mempool import Mempool
 from node.mempool_reactor import MempoolReactor
@@ -101,12 +102,15 @@ class Node:
         validator_key: PrivateKey | None,
         registry: KindRegistry = DEFAULT_REGISTRY,
         clock: Clock = wall_clock_ms,
+        api_extensions: Sequence[ApiExtension] = (),
     ) -> None:
         self.datadir = datadir
         self.validator_key = validator_key
         self.registry = registry
         self.clock = clock
         """Block times of the blocks this node proposes (tests inject a clock they advance)."""
+        self.api_extensions = tuple(api_extensions)
+        """Mounted on the client API's app (web/'s pages, given by the process entry point)."""
         self.services: NodeServices | None = None
         self.driver: ConsensusDriver | None = None
         self.switch: Switch | None = None
@@ -168,7 +172,7 @@ class Node:
             )
             self.services = services
             self._runner = web.AppRunner(
-                build_app(services, config.api_max_body_bytes),
+                build_app(services, config.api_max_body_bytes, self.api_extensions),
                 access_log=None,
                 shutdown_timeout=5.0,
                 auto_decompress=False,

@@ -7,7 +7,7 @@ one-minute deadline windows by advancing it instead of waiting.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from market.bodies import ListingCreate
 from market.records import ArbiterTerms, ShippingOption, Windows
 from node.client import NodeClient
 from node.datadir import dev_genesis, init_datadir, open_datadir
+from node.extensions import ApiExtension
 from node.service import Node
 
 CHAIN: Final = "market-api-test"
@@ -156,8 +157,11 @@ class MarketNode:
 
 
 @asynccontextmanager
-async def market_node(tmp_path: Path, clock: ManualClock | None = None, **config: object) -> AsyncIterator[MarketNode]:
-    """Start (or restart) a one-validator node on port 0 with a manual clock; stop it on exit."""
+async def market_node(
+    tmp_path: Path, clock: ManualClock | None = None, api_extensions: Sequence[ApiExtension] = (), **config: object
+) -> AsyncIterator[MarketNode]:
+    """Start (or restart) a one-validator node on port 0 with a manual clock; stop it on exit.
+    ``api_extensions`` are mounted on its client API (tests/web/ mounts the pages)."""
     keys = {name: key(name) for name in PARTIES}
     balances = {k.public_key: START_BALANCE for n, k in keys.items() if n != "validator"}
     genesis = dev_genesis(CHAIN, [keys["validator"].public_key], balances, time_ms=1)
@@ -167,7 +171,7 @@ async def market_node(tmp_path: Path, clock: ManualClock | None = None, **config
     if not datadir.exists():
         init_datadir(datadir, genesis, keys["validator"], "pw", settings)
     clock = clock or ManualClock()
-    node = Node(open_datadir(datadir), keys["validator"], clock=clock)
+    node = Node(open_datadir(datadir), keys["validator"], clock=clock, api_extensions=api_extensions)
     url = await node.start()
     try:
         async with aiohttp.ClientSession() as http, NodeClient(url) as client:

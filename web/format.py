@@ -1,0 +1,61 @@
+"""Formatting of chain values for people: amounts, times, short hashes (Jinja filters)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+
+from chain.address import encode_address
+
+DECIMALS: Final = 6
+"""1 AGR = 10**6 minor units (the CLI's amounts use the same scale)."""
+UNIT: Final = 10**DECIMALS
+SHORT_HEX: Final = 12
+
+
+def amount(minor: int, asset: str = "AGR") -> str:
+    """``minor`` units as an exact decimal with the asset name, e.g. ``1.5 AGR``; no float is involved."""
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), UNIT)
+    text = f"{whole:,}"
+    if frac:
+        text += "." + f"{frac:0{DECIMALS}d}".rstrip("0")
+    return f"{sign}{text} {asset}"
+
+
+def when(time_ms: int) -> str:
+    """A block time in ms as ``YYYY-MM-DD HH:MM:SS UTC`` (an out-of-range time as its number)."""
+    try:
+        return datetime.fromtimestamp(time_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"{time_ms} ms"
+
+
+def iso(time_ms: int) -> str:
+    """A block time as ISO 8601 for a ``<time datetime>`` attribute ("" if out of range)."""
+    try:
+        return datetime.fromtimestamp(time_ms / 1000, UTC).isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def short(text: str, keep: int = SHORT_HEX) -> str:
+    """The first ``keep`` characters of a long hash or address, with an ellipsis."""
+    return text if len(text) <= keep + 1 else text[:keep] + "…"
+
+
+def duration(ms: int) -> str:
+    """A duration in ms as ``1 h 5 min``, ``3 min 20 s`` or ``12 s``."""
+    seconds = max(ms, 0) // 1000
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def address(account: bytes) -> str:
+    """A 32-byte account key as its ``agora1...`` address (other bytes as hex)."""
+    return encode_address(account) if len(account) == 32 else account.hex()
