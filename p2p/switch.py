@@ -762,10 +762,12 @@ class Switch:
             self._dialing.discard(url)
 
     def _forget_idle(self) -> None:
-        """Drop peers we cannot send to and that have been silent for three ping intervals."""
+        """Drop peers we cannot send to and that have been silent for three ping intervals, and tell the reactors."""
         cutoff = self._clock.monotonic() - 3 * self.config.ping_interval
         for node_id in [n for n, p in self._peers.items() if p.link is None and p.last_inbound < cutoff]:
             del self._peers[node_id]
+            for reactor in self._reactors:  # reactors keep per-peer state (e.g. block sync heights)
+                self._notify(reactor.peer_disconnected, node_id)
 
     async def _pex_loop(self) -> None:
         while self._running:
