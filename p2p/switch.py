@@ -153,6 +153,8 @@ class Switch:
         )
         for seed in cfg.seeds:
             self._book.add_seed(seed)
+        self._seed_ids: dict[str, bytes] = {}
+        """Seed URL -> the node id that answered our dial there (bounded by the seeds)."""
         self._channels: dict[str, tuple[ChannelSpec, Reactor]] = {}
         self._reactors: list[Reactor] = []
         self._seen: dict[str, SeenCache] = {}
@@ -294,6 +296,37 @@ class Switch:
         """True iff ``host`` is banned right now."""
         return self._host_scores.is_banned(host)
 
+    def is_reserved(self, node_id: bytes) -> bool:
+        """True iff ``node_id`` is always given room: a configured reserved peer, or a seed we dialled."""
+        return node_id in self.config.reserved_peers or node_id in self._seed_ids.values()
+
+    def is_reserved_request(self, node_hex: str) -> bool:
+        """True iff the ``X-Agora-Node`` header value names a reserved peer (a claim, checked later)."""
+        try:
+            node_id = bytes.fromhex(node_hex)
+        except ValueError:
+            return False
+        return len(node_id) == 32 and self.is_reserved(node_id)
+
+    def check_sender(self, host: str | None, node_hex: str) -> None:
+        """Before a message body is read: Rejection unless ``node_hex`` names a peer holding an inbound session.
+
+        The body's MAC is checked once it is read; this only saves reading bodies no session can own.
+        """
+        try:
+            node_id = bytes.fromhex(node_hex)
+        except ValueError:
+            node_id = b""
+        if len(node_id) != 32:
+            self.penalize_host(host, Severity.MINOR, "bad auth headers")
+            raise Rejection(400, "bad_auth_headers", f"{HEADER_NODE}, {HEADER_SEQ}, {HEADER_MAC} required")
+        if self._node_scores.is_banned(node_id):
+            raise Rejection(403, "banned", "this node is banned for a while")
+        peer = self._peers.get(node_id)
+        if peer is None or peer.inbound_key is None:
+            self.penalize_host(host, 1, "unknown session")
+            raise Rejection(401, "unknown_session", "handshake first")
+
     def learn_address(self, node_id: bytes, url: str) -> None:
         """Add ``node_id`` at ``url`` to the address book (ignored for ourselves and banned ids)."""
         if node_id == self.node_id or url == self._listen_url or self._node_scores.is_banned(node_id):
@@ -409,7 +442,7 @@ class Switch:
         peer = self._peers.get(hello.node_id)
         if peer is not None and hello.timestamp_ms <= peer.inbound_hello_ms:
             raise Rejection(409, "duplicate", "a newer session from this node exists")
-        if peer is None and len(self._peers) >= self.config.max_peers:
+        if peer is None and len(self._peers) >= self.config.max_peers and not self.is_reserved(hello.node_id):
             raise Rejection(503, "too_many_peers")
         eph_private, eph_public = new_ephemeral()
         answer = self._own_hello(eph_public, hello_digest(signed))
@@ -473,7 +506,7 @@ class Switch:
             async with http.post(
                 url + HANDSHAKE_PATH,
                 data=own.raw,
-                headers={"Content-Type": CONTENT_TYPE},
+                headers={"Content-Type": CONTENT_TYPE, HEADER_NODE: self.node_id.hex()},
                 timeout=aiohttp.ClientTimeout(total=self.config.handshake_timeout),
             ) as resp:
                 status = resp.status
@@ -500,7 +533,7 @@ class Switch:
             raise DialError("stopped")
         node_id = answer.hello.node_id
         peer = self._peers.get(node_id)
-        if peer is None and len(self._peers) >= self.config.max_peers:
+        if peer is None and len(self._peers) >= self.config.max_peers and not self.is_reserved(node_id):
             raise DialError("too_many_peers")
         try:
             key = derive_session_key(eph_private, answer.hello.ephemeral_key, own.raw, answer.raw)
@@ -746,6 +779,8 @@ class Switch:
         try:
             node_id = await self.dial(url)
             self._book.succeeded(url, node_id)
+            if entry.seed:
+                self._seed_ids[url] = node_id
         except DialError as exc:
             label = exc.reason if exc.reason in DIAL_REASONS else "refused"  # peer-chosen text: bounded labels
             self.metrics.handshakes.labels("out", label).inc()
@@ -755,6 +790,8 @@ class Switch:
             elif exc.reason == "duplicate":
                 if exc.node_id is not None:
                     self._book.succeeded(url, exc.node_id)  # known alias: not dialled again
+                    if entry.seed:
+                        self._seed_ids[url] = exc.node_id
             else:
                 long = exc.reason in ("wrong_chain", "banned", "incompatible_version")
                 self._book.failed(url, now(), long=long)
