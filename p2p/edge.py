@@ -16,7 +16,10 @@ client API) use these, as nginx's ``client_body_timeout`` and ``limit_conn`` wou
   connection beyond it first closes the oldest connection that has no request in progress
   and is not a reserved peer's; if there is none, it gets a 503 and is closed. The last
   ``reserved`` places are for reserved peers only: the first request on a connection
-  opened there must be admitted by ``is_reserved`` (else 503, connection closed).
+  opened there must be admitted by ``is_reserved`` (else 503, connection closed); such a
+  request carries ``request[RESERVED_ROOM] = True`` so that its handler checks the claim
+  (a refusal closes the connection). Eviction closes an idle connection outside the reserved
+  room first, so a port full of idle strangers still takes any newcomer.
 """
 
 from __future__ import annotations
@@ -30,8 +33,18 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-__all__ = ["BodyBudget", "BodyTimeout", "ConnectionCap", "Middleware", "body_limits_middleware", "start_site"]
+__all__ = [
+    "RESERVED_ROOM",
+    "BodyBudget",
+    "BodyTimeout",
+    "ConnectionCap",
+    "Middleware",
+    "body_limits_middleware",
+    "start_site",
+]
 
+RESERVED_ROOM: Final = web.RequestKey("agora_reserved_room", bool)
+"""Request key set on a request admitted to the reserved room (its handler must verify the claim)."""
 Refuse = Callable[[int, str, str], web.StreamResponse]
 """Builds a port's refusal (status, stable reason, detail) in that port's format."""
 
@@ -208,7 +221,8 @@ class ConnectionCap:
                 self.refused += 1
                 return _RefusedAtConnect()
             inner = factory()
-            provisional = self.reserved > 0 and len(self._open) >= self.limit - self.reserved
+            outside = sum(1 for c in self._open.values() if not c.provisional)
+            provisional = self.reserved > 0 and outside >= self.limit - self.reserved
             self._open[inner] = _Conn(next(self._order), provisional)
             return _Counted(self, inner)
 
@@ -219,10 +233,10 @@ class ConnectionCap:
         self._open.pop(protocol, None)
 
     def _evict_one(self) -> bool:
-        idle = [(c.opened, p) for p, c in self._open.items() if not c.busy and not c.reserved]
+        idle = [(c.provisional, c.opened, p) for p, c in self._open.items() if not c.busy and not c.reserved]
         if not idle:
             return False
-        _, protocol = min(idle, key=lambda pair: pair[0])
+        *_, protocol = min(idle, key=lambda entry: entry[:2])  # outside the reserved room first, oldest first
         del self._open[protocol]
         close = getattr(protocol, "force_close", None)
         if callable(close):
@@ -244,6 +258,7 @@ class ConnectionCap:
                     refusal.force_close()
                     return refusal
                 conn.reserved = True  # a forged claim is refused by the handler, which closes it below
+                request[RESERVED_ROOM] = True
             conn.busy += 1
             try:
                 response = await handler(request)

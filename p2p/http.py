@@ -29,7 +29,7 @@ from typing import Final
 
 from aiohttp import hdrs, web
 
-from p2p.edge import BodyBudget, ConnectionCap, Middleware, body_limits_middleware, start_site
+from p2p.edge import RESERVED_ROOM, BodyBudget, ConnectionCap, Middleware, body_limits_middleware, start_site
 from p2p.errors import Rejection
 from p2p.switch import (
     CONTENT_TYPE,
@@ -96,7 +96,8 @@ def p2p_routes(switch: Switch, prefix: str = "/p2p") -> list[web.RouteDef]:
         try:
             switch.check_host(request.remote)
             body = await _read_body(switch, request, MAX_HANDSHAKE_BYTES)
-            answer = switch.accept_handshake(request.remote, body)
+            claimed = request.headers.get(HEADER_NODE, "") if request.get(RESERVED_ROOM) else None
+            answer = switch.accept_handshake(request.remote, body, claimed=claimed)
         except Rejection as rejection:
             return _refuse(switch, rejection)
         return web.Response(status=200, body=answer, content_type=CONTENT_TYPE)

@@ -410,11 +410,13 @@ class Switch:
             return "stale_hello"
         return None
 
-    def accept_handshake(self, host: str | None, body: bytes) -> bytes:
+    def accept_handshake(self, host: str | None, body: bytes, claimed: str | None = None) -> bytes:
         """Answer a peer's hello with our signed hello, installing its inbound session.
 
         Raises Rejection (nothing changes) for a malformed or forged hello, another chain,
-        ourselves, a banned or replayed node, a full peer table, or a switch not yet started.
+        ourselves, a banned or replayed node, a full peer table, or a switch not yet started;
+        and, when ``claimed`` is given (the hex node id the request was let in under, as a
+        reserved peer), for a hello from any other node or a node that is not reserved.
         """
         try:
             signed = decode_signed_hello(body)
@@ -428,6 +430,9 @@ class Switch:
         if not signed.signature_valid():
             self.penalize_host(host, Severity.MAJOR, "forged handshake signature")
             raise Rejection(401, "bad_signature", "the hello is not signed by its node key")
+        if claimed is not None and (claimed.lower() != hello.node_id.hex() or not self.is_reserved(hello.node_id)):
+            self.penalize_host(host, Severity.MAJOR, "claimed to be a reserved peer")
+            raise Rejection(403, "not_reserved", "the reserved room is for reserved peers")
         problem = self._check_peer_hello(signed)
         if problem == "wrong_chain":
             self.report(hello.node_id, Severity.FATAL, "handshake for another chain")
