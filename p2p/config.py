@@ -67,6 +67,9 @@ class P2PConfig:
     """Penalty points forgiven per second."""
     ban_seconds: float = 600.0
     """Duration of a ban."""
+    shared_host_factor: float = 10.0
+    """A host that honest peers dial in from (an IP shared by several nodes) needs this many
+    times the penalty points of ``ban_threshold`` to be banned by IP."""
     reserved_peers: tuple[bytes, ...] = ()
     """Node ids (32 bytes) always given room: a connection in the reserved room, a peer-table
     place beyond ``max_peers``. Seeds we dialled are reserved too, under the id that answered."""
@@ -97,6 +100,7 @@ class P2PConfig:
             "seen_cache_ttl",
             "peer_known_size",
             "ban_threshold",
+            "shared_host_factor",
             "ping_interval",
             "request_timeout",
             "handshake_timeout",

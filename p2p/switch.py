@@ -346,10 +346,20 @@ class Switch:
 
     # --- scoring -------------------------------------------------------------------------
 
+    def _host_shared(self, host: str | None) -> bool:
+        """True iff a peer that completed a handshake dials in from ``host`` (bounded by the peer table)."""
+        return host is not None and any(p.host == host for p in self._peers.values())
+
     def penalize_host(self, host: str | None, points: float, reason: str) -> None:
-        """Penalise a remote host for input that could not be tied to a node key."""
+        """Penalise a remote host for input that could not be tied to a node key.
+
+        A host that honest peers dial in from counts ``shared_host_factor`` times fewer points:
+        banning an IP also shuts out every node behind it, so that needs a far higher bar.
+        """
         key: Hashable = host or "unknown"
         log.info("host %s penalised (%d): %s", key, points, reason)
+        if self._host_shared(host):
+            points /= self.config.shared_host_factor
         if self._host_scores.penalize(key, points):
             log.warning("host %s banned: %s", key, reason)
             self.metrics.bans.labels("host").inc()
@@ -370,9 +380,19 @@ class Switch:
         self.metrics.peers.labels("inbound").set(inbound)
         self.metrics.banned.set(self._node_scores.banned_count() + self._host_scores.banned_count())
 
-    def check_host(self, host: str | None) -> None:
-        """Raise Rejection(403) if ``host`` is banned."""
-        if self._host_scores.is_banned(host or "unknown"):
+    def check_host(self, host: str | None, node_hex: str = "") -> None:
+        """Raise Rejection(403) if ``host`` is banned, unless ``node_hex`` names a peer holding a session.
+
+        A peer that proved its key keeps being heard on a banned IP (its requests are still
+        MAC-checked; a forged claim is refused and scored like any other).
+        """
+        if not self._host_scores.is_banned(host or "unknown"):
+            return
+        try:
+            peer = self._peers.get(bytes.fromhex(node_hex))
+        except ValueError:
+            peer = None
+        if peer is None or peer.inbound_key is None:
             raise Rejection(403, "banned", "this host is banned for a while")
 
     # --- handshake, both sides -----------------------------------------------------------
@@ -418,12 +438,18 @@ class Switch:
         and, when ``claimed`` is given (the hex node id the request was let in under, as a
         reserved peer), for a hello from any other node or a node that is not reserved.
         """
+        host_banned = self._host_scores.is_banned(host or "unknown")
+        refused_host = Rejection(403, "banned", "this host is banned for a while")
         try:
             signed = decode_signed_hello(body)
         except DecodeError as exc:
+            if host_banned:
+                raise refused_host from None
             self.penalize_host(host, Severity.MAJOR, "malformed handshake")
             raise Rejection(400, "malformed_handshake", str(exc)) from None
         hello = signed.hello
+        if host_banned and not (hello.node_id in self._peers or self.is_reserved(hello.node_id)):
+            raise refused_host  # only a node known here, or reserved, is heard on a banned IP
         if hello.reply_to:
             self.penalize_host(host, Severity.MAJOR, "answer sent as a hello")
             raise Rejection(400, "malformed_handshake", "a dialer's hello must not have reply_to")
@@ -465,6 +491,7 @@ class Switch:
         peer.inbound_seq = 0
         peer.inbound_hello_ms = hello.timestamp_ms
         peer.last_inbound = self._clock.monotonic()
+        peer.host = host
         self._book.learn(hello.listen_url, hello.node_id)
         if peer.link is None:
             self._book.retry_now(hello.listen_url)

@@ -137,3 +137,37 @@ async def test_an_authenticated_peer_is_bounded_by_the_body_budget_and_the_read_
         finally:
             for _, writer in conns:
                 writer.close()
+
+
+async def test_garbage_from_an_ip_shared_with_honest_peers_does_not_shut_them_out(cluster: Cluster) -> None:
+    target = await cluster.start(config=replace(FAST, ping_interval=5.0, reserved_peers=(FRIEND.public_key,)))
+    honest = await cluster.start(seeds=[target.url])
+    await wait_for(lambda: honest.node_id in target.outbound() and target.node_id in honest.outbound(), 10, "pair")
+    tag = 0
+
+    async def honest_traffic_flows() -> None:
+        nonlocal tag
+        tag += 1
+        payload = b"honest %d" % tag
+        assert honest.switch.broadcast("test.gossip", payload) == 1
+        await wait_for(lambda: target.reactor.count("test.gossip", payload) == 1, 10, "honest traffic")
+
+    async with aiohttp.ClientSession() as http:  # from 127.0.0.1, the honest peer's own address
+        attacker = RawPeer(http, target.url)
+        for _ in range(5):  # on main: 5 x 25 points banned 127.0.0.1, and the honest peer with it
+            status, body = await attacker.post("/p2p/handshake", b"\x93garbage")
+            assert (status, decode_error(body)[0]) == (400, "malformed_handshake")
+        assert not target.switch.is_host_banned("127.0.0.1")
+        await honest_traffic_flows()
+        while not target.switch.is_host_banned("127.0.0.1"):  # the far higher bar: about 40 more
+            status, _ = await attacker.post("/p2p/handshake", b"\x93garbage")
+            assert status in (400, 403)
+        # Banned by IP, the peer that proved its key is still heard, and a reserved node still gets in;
+        # a new stranger from that IP does not.
+        await honest_traffic_flows()
+        friend = await cluster.start(key=FRIEND)
+        assert await asyncio.wait_for(friend.switch.dial(target.url), 10) == target.node_id
+        stranger = await cluster.start()
+        with pytest.raises(DialError) as refused:
+            await asyncio.wait_for(stranger.switch.dial(target.url), 10)
+        assert refused.value.reason == "banned"
