@@ -736,7 +736,7 @@ class Switch:
         if status == 403:
             await self._close_link(peer, "the peer banned us", failed=True, only=link)
             return False
-        if status == 429:
+        if status in (429, 503):  # rate-limited, or the peer's port is busy (body budget, connections)
             await asyncio.sleep(0.05)
         return True
 
