@@ -64,6 +64,10 @@ class NodeConfig:
     """Bytes of request bodies the p2p port holds at once (at least one largest request, 12 MiB)."""
     p2p_max_connections: int = 256
     """Cap on open connections to the p2p port."""
+    api_max_connections_per_host: int = 256
+    """Most open API connections from one IP."""
+    p2p_max_connections_per_host: int = 128
+    """Most open p2p connections from one IP (a testnet on one host needs about 2 per node)."""
     p2p_reserved_connections: int = 32
     """The last this many p2p connections are for reserved peers only (seeds and p2p_reserved_peers)."""
     p2p_reserved_peers: str = ""
@@ -109,6 +113,9 @@ class NodeConfig:
         _check(12 * 1024 * 1024 <= self.p2p_body_budget_bytes <= 2**34, "p2p_body_budget_bytes must be 12 MiB..16 GiB")
         for name in ("api_max_connections", "p2p_max_connections"):
             _check(16 <= getattr(self, name) <= 1_000_000, f"{name} must be 16..1000000")
+        for side in ("api", "p2p"):
+            per_host = getattr(self, f"{side}_max_connections_per_host")
+            _check(1 <= per_host <= 1_000_000, f"{side}_max_connections_per_host must be 1..1000000")
         _check(
             0 <= self.p2p_reserved_connections <= self.p2p_max_connections // 2,
             "p2p_reserved_connections must be 0..half of p2p_max_connections",

@@ -170,7 +170,10 @@ class Node:
                 admission=AdmissionGate(mempool, budget, queue_blocks=config.admission_queue_blocks),
             )
             self.services = services
-            self.api_connections = ConnectionCap(config.api_max_connections)
+            self.api_connections = ConnectionCap(
+                config.api_max_connections,
+                per_host=min(config.api_max_connections_per_host, config.api_max_connections),
+            )
             self.api_bodies = BodyBudget(config.api_body_budget_bytes)
             edge = [
                 self.api_connections.middleware(problem_response),
@@ -241,6 +244,7 @@ class Node:
             max_request_bytes=P2P_MAX_REQUEST_BYTES,
             reserved_peers=config.reserved_peer_ids,
             max_connections=config.p2p_max_connections,
+            max_connections_per_host=min(config.p2p_max_connections_per_host, config.p2p_max_connections),
             reserved_connections=config.p2p_reserved_connections,
             body_budget_bytes=config.p2p_body_budget_bytes,
             body_read_timeout=config.body_read_timeout_ms / 1000,

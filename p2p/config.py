@@ -75,6 +75,9 @@ class P2PConfig:
     place beyond ``max_peers``. Seeds we dialled are reserved too, under the id that answered."""
     max_connections: int = 256
     """Cap on open connections to the p2p port (``p2p.edge.ConnectionCap``)."""
+    max_connections_per_host: int = 128
+    """Most open connections to the p2p port from one IP (a testnet on one host needs about 2 a node);
+    at most ``max_connections`` in effect."""
     reserved_connections: int = 32
     """The last this many places under ``max_connections`` are for reserved peers only."""
     body_budget_bytes: int = 64 * MiB
@@ -108,6 +111,7 @@ class P2PConfig:
             "backoff_base",
             "max_known_addresses",
             "max_connections",
+            "max_connections_per_host",
             "body_budget_bytes",
             "body_read_timeout",
             "idle_timeout",

@@ -19,13 +19,16 @@ client API) use these, as nginx's ``client_body_timeout`` and ``limit_conn`` wou
   opened there must be admitted by ``is_reserved`` (else 503, connection closed); such a
   request carries ``request[RESERVED_ROOM] = True`` so that its handler checks the claim
   (a refusal closes the connection). Eviction closes an idle connection outside the reserved
-  room first, so a port full of idle strangers still takes any newcomer.
+  room first, from the host holding the most connections first, so a port full of idle
+  strangers still takes any newcomer. One host holds at most ``per_host`` connections: a new
+  one beyond that closes the same host's oldest idle connection, or is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -147,25 +150,35 @@ class _Conn:
     """Requests in progress."""
     reserved: bool = False
     """A request on it was admitted as a reserved peer's."""
+    host: str = ""
+    """The remote address (known once the connection is made)."""
 
 
 class _Counted(asyncio.Protocol):
     """Forwards every event to aiohttp's protocol and tells the cap when the connection ends."""
 
-    __slots__ = ("_cap", "inner")
+    __slots__ = ("_cap", "_refused", "inner")
 
     def __init__(self, cap: ConnectionCap, inner: asyncio.Protocol) -> None:
         self._cap = cap
+        self._refused = False
         self.inner = inner
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        host = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if not self._cap.admit_host(self.inner, host):
+            self._refused = True
+            _RefusedAtConnect().connection_made(transport)
+            return
         self.inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        self.inner.data_received(data)
+        if not self._refused:
+            self.inner.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self.inner.eof_received()
+        return None if self._refused else self.inner.eof_received()
 
     def pause_writing(self) -> None:
         self.inner.pause_writing()
@@ -175,7 +188,8 @@ class _Counted(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cap.forget(self.inner)
-        self.inner.connection_lost(exc)
+        if not self._refused:
+            self.inner.connection_lost(exc)
 
 
 class _RefusedAtConnect(asyncio.Protocol):
@@ -195,10 +209,14 @@ class ConnectionCap:
         limit: int,
         reserved: int = 0,
         is_reserved: Callable[[web.Request], bool] | None = None,
+        per_host: int | None = None,
     ) -> None:
         if limit <= 0 or not 0 <= reserved < limit:
             raise ValueError("the connection cap must be positive and the reserved room smaller than it")
+        if per_host is not None and not 0 < per_host <= limit:
+            raise ValueError("the per-host cap must be positive and at most the cap")
         self.limit = limit
+        self.per_host = per_host if per_host is not None else limit
         self.reserved = reserved
         self.is_reserved = is_reserved if is_reserved is not None else (lambda request: False)
         self._open: dict[asyncio.BaseProtocol, _Conn] = {}
@@ -212,6 +230,11 @@ class ConnectionCap:
     def open(self) -> int:
         """Connections open now."""
         return len(self._open)
+
+    @property
+    def busy(self) -> int:
+        """Connections with a request in progress now."""
+        return sum(1 for c in self._open.values() if c.busy)
 
     def protocol_factory(self, factory: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
         """Wrap aiohttp's protocol factory so every connection is counted against the cap."""
@@ -232,11 +255,33 @@ class ConnectionCap:
         """The connection of ``protocol`` ended."""
         self._open.pop(protocol, None)
 
-    def _evict_one(self) -> bool:
-        idle = [(c.provisional, c.opened, p) for p, c in self._open.items() if not c.busy and not c.reserved]
+    def admit_host(self, protocol: asyncio.BaseProtocol, host: str) -> bool:
+        """Record the remote host of a new connection; False (it is refused) if that host is at its cap
+        and none of its other connections is idle (the oldest idle one is closed instead)."""
+        conn = self._open.get(protocol)
+        if conn is None:
+            return True
+        conn.host = host
+        if sum(1 for c in self._open.values() if c.host == host) <= self.per_host:
+            return True
+        if self._evict_one(host, spare=protocol):
+            return True
+        self._open.pop(protocol, None)
+        self.refused += 1
+        return False
+
+    def _evict_one(self, host: str | None = None, spare: asyncio.BaseProtocol | None = None) -> bool:
+        """Close one idle connection (of ``host`` when given): outside the reserved room first, then
+        from the host holding the most connections, then the oldest."""
+        per_host = Counter(c.host for c in self._open.values())
+        idle = [
+            (c.provisional, -per_host[c.host], c.opened, p)
+            for p, c in self._open.items()
+            if not c.busy and not c.reserved and p is not spare and (host is None or c.host == host)
+        ]
         if not idle:
             return False
-        *_, protocol = min(idle, key=lambda entry: entry[:2])  # outside the reserved room first, oldest first
+        *_, protocol = min(idle, key=lambda entry: entry[:3])
         del self._open[protocol]
         close = getattr(protocol, "force_close", None)
         if callable(close):

@@ -202,7 +202,12 @@ async def serve_p2p(
     switch config (``p2p.edge``); the last ``reserved_connections`` places are for reserved peers.
     """
     cfg = switch.config
-    cap = ConnectionCap(cfg.max_connections, cfg.reserved_connections, is_reserved_request(switch))
+    cap = ConnectionCap(
+        cfg.max_connections,
+        cfg.reserved_connections,
+        is_reserved_request(switch),
+        per_host=min(cfg.max_connections_per_host, cfg.max_connections),
+    )
     budget = BodyBudget(cfg.body_budget_bytes)
     middlewares = [
         cap.middleware(refusal),

@@ -171,3 +171,46 @@ async def test_garbage_from_an_ip_shared_with_honest_peers_does_not_shut_them_ou
         with pytest.raises(DialError) as refused:
             await asyncio.wait_for(stranger.switch.dial(target.url), 10)
         assert refused.value.reason == "banned"
+
+
+async def test_one_host_holds_at_most_its_share_of_connections(cluster: Cluster) -> None:
+    target = await cluster.start(
+        config=replace(FAST, max_connections=64, max_connections_per_host=16, reserved_connections=0)
+    )
+    assert target.server is not None and target.server.connections is not None
+    cap = target.server.connections
+    flood = []
+    try:
+        for _ in range(50):  # idle connections from 127.0.0.2: each beyond 16 closes that host's oldest
+            flood.append(
+                await asyncio.wait_for(
+                    asyncio.open_connection("127.0.0.1", target.port, local_addr=("127.0.0.2", 0)), 5
+                )
+            )
+        await wait_for(lambda: cap.open <= 16, 5, "127.0.0.2 to hold at most 16 connections")
+        closed = sum([await _closed(reader) for reader, _ in flood])
+        assert closed >= 50 - 16, closed
+        other = await cluster.start()  # from 127.0.0.1
+        assert await asyncio.wait_for(other.switch.dial(target.url), 10) == target.node_id
+        # Busy connections of one host are not closed: beyond its share, the newcomer is refused.
+        busy = [await _stalled_handshake_from("127.0.0.3", target.port) for _ in range(16)]
+        try:
+            await wait_for(lambda: cap.busy == 16, 5, "16 requests in progress from 127.0.0.3")
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", target.port, local_addr=("127.0.0.3", 0)), 5
+            )
+            flood.append((reader, writer))
+            assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"HTTP/1.1 503")
+        finally:
+            for _, w in busy:
+                w.close()
+    finally:
+        for _, writer in flood:
+            writer.close()
+
+
+async def _stalled_handshake_from(local: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, local_addr=(local, 0)), 5)
+    writer.write(b"POST /p2p/handshake HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx")
+    await asyncio.wait_for(writer.drain(), 5)
+    return reader, writer
