@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from aiohttp import hdrs, web
@@ -29,7 +29,6 @@ from node.openapi import openapi_document
 from node.proof_api import PROOF_ROUTES
 from node.render import block_json, receipt_json, to_json_value, tx_json
 from node.sigverify import verify_many
-from p2p.edge import Middleware
 from storage.store import ChainStore
 
 log = logging.getLogger("agora.api")
@@ -451,9 +450,9 @@ ROUTES: Final = (
 )
 
 
-def build_app(services: NodeServices, max_body_bytes: int, edge: Sequence[Middleware] = ()) -> web.Application:
-    """The aiohttp application of the client API; ``edge`` middlewares (limits) run inside the problem one."""
-    app = web.Application(middlewares=[problem_middleware, *edge], client_max_size=max_body_bytes)
+def build_app(services: NodeServices, max_body_bytes: int) -> web.Application:
+    """The aiohttp application of the client API."""
+    app = web.Application(middlewares=[problem_middleware], client_max_size=max_body_bytes)
     app[SERVICES] = services
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)

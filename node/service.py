@@ -179,8 +179,10 @@ class Node:
                 self.api_connections.middleware(problem_response),
                 body_limits_middleware(self.api_bodies, config.body_read_timeout_ms / 1000, problem_response),
             ]
+            app = build_app(services, config.api_max_body_bytes)
+            app.middlewares.extend(edge)  # inside the problem middleware, so refusals are problem+json
             self._runner = web.AppRunner(
-                build_app(services, config.api_max_body_bytes, edge),
+                app,
                 access_log=None,
                 shutdown_timeout=5.0,
                 auto_decompress=False,
