@@ -152,6 +152,8 @@ class _Conn:
     """A request on it was admitted as a reserved peer's."""
     host: str = ""
     """The remote address (known once the connection is made)."""
+    made: bool = False
+    """True once asyncio called connection_made (before that there is no transport to close)."""
 
 
 class _Counted(asyncio.Protocol):
@@ -224,6 +226,8 @@ class ConnectionCap:
         self.refused = 0
         """Connections refused at connect (full of busy connections)."""
         self.evicted = 0
+        self._doomed: set[asyncio.BaseProtocol] = set()
+        """Evicted before their connection was made (same accept batch): refused when it is."""
         """Idle connections closed to make room."""
 
     @property
@@ -254,13 +258,18 @@ class ConnectionCap:
     def forget(self, protocol: asyncio.BaseProtocol) -> None:
         """The connection of ``protocol`` ended."""
         self._open.pop(protocol, None)
+        self._doomed.discard(protocol)
 
     def admit_host(self, protocol: asyncio.BaseProtocol, host: str) -> bool:
         """Record the remote host of a new connection; False (it is refused) if that host is at its cap
         and none of its other connections is idle (the oldest idle one is closed instead)."""
+        if protocol in self._doomed:
+            self._doomed.discard(protocol)
+            return False
         conn = self._open.get(protocol)
         if conn is None:
             return True
+        conn.made = True
         conn.host = host
         if sum(1 for c in self._open.values() if c.host == host) <= self.per_host:
             return True
@@ -275,18 +284,21 @@ class ConnectionCap:
         from the host holding the most connections, then the oldest."""
         per_host = Counter(c.host for c in self._open.values())
         idle = [
-            (c.provisional, -per_host[c.host], c.opened, p)
+            (c.provisional, -per_host[c.host] if c.made else 0, c.opened, p)
             for p, c in self._open.items()
             if not c.busy and not c.reserved and p is not spare and (host is None or c.host == host)
         ]
         if not idle:
             return False
         *_, protocol = min(idle, key=lambda entry: entry[:3])
-        del self._open[protocol]
+        conn = self._open.pop(protocol)
+        self.evicted += 1
+        if not conn.made:  # accepted in the same batch, not yet connected: refused once it is
+            self._doomed.add(protocol)
+            return True
         close = getattr(protocol, "force_close", None)
         if callable(close):
             close()
-        self.evicted += 1
         return True
 
     def middleware(self, refuse: Refuse) -> Middleware:
