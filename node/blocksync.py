@@ -1,12 +1,18 @@
 """Block sync: a node that is behind fetches certified block ranges from its peers.
 
 Every node announces its height (``status``) every second and after each commit. A node
-whose peers are ahead asks the best of them for the next range (``get``); the answer
+whose peers are ahead asks the highest of them for the next range (``get``); the answer
 (``blocks``) carries each block with the certificate that committed it. Each block goes
 through the consensus driver (which verifies the certificate against the validator set
 of that height) and the block executor (which re-executes it), so a synced chain is
 verified exactly like a live one. Progress (blocks/s, remaining) is logged and reported
 by the status API.
+
+A height is believed only from a peer that can deliver it: one we hold a link to (a peer
+that only dialled in cannot be asked), that is not distrusted. A peer that lets a request
+time out or answers nothing is distrusted for a while and its claim is dropped; a peer the
+switch forgets leaves the sync. So one fake height (2**64-1 from a peer that never serves
+it) cannot stall the sync, nor be reported as its target.
 
 Messages (canonical msgpack lists): ``["status", height]``, ``["get", from, count]``,
 ``["blocks", [[block_bytes, commit], ...]]``.
@@ -22,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from chain.block import decode_block
+from chain.block import Block, decode_block
 from chain.encoding import U64_MAX, DecodeError, Primitive, as_bytes, as_int, as_list, as_str, decode, encode
 from chain.errors import InvalidBlock
 from chain.tx import KindRegistry
@@ -39,6 +45,10 @@ MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
 MAX_SYNC_MESSAGE: Final = MAX_RESPONSE_BYTES + 1024 * 1024
 STATUS_SECONDS: Final = 1.0
 REQUEST_TIMEOUT: Final = 10.0
+"""Seconds a ``get`` may stay unanswered before the peer is distrusted and another asked."""
+DISTRUST_SECONDS: Final = 30.0
+"""How long a peer that did not deliver the height it announced is neither asked nor believed."""
+MAX_DISTRUSTED: Final = 1024
 PROGRESS_LOG_SECONDS: Final = 2.0
 
 
@@ -49,7 +59,7 @@ class SyncStatus:
     syncing: bool
     """True while some peer is ahead of this node."""
     target_height: int
-    """The highest height a peer announced."""
+    """The highest height announced by a peer that can be asked for it (not distrusted), or ours."""
     blocks_per_second: float
     """Rate of the last sync window (0 when idle)."""
 
@@ -65,12 +75,27 @@ def _status(height: int) -> bytes:
 class BlockSync:
     """Implements p2p's Reactor for block sync, and runs the catch-up loop."""
 
-    def __init__(self, network: Network, store: ChainStore, driver: ConsensusDriver, registry: KindRegistry) -> None:
+    def __init__(
+        self,
+        network: Network,
+        store: ChainStore,
+        driver: ConsensusDriver,
+        registry: KindRegistry,
+        request_timeout: float = REQUEST_TIMEOUT,
+        distrust_seconds: float = DISTRUST_SECONDS,
+    ) -> None:
         self.network = network
         self.store = store
         self.driver = driver
         self.registry = registry
+        self.request_timeout = request_timeout
+        self.distrust_seconds = distrust_seconds
         self._peer_heights: dict[bytes, int] = {}
+        """Height each peer last announced (a claim, believed only as described above)."""
+        self._linked: set[bytes] = set()
+        """Peers we hold an outbound link to (between peer_connected and peer_disconnected)."""
+        self._distrusted: dict[bytes, float] = {}
+        """Peers that failed to deliver (timeout, empty answer, full queue), until when."""
         self._inflight: tuple[bytes, int, float] | None = None
         """(peer, first height asked, when) of the outstanding request."""
         self._responses: asyncio.Queue[tuple[bytes, list[Primitive]]] = asyncio.Queue(maxsize=4)
@@ -85,8 +110,9 @@ class BlockSync:
         )
 
     def status(self) -> SyncStatus:
-        """Current sync state."""
-        target = max(self._peer_heights.values(), default=0)
+        """Current sync state; only heights that could be asked for count (see the module doc)."""
+        now = time.monotonic()
+        target = max((h for p, h in self._peer_heights.items() if self._believable(p, now)), default=0)
         syncing = target > self.store.height
         return SyncStatus(syncing, max(target, self.store.height), self._rate if syncing else 0.0)
 
@@ -135,12 +161,15 @@ class BlockSync:
         self.network.send(peer_id, SYNC_CHANNEL, encode(["blocks", out]))
 
     def peer_connected(self, peer: PeerInfo) -> None:
-        """Tell a new peer our height."""
+        """Tell a new peer our height; from now on its announced height may be asked for."""
+        self._linked.add(peer.node_id)
         self.network.send(peer.node_id, SYNC_CHANNEL, _status(self.store.height))
 
     def peer_disconnected(self, peer_id: bytes) -> None:
-        """Forget its height; a request in flight to it is abandoned."""
+        """Forget its height and link; a request in flight to it is abandoned."""
         self._peer_heights.pop(peer_id, None)
+        self._linked.discard(peer_id)
+        self._distrusted.pop(peer_id, None)
         if self._inflight is not None and self._inflight[0] == peer_id:
             self._inflight = None
 
@@ -160,27 +189,68 @@ class BlockSync:
                     peer_id, items = await self._responses.get()
             except TimeoutError:
                 continue
-            await self._apply(peer_id, items)
+            await self._apply(peer_id, items, stop)
+
+    def _believable(self, peer: bytes, now: float) -> bool:
+        """True iff ``peer`` can be asked for its height: we hold a link to it and it is not distrusted."""
+        if peer not in self._linked:
+            return False
+        until = self._distrusted.get(peer)
+        if until is None:
+            return True
+        if now < until:
+            return False
+        del self._distrusted[peer]
+        return True
+
+    def _distrust(self, peer: bytes, now: float) -> None:
+        """Drop ``peer``'s claim and neither ask nor believe it for ``distrust_seconds``."""
+        self._peer_heights[peer] = min(self._peer_heights.get(peer, 0), self.store.height)
+        self._distrusted[peer] = now + self.distrust_seconds
+        if len(self._distrusted) > MAX_DISTRUSTED:  # bounded: drop the entry that expires first
+            del self._distrusted[min(self._distrusted, key=self._distrusted.__getitem__)]
 
     def _maybe_request(self, now: float) -> None:
+        """Ask the highest believable peer ahead of us for the next range, unless a request is out."""
         height = self.store.height
         if self._inflight is not None:
             peer, first, since = self._inflight
-            if first <= height or now - since > REQUEST_TIMEOUT:
+            if first <= height or now - since > self.request_timeout:
                 if first > height:
                     self.network.report(peer, Severity.MINOR, "block sync request timed out")
+                    self._distrust(peer, now)
                 self._inflight = None
             else:
                 return
-        ahead = [(h, p) for p, h in self._peer_heights.items() if h > height]
-        if not ahead:
-            return
-        target, peer = max(ahead)
-        count = min(MAX_RANGE, target - height)
-        if self.network.send(peer, SYNC_CHANNEL, encode(["get", height + 1, count])):
-            self._inflight = (peer, height + 1, now)
+        ahead = sorted(
+            ((h, p) for p, h in self._peer_heights.items() if h > height and self._believable(p, now)),
+            reverse=True,
+        )
+        for target, peer in ahead:
+            count = min(MAX_RANGE, target - height)
+            if self.network.send(peer, SYNC_CHANNEL, encode(["get", height + 1, count])):
+                self._inflight = (peer, height + 1, now)
+                return
+            self._distrust(peer, now)  # its queue is full (or the link just went): ask the next one
 
-    async def _apply(self, peer_id: bytes, items: list[Primitive]) -> None:
+    async def _deliver(self, block: Block, commit: Commit, stop: asyncio.Event) -> bool | None:
+        """Hand one block to the driver; None if ``stop`` was set first (the driver may be gone)."""
+        if stop.is_set():
+            return None
+        delivery = asyncio.ensure_future(self.driver.deliver_certificate(block, commit))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({delivery, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+        if not delivery.done():
+            delivery.cancel()  # the driver finishes or drops the block itself; nothing waits on it
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivery
+            return None
+        return delivery.result()
+
+    async def _apply(self, peer_id: bytes, items: list[Primitive], stop: asyncio.Event) -> None:
         self._inflight = None
         for item in items:
             try:
@@ -196,17 +266,20 @@ class BlockSync:
                 self.network.report(peer_id, Severity.MAJOR, "synced blocks out of order")
                 return
             try:
-                ok = await self.driver.deliver_certificate(block, commit)
+                delivered = await self._deliver(block, commit, stop)
             except InvalidBlock as exc:
-                ok = False
+                delivered = False
                 log.warning("synced block %d is invalid: %s", block.height, exc.message)
+            if delivered is None:
+                return  # shutting down
+            ok = delivered
             if not ok:
                 if self.store.height < block.height:
                     self.network.report(peer_id, Severity.FATAL, f"block {block.height} without a valid certificate")
                 return
         if not items and self._peer_heights.get(peer_id, 0) > self.store.height:
             self.network.report(peer_id, Severity.MINOR, "announced a height it does not serve")
-            self._peer_heights[peer_id] = self.store.height
+            self._distrust(peer_id, time.monotonic())
         self._progress()
 
     def _progress(self) -> None:

@@ -51,7 +51,27 @@ class NodeConfig:
     """How many recent heights of state stay readable and provable (older state-tree
     versions are pruned in the background); 0 keeps every version (an archive node)."""
     api_max_body_bytes: int = 16 * 1024 * 1024
-    """Largest request body the API reads."""
+    """Largest request body the API reads (also the most one API connection holds: one request at a time)."""
+    api_body_budget_bytes: int = 64 * 1024 * 1024
+    """Bytes of request bodies the API port holds at once; beyond it a request is refused (503) unread."""
+    api_max_connections: int = 1024
+    """Cap on open API connections; a new one beyond it closes the oldest idle one, else gets a 503."""
+    idle_timeout_ms: int = 15_000
+    """A connection (either port) with no complete request for this long (idle, or slow headers) is closed."""
+    body_read_timeout_ms: int = 30_000
+    """A request body (either port) must arrive within this long of its request, else 408 and close."""
+    p2p_body_budget_bytes: int = 64 * 1024 * 1024
+    """Bytes of request bodies the p2p port holds at once (at least one largest request, 12 MiB)."""
+    p2p_max_connections: int = 256
+    """Cap on open connections to the p2p port."""
+    api_max_connections_per_host: int = 256
+    """Most open API connections from one IP."""
+    p2p_max_connections_per_host: int = 128
+    """Most open p2p connections from one IP (a testnet on one host needs about 2 per node)."""
+    p2p_reserved_connections: int = 32
+    """The last this many p2p connections are for reserved peers only (seeds and p2p_reserved_peers)."""
+    p2p_reserved_peers: str = ""
+    """Comma-separated node ids (64 hex) always given room on the p2p port and in the peer table."""
     log_level: str = "info"
     """debug, info, warning or error."""
     p2p_listen: str = ""
@@ -89,6 +109,23 @@ class NodeConfig:
         )
         _check(1 <= self.admission_queue_blocks <= 1_000, "admission_queue_blocks must be 1..1000")
         _check(64 * 1024 <= self.api_max_body_bytes <= 256 * 1024 * 1024, "api_max_body_bytes must be 64 KiB..256 MiB")
+        _check(
+            self.api_max_body_bytes <= self.api_body_budget_bytes <= 2**34,
+            "api_body_budget_bytes must be api_max_body_bytes..16 GiB",
+        )
+        _check(12 * 1024 * 1024 <= self.p2p_body_budget_bytes <= 2**34, "p2p_body_budget_bytes must be 12 MiB..16 GiB")
+        for name in ("api_max_connections", "p2p_max_connections"):
+            _check(16 <= getattr(self, name) <= 1_000_000, f"{name} must be 16..1000000")
+        for side in ("api", "p2p"):
+            per_host = getattr(self, f"{side}_max_connections_per_host")
+            _check(1 <= per_host <= 1_000_000, f"{side}_max_connections_per_host must be 1..1000000")
+        _check(
+            0 <= self.p2p_reserved_connections <= self.p2p_max_connections // 2,
+            "p2p_reserved_connections must be 0..half of p2p_max_connections",
+        )
+        for name in ("idle_timeout_ms", "body_read_timeout_ms"):
+            _check(100 <= getattr(self, name) <= 3_600_000, f"{name} must be 100..3600000")
+        _check(len(self.reserved_peer_ids) <= 256, "at most 256 p2p_reserved_peers")
         _check(self.log_level in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}")
         if self.p2p_listen:
             parse_listen(self.p2p_listen)
@@ -111,6 +148,18 @@ class NodeConfig:
     def seed_urls(self) -> tuple[str, ...]:
         """The configured seeds as a tuple of URLs."""
         return tuple(part.strip().rstrip("/") for part in self.seeds.split(",") if part.strip())
+
+    @property
+    def reserved_peer_ids(self) -> tuple[bytes, ...]:
+        """The configured reserved peers as node ids; ConfigError if one is not 64 hex digits."""
+        out = []
+        for part in self.p2p_reserved_peers.split(","):
+            text = part.strip()
+            if not text:
+                continue
+            _check(re.fullmatch(r"[0-9a-fA-F]{64}", text) is not None, f"reserved peer {text!r} must be 64 hex digits")
+            out.append(bytes.fromhex(text))
+        return tuple(out)
 
     @property
     def p2p_enabled(self) -> bool:

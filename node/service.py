@@ -33,6 +33,7 @@ from consensus.wal import Wal
 from market import MARKET_KINDS
 from node.admission import AdmissionGate
 from node.api import NodeServices, build_app
+from node.api_common import problem_response
 from node.block_budget import BlockBudget
 from node.blocksync import BlockSync
 from node.clock import Clock, wall_clock_ms
@@ -49,6 +50,7 @@ from node.mempool_reactor import MempoolReactor
 from node.metrics import NodeMetrics
 from node.nodekey import NODE_KEY_FILE, NodeKeyError, load_or_create_node_key
 from p2p import P2PConfig, P2PServer, Switch, serve_p2p
+from p2p.edge import BodyBudget, ConnectionCap, body_limits_middleware, start_site
 from storage.store import ChainStore, StoreError
 
 log = logging.getLogger("agora.node")
@@ -56,8 +58,6 @@ DEFAULT_REGISTRY: Final = CORE_KINDS.merged(VALIDATOR_KINDS).merged(MARKET_KINDS
 """What a node runs: native transfers, validator-set changes and the marketplace."""
 WAL_FILE: Final = "consensus.wal"
 P2P_MAX_REQUEST_BYTES: Final = 12 * 1024 * 1024
-API_IDLE_TIMEOUT: Final = 15.0
-"""Seconds an API connection may stay open without a complete request (aiohttp's default is an hour)."""
 
 
 def timeouts_of(config: NodeConfig) -> TimeoutConfig:
@@ -122,6 +122,10 @@ class Node:
         self._stop = asyncio.Event()
         self.url = ""
         self.p2p_url = ""
+        self.api_connections: ConnectionCap | None = None
+        """The cap on client API connections (None before start)."""
+        self.api_bodies: BodyBudget | None = None
+        """The budget of client API request bodies in flight (None before start)."""
 
     async def start(self) -> str:
         """Open the store, start the API, consensus and p2p. Returns the API base URL.
@@ -171,16 +175,26 @@ class Node:
                 digital_link_base=config.digital_link_base,
             )
             self.services = services
+            self.api_connections = ConnectionCap(
+                config.api_max_connections,
+                per_host=min(config.api_max_connections_per_host, config.api_max_connections),
+            )
+            self.api_bodies = BodyBudget(config.api_body_budget_bytes)
+            edge = [
+                self.api_connections.middleware(problem_response),
+                body_limits_middleware(self.api_bodies, config.body_read_timeout_ms / 1000, problem_response),
+            ]
+            app = build_app(services, config.api_max_body_bytes, self.api_extensions)
+            app.middlewares.extend(edge)  # inside the problem middleware, so refusals are problem+json
             self._runner = web.AppRunner(
-                build_app(services, config.api_max_body_bytes, self.api_extensions),
+                app,
                 access_log=None,
                 shutdown_timeout=5.0,
                 auto_decompress=False,
-                keepalive_timeout=API_IDLE_TIMEOUT,
+                keepalive_timeout=config.idle_timeout_ms / 1000,
             )
             await self._runner.setup()
-            site = web.TCPSite(self._runner, config.api_host, config.api_port)
-            await site.start()
+            await start_site(self._runner, config.api_host, config.api_port, self.api_connections)
             host, port = self._runner.addresses[0][:2]
             self.url = f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
 
@@ -232,7 +246,17 @@ class Node:
             node_key = await asyncio.to_thread(load_or_create_node_key, self.datadir.path / KEYS_DIR / NODE_KEY_FILE)
         except NodeKeyError as exc:
             raise DatadirError(str(exc)) from None
-        p2p_config = P2PConfig(seeds=config.seed_urls, max_request_bytes=P2P_MAX_REQUEST_BYTES)
+        p2p_config = P2PConfig(
+            seeds=config.seed_urls,
+            max_request_bytes=P2P_MAX_REQUEST_BYTES,
+            reserved_peers=config.reserved_peer_ids,
+            max_connections=config.p2p_max_connections,
+            max_connections_per_host=min(config.p2p_max_connections_per_host, config.p2p_max_connections),
+            reserved_connections=config.p2p_reserved_connections,
+            body_budget_bytes=config.p2p_body_budget_bytes,
+            body_read_timeout=config.body_read_timeout_ms / 1000,
+            idle_timeout=config.idle_timeout_ms / 1000,
+        )
         switch = Switch(
             node_key,
             genesis.chain_id,

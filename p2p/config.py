@@ -67,6 +67,25 @@ class P2PConfig:
     """Penalty points forgiven per second."""
     ban_seconds: float = 600.0
     """Duration of a ban."""
+    shared_host_factor: float = 10.0
+    """A host that honest peers dial in from (an IP shared by several nodes) needs this many
+    times the penalty points of ``ban_threshold`` to be banned by IP."""
+    reserved_peers: tuple[bytes, ...] = ()
+    """Node ids (32 bytes) always given room: a connection in the reserved room, a peer-table
+    place beyond ``max_peers``. Seeds we dialled are reserved too, under the id that answered."""
+    max_connections: int = 256
+    """Cap on open connections to the p2p port (``p2p.edge.ConnectionCap``)."""
+    max_connections_per_host: int = 128
+    """Most open connections to the p2p port from one IP (a testnet on one host needs about 2 a node);
+    at most ``max_connections`` in effect."""
+    reserved_connections: int = 32
+    """The last this many places under ``max_connections`` are for reserved peers only."""
+    body_budget_bytes: int = 64 * MiB
+    """Bytes of request bodies the p2p port holds at once; beyond it a request is refused (503) unread."""
+    body_read_timeout: float = 30.0
+    """Seconds a request body may take to arrive (then 408, connection closed)."""
+    idle_timeout: float = 15.0
+    """Seconds a connection may stay open without a complete request (idle, or slow headers)."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -84,12 +103,18 @@ class P2PConfig:
             "seen_cache_ttl",
             "peer_known_size",
             "ban_threshold",
+            "shared_host_factor",
             "ping_interval",
             "request_timeout",
             "handshake_timeout",
             "dial_interval",
             "backoff_base",
             "max_known_addresses",
+            "max_connections",
+            "max_connections_per_host",
+            "body_budget_bytes",
+            "body_read_timeout",
+            "idle_timeout",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"p2p config {name} must be positive")
@@ -97,4 +122,10 @@ class P2PConfig:
             raise ValueError("p2p config max_batch_bytes (plus framing) must fit in max_request_bytes")
         if self.max_batch_envelopes > self.max_envelopes_per_request:
             raise ValueError("p2p config max_batch_envelopes must not exceed max_envelopes_per_request")
+        if self.reserved_connections >= self.max_connections:
+            raise ValueError("p2p config reserved_connections must be below max_connections")
+        if self.body_budget_bytes < self.max_request_bytes:
+            raise ValueError("p2p config body_budget_bytes must hold at least one largest request")
+        if any(len(node_id) != 32 for node_id in self.reserved_peers):
+            raise ValueError("p2p config reserved_peers must be 32-byte node ids")
         object.__setattr__(self, "seeds", tuple(check_url(s, "seed") for s in self.seeds))

@@ -13,16 +13,23 @@ every refusal is a 4xx (or 503) with body ``encode([reason, detail])``. Peers ne
 their bodies, so a body with a ``Content-Encoding`` other than ``identity`` is refused (415)
 before a byte of it is read, and ``serve_p2p`` runs aiohttp with ``auto_decompress=False``:
 no gzip bomb is ever inflated, and a corrupt one is a 415, not a 500.
+
+``serve_p2p`` also applies the limits of ``p2p.edge`` from the switch's config: a budget of
+body bytes in flight, a body read timeout and a cap on connections with room reserved for
+reserved peers (``P2PConfig.reserved_peers`` and the seeds). A message request whose
+``X-Agora-Node`` holds no session is refused before its body is read.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import hdrs, web
 
+from p2p.edge import RESERVED_ROOM, BodyBudget, ConnectionCap, Middleware, body_limits_middleware, start_site
 from p2p.errors import Rejection
 from p2p.switch import (
     CONTENT_TYPE,
@@ -49,19 +56,28 @@ def _refuse(switch: Switch, rejection: Rejection) -> web.Response:
     )
 
 
+def refusal(status: int, reason: str, detail: str) -> web.Response:
+    """A p2p refusal: ``status`` with body ``encode([reason, detail])``."""
+    return web.Response(status=status, body=encode_error(reason, detail), content_type=CONTENT_TYPE)
+
+
 def is_compressed(request: web.Request) -> bool:
     """Return True iff the request declares a body encoding other than ``identity``."""
     encoding = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
     return encoding not in ("", "identity")
 
 
-async def _read_body(switch: Switch, request: web.Request, limit: int) -> bytes:
+async def _read_body(
+    switch: Switch, request: web.Request, limit: int, before_read: Callable[[], None] | None = None
+) -> bytes:
     if is_compressed(request):
         raise Rejection(415, "compressed_body", "p2p bodies must not have a Content-Encoding")
     declared = request.content_length
     if declared is not None and declared > limit:
         body = None
     else:
+        if before_read is not None:
+            before_read()
         body = await read_limited(request.content, limit)
     if body is None:
         switch.penalize_host(request.remote, 25, "oversized body")
@@ -78,17 +94,25 @@ def p2p_routes(switch: Switch, prefix: str = "/p2p") -> list[web.RouteDef]:
 
     async def handshake(request: web.Request) -> web.StreamResponse:
         try:
-            switch.check_host(request.remote)
+            # A banned host is refused after the (2 KiB) hello is checked: a known or reserved
+            # node behind the same IP still gets in (accept_handshake).
             body = await _read_body(switch, request, MAX_HANDSHAKE_BYTES)
-            answer = switch.accept_handshake(request.remote, body)
+            claimed = request.headers.get(HEADER_NODE, "") if request.get(RESERVED_ROOM) else None
+            answer = switch.accept_handshake(request.remote, body, claimed=claimed)
         except Rejection as rejection:
             return _refuse(switch, rejection)
         return web.Response(status=200, body=answer, content_type=CONTENT_TYPE)
 
     async def messages(request: web.Request) -> web.StreamResponse:
         try:
-            switch.check_host(request.remote)
-            body = await _read_body(switch, request, switch.config.max_request_bytes)
+            sender = request.headers.get(HEADER_NODE, "")
+            switch.check_host(request.remote, sender)
+            body = await _read_body(
+                switch,
+                request,
+                switch.config.max_request_bytes,
+                lambda: switch.check_sender(request.remote, sender),
+            )
             await switch.accept_messages(
                 request.remote,
                 request.headers.get(HEADER_NODE, ""),
@@ -108,9 +132,27 @@ def add_p2p_routes(app: web.Application, switch: Switch) -> None:
     app.add_routes(p2p_routes(switch))
 
 
-def create_p2p_app(switch: Switch) -> web.Application:
+def route_limit(switch: Switch) -> Callable[[web.Request], int]:
+    """The largest body each p2p route reads (what a chunked body reserves from the budget)."""
+
+    def limit(request: web.Request) -> int:
+        return MAX_HANDSHAKE_BYTES if request.path.endswith(HANDSHAKE_SUFFIX) else switch.config.max_request_bytes
+
+    return limit
+
+
+def is_reserved_request(switch: Switch) -> Callable[[web.Request], bool]:
+    """Whether a request claims to come from a reserved peer (``X-Agora-Node``; the handler checks the claim)."""
+
+    def reserved(request: web.Request) -> bool:
+        return switch.is_reserved_request(request.headers.get(HEADER_NODE, ""))
+
+    return reserved
+
+
+def create_p2p_app(switch: Switch, middlewares: Sequence[Middleware] = ()) -> web.Application:
     """Return an application serving only the p2p endpoints (at /p2p/...), to run on its own port."""
-    app = web.Application(client_max_size=switch.config.max_request_bytes)
+    app = web.Application(client_max_size=switch.config.max_request_bytes, middlewares=list(middlewares))
     add_p2p_routes(app, switch)
     return app
 
@@ -130,6 +172,10 @@ class P2PServer:
     host: str
     port: int
     """The bound TCP port (useful after binding port 0)."""
+    connections: ConnectionCap | None = None
+    """The cap on its connections (counts of open, refused and evicted ones)."""
+    bodies: BodyBudget | None = None
+    """The budget of request bodies in flight."""
 
     @property
     def url(self) -> str:
@@ -146,26 +192,39 @@ IDLE_TIMEOUT: Final = 15.0
 
 
 async def serve_p2p(
-    switch: Switch, host: str = "127.0.0.1", port: int = 0, idle_timeout: float = IDLE_TIMEOUT
+    switch: Switch, host: str = "127.0.0.1", port: int = 0, idle_timeout: float | None = None
 ) -> P2PServer:
     """Serve ``create_p2p_app(switch)`` on ``host:port`` (0 = any free port) and return the server.
 
-    A connection that sends no complete request for ``idle_timeout`` seconds (a fresh one, one
-    idle between keep-alive requests, or one dribbling its headers) is closed.
+    A connection that sends no complete request for ``idle_timeout`` seconds (default: the
+    switch config's; a fresh one, one idle between keep-alive requests, or one dribbling its
+    headers) is closed. Bodies in flight, body read time and connections are bounded by the
+    switch config (``p2p.edge``); the last ``reserved_connections`` places are for reserved peers.
     """
+    cfg = switch.config
+    cap = ConnectionCap(
+        cfg.max_connections,
+        cfg.reserved_connections,
+        is_reserved_request(switch),
+        per_host=min(cfg.max_connections_per_host, cfg.max_connections),
+    )
+    budget = BodyBudget(cfg.body_budget_bytes)
+    middlewares = [
+        cap.middleware(refusal),
+        body_limits_middleware(budget, cfg.body_read_timeout, refusal, route_limit(switch)),
+    ]
     runner = web.AppRunner(
-        create_p2p_app(switch),
+        create_p2p_app(switch, middlewares),
         access_log=None,
         handle_signals=False,
         auto_decompress=False,
-        keepalive_timeout=idle_timeout,
+        keepalive_timeout=cfg.idle_timeout if idle_timeout is None else idle_timeout,
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
     try:
-        await site.start()
+        await start_site(runner, host, port, cap)
     except BaseException:
         await runner.cleanup()
         raise
     bound = runner.addresses[0][1]
-    return P2PServer(runner, host, int(bound))
+    return P2PServer(runner, host, int(bound), cap, budget)

@@ -131,3 +131,5 @@ class PeerState:
     """Timestamp of its last accepted hello (a replayed or older hello is refused)."""
     link: OutboundLink | None = None
     """Our session to it (None: we cannot send to it right now)."""
+    host: str | None = None
+    """The remote address its last accepted handshake came from."""

@@ -80,7 +80,11 @@ class Reactor(Protocol):
         ...
 
     def peer_disconnected(self, peer_id: bytes) -> None:
-        """A peer stopped being sendable (link failed, banned, or the switch stopped)."""
+        """A peer stopped being sendable (link failed, banned, or the switch stopped), or was forgotten.
+
+        Also called for a peer that only ever dialled in, once it has been silent long enough
+        to be dropped from the peer table (no ``peer_connected`` preceded it).
+        """
         ...
 
 

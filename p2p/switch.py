@@ -153,6 +153,8 @@ class Switch:
         )
         for seed in cfg.seeds:
             self._book.add_seed(seed)
+        self._seed_ids: dict[str, bytes] = {}
+        """Seed URL -> the node id that answered our dial there (bounded by the seeds)."""
         self._channels: dict[str, tuple[ChannelSpec, Reactor]] = {}
         self._reactors: list[Reactor] = []
         self._seen: dict[str, SeenCache] = {}
@@ -294,6 +296,37 @@ class Switch:
         """True iff ``host`` is banned right now."""
         return self._host_scores.is_banned(host)
 
+    def is_reserved(self, node_id: bytes) -> bool:
+        """True iff ``node_id`` is always given room: a configured reserved peer, or a seed we dialled."""
+        return node_id in self.config.reserved_peers or node_id in self._seed_ids.values()
+
+    def is_reserved_request(self, node_hex: str) -> bool:
+        """True iff the ``X-Agora-Node`` header value names a reserved peer (a claim, checked later)."""
+        try:
+            node_id = bytes.fromhex(node_hex)
+        except ValueError:
+            return False
+        return len(node_id) == 32 and self.is_reserved(node_id)
+
+    def check_sender(self, host: str | None, node_hex: str) -> None:
+        """Before a message body is read: Rejection unless ``node_hex`` names a peer holding an inbound session.
+
+        The body's MAC is checked once it is read; this only saves reading bodies no session can own.
+        """
+        try:
+            node_id = bytes.fromhex(node_hex)
+        except ValueError:
+            node_id = b""
+        if len(node_id) != 32:
+            self.penalize_host(host, Severity.MINOR, "bad auth headers")
+            raise Rejection(400, "bad_auth_headers", f"{HEADER_NODE}, {HEADER_SEQ}, {HEADER_MAC} required")
+        if self._node_scores.is_banned(node_id):
+            raise Rejection(403, "banned", "this node is banned for a while")
+        peer = self._peers.get(node_id)
+        if peer is None or peer.inbound_key is None:
+            self.penalize_host(host, 1, "unknown session")
+            raise Rejection(401, "unknown_session", "handshake first")
+
     def learn_address(self, node_id: bytes, url: str) -> None:
         """Add ``node_id`` at ``url`` to the address book (ignored for ourselves and banned ids)."""
         if node_id == self.node_id or url == self._listen_url or self._node_scores.is_banned(node_id):
@@ -313,10 +346,20 @@ class Switch:
 
     # --- scoring -------------------------------------------------------------------------
 
+    def _host_shared(self, host: str | None) -> bool:
+        """True iff a peer that completed a handshake dials in from ``host`` (bounded by the peer table)."""
+        return host is not None and any(p.host == host for p in self._peers.values())
+
     def penalize_host(self, host: str | None, points: float, reason: str) -> None:
-        """Penalise a remote host for input that could not be tied to a node key."""
+        """Penalise a remote host for input that could not be tied to a node key.
+
+        A host that honest peers dial in from counts ``shared_host_factor`` times fewer points:
+        banning an IP also shuts out every node behind it, so that needs a far higher bar.
+        """
         key: Hashable = host or "unknown"
         log.info("host %s penalised (%d): %s", key, points, reason)
+        if self._host_shared(host):
+            points /= self.config.shared_host_factor
         if self._host_scores.penalize(key, points):
             log.warning("host %s banned: %s", key, reason)
             self.metrics.bans.labels("host").inc()
@@ -337,9 +380,19 @@ class Switch:
         self.metrics.peers.labels("inbound").set(inbound)
         self.metrics.banned.set(self._node_scores.banned_count() + self._host_scores.banned_count())
 
-    def check_host(self, host: str | None) -> None:
-        """Raise Rejection(403) if ``host`` is banned."""
-        if self._host_scores.is_banned(host or "unknown"):
+    def check_host(self, host: str | None, node_hex: str = "") -> None:
+        """Raise Rejection(403) if ``host`` is banned, unless ``node_hex`` names a peer holding a session.
+
+        A peer that proved its key keeps being heard on a banned IP (its requests are still
+        MAC-checked; a forged claim is refused and scored like any other).
+        """
+        if not self._host_scores.is_banned(host or "unknown"):
+            return
+        try:
+            peer = self._peers.get(bytes.fromhex(node_hex))
+        except ValueError:
+            peer = None
+        if peer is None or peer.inbound_key is None:
             raise Rejection(403, "banned", "this host is banned for a while")
 
     # --- handshake, both sides -----------------------------------------------------------
@@ -377,24 +430,35 @@ class Switch:
             return "stale_hello"
         return None
 
-    def accept_handshake(self, host: str | None, body: bytes) -> bytes:
+    def accept_handshake(self, host: str | None, body: bytes, claimed: str | None = None) -> bytes:
         """Answer a peer's hello with our signed hello, installing its inbound session.
 
         Raises Rejection (nothing changes) for a malformed or forged hello, another chain,
-        ourselves, a banned or replayed node, a full peer table, or a switch not yet started.
+        ourselves, a banned or replayed node, a full peer table, or a switch not yet started;
+        and, when ``claimed`` is given (the hex node id the request was let in under, as a
+        reserved peer), for a hello from any other node or a node that is not reserved.
         """
+        host_banned = self._host_scores.is_banned(host or "unknown")
+        refused_host = Rejection(403, "banned", "this host is banned for a while")
         try:
             signed = decode_signed_hello(body)
         except DecodeError as exc:
+            if host_banned:
+                raise refused_host from None
             self.penalize_host(host, Severity.MAJOR, "malformed handshake")
             raise Rejection(400, "malformed_handshake", str(exc)) from None
         hello = signed.hello
+        if host_banned and not (hello.node_id in self._peers or self.is_reserved(hello.node_id)):
+            raise refused_host  # only a node known here, or reserved, is heard on a banned IP
         if hello.reply_to:
             self.penalize_host(host, Severity.MAJOR, "answer sent as a hello")
             raise Rejection(400, "malformed_handshake", "a dialer's hello must not have reply_to")
         if not signed.signature_valid():
             self.penalize_host(host, Severity.MAJOR, "forged handshake signature")
             raise Rejection(401, "bad_signature", "the hello is not signed by its node key")
+        if claimed is not None and (claimed.lower() != hello.node_id.hex() or not self.is_reserved(hello.node_id)):
+            self.penalize_host(host, Severity.MAJOR, "claimed to be a reserved peer")
+            raise Rejection(403, "not_reserved", "the reserved room is for reserved peers")
         problem = self._check_peer_hello(signed)
         if problem == "wrong_chain":
             self.report(hello.node_id, Severity.FATAL, "handshake for another chain")
@@ -409,7 +473,7 @@ class Switch:
         peer = self._peers.get(hello.node_id)
         if peer is not None and hello.timestamp_ms <= peer.inbound_hello_ms:
             raise Rejection(409, "duplicate", "a newer session from this node exists")
-        if peer is None and len(self._peers) >= self.config.max_peers:
+        if peer is None and len(self._peers) >= self.config.max_peers and not self.is_reserved(hello.node_id):
             raise Rejection(503, "too_many_peers")
         eph_private, eph_public = new_ephemeral()
         answer = self._own_hello(eph_public, hello_digest(signed))
@@ -427,6 +491,7 @@ class Switch:
         peer.inbound_seq = 0
         peer.inbound_hello_ms = hello.timestamp_ms
         peer.last_inbound = self._clock.monotonic()
+        peer.host = host
         self._book.learn(hello.listen_url, hello.node_id)
         if peer.link is None:
             self._book.retry_now(hello.listen_url)
@@ -473,7 +538,7 @@ class Switch:
             async with http.post(
                 url + HANDSHAKE_PATH,
                 data=own.raw,
-                headers={"Content-Type": CONTENT_TYPE},
+                headers={"Content-Type": CONTENT_TYPE, HEADER_NODE: self.node_id.hex()},
                 timeout=aiohttp.ClientTimeout(total=self.config.handshake_timeout),
             ) as resp:
                 status = resp.status
@@ -500,7 +565,7 @@ class Switch:
             raise DialError("stopped")
         node_id = answer.hello.node_id
         peer = self._peers.get(node_id)
-        if peer is None and len(self._peers) >= self.config.max_peers:
+        if peer is None and len(self._peers) >= self.config.max_peers and not self.is_reserved(node_id):
             raise DialError("too_many_peers")
         try:
             key = derive_session_key(eph_private, answer.hello.ephemeral_key, own.raw, answer.raw)
@@ -671,7 +736,7 @@ class Switch:
         if status == 403:
             await self._close_link(peer, "the peer banned us", failed=True, only=link)
             return False
-        if status == 429:
+        if status in (429, 503):  # rate-limited, or the peer's port is busy (body budget, connections)
             await asyncio.sleep(0.05)
         return True
 
@@ -746,6 +811,8 @@ class Switch:
         try:
             node_id = await self.dial(url)
             self._book.succeeded(url, node_id)
+            if entry.seed:
+                self._seed_ids[url] = node_id
         except DialError as exc:
             label = exc.reason if exc.reason in DIAL_REASONS else "refused"  # peer-chosen text: bounded labels
             self.metrics.handshakes.labels("out", label).inc()
@@ -755,6 +822,8 @@ class Switch:
             elif exc.reason == "duplicate":
                 if exc.node_id is not None:
                     self._book.succeeded(url, exc.node_id)  # known alias: not dialled again
+                    if entry.seed:
+                        self._seed_ids[url] = exc.node_id
             else:
                 long = exc.reason in ("wrong_chain", "banned", "incompatible_version")
                 self._book.failed(url, now(), long=long)
@@ -762,10 +831,12 @@ class Switch:
             self._dialing.discard(url)
 
     def _forget_idle(self) -> None:
-        """Drop peers we cannot send to and that have been silent for three ping intervals."""
+        """Drop peers we cannot send to and that have been silent for three ping intervals, and tell the reactors."""
         cutoff = self._clock.monotonic() - 3 * self.config.ping_interval
         for node_id in [n for n, p in self._peers.items() if p.link is None and p.last_inbound < cutoff]:
             del self._peers[node_id]
+            for reactor in self._reactors:  # reactors keep per-peer state (e.g. block sync heights)
+                self._notify(reactor.peer_disconnected, node_id)
 
     async def _pex_loop(self) -> None:
         while self._running:

@@ -55,3 +55,21 @@ def test_peer_flags_add_to_the_configured_seeds_and_garbage_is_refused(tmp_path:
     assert joined.config.seed_urls == ("http://127.0.0.1:1", "http://127.0.0.1:2")
     with pytest.raises(DatadirError, match="--peer"):
         with_extra_seeds(datadir, "garbage")
+
+
+def test_edge_limit_settings_are_parsed_and_bounded() -> None:
+    friend = "ab" * 32
+    config = NodeConfig(p2p_reserved_peers=f" {friend} ,", p2p_max_connections=64, p2p_reserved_connections=8)
+    assert config.reserved_peer_ids == (bytes.fromhex(friend),)
+    bad = {
+        "p2p_reserved_peers": ("abc", "64 hex digits"),
+        "p2p_reserved_connections": (200, "half of p2p_max_connections"),
+        "api_body_budget_bytes": (1024 * 1024, "api_body_budget_bytes must be"),
+        "p2p_body_budget_bytes": (1024 * 1024, "p2p_body_budget_bytes must be"),
+        "api_max_connections": (3, "api_max_connections must be"),
+        "body_read_timeout_ms": (0, "body_read_timeout_ms must be"),
+        "idle_timeout_ms": (10**9, "idle_timeout_ms must be"),
+    }
+    for name, (value, message) in bad.items():
+        with pytest.raises(ConfigError, match=message):
+            NodeConfig(**{name: value})  # type: ignore[arg-type]
