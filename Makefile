@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint unit bench clean
+.PHONY: setup system-packages demo test lint unit bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) system-packages
+
+# libfaketime (nemesis clock skew) and iproute2 (netns testnet), installed when missing and root
+system-packages:
+	@sh scripts/system_packages.sh
 
 demo: setup
 	$(BIN)/agora demo
@@ -30,6 +34,10 @@ test: lint unit
 
 bench: setup
 	$(BIN)/python -m bench
+
+# The long nemesis run (root): SOAK_MINUTES (default 30) of seeded faults; figures in soak/
+soak: setup
+	$(BIN)/python tests/nemesis/soak.py --minutes $${SOAK_MINUTES:-30} --out $${SOAK_DIR:-soak}
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,64 @@
+"""The nemesis in CI (reduced): faults on a 4-validator netns testnet under load, then the checker.
+
+Each test runs a short seeded schedule (node/netns.py testnet, tests/nemesis/nemesis.py
+faults, tests/nemesis/checker.py properties). The seed is fresh each run and printed;
+``AGORA_NEMESIS_SEED=<seed>`` replays it. On failure the history and every node's log are
+saved under the test's tmp directory (the message names it). Needs root and libfaketime
+(`make setup` installs it); without them the tests fail, they do not skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from cluster import faketime_library
+from runner import run_nemesis
+
+pytestmark = pytest.mark.timeout(300)
+HOLD = 3.0
+
+
+def _seed() -> int:
+    text = os.environ.get("AGORA_NEMESIS_SEED")
+    return int(text) if text else secrets.randbelow(2**31)
+
+
+def _report(name: str, figures: dict[str, object]) -> None:
+    """Print the run's figures; with AGORA_NEMESIS_FIGURES=FILE also append them there (JSON lines)."""
+    line = json.dumps({"test": name, **figures})
+    print(line)
+    target = os.environ.get("AGORA_NEMESIS_FIGURES")
+    if target:
+        with open(target, "a") as f:
+            f.write(line + "\n")
+
+
+def _require_root() -> None:
+    assert os.geteuid() == 0, "the nemesis tests need root (network namespaces, tmpfs); run them as root"
+
+
+async def test_partitions_half_and_half_one_isolated_and_a_ring_then_heal(tmp_path: Path) -> None:
+    _require_root()
+    history = await run_nemesis(tmp_path, _seed(), ["halves", "isolate", "ring"], HOLD)
+    assert len(history.heals) == 3 and history.acks, history.figures
+    _report("partitions", history.figures)
+
+
+async def test_delay_loss_and_a_skewed_clock(tmp_path: Path) -> None:
+    _require_root()
+    faketime_library()
+    history = await run_nemesis(tmp_path, _seed(), ["delay", "loss", "skew"], HOLD)
+    assert len(history.heals) == 3 and history.acks, history.figures
+    _report("delay_loss_skew", history.figures)
+
+
+async def test_sigkill_sigstop_and_a_truncated_wal_under_load(tmp_path: Path) -> None:
+    _require_root()
+    history = await run_nemesis(tmp_path, _seed(), ["kill", "pause", "wal", "wal"], HOLD)
+    assert len(history.heals) == 4 and history.acks, history.figures
+    _report("kill_pause_wal", history.figures)
+
