@@ -62,3 +62,16 @@ async def test_sigkill_sigstop_and_a_truncated_wal_under_load(tmp_path: Path) ->
     assert len(history.heals) == 4 and history.acks, history.figures
     _report("kill_pause_wal", history.figures)
 
+
+async def test_a_full_disk_is_a_clear_error_and_the_node_recovers_when_space_returns(tmp_path: Path) -> None:
+    _require_root()
+    history = await run_nemesis(tmp_path, _seed(), ["disk"], HOLD + 2)
+    observed = next(e for e in history.events if e["kind"] == "observed")
+    # the node stops with one plain error line (exit code 3) instead of answering without committing
+    assert observed["exit_code"] == 3, json.dumps(observed)
+    assert any("No space left on device" in line for line in observed["error_lines"]), observed
+    # restarted once the space is back, it catches up, and its state checks out from scratch
+    assert any(e["kind"] == "caught_up" for e in history.events), history.events
+    assert any(e["kind"] == "check_state" and e["code"] == 0 for e in history.events), history.events
+    assert len(history.heals) == 1 and history.acks, history.figures
+    _report("full_disk", history.figures)
