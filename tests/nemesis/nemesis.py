@@ -170,9 +170,12 @@ class Nemesis:
             self.filler = None
 
     def mount_disk(self, name: str) -> dict[str, int]:
-        """Stop node ``name``, move its datadir onto a tmpfs a little larger than it, start it again."""
-        self.cluster.kill(name, signal.SIGTERM)
+        """Stop node ``name``, move its datadir onto a tmpfs a little larger than it, start it again
+        (a datadir already on its tmpfs stays there: only its fill is repeated)."""
         datadir = self.cluster.node(name).datadir
+        if datadir in self.cluster.mounts:
+            return {"used_bytes": -1, "tmpfs_bytes": -1}
+        self.cluster.kill(name, signal.SIGTERM)
         used = sum(p.stat().st_size for p in datadir.rglob("*") if p.is_file())
         size = used + DISK_SLACK_BYTES
         self.cluster.mount_tmpfs_datadir(name, size)

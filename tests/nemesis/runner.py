@@ -300,7 +300,7 @@ async def run_nemesis(directory: Path, seed: int, faults: Sequence[str], hold: f
         return history
     except NemesisFailure:
         raise
-    except BaseException as exc:
+    except Exception as exc:  # not BaseException: an interrupt (Ctrl-C, cancellation) stops the run
         if history is not None:
             history.event(0.0, "error", error=repr(exc))
             raise NemesisFailure(_report(directory, cluster, history, [f"the run broke: {exc!r}"])) from exc
