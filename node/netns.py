@@ -15,6 +15,7 @@ call any number of times, also after a failed ``up``.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import os
 import secrets
@@ -116,13 +117,17 @@ def plan_layout(node_names: Sequence[str], taken: Sequence[str] | None = None) -
     if len(node_names) > 250:
         raise NetnsError("at most 250 nodes fit a /24")
     used = [ipaddress.ip_network(n, strict=False) for n in (host_networks() if taken is None else taken)]
-    subnets: list[ipaddress.IPv4Network] = list(SUBNET_POOL.subnets(new_prefix=24))
-    for _ in range(64):
-        subnet = subnets[secrets.randbelow(len(subnets))]
-        if not any(subnet.overlaps(u) for u in used if u.version == 4 and u.prefixlen > 0):
-            break
-    else:
-        raise NetnsError(f"no free /24 in {SUBNET_POOL} after 64 tries")
+    count = SUBNET_POOL.num_addresses // 256
+
+    def nth(k: int) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network((int(SUBNET_POOL.network_address) + 256 * k, 24))
+
+    used = [u for u in used if u.version == 4 and u.prefixlen > 0]
+    draws = (nth(secrets.randbelow(count)) for _ in range(64))  # random first: parallel testnets
+    scan = (nth(k) for k in range(count))
+    subnet = next((n for n in itertools.chain(draws, scan) if not any(n.overlaps(u) for u in used)), None)
+    if subnet is None:
+        raise NetnsError(f"no free /24 in {SUBNET_POOL}")
     ident = secrets.token_hex(3)
     hosts = tuple(
         NetnsHost(f"{NETNS_PREFIX}{ident}-{name}", str(subnet[i + 2]), f"ag{ident}{name}")
