@@ -181,20 +181,28 @@ def netns_up(layout: NetnsLayout) -> None:
 def netns_down(layout: NetnsLayout) -> list[str]:
     """Delete every namespace of the layout (which removes its veth link) and the bridge.
 
-    Safe to repeat; only names of this layout are touched. Returns what was removed.
+    Safe to repeat; only names of this layout are touched. Returns what was removed;
+    NetnsError if something is left (or there is something to remove and no root).
     """
-    removed = []
-    existing = set(list_namespaces())
+    before = set(list_namespaces())
+    present = [h.namespace for h in layout.hosts if h.namespace in before]
+    if _link_exists(layout.bridge):
+        present.append(layout.bridge)
+    if not present:
+        return []
+    require_netns()
     for host in layout.hosts:
-        if host.namespace in existing:
+        if host.namespace in before:
             _ip(["netns", "del", host.namespace], check=False)
-            removed.append(host.namespace)
         if _link_exists(host.host_veth):
             _ip(["link", "del", host.host_veth], check=False)
     if _link_exists(layout.bridge):
         _ip(["link", "del", layout.bridge], check=False)
-        removed.append(layout.bridge)
-    return removed
+    after = set(list_namespaces())
+    left = [name for name in present if name in after or _link_exists(name)]
+    if left:
+        raise NetnsError(f"could not remove {', '.join(left)}")
+    return present
 
 
 def is_up(layout: NetnsLayout) -> bool:
