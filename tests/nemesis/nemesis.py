@@ -39,9 +39,14 @@ DISK_SLACK_BYTES: Final = 24 * 1024 * 1024
 
 
 def plan(
-    rng: random.Random, cluster_validators: Sequence[str], faults: Sequence[str], hold: float
+    rng: random.Random,
+    cluster_validators: Sequence[str],
+    faults: Sequence[str],
+    hold: float,
+    max_skew_s: int = 90,
 ) -> list[dict[str, Any]]:
-    """The schedule: one step per fault name, its targets and parameters drawn from ``rng``."""
+    """The schedule: one step per fault name, its targets and parameters drawn from ``rng``
+    (a clock skew of 15..``max_skew_s`` seconds, ahead or behind)."""
     steps = []
     for fault in faults:
         nodes = list(cluster_validators)
@@ -59,7 +64,7 @@ def plan(
         elif fault == "loss":
             step.update(loss=round(rng.uniform(0.05, 0.25), 3), delay_ms=rng.randint(5, 20))
         elif fault == "skew":
-            step.update(node=nodes[0], skew_s=rng.choice([-1, 1]) * rng.randint(15, 90))
+            step.update(node=nodes[0], skew_s=rng.choice([-1, 1]) * rng.randint(15, max(15, max_skew_s)))
         elif fault in ("kill", "pause", "wal", "disk"):
             step["node"] = nodes[0]
         steps.append(step)

@@ -262,7 +262,7 @@ class Run:
         return 0 if value is None else int(decode(bytes.fromhex(value)))  # type: ignore[call-overload]
 
 
-async def run_nemesis(directory: Path, seed: int, faults: Sequence[str], hold: float) -> History:
+async def run_nemesis(directory: Path, seed: int, faults: Sequence[str], hold: float, max_skew_s: int = 90) -> History:
     """Run ``faults`` (in order) against a fresh netns testnet in ``directory``; NemesisFailure on a violation."""
     print(f"nemesis seed {seed}: faults {', '.join(faults)}", file=sys.stderr)
     rng = random.Random(seed)
@@ -273,7 +273,7 @@ async def run_nemesis(directory: Path, seed: int, faults: Sequence[str], hold: f
     try:
         run = Run(cluster, seed, senders, cluster.genesis_supply())
         history = run.history
-        history.schedule = plan(random.Random(rng.random()), cluster.validators, faults, hold)
+        history.schedule = plan(random.Random(rng.random()), cluster.validators, faults, hold, max_skew_s)
         cluster.start()
         try:
             if not await run.wait_all_at(2, 90):
