@@ -358,7 +358,8 @@ def _report(directory: Path, cluster: NetnsCluster, history: History, problems: 
     return (
         f"nemesis seed {history.seed} failed ({len(problems)} problem(s)):\n  {lines}\n"
         f"history, schedule and node logs saved in {path.parent}\n"
-        f"replay: AGORA_NEMESIS_SEED={history.seed} .venv/bin/pytest tests/nemesis"
+        f"replay: AGORA_NEMESIS_SEED={history.seed} .venv/bin/pytest tests/nemesis -k <the test> "
+        f"(a soak run: run_nemesis(dir, {history.seed}, {[step['fault'] for step in history.schedule]}, hold))"
     )
 
 
