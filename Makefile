@@ -8,7 +8,7 @@ CHROMIUM := /usr/bin/chromium
 FRONTEND := web/frontend
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test-deps demo test lint unit bench clean web-assets
+.PHONY: setup system-packages test-deps demo test lint unit bench soak clean web-assets
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ $(CHROMIUM):
 
 setup: $(STAMP)
 
-test-deps: $(CHROMIUM)
+# libfaketime (nemesis clock skew) and iproute2 (netns testnet), installed when missing and root
+system-packages:
+	@sh scripts/system_packages.sh
+
+test-deps: $(CHROMIUM) system-packages
 
 # Rebuild web/static/app.js from web/frontend/ (npm packages pinned by its lockfile).
 # The built file is committed, so running a node (and `make demo`) needs no Node.js.
@@ -47,6 +51,10 @@ test: lint unit
 
 bench: setup
 	$(BIN)/python -m bench
+
+# The long nemesis run (root): SOAK_MINUTES (default 30) of seeded faults; figures in soak/
+soak: setup system-packages
+	$(BIN)/python tests/nemesis/soak.py --minutes $${SOAK_MINUTES:-30} --out $${SOAK_DIR:-soak}
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

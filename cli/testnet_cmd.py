@@ -90,15 +90,24 @@ def init(
     nodes: Annotated[int, typer.Option("--nodes", help="Number of follower (non-validator) nodes (0..16).")] = 0,
     directory: DirOption = DEFAULT_DIR,
     chain_id: Annotated[str, typer.Option("--chain-id", help="Chain id of the testnet.")] = "agora-testnet",
+    hosts: Annotated[
+        str,
+        typer.Option(
+            "--hosts",
+            help="loopback: every node on 127.0.0.1; netns: each node in its own network namespace "
+            "with its own IP on a bridge, as separate machines (needs root).",
+        ),
+    ] = "loopback",
 ) -> None:
-    """Write genesis, keys and configs for a testnet on free loopback ports, with funded demo wallets."""
+    """Write genesis, keys and configs for a testnet (free loopback ports, or one network namespace
+    per node with --hosts netns), with funded demo wallets."""
     from cli.errors import CliError
     from node.testnet import TestnetError, init_testnet
 
     out = app_context(ctx).output
     path = directory.expanduser().resolve()
     try:
-        testnet = init_testnet(path, validators, nodes, chain_id)
+        testnet = init_testnet(path, validators, nodes, chain_id, hosts=hosts)
     except TestnetError as exc:
         raise CliError(str(exc)) from None
     show_layout(out, testnet)
@@ -134,11 +143,19 @@ def show_layout(out: Output, testnet: Testnet) -> None:
     from cli.render import agr
     from node.testnet import DEMO_FUNDS
 
-    out.table(
-        f"Testnet {testnet.chain_id} in {testnet.path}",
-        ["node", "role", "API URL", "p2p URL"],
-        [(n.name, n.role, n.api_url, n.p2p_url) for n in testnet.nodes],
-    )
+    if testnet.netns is None:
+        out.table(
+            f"Testnet {testnet.chain_id} in {testnet.path}",
+            ["node", "role", "API URL", "p2p URL"],
+            [(n.name, n.role, n.api_url, n.p2p_url) for n in testnet.nodes],
+        )
+    else:
+        out.table(
+            f"Testnet {testnet.chain_id} in {testnet.path} (one network namespace per node, "
+            f"bridge {testnet.netns.bridge} {testnet.netns.subnet})",
+            ["node", "role", "API URL", "p2p URL", "namespace"],
+            [(n.name, n.role, n.api_url, n.p2p_url, n.netns or "-") for n in testnet.nodes],
+        )
     out.table(
         f"Demo wallets (keys in {testnet.path / 'keys'}, password in {testnet.password_file})",
         ["wallet", "address", "funded with"],
@@ -177,12 +194,41 @@ def bring_up(out: Output, testnet: Testnet, timeout: float) -> Committed:
     refuse_if_running(testnet)  # before the try: a refusal must not stop the running testnet
     with interrupted_by_signals():
         try:
+            hosts_up(testnet)
             records = start_nodes(testnet)
             with _progress(out, testnet) as update:
                 return run_async(wait_committing(testnet, records, timeout, update))
         except BaseException:
             stop_nodes(testnet)
+            hosts_down(testnet)
             raise
+
+
+def hosts_up(testnet: Testnet) -> None:
+    """Create the network namespaces, links and bridge of a ``--hosts netns`` testnet (nothing on
+    loopback); CliError naming the step that failed."""
+    if testnet.netns is None:
+        return
+    from cli.errors import CliError
+    from node.netns import NetnsError, netns_up
+
+    try:
+        netns_up(testnet.netns)
+    except NetnsError as exc:
+        raise CliError(str(exc)) from None
+
+
+def hosts_down(testnet: Testnet) -> list[str]:
+    """Remove the namespaces and bridge of a ``--hosts netns`` testnet (safe to repeat); what was removed."""
+    if testnet.netns is None:
+        return []
+    from cli.errors import CliError
+    from node.netns import NetnsError, netns_down
+
+    try:
+        return netns_down(testnet.netns)
+    except NetnsError as exc:
+        raise CliError(str(exc)) from None
 
 
 def run_async(awaitable: Any) -> Any:
@@ -430,6 +476,9 @@ def down(
         out.info(f"stopped {len(stopped)} node(s): {', '.join(stopped) or '-'}")
         if killed:
             out.info(f"[yellow]killed (did not stop in time): {', '.join(killed)}[/]")
+    removed = hosts_down(testnet)
+    if removed:
+        out.info(f"removed the network namespaces and bridge: {', '.join(removed)}")
     if clean:
         shutil.rmtree(testnet.path)
         out.info(f"removed {testnet.path}")

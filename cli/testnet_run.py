@@ -146,6 +146,10 @@ def _start(testnet: Testnet, node: TestnetNode) -> NodeRecord:
     # -P keeps a stray `node` directory in the current directory from shadowing the installed package.
     command = [sys.executable, "-P", "-m", "node", "--datadir", str(node.datadir)]
     command += ["--password-file", str(testnet.password_file)]
+    if node.netns is not None:  # a separate host: the node's own network namespace
+        from node.netns import exec_prefix
+
+        command = exec_prefix(node.netns) + command
     env = {k: v for k, v in os.environ.items() if k != "AGORA_PASSWORD"}
     with out_path(node).open("ab") as out:
         process = subprocess.Popen(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import signal
@@ -18,6 +19,9 @@ from node.keystore import KeystoreError, load_key
 from node.service import Node
 
 log = logging.getLogger("agora.daemon")
+EXIT_FAILED = 3
+"""Exit code of a node that stopped because one of its tasks died of an error."""
+STOP_AFTER_FAILURE_SECONDS = 10.0
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -66,12 +70,25 @@ async def serve(datadir: Datadir, key: PrivateKey | None, api_extensions: Sequen
     log.info("agora node listening on %s", url)
     print(f"agora node listening on {url}", flush=True)
     try:
-        await stop.wait()
+        stopped, failed = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(node.failed.wait())
+        await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        failed.cancel()
         log.info("shutting down")
     finally:
-        await node.stop()
+        if node.failure is None:
+            await node.stop()
+        else:  # parts may wait on the dead task: bounded, then exit (every block is one atomic batch)
+            try:
+                await asyncio.wait_for(node.stop(), STOP_AFTER_FAILURE_SECONDS)
+            except TimeoutError:
+                log.error("the node did not stop within %g s after the failure; exiting", STOP_AFTER_FAILURE_SECONDS)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+    if node.failure is not None:
+        # one plain line on stderr too: the log file may sit on the very disk that is full
+        print(f"error: the node stopped: {node.failure}", file=sys.stderr, flush=True)
+        return EXIT_FAILED
     return 0
 
 
@@ -94,7 +111,10 @@ def run_node(
     """Run the node of ``datadir`` until SIGINT/SIGTERM; log to stderr and datadir/node.log.
     ``api_extensions`` are mounted on its client API (``python -m node`` passes the installed ones).
 
-    Returns 0 after a clean shutdown, 2 if the datadir, its config or its key cannot be used.
+    Returns 0 after a clean shutdown, 2 if the datadir, its config or its key cannot be used,
+    3 (EXIT_FAILED) if a task of the running node died of an error (a full disk, ...): it then
+    stops with one ``error:`` line on stderr instead of answering without committing. Every
+    block is one atomic batch, so a restart once the cause is gone resumes from the last one.
     """
     handlers = _setup_logging(datadir, "info")
     settings = dict(overrides or {})
@@ -114,4 +134,5 @@ def run_node(
         root = logging.getLogger("agora")
         for handler in handlers:
             root.removeHandler(handler)
-            handler.close()
+            with contextlib.suppress(OSError):  # node.log on a full disk cannot be flushed
+                handler.close()

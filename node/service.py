@@ -120,6 +120,10 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._wal: Wal | None = None
         self._stop = asyncio.Event()
+        self.failed = asyncio.Event()
+        """Set when one of the node's tasks died of an error (a full disk, ...): the node must stop."""
+        self.failure: str | None = None
+        """What failed, in one line (set with ``failed``)."""
         self.url = ""
         self.p2p_url = ""
         self.api_connections: ConnectionCap | None = None
@@ -290,7 +294,19 @@ class Node:
             services.executor.on_committed = lambda committed: blocksync.announce()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=name))
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        """A task that dies of an error while the node runs (e.g. a write refused by a full disk)
+        leaves a node that answers but no longer commits: record it, so the daemon stops loudly."""
+        if task.cancelled() or task.exception() is None or self._stop.is_set():
+            return
+        exc = task.exception()
+        self.failure = f"{task.get_name()} failed: {type(exc).__name__}: {exc}"
+        log.critical("%s; the node stops", self.failure, exc_info=exc)
+        self.failed.set()
 
     def _mempool_changed(self) -> None:
         if self.driver is not None:
@@ -307,6 +323,8 @@ class Node:
 
     async def _stop_tasks(self) -> None:
         for task in self._tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                continue  # died of an error, already reported by _task_done
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()

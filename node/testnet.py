@@ -14,6 +14,10 @@ Layout::
     <dir>/password.txt        the password of every key below
     <dir>/keys/<wallet>.json  demo wallet keystores
     <dir>/nodes/<name>/       one node datadir each (v0.. validators, f0.. followers)
+
+With ``hosts="netns"`` every node instead gets a network namespace of its own and an address
+on a private /24 (``node/netns.py``); it listens on that address on fixed ports, and the
+layout records the namespaces, which ``agora testnet up`` creates and ``down`` removes.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from chain.address import encode_address
 from chain.keys import PrivateKey
 from node.datadir import DatadirError, dev_genesis, init_datadir, read_genesis
 from node.keystore import save_key
+from node.netns import API_PORT, P2P_PORT, NetnsError, NetnsLayout, plan_layout, require_netns
 
 LAYOUT_FILE: Final = "testnet.json"
 PASSWORD_FILE: Final = "password.txt"
@@ -39,6 +44,8 @@ DEMO_FUNDS: Final = 1_000_000 * 10**6
 """1,000,000 AGR for each demo wallet."""
 MAX_VALIDATORS: Final = 16
 MAX_FOLLOWERS: Final = 16
+HOSTS: Final = ("loopback", "netns")
+"""Where the nodes run: all on 127.0.0.1, or each in a network namespace of its own."""
 
 
 class TestnetError(Exception):
@@ -55,6 +62,8 @@ class TestnetNode:
     datadir: Path
     api_url: str
     p2p_url: str
+    netns: str | None = None
+    """The node's network namespace (``--hosts netns``), None on loopback."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,8 @@ class Testnet:
     nodes: tuple[TestnetNode, ...]
     wallets: dict[str, str]
     """Demo wallet name -> address."""
+    netns: NetnsLayout | None = None
+    """The namespaces and bridge of a ``--hosts netns`` testnet (None on loopback)."""
 
     @property
     def password_file(self) -> Path:
@@ -103,13 +114,23 @@ def init_testnet(
     heartbeat_interval_ms: int = 2000,
     extra_balances: Mapping[bytes, int] | None = None,
     node_config: Mapping[str, object] | None = None,
+    hosts: str = "loopback",
 ) -> Testnet:
     """Write a testnet of ``validators`` validators and ``followers`` followers into ``path``.
 
     ``extra_balances`` funds more accounts at genesis (benchmarks); ``node_config`` adds
-    settings to every node's config.toml. Refuses (TestnetError) a non-empty directory or
-    counts out of bounds; nothing is left half-written on a refusal before the first file.
+    settings to every node's config.toml. ``hosts="netns"`` places each node in a network
+    namespace of its own (needs root; TestnetError without). Refuses (TestnetError) a
+    non-empty directory or counts out of bounds; nothing is left half-written on a refusal
+    before the first file.
     """
+    if hosts not in HOSTS:
+        raise TestnetError(f"--hosts must be one of {', '.join(HOSTS)}")
+    if hosts == "netns":
+        try:
+            require_netns()
+        except NetnsError as exc:
+            raise TestnetError(str(exc)) from None
     if not 1 <= validators <= MAX_VALIDATORS:
         raise TestnetError(f"--validators must be 1..{MAX_VALIDATORS}")
     if not 0 <= followers <= MAX_FOLLOWERS:
@@ -123,9 +144,19 @@ def init_testnet(
     balances.update(extra_balances or {})
     genesis = dev_genesis(chain_id, [k.public_key for k in validator_keys], balances)
     names = [f"v{i}" for i in range(validators)] + [f"f{i}" for i in range(followers)]
-    ports = free_ports(2 * len(names))
-    api_ports, p2p_ports = ports[: len(names)], ports[len(names) :]
-    validator_p2p = [f"http://127.0.0.1:{p2p_ports[i]}" for i in range(validators)]
+    layout: NetnsLayout | None = None
+    if hosts == "netns":
+        try:
+            layout = plan_layout(names)
+        except NetnsError as exc:
+            raise TestnetError(str(exc)) from None
+        ips = [h.ip for h in layout.hosts]
+        api_ports, p2p_ports = [API_PORT] * len(names), [P2P_PORT] * len(names)
+    else:
+        ips = ["127.0.0.1"] * len(names)
+        ports = free_ports(2 * len(names))
+        api_ports, p2p_ports = ports[: len(names)], ports[len(names) :]
+    validator_p2p = [f"http://{ips[i]}:{p2p_ports[i]}" for i in range(validators)]
     nodes = []
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -136,8 +167,9 @@ def init_testnet(
             datadir = path / "nodes" / name
             seeds = [url for j, url in enumerate(validator_p2p) if j != i]
             config = {
+                **({} if layout is None else {"api_host": ips[i]}),
                 "api_port": api_ports[i],
-                "p2p_listen": f"127.0.0.1:{p2p_ports[i]}",
+                "p2p_listen": f"{ips[i]}:{p2p_ports[i]}",
                 "seeds": ",".join(seeds),
                 "min_block_interval_ms": min_block_interval_ms,
                 "heartbeat_interval_ms": heartbeat_interval_ms,
@@ -145,13 +177,13 @@ def init_testnet(
             }
             init_datadir(datadir, genesis, validator_keys[i] if i < validators else None, password, config)
             role = "validator" if i < validators else "follower"
-            nodes.append(
-                TestnetNode(name, role, datadir, f"http://127.0.0.1:{api_ports[i]}", f"http://127.0.0.1:{p2p_ports[i]}")
-            )
+            netns = None if layout is None else layout.hosts[i].namespace
+            api_url, p2p_url = f"http://{ips[i]}:{api_ports[i]}", f"http://{ips[i]}:{p2p_ports[i]}"
+            nodes.append(TestnetNode(name, role, datadir, api_url, p2p_url, netns))
     except (OSError, DatadirError) as exc:
         raise TestnetError(f"cannot write the testnet in {path}: {exc}") from None
     testnet = Testnet(
-        path, chain_id, tuple(nodes), {name: encode_address(k.public_key) for name, k in wallet_keys.items()}
+        path, chain_id, tuple(nodes), {name: encode_address(k.public_key) for name, k in wallet_keys.items()}, layout
     )
     (path / LAYOUT_FILE).write_text(json.dumps(_to_json(testnet), indent=2) + "\n")
     return testnet
@@ -166,6 +198,8 @@ def add_follower(path: Path) -> TestnetNode:
     once the datadir is complete.
     """
     testnet = load_testnet(path)
+    if testnet.netns is not None:
+        raise TestnetError("add-node is not supported on a --hosts netns testnet yet; write it with --nodes N")
     followers = [n for n in testnet.nodes if n.role == "follower"]
     if len(followers) >= MAX_FOLLOWERS:
         raise TestnetError(f"the testnet already has {MAX_FOLLOWERS} followers")
@@ -199,14 +233,25 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _to_json(testnet: Testnet) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "chain_id": testnet.chain_id,
         "nodes": [
-            {"name": n.name, "role": n.role, "datadir": n.datadir.name, "api_url": n.api_url, "p2p_url": n.p2p_url}
+            {
+                "name": n.name,
+                "role": n.role,
+                "datadir": n.datadir.name,
+                "api_url": n.api_url,
+                "p2p_url": n.p2p_url,
+                **({} if n.netns is None else {"netns": n.netns}),
+            }
             for n in testnet.nodes
         ],
         "wallets": testnet.wallets,
     }
+    if testnet.netns is not None:
+        data["hosts"] = "netns"
+        data["netns"] = testnet.netns.to_json()
+    return data
 
 
 def load_testnet(path: Path) -> Testnet:
@@ -215,15 +260,27 @@ def load_testnet(path: Path) -> Testnet:
         data = json.loads((path / LAYOUT_FILE).read_text())
         nodes = tuple(
             TestnetNode(
-                str(n["name"]), str(n["role"]), path / "nodes" / str(n["datadir"]), str(n["api_url"]), str(n["p2p_url"])
+                str(n["name"]),
+                str(n["role"]),
+                path / "nodes" / str(n["datadir"]),
+                str(n["api_url"]),
+                str(n["p2p_url"]),
+                None if n.get("netns") is None else str(n["netns"]),
             )
             for n in data["nodes"]
         )
         wallets = {str(k): str(v) for k, v in data["wallets"].items()}
-        return Testnet(path, str(data["chain_id"]), nodes, wallets)
+        hosts = data.get("hosts", "loopback")
+        if hosts not in HOSTS:
+            raise ValueError(f"hosts must be one of {', '.join(HOSTS)}, not {hosts!r}")
+        layout = None if hosts == "loopback" else NetnsLayout.from_json(data["netns"])
+        if layout is not None:
+            for node in nodes:
+                layout.host(str(node.netns))
+        return Testnet(path, str(data["chain_id"]), nodes, wallets, layout)
     except FileNotFoundError:
         raise TestnetError(
             f"{path} is not a testnet (no {LAYOUT_FILE}; create one with `agora testnet init`)"
         ) from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, NetnsError) as exc:
         raise TestnetError(f"{path / LAYOUT_FILE} is malformed: {exc}") from None
