@@ -42,9 +42,11 @@ class NodeConfig:
     """Most bytes of transactions the mempool holds."""
     mempool_max_nonce_gap: int = 64
     """How far ahead of an account's nonce a pending transaction may be."""
-    block_budget_ms: int = 500
+    block_budget_ms: int = 1500
     """A proposal holds as many transactions as this node builds and commits in this time
-    (measured; node/block_budget.py), within the chain's max_block_txs."""
+    (measured; node/block_budget.py), within the chain's max_block_txs. 1500 ms, not less: a
+    consensus round on a loaded testnet takes about a second whatever the block holds, so a
+    smaller budget halves goodput under overload (docs/PERFORMANCE.md, 2026-12-02)."""
     admission_queue_blocks: int = 4
     """The client API refuses (429) once this many blocks of pending work wait (node/admission.py)."""
     state_versions_kept: int = 10_000
