@@ -111,7 +111,9 @@ def test_init_with_netns_without_root_is_one_clear_line_and_writes_nothing() -> 
 def _init_as_nobody(tmp_path: Path) -> None:
     tmp_path.chmod(0o777)
     path = tmp_path / "net"
-    nobody = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+    # A new user namespace with no mapping: inside it the process is uid 65534, not root, yet it
+    # still reads the checkout as its owner (setpriv to nobody could not read a 0700 clone dir).
+    nobody = ["unshare", "--user"]
     done = subprocess.run(
         [*nobody, sys.executable, "-P", "-m", "cli", "testnet", "init", "--hosts", "netns", "--dir", str(path)],
         capture_output=True,
