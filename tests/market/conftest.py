@@ -165,6 +165,21 @@ class MarketChain:
         if escrow_total(self.state) != self.escrow_sum():
             raise AssertionError("escrow total != sum of escrows")
 
+    def refused(self, name: str, body: Any, code: str) -> None:
+        """Send ``body`` as ``name``; it must fail with ``code`` and change nothing but the fee
+        (the sender's AGR, the proposer's AGR, the fees counter) and the sender's nonce."""
+        before = self.snapshot()
+        receipt = self.send(name, body)
+        assert (receipt.code, receipt.ok) == (code, False), receipt.message
+        sender = self.pub(name)
+        allowed = {
+            balance_key(sender, NATIVE_ASSET),
+            nonce_key(sender),
+            balance_key(self.validator.public_key, NATIVE_ASSET),
+        }
+        changed = {k for k in self.changed_keys(before) if k not in allowed and not k.startswith(b"fees/")}
+        assert changed == set(), changed
+
     def snapshot(self) -> dict[bytes, bytes]:
         """Every key and value (for nothing-changed checks)."""
         return dict(self.state.items())
