@@ -168,21 +168,18 @@ class TrustStore:
             return self.root
         return TrustedState.from_light_block(self.chain_id, self.verified[best])
 
-    async def verify_header(self, client: NodeClient, height: int, source: str) -> tuple[TrustedState, LightBlock]:
+    async def verify_header(self, client: NodeClient, height: int, source: str) -> LightBlock:
         """Verify the header at ``height`` from the best anchor, fetching from ``client``.
 
-        Returns the trusted state and its light block; VerificationFailed with the exact reason
-        when something the node sent does not verify.
+        Returns its light block (verified now, or earlier and cached); VerificationFailed with
+        the exact reason when something the node sent does not verify.
         """
         if height in self.verified:
-            block = self.verified[height]
-            return TrustedState.from_light_block(self.chain_id, block), block
-        anchor = self.anchor_for(height)
-        blocks = await self._walk(client, anchor, height, source)
+            return self.verified[height]
+        blocks = await self._walk(client, self.anchor_for(height), height, source)
         for block in blocks:
             self.verified[block.height] = block
-        last = blocks[-1]
-        return TrustedState.from_light_block(self.chain_id, last), last
+        return blocks[-1]
 
     async def _walk(self, client: NodeClient, anchor: TrustedState, height: int, source: str) -> list[LightBlock]:
         steps = verify_to(anchor, height)

@@ -19,7 +19,7 @@ from cli.context import app_context
 from cli.options import HomeOption, JsonOption, NodeOption
 
 if TYPE_CHECKING:
-    from chain.light_client import LightBlock, TrustedState
+    from chain.light_client import LightBlock
     from cli.light import TrustStore
     from market.records import Order
     from node.client import NodeClient
@@ -84,7 +84,6 @@ class Verified:
     """A header the light client verified and the witnesses that agree with it."""
 
     store: TrustStore
-    state: TrustedState
     block: LightBlock
     witnesses: list[str]
 
@@ -165,10 +164,10 @@ async def verified_header(
                 ),
             )
     store = TrustStore.open(trust.home, chain_id, trust.genesis, trusted_header)
-    state, block = await store.verify_header(primary, target, f"the primary {primary_url}")
+    block = await store.verify_header(primary, target, f"the primary {primary_url}")
     agreed = await store.cross_check(witnesses, block, trust.home / "light" / "evidence")
     store.save()
-    return Verified(store, state, block, agreed)
+    return Verified(store, block, agreed)
 
 
 async def _with_clients(node_url: str, witness_urls: list[str], action: Any) -> Any:
