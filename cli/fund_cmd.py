@@ -77,6 +77,7 @@ def donate(
     amount: Annotated[str, typer.Option("--amount", help="How much, in the asset's unit.")],
     asset: AssetOption = "AGR",
     memo: Annotated[str, typer.Option("--memo", help="A public note with the donation.")] = "",
+    force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 30.0,
@@ -93,9 +94,21 @@ def donate(
 
     fid, code = _fund_id(fund_id), _asset(asset, "--asset")
 
-    async def build(client: NodeClient, _key: PrivateKey) -> FundDonate:
+    async def build(client: NodeClient, key: PrivateKey) -> FundDonate:
+        from chain.address import encode_address
+        from cli.amounts import format_amount
+        from cli.errors import CliError
+        from cli.remote import fetch_account
+
         await fetch_fund(client, fid)
-        units = parse_amount(amount, decimals=await decimals_of(client, code))
+        decimals = await decimals_of(client, code)
+        units = parse_amount(amount, decimals=decimals)
+        held = int((await fetch_account(client, encode_address(key.public_key)))["balances"].get(code, 0))
+        if held < units and not force:
+            raise CliError(
+                f"you hold {format_amount(held, decimals)} {code}, less than {format_amount(units, decimals)} "
+                "(nothing was signed; --force sends it anyway)"
+            )
         return FundDonate(bytes.fromhex(fid), code, units, memo)
 
     send_market_tx(app_context(ctx), sending(sender, fee, wait, timeout, home, node, password_file, json_), build)

@@ -116,6 +116,8 @@ def test_a_fund_takes_donations_disburses_with_a_reason_and_traces_each_donation
     fund = opened["hash"]
     assert _cli(node, "fund", "donate", fund, "--from", "alice", "--amount", "100", "--memo", "good luck")[0] == 0
     assert _cli(node, "fund", "donate", fund, "--from", "alice", "--amount", "50")[0] == 0
+    code, _, err = _cli(node, "fund", "donate", fund, "--from", "bob", "--amount", "5")
+    assert code == 1 and "less than 5" in err and "nothing was signed" in err, err
     pay = ["fund", "disburse", fund, "--to", "bob", "--amount", "120", "--reason", "drilling"]
     code, _, err = _cli(node, *pay, "--from", "alice")
     assert code == 1 and "only the fund's organisation" in err, err
