@@ -33,7 +33,7 @@ from node.openapi import openapi_document
 from node.proof_api import PROOF_ROUTES
 from node.provenance_api import PROVENANCE_ROUTES
 from node.render import block_json, receipt_json, to_json_value, tx_json
-from node.sigverify import verify_many
+from node.sigverify import verify_async
 from node.view_proofs import VIEW_PARAMS, ViewRequest, reader_for, view_answer, view_request
 from storage.store import ChainStore
 
@@ -338,7 +338,7 @@ async def post_txs_batch(request: web.Request) -> web.Response:
     if gate is not None:
         gate.verifying += len(txs)
     try:
-        signatures = await asyncio.to_thread(verify_many, txs) if txs else []
+        signatures = await verify_async(txs)
     finally:
         if gate is not None:
             gate.verifying -= len(txs)
