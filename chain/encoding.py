@@ -22,6 +22,8 @@ U64_MAX: Final = 2**64 - 1
 I64_MIN: Final = -(2**63)
 MAX_DEPTH: Final = 32
 DEFAULT_MAX_SIZE: Final = 4 * 1024 * 1024
+MEDIA_TYPE: Final = "application/msgpack"
+"""The HTTP content type of a body in this encoding (the client API's binary batch)."""
 
 
 class DecodeError(ValueError):

@@ -20,7 +20,17 @@ from chain.address import AddressError, encode_address, parse_account
 from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
 from node.admission import RETRYABLE_REASONS
-from node.api_common import SERVICES, NodeServices, Problem, parse_height, parse_hex, problem_response, read_json
+from node.api_common import (
+    MSGPACK,
+    SERVICES,
+    NodeServices,
+    Problem,
+    parse_height,
+    parse_hex,
+    problem_response,
+    read_json,
+    read_msgpack_blobs,
+)
 from node.asset_api import ASSET_ROUTES
 from node.audit_api import AUDIT_ROUTES, add_audit_state, block_extras, block_flags
 from node.events import CommittedBlock
@@ -299,6 +309,9 @@ async def post_tx(request: web.Request) -> web.Response:
 async def post_txs_batch(request: web.Request) -> web.Response:
     """Submit up to 1000 transactions; signatures are verified in one pass off the loop.
 
+    The body is ``{"txs": ["<hex>", ...]}`` (application/json) or, without hex, the canonical
+    msgpack list of the raw transactions (application/msgpack); the answer is the same JSON.
+
     A node at capacity answers 429 with Retry-After before reading the body. Otherwise the
     admission gate takes a prefix of the batch; the rest is refused unread (``mempool_full``
     or ``overloaded``, hash null). ``resubmit`` lists, in order, the indices of every
@@ -310,10 +323,14 @@ async def post_txs_batch(request: web.Request) -> web.Response:
     refusal = _gate_refusal(s)
     if refusal is not None:
         return refusal
-    body = await read_json(request)
-    if not isinstance(body, dict) or set(body) != {"txs"} or not isinstance(body["txs"], list):
-        raise Problem(400, "malformed_body", 'body must be {"txs": ["<hex>", ...]}')
-    items = body["txs"]
+    items: list[bytes] | list[Any]
+    if request.content_type == MSGPACK:
+        items = await read_msgpack_blobs(request, MAX_BATCH)
+    else:
+        body = await read_json(request)
+        if not isinstance(body, dict) or set(body) != {"txs"} or not isinstance(body["txs"], list):
+            raise Problem(400, "malformed_body", 'body must be {"txs": ["<hex>", ...]}')
+        items = body["txs"]
     if len(items) > MAX_BATCH:
         raise Problem(413, "batch_too_large", f"at most {MAX_BATCH} transactions per batch")
     results: list[dict[str, Any] | None] = [None] * len(items)
@@ -328,7 +345,7 @@ async def post_txs_batch(request: web.Request) -> web.Response:
     decoded: list[tuple[int, Transaction]] = []
     for i, item in enumerate(items[:take]):
         try:
-            raw = parse_hex(item, f"txs[{i}]", MAX_TX_BYTES)
+            raw = item if type(item) is bytes else parse_hex(item, f"txs[{i}]", MAX_TX_BYTES)
             decoded.append((i, decode_candidate(raw, s.registry)))
         except Problem as p:
             results[i] = {"hash": None, "accepted": False, "reason": p.reason, "detail": p.detail}

@@ -16,6 +16,9 @@ from typing import Any, Final
 
 import aiohttp
 
+from chain.encoding import MEDIA_TYPE as MSGPACK
+from chain.encoding import encode
+
 DEFAULT_TIMEOUT: Final = 30.0
 MAX_EVENT_LINE: Final = 16 * 1024 * 1024
 
@@ -77,12 +80,24 @@ class NodeClient:
             await self._session.close()
             self._session = None
 
-    async def _request(self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None) -> Any:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        binary: bytes | None = None,
+    ) -> Any:
+        """One request with a JSON ``body`` (or a msgpack ``binary`` one); the JSON answer."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         url = self.url + path
+        if binary is not None:
+            kwargs: dict[str, Any] = {"data": binary, "headers": {"Content-Type": MSGPACK}}
+        else:
+            kwargs = {"json": body}
         try:
-            async with self._session.request(method, url, json=body, params=params) as response:
+            async with self._session.request(method, url, params=params, **kwargs) as response:
                 data = await response.read()
                 status = response.status
                 content_type = response.content_type
@@ -195,8 +210,10 @@ class NodeClient:
 
     async def submit_batch(self, raws: list[bytes]) -> dict[str, Any]:
         """POST /api/v1/txs/batch; returns the whole answer: ``results`` (one per transaction),
-        ``resubmit`` (indices refused for load) and ``retry_after`` (seconds, or None)."""
-        result: dict[str, Any] = await self._request("POST", "/api/v1/txs/batch", {"txs": [r.hex() for r in raws]})
+        ``resubmit`` (indices refused for load) and ``retry_after`` (seconds, or None).
+
+        The body is binary (application/msgpack: the raw transactions, no hex, no JSON)."""
+        result: dict[str, Any] = await self._request("POST", "/api/v1/txs/batch", binary=encode(list(raws)))
         return result
 
     async def submit_tx_retrying(self, raw: bytes, timeout: float = 60.0) -> dict[str, Any]:  # noqa: ASYNC109

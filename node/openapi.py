@@ -649,9 +649,14 @@ _PATHS: Final[dict[str, Any]] = {
     "/api/v1/txs/batch": {
         "post": {
             "summary": "Submit up to 1000 signed transactions; each gets its own result",
+            "description": "The body is JSON with hex, or binary: the canonical msgpack list of the raw "
+            "transactions (application/msgpack; refused unless canonical). The answer is JSON either way.",
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitBatch"}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/SubmitBatch"}},
+                    "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
+                },
             },
             "responses": {
                 "200": _json(

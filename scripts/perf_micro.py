@@ -20,7 +20,7 @@ import uvloop
 from aiohttp import web
 
 from chain.block import decode_block
-from chain.encoding import sha256
+from chain.encoding import decode, encode, sha256
 from chain.execution import build_block
 from chain.genesis import Genesis, GenesisBalance
 from chain.keys import PrivateKey
@@ -133,6 +133,27 @@ def block_case(txs: list[Transaction], rounds: int) -> dict[str, float]:
     )
 
 
+# --- the client API's batch body: JSON with hex against the binary msgpack form ------------
+
+
+def batch_body_case(txs: list[Transaction], rounds: int) -> dict[str, float]:
+    """Client encoding plus node decoding of 100-transaction batch bodies (what differs)."""
+    batches = [[t.raw for t in txs[i : i + 100]] for i in range(0, len(txs), 100)]
+
+    def as_json() -> None:
+        for raws in batches:
+            body = json.loads(json.dumps({"txs": [r.hex() for r in raws]}).encode())
+            [bytes.fromhex(item) for item in body["txs"]]
+
+    def as_msgpack() -> None:
+        for raws in batches:
+            data = encode(list(raws))
+            value = decode(data, len(data))
+            assert type(value) is list and all(type(item) is bytes for item in value)
+
+    return _ab(as_json, as_msgpack, len(txs), rounds)
+
+
 # --- the event loop: loopback HTTP posts of a 100-transaction gossip-sized body -------------
 
 
@@ -179,6 +200,7 @@ def main() -> None:
         "verify_batches_of_100_from_the_loop": verify_case(txs, 100, args.rounds),
         "gossip_batch_all_pending": gossip_case(txs, args.rounds),
         "block_decode_all_pending": block_case(txs, args.rounds),
+        "batch_body_json_hex_vs_msgpack": batch_body_case(txs, args.rounds),
         "loopback_post_100_tx_body_asyncio_vs_uvloop": loop_case(txs, 300, args.rounds),
     }
     print(json.dumps(report, indent=1))

@@ -419,6 +419,8 @@ def test_every_body_route_survives_fuzzed_bodies(fuzz_node: NodeThread) -> None:
     @example("/api/v1/txs", (b'{"tx": "' + b"a" * (MAX_BODY * 2) + b'"}', "application/json"))
     @example("/api/v1/txs/batch", (b'{"txs": [' + b'"00",' * 1_200 + b'"00"]}', "application/json"))
     @example("/api/v1/txs/batch", (b'{"txs": ["00"]}', "application/json"))
+    @example("/api/v1/txs/batch", (b"\x91\xc4\x01\x00", "application/msgpack"))
+    @example("/api/v1/txs/batch", (b"\x91\xc4\x01\x00\x00", "application/msgpack"))
     @example("/api/v1/txs", (b"", "application/json"))
     @example("/api/v1/txs", (b'{"tx": "00"}', "text/plain"))
     @example("/api/v1/txs/lookup", (b'{"hashes": ["' + b"ab" * 32 + b'"]}', "application/json"))
