@@ -20,7 +20,7 @@ import uvloop
 from aiohttp import web
 
 from chain.block import decode_block
-from chain.encoding import decode, encode, sha256
+from chain.encoding import decode, decode_uint, encode, sha256
 from chain.execution import build_block
 from chain.genesis import Genesis, GenesisBalance
 from chain.keys import PrivateKey
@@ -154,6 +154,27 @@ def batch_body_case(txs: list[Transaction], rounds: int) -> dict[str, float]:
     return _ab(as_json, as_msgpack, len(txs), rounds)
 
 
+# --- reading a state counter (balance, nonce): about 9 reads per transfer and node -------------
+
+
+def state_int_case(txs: list[Transaction], rounds: int) -> dict[str, float]:
+    """Per read, not per transaction: full canonical decode against decode_uint's fast path."""
+    values = [encode(v) for v in (10**15 - 7 * i for i in range(len(txs)))] + [encode(i % 100) for i in range(len(txs))]
+
+    def full() -> None:
+        for raw in values:
+            v = decode(raw)
+            assert type(v) is int
+
+    def fast() -> None:
+        for raw in values:
+            v = decode_uint(raw)
+            if v is None:
+                v = decode(raw)
+
+    return _ab(full, fast, len(values), rounds)
+
+
 # --- the event loop: loopback HTTP posts of a 100-transaction gossip-sized body -------------
 
 
@@ -201,6 +222,7 @@ def main() -> None:
         "gossip_batch_all_pending": gossip_case(txs, args.rounds),
         "block_decode_all_pending": block_case(txs, args.rounds),
         "batch_body_json_hex_vs_msgpack": batch_body_case(txs, args.rounds),
+        "state_counter_read_per_read": state_int_case(txs, args.rounds),
         "loopback_post_100_tx_body_asyncio_vs_uvloop": loop_case(txs, 300, args.rounds),
     }
     print(json.dumps(report, indent=1))
