@@ -101,8 +101,16 @@ def apply_order_place(ctx: TxContext, body: OrderPlace) -> None:
         ruling=None,
         history=(HistoryEntry(Action.PLACE, row.target, ctx.time_ms, ctx.height, ctx.sender),),
     )
-    lock(ctx.state, ctx.sender, order.order_id, total)
-    ctx.emit("escrow", movement="lock", order_id=order.order_id, account=ctx.sender, amount=total, role="buyer")
+    lock(ctx.state, ctx.sender, order.order_id, total, order.asset)
+    ctx.emit(
+        "escrow",
+        movement="lock",
+        order_id=order.order_id,
+        account=ctx.sender,
+        amount=total,
+        asset=order.asset,
+        role="buyer",
+    )
     ctx.state.put_value(
         listing_key(listing.listing_id), replace(listing, stock=listing.stock - body.quantity).to_wire()
     )
