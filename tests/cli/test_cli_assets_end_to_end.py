@@ -174,6 +174,10 @@ def test_a_listing_priced_in_a_stable_asset_bought_through_a_conversion(running_
     assert _cli(node, *offer, "--amount", "500")[0] == 0
     code, _, err = _cli(node, *place, "--pay-with", "EURX", "--max-rate", "0.85")
     assert code == 1 and "rate_above_max" in err and "nothing was signed" in err, err
+    code, _, err = _cli(node, *place, "--pay-with", "EURX", "--max-rate", "0.85", "--force")  # the chain refuses
+    assert code == 1 and "rate_above_max" in err and "nothing was signed" not in err, err
+    bob = _json(node, "wallet", "balance", "bob")
+    assert isinstance(bob, dict) and bob["balances"]["EURX"] == 10_000 and "USDX" not in bob["balances"]
     bought = _json(node, *place, "--pay-with", "EURX", "--max-rate", "0.95")
     assert isinstance(bought, dict) and bought["receipt"]["code"] == "ok"
     bob = _json(node, "wallet", "balance", "bob")
