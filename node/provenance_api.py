@@ -27,6 +27,7 @@ from market.queries import get_listing, get_order
 from node.api_common import SERVICES, Problem
 from node.events import CommittedBlock
 from node.market_api import id_text, single_params
+from node.provenance_receipt import build_receipt
 from node.provenance_render import class_json, item_json, journey_json, provenance_json
 
 ITEMS: Final = "/api/v1/items"
@@ -142,6 +143,21 @@ async def get_item_epcis(request: web.Request) -> web.Response:
     header = s.store.header(s.store.height)
     created = header.time_ms if header is not None else s.genesis.genesis_time_ms
     return web.json_response(document_json(list(found.events), created))
+
+
+async def get_item_receipt(request: web.Request) -> web.Response:
+    """``GET .../receipt``: the item's trace receipt (market/provenance/receipt.py), a binary file
+    that ``agora trace verify`` and the item page check offline against the genesis."""
+    _no_params(request)
+    item = _item(request, _ref(request, ITEMS, "/receipt"))
+    s = request.app[SERVICES]
+    data = build_receipt(s.store, s.genesis, item.key)
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "-.") else "_" for c in item.key)
+    return web.Response(
+        body=data,
+        content_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="receipt-{name}.agora"'},
+    )
 
 
 async def get_item_roles(request: web.Request) -> web.Response:
@@ -277,6 +293,7 @@ PROVENANCE_ROUTES: Final = (
     *(("GET", ITEMS + shape + "/journey", get_item_journey) for shape in (_LOT, _SSCC)),
     *(("GET", ITEMS + shape + "/epcis", get_item_epcis) for shape in (_LOT, _SSCC)),
     *(("GET", ITEMS + shape + "/events", get_item_events) for shape in (_LOT, _SSCC)),
+    *(("GET", ITEMS + shape + "/receipt", get_item_receipt) for shape in (_LOT, _SSCC)),
     *(("GET", ITEMS + shape + "/roles/{address}", get_item_roles) for shape in (_LOT, _SSCC)),
     ("GET", "/api/v1/orders/{id}/provenance", get_order_provenance),
     ("GET", "/api/v1/listings/{id}/provenance", get_listing_provenance),

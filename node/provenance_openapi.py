@@ -80,6 +80,16 @@ def _item_paths() -> dict[str, Any]:
             params,
             {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
         )
+        paths[base + "/receipt"] = _get(
+            "The item's trace receipt: every event of its journey with its transaction, receipt and Merkle proofs, "
+            "the certified headers from the genesis and each item's head proof (binary; `agora trace verify` "
+            "checks it offline)",
+            params,
+            {
+                "description": "the receipt file (format in docs/ARCHITECTURE.md)",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            },
+        )
         paths[base + "/roles/{address}"] = _get(
             "Whether an account holds, produced or is receiving the item, and its roles on the item or its class",
             [*params, _path("address", {"type": "string", "description": "agora1... address or 64-hex key"})],
