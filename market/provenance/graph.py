@@ -204,7 +204,8 @@ def _base_unit(uom: str) -> str:
 def downstream_of(state: Overlay, item: Item) -> list[Item]:
     """``item`` and every item downstream of it not yet recalled, in breadth-first order.
 
-    Fails 'recall_too_wide' beyond MAX_RECALL_REACH items.
+    Fails 'recall_too_wide' when that is more than MAX_RECALL_REACH items (the item included),
+    before anything is written.
     """
     reached = [item]
     seen = {item.key}
@@ -218,7 +219,11 @@ def downstream_of(state: Overlay, item: Item) -> list[Item]:
             if nxt.recalled:
                 continue
             if len(reached) >= MAX_RECALL_REACH:
-                raise TxFailure(f"the recall reaches more than {MAX_RECALL_REACH} items", "recall_too_wide")
+                raise TxFailure(
+                    f"recalling {item.key} would mark more than {MAX_RECALL_REACH} items (it and everything made "
+                    f"from it or packed with it, not yet recalled); nothing was marked: recall downstream lots first",
+                    "recall_too_wide",
+                )
             reached.append(nxt)
         cursor += 1
     return reached
@@ -228,7 +233,8 @@ def apply_recall(ctx: TxContext, body: TraceRecall) -> None:
     """Producer recalls an item: it and every item downstream (through transformations and
     packing) are marked recalled, and every listing and order that sells one is reported.
 
-    Failures: 'unknown_item', 'already_recalled', 'not_producer', time rules.
+    Failures: 'unknown_item', 'already_recalled', 'not_producer', 'recall_too_wide' (more than
+    MAX_RECALL_REACH items to mark: nothing is marked), time rules.
     """
     item = load_item(ctx.state, body.item, live=False)
     if item.recalled:
