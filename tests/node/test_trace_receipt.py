@@ -6,22 +6,16 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from node_market_kit import START_MS, MarketNode, market_node
+from node_market_kit import market_node
+from trace_kit import COFFEE, FARM_A, FARM_B, ROASTED, WHEN, roasted_journey
 from typer.testing import CliRunner, Result
 
 from chain.encoding import decode, encode
 from chain.genesis import Genesis, genesis_from_json
 from cli.main import app
-from market.provenance.bodies import TraceCommission, TraceEvent, TraceRegister, TraceTransform
-from market.provenance.identifiers import lot_of, with_check_digit
+from market.provenance.bodies import TraceEvent
 from market.provenance.receipt import ReceiptError, verify_receipt
-from market.provenance.records import EventWhen, Location, QuantityLine
 
-GREEN = with_check_digit("0950600013430")
-ROASTED = with_check_digit("0950600013440")
-FARM_A, FARM_B = lot_of(GREEN, "A/1"), lot_of(GREEN, "B")
-COFFEE = lot_of(ROASTED, "R-1")
-WHEN = EventWhen(START_MS, 60, Location(gln=with_check_digit("061414100001")), Location())
 REASONS = {
     "malformed",
     "not_a_receipt",
@@ -55,17 +49,6 @@ def run_cli(args: list[str]) -> Result:
     return CliRunner().invoke(app, args, env={"AGORA_HOME": None, "AGORA_NODE": None})
 
 
-async def _roasted_journey(m: MarketNode) -> None:
-    await m.do("merchant", TraceRegister(GREEN, "Green coffee"))
-    await m.do("merchant", TraceRegister(ROASTED, "Roasted coffee"))
-    for lot in (FARM_A, FARM_B):
-        await m.do("merchant", TraceCommission(lot.key, 500, "KGM", WHEN))
-        await m.do("merchant", TraceEvent(lot.key, "inspecting", "conformant", WHEN))
-    inputs = (QuantityLine(FARM_A.key, 100, "KGM"), QuantityLine(FARM_B.key, 100, "KGM"))
-    await m.do("merchant", TraceTransform(inputs, (QuantityLine(COFFEE.key, 170, "KGM"),), 2_000, WHEN))
-    await m.do("merchant", TraceEvent(COFFEE.key, "storing", "", WHEN))
-
-
 def _genesis(tmp_path: Path) -> tuple[Path, Genesis]:
     import json
 
@@ -75,7 +58,7 @@ def _genesis(tmp_path: Path) -> tuple[Path, Genesis]:
 
 async def test_receipt_verifies_offline_and_every_byte_counts(tmp_path: Path) -> None:
     async with market_node(tmp_path) as m:
-        await _roasted_journey(m)
+        await roasted_journey(m)
         data = await m.client.item_receipt(COFFEE.path())
         status, problem = await m.get("/api/v1/items/01/" + ROASTED + "/10/NOPE/receipt")
         assert (status, problem["reason"]) == (404, "not_found")
@@ -127,7 +110,7 @@ def _without_last_event(data: bytes, *, stale_head: bytes | None = None) -> byte
 
 async def test_a_receipt_missing_a_later_event_fails_the_head_proof(tmp_path: Path) -> None:
     async with market_node(tmp_path) as m:
-        await _roasted_journey(m)
+        await roasted_journey(m)
         before = await m.ok("/api/v1/items" + COFFEE.path())
         earlier = await m.client.item_receipt(COFFEE.path())
         await m.do("merchant", TraceEvent(COFFEE.key, "shipping", "", WHEN, m["buyer"].public_key))
