@@ -12,9 +12,11 @@ from typer.testing import CliRunner, Result
 
 from chain.encoding import decode, encode
 from chain.genesis import Genesis, genesis_from_json
+from chain.transfer import Transfer
+from chain.validator_update import ValidatorUpdate
 from cli.main import app
 from market.provenance.bodies import TraceEvent
-from market.provenance.receipt import ReceiptError, verify_receipt
+from market.provenance.receipt import ReceiptError, parse_receipt, verify_receipt
 
 REASONS = {
     "malformed",
@@ -133,3 +135,24 @@ async def test_a_receipt_missing_a_later_event_fails_the_head_proof(tmp_path: Pa
     except ReceiptError as exc:
         assert (exc.where, exc.reason) == (f"item {COFFEE.key}", "bad_state_proof"), str(exc)
         assert "head state proof at height" in str(exc)
+
+
+async def test_a_receipt_spans_a_validator_set_change(tmp_path: Path) -> None:
+    async with market_node(tmp_path) as m:
+        await roasted_journey(m)
+        validator = m["validator"].public_key
+        await m.do("ticker", Transfer(validator, 1_000))  # the validator pays its vote's fee
+        voted = await m.send("validator", ValidatorUpdate(validator, 7))
+        assert voted["receipt"]["code"] == "ok", voted["receipt"]
+        for _ in range(3):  # the new set certifies from two blocks after the vote
+            await m.tick()
+        await m.do("merchant", TraceEvent(COFFEE.key, "shipping", "", WHEN, m["buyer"].public_key))
+        data = await m.client.item_receipt(COFFEE.path())
+    _, genesis = _genesis(tmp_path)
+    verified = verify_receipt(data, genesis)
+    assert dict(verified.items)[COFFEE.key] == 3
+    blocks = parse_receipt(data).light_blocks
+    powers = {tuple(v.power for v in b.validators.validators) for b in blocks}
+    assert powers == {(genesis.validators.validators[0].power,), (7,)}  # headers of both sets, each verified
+    sets = [b.validators.validators[0].power for b in blocks]
+    assert sets == sorted(sets, key=lambda power: power == 7)  # the old set's headers, then the new one's
