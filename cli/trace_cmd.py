@@ -484,13 +484,16 @@ def recall(
     json_: JsonOption = False,
 ) -> None:
     """Producer: recall an item; everything made from it or packed with it downstream is marked too."""
-    from cli.trace_checks import recall_refusal
+    from cli.trace_checks import reach_refusal, recall_refusal
     from market.provenance.bodies import TraceRecall
 
     body = TraceRecall(_item_key(item), reason, _when(time, None, None, None))
 
     async def check(client: NodeClient, me: str) -> str | None:
-        return recall_refusal(await _fetch(client, body.item), me, body.when.time_ms)
+        from market.provenance.identifiers import parse_key
+
+        found = recall_refusal(await _fetch(client, body.item), me, body.when.time_ms)
+        return found or reach_refusal(await client.item(parse_key(body.item).path(), "downstream"))
 
     _send(ctx, _checked(body, force, check), locals())
 

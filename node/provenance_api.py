@@ -18,8 +18,10 @@ from aiohttp import web
 from chain.address import AddressError, encode_address, parse_account
 from market.provenance.access import scopes_of
 from market.provenance.epcis import document_json, event_json
+from market.provenance.graph import reach_of
 from market.provenance.identifiers import IdentifierError, ItemKind, ItemRef, check_base, parse_digital_link
 from market.provenance.journey import journey
+from market.provenance.limits import MAX_RECALL_REACH
 from market.provenance.links import listing_provenance, order_provenance
 from market.provenance.queries import delivered_item, events_of, get_class, get_event, get_head, get_item, has_grant
 from market.provenance.vocab import Role
@@ -160,6 +162,23 @@ async def get_item_receipt(request: web.Request) -> web.Response:
     )
 
 
+async def get_item_downstream(request: web.Request) -> web.Response:
+    """``GET .../downstream``: how many items a recall of this one would mark (it and everything
+    downstream not yet recalled), counted up to one past the bound, so the CLI can refuse a
+    recall the chain would refuse ('recall_too_wide') before signing it."""
+    _no_params(request)
+    item = _item(request, _ref(request, ITEMS, "/downstream"))
+    reached = reach_of(_state(request), item)
+    return web.json_response(
+        {
+            "item": item.key,
+            "reach": min(len(reached), MAX_RECALL_REACH + 1),
+            "limit": MAX_RECALL_REACH,
+            "too_wide": len(reached) > MAX_RECALL_REACH,
+        }
+    )
+
+
 async def get_item_roles(request: web.Request) -> web.Response:
     """``GET .../roles/{address}``: whether the account holds the item, produced it, and which roles it holds on
     the item or its class (what decides who may record its next event)."""
@@ -294,6 +313,7 @@ PROVENANCE_ROUTES: Final = (
     *(("GET", ITEMS + shape + "/epcis", get_item_epcis) for shape in (_LOT, _SSCC)),
     *(("GET", ITEMS + shape + "/events", get_item_events) for shape in (_LOT, _SSCC)),
     *(("GET", ITEMS + shape + "/receipt", get_item_receipt) for shape in (_LOT, _SSCC)),
+    *(("GET", ITEMS + shape + "/downstream", get_item_downstream) for shape in (_LOT, _SSCC)),
     *(("GET", ITEMS + shape + "/roles/{address}", get_item_roles) for shape in (_LOT, _SSCC)),
     ("GET", "/api/v1/orders/{id}/provenance", get_order_provenance),
     ("GET", "/api/v1/listings/{id}/provenance", get_listing_provenance),

@@ -90,6 +90,12 @@ def _item_paths() -> dict[str, Any]:
                 "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
             },
         )
+        paths[base + "/downstream"] = _get(
+            "How many items a recall of this one would mark (it and everything downstream not yet recalled, "
+            "counted to one past the limit of 1,024), and whether that is too many",
+            params,
+            _answer("ItemDownstream", "the reach of a recall"),
+        )
         paths[base + "/roles/{address}"] = _get(
             "Whether an account holds, produced or is receiving the item, and its roles on the item or its class",
             [*params, _path("address", {"type": "string", "description": "agora1... address or 64-hex key"})],
@@ -184,6 +190,15 @@ PROVENANCE_SCHEMAS: Final[dict[str, Any]] = {
             "producer": {"type": "boolean"},
             "recipient": {"type": "boolean"},
             "roles": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "ItemDownstream": {
+        "type": "object",
+        "properties": {
+            "item": {"type": "string"},
+            "reach": {"type": "integer", "description": "items a recall would mark, counted to limit + 1"},
+            "limit": {"type": "integer"},
+            "too_wide": {"type": "boolean"},
         },
     },
 }
