@@ -84,17 +84,29 @@ async def get_state_proof(request: web.Request) -> web.Response:
     return web.json_response(state_proof_json(s.store, key, height))
 
 
-def tx_evidence(store: ChainStore, tx_hash: bytes) -> tuple[TxRecord, MerkleProof, MerkleProof]:
+LeafCache = dict[int, tuple[list[bytes], list[bytes]]]
+"""Per height: the leaf hashes of its transactions tree and of its results tree."""
+
+
+def tx_evidence(
+    store: ChainStore, tx_hash: bytes, cache: LeafCache | None = None
+) -> tuple[TxRecord, MerkleProof, MerkleProof]:
     """A committed transaction's record, its proof under ``tx_root`` and its receipt's under
-    ``results_root``; Problem 404 if it is not committed, 410 if its block is no longer kept."""
+    ``results_root``; Problem 404 if it is not committed, 410 if its block is no longer kept.
+    With ``cache``, each block's leaves are read once for many transactions."""
     record = store.tx(tx_hash)
     if record is None:
         raise Problem(404, "not_found", f"transaction {tx_hash.hex()} is not committed")
-    block = store.block(record.height)
-    if block is None:
-        raise Problem(410, "pruned", f"block {record.height} of transaction {tx_hash.hex()} is no longer kept")
-    tx_proof = merkle_proof_of_hashes([leaf_hash(tx.hash) for tx in block.txs], record.index)
-    result_proof = merkle_proof_of_hashes(store.result_leaf_hashes(record.height), record.index + 1)
+    leaves = None if cache is None else cache.get(record.height)
+    if leaves is None:
+        block = store.block(record.height)
+        if block is None:
+            raise Problem(410, "pruned", f"block {record.height} of transaction {tx_hash.hex()} is no longer kept")
+        leaves = ([leaf_hash(tx.hash) for tx in block.txs], store.result_leaf_hashes(record.height))
+        if cache is not None:
+            cache[record.height] = leaves
+    tx_proof = merkle_proof_of_hashes(leaves[0], record.index)
+    result_proof = merkle_proof_of_hashes(leaves[1], record.index + 1)
     return record, tx_proof, result_proof
 
 

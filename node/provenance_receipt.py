@@ -22,7 +22,7 @@ from market.provenance.receipt import (
     TraceReceipt,
 )
 from node.api_common import Problem
-from node.proof_api import light_block_at, tx_evidence
+from node.proof_api import LeafCache, light_block_at, tx_evidence
 from storage.store import ChainStore, PrunedHeight
 
 
@@ -74,6 +74,7 @@ def build_receipt(store: ChainStore, genesis: Genesis, key: str) -> bytes:
     index: dict[bytes, int] = {}
     events: list[ReceiptEvent] = []
     items: list[ReceiptItem] = []
+    leaves: LeafCache = {}
     for name in _keys(found.root):
         count = get_head(state, name).count
         if len(index) + count > MAX_RECEIPT_EVENTS:
@@ -82,7 +83,7 @@ def build_receipt(store: ChainStore, genesis: Genesis, key: str) -> bytes:
         for event_id in ids:
             if event_id in index:
                 continue
-            record, tx_proof, result_proof = tx_evidence(store, event_id)
+            record, tx_proof, result_proof = tx_evidence(store, event_id, leaves)
             index[event_id] = len(events)
             events.append(ReceiptEvent(record.tx.raw, record.receipt.encode(), record.height, tx_proof, result_proof))
         try:
