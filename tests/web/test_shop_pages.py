@@ -149,7 +149,9 @@ async def test_pages_show_a_stable_asset_listing_and_order_in_the_asset_unit(tmp
         assert "12 USDX" in text and "post 0.5 USDX" in text and "or 11 EURS" in text
         assert "12 USDX" in text_of(await page(m, "/shop"))
         order = (await m.send("buyer", OrderPlace(bytes.fromhex(listing), 1, 0, 1_200, 50)))["hash"]
-        text = text_of(await page(m, f"/order/{order}"))
+        html = await page(m, f"/order/{order}")
+        assert 'data-asset="USDX" data-decimals="2"' in html  # what the live update formats the escrow with
+        text = text_of(html)
         assert "Total 12.5 USDX" in text and "Held in escrow 12.5 USDX" in text
         balances = text_of(await page(m, f"/address/{addr(m['buyer'])}"))
         assert "87.5 USDX" in balances and "12.5 USDX" in balances  # the balance, and the order's total
