@@ -92,3 +92,24 @@ def test_listing_prices_in_several_assets_parse_exactly() -> None:
     for prices, shipping in ((["cheap"], []), (["1"], ["post"]), (["1:usd$"], []), (["1"], ["post=x:EURS"])):
         with pytest.raises(CliError):
             check_price_syntax(prices, shipping, "AGR")
+
+
+def test_a_listing_update_changes_only_what_is_given() -> None:
+    import asyncio
+
+    from cli.listing_cmd import _update_body
+    from market.bodies import ListingUpdate
+    from market.records import ShippingOption
+
+    lid = bytes.fromhex(LISTING)
+    agr = {"asset": "AGR", "price": 1_000_000, "shipping": [{"index": 0, "name": "post", "price": 0}]}
+    agr["prices"] = [{"asset": "AGR", "price": 1_000_000, "shipping": [0]}]
+
+    def body(prices: list[str], shipping: list[str], stock: int | None = None) -> ListingUpdate:
+        made: ListingUpdate = asyncio.run(_update_body(agr, None, lid, prices, shipping, stock, None, None))  # type: ignore[arg-type]
+        return made
+
+    assert body(["2"], []) == ListingUpdate(lid, price=2_000_000)
+    assert body(["1"], [], stock=3) == ListingUpdate(lid, stock=3)  # the same price is no change
+    assert body([], ["post=0.5"]) == ListingUpdate(lid, shipping=(ShippingOption("post", 500_000),))
+    assert len(body(["2"], []).to_wire()) == 7  # an AGR listing's update keeps the short form
