@@ -194,6 +194,7 @@ def test_a_listing_priced_in_a_stable_asset_bought_through_a_conversion(running_
     assert _cli(node, *update, *shipping)[0] == 0
     code, out, err = _cli(node, "listing", "show", lid)
     assert code == 0 and "12 USDX (1200) | 11 EURX (1100)" in out and "0.45 EURX (45)" in out, err
+
     def found(*filters: str) -> list[str]:
         page = _json(node, "listing", "list", *filters)
         assert isinstance(page, dict)
