@@ -1,0 +1,278 @@
+"""The marketplace workload: half transfers, half market actions, scheduled open loop.
+
+A setup phase (sent and committed before the timed run) creates each merchant's listings,
+an issued asset and the buyers' holdings of it. The run then starts *events* at a steady
+pace per lane: a native transfer, or a market *flow*: an order's whole lifecycle (place,
+accept, ship, confirm; or a cancel, a return or a dispute the arbiter rules on), a listing
+update or creation, or a payment in the issued asset. A flow's later steps are scheduled
+``step`` seconds apart after its first, and are sent then whatever happened to the earlier
+ones: an action sent before its predecessor committed fails on chain (wrong_state,
+unknown_order; it still pays its fee and nonce) and is counted by its code, it never stalls
+the lane. Everything is derived from a seed, so two runs send the same transactions.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from bench.workload import NonceBook, make_accounts
+from chain.keys import PrivateKey
+from chain.transfer import Transfer
+from chain.tx import Transaction
+from market.assets.bodies import AssetCreate, AssetMint
+from market.bodies import (
+    ListingCreate,
+    ListingUpdate,
+    OrderAccept,
+    OrderApproveReturn,
+    OrderCancel,
+    OrderConfirm,
+    OrderDispute,
+    OrderPlace,
+    OrderReceiveReturn,
+    OrderRequestReturn,
+    OrderRule,
+    OrderShip,
+    OrderShipReturn,
+)
+from market.records import ArbiterTerms, ShippingOption, Windows
+
+SYMBOL: Final = "BENCH"
+"""The issued asset the buyers pay each other in."""
+PRICE: Final = 1_000
+SHIPPING: Final = 50
+STOCK: Final = 1_000_000_000
+WINDOW_MS: Final = 86_400_000
+"""Every order window (a day): no deadline passes during a run."""
+LISTINGS_PER_MERCHANT: Final = 2
+ASSET_HOLDING: Final = 10**12
+PER_SENDER: Final = 50
+"""Most setup transactions of one sender in one phase (below the mempool's default nonce gap, 64)."""
+
+FLOWS: Final[dict[str, tuple[float, tuple[str, ...]]]] = {
+    "order": (0.55, ("place", "accept", "ship", "confirm")),
+    "cancel": (0.08, ("place", "cancel")),
+    "return": (0.07, ("place", "accept", "ship", "request_return", "approve_return", "ship_return", "receive_return")),
+    "dispute": (0.05, ("place", "accept", "ship", "dispute", "rule")),
+    "listing_update": (0.08, ("listing_update",)),
+    "listing_create": (0.02, ("listing_create",)),
+    "asset_payment": (0.15, ("asset_payment",)),
+}
+"""Market flows: (share of the market events, the steps in order)."""
+TX_PER_FLOW: Final = sum(w * len(steps) for w, steps in FLOWS.values()) / sum(w for w, _ in FLOWS.values())
+TRANSFER_EVENT_SHARE: Final = TX_PER_FLOW / (1 + TX_PER_FLOW)
+"""Share of the events that are transfers, so that transfers are half the transactions."""
+
+
+@dataclass(frozen=True, slots=True)
+class MarketLane:
+    """One lane's accounts (no other lane uses them)."""
+
+    transfer: tuple[PrivateKey, ...]
+    merchants: tuple[PrivateKey, ...]
+    buyers: tuple[PrivateKey, ...]
+    arbiter: PrivateKey
+
+
+def _listing(title: str, arbiter: PrivateKey) -> ListingCreate:
+    return ListingCreate(
+        title=title,
+        description="bench listing",
+        price=PRICE,
+        stock=STOCK,
+        shipping=(ShippingOption("post", SHIPPING),),
+        arbiters=(ArbiterTerms(arbiter.public_key, 0),),
+        windows=Windows(WINDOW_MS, WINDOW_MS, WINDOW_MS, WINDOW_MS),
+    )
+
+
+@dataclass
+class MarketPlan:
+    """Accounts and listings of a market run; :meth:`setup` first, then one :meth:`schedule` per lane."""
+
+    chain_id: str
+    fee: int
+    lanes: tuple[MarketLane, ...]
+    issuer: PrivateKey
+    listings: dict[bytes, list[bytes]] = field(default_factory=dict)
+    """Merchant public key -> ids of its listings (filled by :meth:`setup`)."""
+    books: list[NonceBook] = field(default_factory=list)
+
+    @classmethod
+    def make(cls, chain_id: str, fee: int, accounts: int, lanes: int, seed: str = "bench-market") -> MarketPlan:
+        """Split ``accounts`` keys derived from ``seed`` into ``lanes`` lanes (each at least 8)."""
+        per_lane = accounts // lanes
+        if per_lane < 8:
+            raise ValueError(f"the market mix needs at least 8 accounts per lane ({accounts} for {lanes} lanes)")
+        keys = make_accounts(per_lane * lanes + 1, seed)
+        out = []
+        for i in range(lanes):
+            own = keys[i * per_lane : (i + 1) * per_lane]
+            merchants = max(2, per_lane // 10)
+            buyers = max(2, per_lane * 4 // 10)
+            out.append(
+                MarketLane(
+                    transfer=tuple(own[merchants + buyers + 1 :]),
+                    merchants=tuple(own[:merchants]),
+                    buyers=tuple(own[merchants : merchants + buyers]),
+                    arbiter=own[merchants + buyers],
+                )
+            )
+        return cls(chain_id, fee, tuple(out), keys[-1])
+
+    def distributors(self) -> list[PrivateKey]:
+        """Accounts that pass the minted asset on to the buyers (the mempool takes at most
+        ``mempool_max_nonce_gap`` pending transactions of one sender, so no account sends them all)."""
+        buyers = sum(len(lane.buyers) for lane in self.lanes)
+        count = -(-buyers // PER_SENDER)
+        if count > PER_SENDER:
+            raise ValueError(f"the market mix supports at most {PER_SENDER**2} buyers ({buyers} asked)")
+        return make_accounts(count, f"{self.chain_id}/distributor")
+
+    def funded(self) -> list[bytes]:
+        """Every account the genesis must fund."""
+        keys = [self.issuer, *self.distributors()]
+        for lane in self.lanes:
+            keys += [*lane.transfer, *lane.merchants, *lane.buyers, lane.arbiter]
+        return [k.public_key for k in keys]
+
+    def setup(self) -> list[list[Transaction]]:
+        """What to commit before the run, in phases (each committed before the next is sent):
+        the asset and its mints to the distributors; then the listings and the buyers' holdings."""
+        self.books = [NonceBook(self.chain_id, self.fee) for _ in self.lanes]
+        distributors = self.distributors()
+        issuer = NonceBook(self.chain_id, self.fee)
+        first = [issuer.sign(self.issuer, AssetCreate(SYMBOL, "Bench token", 0))]
+        buyers = [b for lane in self.lanes for b in lane.buyers]
+        for d in distributors:
+            first.append(issuer.sign(self.issuer, AssetMint(SYMBOL, d.public_key, ASSET_HOLDING * PER_SENDER)))
+        second: list[Transaction] = []
+        passing = NonceBook(self.chain_id, self.fee)
+        for i, buyer in enumerate(buyers):
+            second.append(
+                passing.sign(distributors[i // PER_SENDER], Transfer(buyer.public_key, ASSET_HOLDING, SYMBOL))
+            )
+        for book, lane in zip(self.books, self.lanes, strict=True):
+            for m, merchant in enumerate(lane.merchants):
+                for n in range(LISTINGS_PER_MERCHANT):
+                    tx = book.sign(merchant, _listing(f"item {m}.{n}", lane.arbiter))
+                    self.listings.setdefault(merchant.public_key, []).append(tx.hash)
+                    second.append(tx)
+        return [first, second]
+
+    def schedule(
+        self, lane_index: int, lane_rate: float, seconds: float, step: float, seed: str = "bench-market"
+    ) -> Iterator[tuple[float, Transaction]]:
+        """Lane ``lane_index``'s transactions, ``lane_rate`` a second on average, for ``seconds``.
+
+        Signed lazily in order of time. Steps that would fall after ``seconds`` are not sent.
+        """
+        if not self.books:
+            raise RuntimeError("MarketPlan.setup() must run before schedule()")
+        return _LaneSchedule(self, lane_index, seed).run(lane_rate, seconds, step)
+
+
+Step = Callable[[dict[str, bytes]], tuple[PrivateKey, object]]
+
+
+class _LaneSchedule:
+    def __init__(self, plan: MarketPlan, index: int, seed: str) -> None:
+        self.lane = plan.lanes[index]
+        self.book = plan.books[index]
+        self.listings = plan.listings
+        self.rng = random.Random(f"{seed}/{index}")
+        self.names = list(FLOWS)
+        self.weights = [FLOWS[n][0] for n in self.names]
+        self.transfers = 0
+        self.updates = 0
+
+    def run(self, lane_rate: float, seconds: float, step: float) -> Iterator[tuple[float, Transaction]]:
+        per_event = TRANSFER_EVENT_SHARE + (1 - TRANSFER_EVENT_SHARE) * TX_PER_FLOW
+        event_rate = lane_rate / per_event
+        heap: list[tuple[float, int, Step, dict[str, bytes]]] = []
+        seq = 0
+        n = 0
+        while True:
+            now = n / event_rate
+            while heap and heap[0][0] <= now:
+                due, _, make, shared = heapq.heappop(heap)
+                yield due, self._sign(make, shared)
+            if now >= seconds:
+                break
+            n += 1
+            if self.rng.random() < TRANSFER_EVENT_SHARE:
+                yield now, self._transfer()
+                continue
+            name = self.rng.choices(self.names, self.weights)[0]
+            flow: dict[str, bytes] = {}
+            for k, action in enumerate(FLOWS[name][1]):
+                due = now + k * step
+                if due < seconds:
+                    heapq.heappush(heap, (due, seq, self._step(action, flow), flow))
+                    seq += 1
+        while heap and heap[0][0] < seconds:
+            due, _, make, shared = heapq.heappop(heap)
+            yield due, self._sign(make, shared)
+
+    def _sign(self, make: Step, flow: dict[str, bytes]) -> Transaction:
+        key, body = make(flow)
+        tx = self.book.sign(key, body)
+        flow.setdefault("order", tx.hash)  # the first step of an order flow is its place: id = its hash
+        return tx
+
+    def _transfer(self) -> Transaction:
+        accounts = self.lane.transfer
+        i = self.transfers % len(accounts)
+        self.transfers += 1
+        return self.book.sign(accounts[i], Transfer(accounts[(i + 1) % len(accounts)].public_key, 1))
+
+    def _step(self, action: str, flow: dict[str, bytes]) -> Step:
+        lane, rng = self.lane, self.rng
+        merchant = rng.choice(lane.merchants)
+        buyer = rng.choice(lane.buyers)
+        listing = rng.choice(self.listings[merchant.public_key])
+        if "merchant" not in flow:  # every step of a flow shares the first step's parties
+            flow["merchant"], flow["buyer"], flow["listing"] = merchant.public_key, buyer.public_key, listing
+        parties = {k.public_key: k for k in (*lane.merchants, *lane.buyers)}
+        m = parties[flow["merchant"]]
+        b = parties[flow["buyer"]]
+
+        def order(f: dict[str, bytes]) -> bytes:
+            return f["order"]
+
+        steps: dict[str, Step] = {
+            "place": lambda f: (
+                b,
+                OrderPlace(f["listing"], 1, 0, PRICE, SHIPPING, lane.arbiter.public_key),
+            ),
+            "accept": lambda f: (m, OrderAccept(order(f))),
+            "ship": lambda f: (m, OrderShip(order(f))),
+            "confirm": lambda f: (b, OrderConfirm(order(f))),
+            "cancel": lambda f: (b, OrderCancel(order(f))),
+            "request_return": lambda f: (b, OrderRequestReturn(order(f), "does not fit")),
+            "approve_return": lambda f: (m, OrderApproveReturn(order(f))),
+            "ship_return": lambda f: (b, OrderShipReturn(order(f))),
+            "receive_return": lambda f: (m, OrderReceiveReturn(order(f))),
+            "dispute": lambda f: (b, OrderDispute(order(f), "never arrived")),
+            "rule": lambda f: (lane.arbiter, OrderRule(order(f), (PRICE + SHIPPING) // 2, (PRICE + SHIPPING + 1) // 2)),
+            "listing_update": lambda f: (m, self._update(f["listing"])),
+            "listing_create": lambda f: (m, _listing("new item", lane.arbiter)),
+            "asset_payment": lambda f: (b, Transfer(f["merchant"], 1, SYMBOL)),
+        }
+        return steps[action]
+
+    def _update(self, listing: bytes) -> ListingUpdate:
+        self.updates += 1
+        return ListingUpdate(listing, stock=STOCK, title=f"item, revision {self.updates}")
+
+
+def market_kinds(txs: Sequence[Transaction]) -> dict[str, int]:
+    """How many of ``txs`` are of each kind (for the report)."""
+    counts: dict[str, int] = {}
+    for tx in txs:
+        counts[tx.kind] = counts.get(tx.kind, 0) + 1
+    return dict(sorted(counts.items()))
