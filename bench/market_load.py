@@ -189,6 +189,7 @@ class _LaneSchedule:
         self.weights = [FLOWS[n][0] for n in self.names]
         self.transfers = 0
         self.updates = 0
+        self.parties = {k.public_key: k for k in (*self.lane.merchants, *self.lane.buyers)}
 
     def run(self, lane_rate: float, seconds: float, step: float) -> Iterator[tuple[float, Transaction]]:
         per_event = TRANSFER_EVENT_SHARE + (1 - TRANSFER_EVENT_SHARE) * TX_PER_FLOW
@@ -231,39 +232,48 @@ class _LaneSchedule:
         return self.book.sign(accounts[i], Transfer(accounts[(i + 1) % len(accounts)].public_key, 1))
 
     def _step(self, action: str, flow: dict[str, bytes]) -> Step:
-        lane, rng = self.lane, self.rng
-        merchant = rng.choice(lane.merchants)
-        buyer = rng.choice(lane.buyers)
-        listing = rng.choice(self.listings[merchant.public_key])
-        if "merchant" not in flow:  # every step of a flow shares the first step's parties
-            flow["merchant"], flow["buyer"], flow["listing"] = merchant.public_key, buyer.public_key, listing
-        parties = {k.public_key: k for k in (*lane.merchants, *lane.buyers)}
-        m = parties[flow["merchant"]]
-        b = parties[flow["buyer"]]
+        if "merchant" not in flow:  # every step of a flow shares the parties its first step drew
+            merchant = self.rng.choice(self.lane.merchants)
+            flow["merchant"] = merchant.public_key
+            flow["buyer"] = self.rng.choice(self.lane.buyers).public_key
+            flow["listing"] = self.rng.choice(self.listings[merchant.public_key])
 
-        def order(f: dict[str, bytes]) -> bytes:
-            return f["order"]
+        def step(f: dict[str, bytes]) -> tuple[PrivateKey, object]:
+            return self._body(action, f)
 
-        steps: dict[str, Step] = {
-            "place": lambda f: (
-                b,
-                OrderPlace(f["listing"], 1, 0, PRICE, SHIPPING, lane.arbiter.public_key),
-            ),
-            "accept": lambda f: (m, OrderAccept(order(f))),
-            "ship": lambda f: (m, OrderShip(order(f))),
-            "confirm": lambda f: (b, OrderConfirm(order(f))),
-            "cancel": lambda f: (b, OrderCancel(order(f))),
-            "request_return": lambda f: (b, OrderRequestReturn(order(f), "does not fit")),
-            "approve_return": lambda f: (m, OrderApproveReturn(order(f))),
-            "ship_return": lambda f: (b, OrderShipReturn(order(f))),
-            "receive_return": lambda f: (m, OrderReceiveReturn(order(f))),
-            "dispute": lambda f: (b, OrderDispute(order(f), "never arrived")),
-            "rule": lambda f: (lane.arbiter, OrderRule(order(f), (PRICE + SHIPPING) // 2, (PRICE + SHIPPING + 1) // 2)),
-            "listing_update": lambda f: (m, self._update(f["listing"])),
-            "listing_create": lambda f: (m, _listing("new item", lane.arbiter)),
-            "asset_payment": lambda f: (b, Transfer(f["merchant"], 1, SYMBOL)),
+        return step
+
+    def _body(self, action: str, f: dict[str, bytes]) -> tuple[PrivateKey, object]:
+        """Who signs step ``action`` of flow ``f``, and its body (the order id is known by now)."""
+        lane = self.lane
+        m, b = self.parties[f["merchant"]], self.parties[f["buyer"]]
+        if action == "place":
+            return b, OrderPlace(f["listing"], 1, 0, PRICE, SHIPPING, lane.arbiter.public_key)
+        if action == "listing_update":
+            return m, self._update(f["listing"])
+        if action == "listing_create":
+            return m, _listing("new item", lane.arbiter)
+        if action == "asset_payment":
+            return b, Transfer(f["merchant"], 1, SYMBOL)
+        order = f["order"]
+        by_merchant: dict[str, object] = {
+            "accept": OrderAccept(order),
+            "ship": OrderShip(order),
+            "approve_return": OrderApproveReturn(order),
+            "receive_return": OrderReceiveReturn(order),
         }
-        return steps[action]
+        if action in by_merchant:
+            return m, by_merchant[action]
+        if action == "rule":
+            return lane.arbiter, OrderRule(order, (PRICE + SHIPPING) // 2, (PRICE + SHIPPING + 1) // 2)
+        by_buyer: dict[str, object] = {
+            "confirm": OrderConfirm(order),
+            "cancel": OrderCancel(order),
+            "request_return": OrderRequestReturn(order, "does not fit"),
+            "ship_return": OrderShipReturn(order),
+            "dispute": OrderDispute(order, "never arrived"),
+        }
+        return b, by_buyer[action]
 
     def _update(self, listing: bytes) -> ListingUpdate:
         self.updates += 1

@@ -58,6 +58,12 @@ class RssSampler(threading.Thread):
         self.join()
 
 
+def flat(trends: Mapping[str, Mapping[str, Any]], max_growth: float) -> bool:
+    """True if there is a trend and no node's fitted growth exceeds ``max_growth`` (a node
+    with too few samples to fit fails: a soak that measured nothing has not passed)."""
+    return bool(trends) and all(t.get("growth") is not None and t["growth"] <= max_growth for t in trends.values())
+
+
 @dataclass(frozen=True, slots=True)
 class SoakReport:
     """The load figures of the soak and each node's RSS trend after warm-up."""
@@ -73,9 +79,7 @@ class SoakReport:
     @property
     def passed(self) -> bool:
         """Every node's fitted RSS growth after warm-up is at most ``max_growth``."""
-        return bool(self.trends) and all(
-            t.get("growth") is not None and t["growth"] <= self.max_growth for t in self.trends.values()
-        )
+        return flat(self.trends, self.max_growth)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-able summary."""
