@@ -46,6 +46,13 @@ Step = Annotated[float, typer.Option("--step", help="Market mix: seconds between
 Tick = Annotated[float, typer.Option("--tick", help="A caught-up lane wakes this often (s) to send what is due.")]
 Drain = Annotated[float, typer.Option("--drain", help="Seconds after the load to wait for accepted txs to commit.")]
 Seed = Annotated[str, typer.Option("--seed", help="Seed of the accounts and of the market mix.")]
+Receipts = Annotated[
+    bool | None,
+    typer.Option(
+        "--receipts/--no-receipts",
+        help="Read receipts on node 0 to count on-chain failures by code (default: for the market mix).",
+    ),
+]
 BlockBudget = Annotated[int | None, typer.Option("--block-budget-ms", help="Node: block_budget_ms.")]
 MempoolTxs = Annotated[int | None, typer.Option("--mempool-max-txs", help="Node: mempool_max_txs.")]
 MempoolBytes = Annotated[int | None, typer.Option("--mempool-max-bytes", help="Node: mempool_max_bytes.")]
@@ -124,6 +131,7 @@ def testnet(
     tick: Tick = 0.1,
     drain: Drain = 60.0,
     seed: Seed = "bench",
+    receipts: Receipts = None,
     block_budget_ms: BlockBudget = None,
     mempool_max_txs: MempoolTxs = None,
     mempool_max_bytes: MempoolBytes = None,
@@ -150,7 +158,7 @@ def testnet(
         )
         spec = _spec(
             mix=mix, rate=rate, seconds=seconds, txs=txs, accounts=accounts, lanes=lanes, batch=batch,
-            warmup=warmup, step=step, tick=tick, drain=drain, seed=seed,
+            warmup=warmup, step=step, tick=tick, drain=drain, seed=seed, receipts=receipts,
         )  # fmt: skip
     except ValueError as exc:
         _fail(str(exc))
@@ -171,6 +179,7 @@ def single(
     tick: Tick = 0.1,
     drain: Drain = 60.0,
     seed: Seed = "bench",
+    receipts: Receipts = None,
     block_budget_ms: BlockBudget = None,
     mempool_max_txs: MempoolTxs = None,
     mempool_max_bytes: MempoolBytes = None,
@@ -197,7 +206,7 @@ def single(
         )
         spec = _spec(
             mix=mix, rate=rate, seconds=seconds, txs=txs, accounts=accounts, lanes=lanes, batch=batch,
-            warmup=warmup, step=step, tick=tick, drain=drain, seed=seed,
+            warmup=warmup, step=step, tick=tick, drain=drain, seed=seed, receipts=receipts,
         )  # fmt: skip
     except ValueError as exc:
         _fail(str(exc))
@@ -229,6 +238,7 @@ def soak(
     tick: Tick = 0.1,
     drain: Drain = 60.0,
     seed: Seed = "bench",
+    receipts: Receipts = None,
     block_budget_ms: BlockBudget = None,
     mempool_max_txs: MempoolTxs = None,
     mempool_max_bytes: MempoolBytes = None,
@@ -259,6 +269,7 @@ def soak(
         spec = _spec(
             mix=mix, rate=rate * share, seconds=seconds, accounts=accounts, lanes=lanes, batch=batch,
             warmup=seconds / 10 if warmup is None else warmup, step=step, tick=tick, drain=drain, seed=seed,
+            receipts=receipts,
         )  # fmt: skip
         report = run_soak(validators, rate, spec, rss_file, share, sample_seconds, settings, max_growth)
     except ValueError as exc:

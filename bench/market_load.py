@@ -178,6 +178,20 @@ class MarketPlan:
 
 Step = Callable[[dict[str, bytes]], tuple[PrivateKey, object]]
 
+_MERCHANT_STEPS: Final[dict[str, Callable[[bytes], object]]] = {
+    "accept": OrderAccept,
+    "ship": OrderShip,
+    "approve_return": OrderApproveReturn,
+    "receive_return": OrderReceiveReturn,
+}
+_BUYER_STEPS: Final[dict[str, Callable[[bytes], object]]] = {
+    "confirm": OrderConfirm,
+    "cancel": OrderCancel,
+    "request_return": lambda order: OrderRequestReturn(order, "does not fit"),
+    "ship_return": OrderShipReturn,
+    "dispute": lambda order: OrderDispute(order, "never arrived"),
+}
+
 
 class _LaneSchedule:
     def __init__(self, plan: MarketPlan, index: int, seed: str) -> None:
@@ -256,24 +270,11 @@ class _LaneSchedule:
         if action == "asset_payment":
             return b, Transfer(f["merchant"], 1, SYMBOL)
         order = f["order"]
-        by_merchant: dict[str, object] = {
-            "accept": OrderAccept(order),
-            "ship": OrderShip(order),
-            "approve_return": OrderApproveReturn(order),
-            "receive_return": OrderReceiveReturn(order),
-        }
-        if action in by_merchant:
-            return m, by_merchant[action]
+        if action in _MERCHANT_STEPS:
+            return m, _MERCHANT_STEPS[action](order)
         if action == "rule":
             return lane.arbiter, OrderRule(order, (PRICE + SHIPPING) // 2, (PRICE + SHIPPING + 1) // 2)
-        by_buyer: dict[str, object] = {
-            "confirm": OrderConfirm(order),
-            "cancel": OrderCancel(order),
-            "request_return": OrderRequestReturn(order, "does not fit"),
-            "ship_return": OrderShipReturn(order),
-            "dispute": OrderDispute(order, "never arrived"),
-        }
-        return b, by_buyer[action]
+        return b, _BUYER_STEPS[action](order)
 
     def _update(self, listing: bytes) -> ListingUpdate:
         self.updates += 1
