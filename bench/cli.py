@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -63,39 +63,56 @@ Heartbeat = Annotated[int | None, typer.Option("--heartbeat-interval-ms", help="
 Sets = Annotated[list[str] | None, typer.Option("--set", help="Node: any config.toml key, KEY=VALUE (repeatable).")]
 
 
-def _settings(
-    block_budget_ms: int | None,
-    mempool_max_txs: int | None,
-    mempool_max_bytes: int | None,
-    mempool_max_nonce_gap: int | None,
-    admission_queue_blocks: int | None,
-    min_block_interval_ms: int | None,
-    heartbeat_interval_ms: int | None,
-    sets: list[str] | None,
-) -> dict[str, object]:
+NODE_OPTIONS = (
+    "block_budget_ms",
+    "mempool_max_txs",
+    "mempool_max_bytes",
+    "mempool_max_nonce_gap",
+    "admission_queue_blocks",
+    "min_block_interval_ms",
+    "heartbeat_interval_ms",
+)
+"""Node config keys with an option of their own (any other: ``--set KEY=VALUE``)."""
+SPEC_OPTIONS = (
+    "mix",
+    "rate",
+    "seconds",
+    "txs",
+    "accounts",
+    "lanes",
+    "batch",
+    "warmup",
+    "step",
+    "tick",
+    "drain",
+    "seed",
+    "receipts",
+)
+"""LoadSpec fields, which the load commands take as options of the same names."""
+
+
+def _settings(options: dict[str, Any]) -> dict[str, object]:
+    """The node settings among a command's ``options`` (its locals), checked before anything starts."""
     from bench.settings import node_settings, parse_sets
 
-    named: dict[str, object | None] = {
-        "block_budget_ms": block_budget_ms,
-        "mempool_max_txs": mempool_max_txs,
-        "mempool_max_bytes": mempool_max_bytes,
-        "mempool_max_nonce_gap": mempool_max_nonce_gap,
-        "admission_queue_blocks": admission_queue_blocks,
-        "min_block_interval_ms": min_block_interval_ms,
-        "heartbeat_interval_ms": heartbeat_interval_ms,
-    }
-    given = {**parse_sets(sets or []), **{k: v for k, v in named.items() if v is not None}}
-    checked = node_settings(given)  # fail before anything starts
+    named = {k: options[k] for k in NODE_OPTIONS if options.get(k) is not None}
+    given = {**parse_sets(options.get("sets") or []), **named}
+    checked = node_settings(given)
     return {k: checked[k] for k in given}
 
 
-def _spec(**fields: Any) -> LoadSpec:
+def _inputs(options: dict[str, Any]) -> tuple[dict[str, object], LoadSpec]:
+    """(node settings, load spec) from a load command's ``options``; exit 1 with the reason if invalid."""
     from bench.load import LoadSpec
 
-    return LoadSpec(**fields)
+    try:
+        spec = LoadSpec(**{k: options[k] for k in SPEC_OPTIONS if k in options})
+        return _settings(options), spec
+    except ValueError as exc:
+        _fail(str(exc))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
 
@@ -145,23 +162,7 @@ def testnet(
     """A local testnet of validator processes: committed throughput, latency, refusals, CPU, efficiency."""
     from bench.testnet import run_testnet
 
-    try:
-        settings = _settings(
-            block_budget_ms,
-            mempool_max_txs,
-            mempool_max_bytes,
-            mempool_max_nonce_gap,
-            admission_queue_blocks,
-            min_block_interval_ms,
-            heartbeat_interval_ms,
-            sets,
-        )
-        spec = _spec(
-            mix=mix, rate=rate, seconds=seconds, txs=txs, accounts=accounts, lanes=lanes, batch=batch,
-            warmup=warmup, step=step, tick=tick, drain=drain, seed=seed, receipts=receipts,
-        )  # fmt: skip
-    except ValueError as exc:
-        _fail(str(exc))
+    settings, spec = _inputs(locals())
     _print(run_testnet(validators, spec, settings).as_dict(), as_json)
 
 
@@ -193,23 +194,7 @@ def single(
     """One validator process: the same figures as testnet."""
     from bench.single import run_single_node
 
-    try:
-        settings = _settings(
-            block_budget_ms,
-            mempool_max_txs,
-            mempool_max_bytes,
-            mempool_max_nonce_gap,
-            admission_queue_blocks,
-            min_block_interval_ms,
-            heartbeat_interval_ms,
-            sets,
-        )
-        spec = _spec(
-            mix=mix, rate=rate, seconds=seconds, txs=txs, accounts=accounts, lanes=lanes, batch=batch,
-            warmup=warmup, step=step, tick=tick, drain=drain, seed=seed, receipts=receipts,
-        )  # fmt: skip
-    except ValueError as exc:
-        _fail(str(exc))
+    settings, spec = _inputs(locals())
     _print(run_single_node(spec, settings).as_dict(), as_json)
 
 
@@ -252,25 +237,13 @@ def soak(
     """A testnet under --share x --rate for --minutes, each node's RSS sampled; exit 1 if memory grows."""
     from bench.soak import run_soak
 
+    if not 0 < max_growth <= 10:
+        _fail("--max-growth must be in (0, 10]")
     seconds = minutes * 60
+    options = {**locals(), "rate": rate * share, "seconds": seconds}
+    options["warmup"] = seconds / 10 if warmup is None else warmup
+    settings, spec = _inputs(options)
     try:
-        settings = _settings(
-            block_budget_ms,
-            mempool_max_txs,
-            mempool_max_bytes,
-            mempool_max_nonce_gap,
-            admission_queue_blocks,
-            min_block_interval_ms,
-            heartbeat_interval_ms,
-            sets,
-        )
-        if not 0 < max_growth <= 10:
-            raise ValueError("--max-growth must be in (0, 10]")
-        spec = _spec(
-            mix=mix, rate=rate * share, seconds=seconds, accounts=accounts, lanes=lanes, batch=batch,
-            warmup=seconds / 10 if warmup is None else warmup, step=step, tick=tick, drain=drain, seed=seed,
-            receipts=receipts,
-        )  # fmt: skip
         report = run_soak(validators, rate, spec, rss_file, share, sample_seconds, settings, max_growth)
     except ValueError as exc:
         _fail(str(exc))
@@ -310,7 +283,7 @@ def restart(
     from bench.single import run_restart
 
     try:
-        settings = _settings(None, None, None, None, None, None, None, sets)
+        settings = _settings({"sets": sets})
     except ValueError as exc:
         _fail(str(exc))
     _print(run_restart(txs, keep, restarts, settings).as_dict(), as_json)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -14,11 +13,9 @@ from typing import Any
 from bench import procstat
 from bench.load import LoadSpec, build_workload, run_workload
 from bench.measure import LoadReport, machine
-from bench.nodeproc import nodes_running
 from bench.settings import node_settings
-from bench.testnet import CHAIN_ID, FUNDS
+from bench.testnet import CHAIN_ID, testnet_running
 from bench.trend import fit
-from node.testnet import init_testnet
 
 MAX_GROWTH = 0.10
 """Fitted RSS growth after warm-up above which the soak fails."""
@@ -114,32 +111,21 @@ def run_soak(
     ``sample_seconds``; the trend is fitted over the samples of the load's steady window
     (after ``spec``'s warm-up, before the drain).
     """
-    if not 0 < share <= 2 or not 0.5 <= sample_seconds <= 600:
-        raise ValueError("--share must be in (0, 2] and --sample-seconds in [0.5, 600]")
+    if not 0 < share <= 2 or not 0.1 <= sample_seconds <= 600:
+        raise ValueError("--share must be in (0, 2] and --sample-seconds in [0.1, 600]")
     spec = LoadSpec(**{**_fields(spec), "rate": capacity * share})
     config = node_settings({"min_block_interval_ms": 100, "heartbeat_interval_ms": 1000}, settings or {})
     work = build_workload(spec, CHAIN_ID)
     window = spec.window
     assert window is not None
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="agora-bench-soak-") as tmp:
-        net = init_testnet(
-            Path(tmp) / "net",
-            validators,
-            0,
-            chain_id=CHAIN_ID,
-            extra_balances={key: FUNDS for key in work.funded},
-            node_config=config,
-        )
-        password = net.password_file.read_text().strip()
-        urls = [n.api_url for n in net.nodes]
-        with nodes_running([(n.datadir, ()) for n in net.nodes], password) as procs:
-            sampler = RssSampler([p.pid for p in procs], [n.name for n in net.nodes], out, sample_seconds)
-            sampler.start()
-            try:
-                result = run_workload(urls, [p.pid for p in procs], spec, work)
-            finally:
-                sampler.stop()
+    with testnet_running(validators, work.funded, config) as (net, procs):
+        sampler = RssSampler([p.pid for p in procs], [n.name for n in net.nodes], out, sample_seconds)
+        sampler.start()
+        try:
+            result = run_workload([n.api_url for n in net.nodes], [p.pid for p in procs], spec, work)
+        finally:
+            sampler.stop()
     # The sampler's clock starts before the setup: the warm-up counts from the load's start.
     started = result.started_at - sampler.t0
     trends: dict[str, dict[str, Any]] = {}
