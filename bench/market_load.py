@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -39,6 +40,9 @@ from market.bodies import (
     OrderShip,
     OrderShipReturn,
 )
+from market.provenance.bodies import TraceCommission, TraceEvent, TraceRegister
+from market.provenance.identifiers import lot_of, with_check_digit
+from market.provenance.records import EventWhen
 from market.records import ArbiterTerms, ShippingOption, Windows
 
 SYMBOL: Final = "BENCH"
@@ -61,8 +65,11 @@ FLOWS: Final[dict[str, tuple[float, tuple[str, ...]]]] = {
     "listing_update": (0.08, ("listing_update",)),
     "listing_create": (0.02, ("listing_create",)),
     "asset_payment": (0.15, ("asset_payment",)),
+    "provenance": (0.08, ("commission", "ship_item", "receive_item")),
 }
-"""Market flows: (share of the market events, the steps in order)."""
+"""Market flows: (share of the market events, the steps in order). A provenance flow: the
+merchant (producer of its registered GTIN) commissions a lot, ships it to the buyer, who
+receives it (GS1 EPCIS events, market/provenance/)."""
 TX_PER_FLOW: Final = sum(w * len(steps) for w, steps in FLOWS.values()) / sum(w for w, _ in FLOWS.values())
 TRANSFER_EVENT_SHARE: Final = TX_PER_FLOW / (1 + TX_PER_FLOW)
 """Share of the events that are transfers, so that transfers are half the transactions."""
@@ -98,13 +105,24 @@ class MarketPlan:
     fee: int
     lanes: tuple[MarketLane, ...]
     issuer: PrivateKey
+    time_ms: int = 0
+    """Wall-clock milliseconds the provenance events are timed from (their time is this plus
+    their due time: never in the future of the block, always after the item's last event)."""
     listings: dict[bytes, list[bytes]] = field(default_factory=dict)
     """Merchant public key -> ids of its listings (filled by :meth:`setup`)."""
+    gtins: dict[bytes, str] = field(default_factory=dict)
+    """Merchant public key -> the GTIN it registered as producer (filled by :meth:`setup`)."""
     books: list[NonceBook] = field(default_factory=list)
 
     @classmethod
-    def make(cls, chain_id: str, fee: int, accounts: int, lanes: int, seed: str = "bench-market") -> MarketPlan:
-        """Split ``accounts`` keys derived from ``seed`` into ``lanes`` lanes (each at least 8)."""
+    def make(
+        cls, chain_id: str, fee: int, accounts: int, lanes: int, seed: str = "bench-market", time_ms: int | None = None
+    ) -> MarketPlan:
+        """Split ``accounts`` keys derived from ``seed`` into ``lanes`` lanes (each at least 8).
+
+        ``time_ms`` (default: now) times the provenance events; the same seed and time give
+        the same transactions.
+        """
         per_lane = accounts // lanes
         if per_lane < 8:
             raise ValueError(f"the market mix needs at least 8 accounts per lane ({accounts} for {lanes} lanes)")
@@ -122,7 +140,7 @@ class MarketPlan:
                     arbiter=own[merchants + buyers],
                 )
             )
-        return cls(chain_id, fee, tuple(out), keys[-1])
+        return cls(chain_id, fee, tuple(out), keys[-1], int(time.time() * 1000) if time_ms is None else time_ms)
 
     def distributors(self) -> list[PrivateKey]:
         """Accounts that pass the minted asset on to the buyers (the mempool takes at most
@@ -142,7 +160,8 @@ class MarketPlan:
 
     def setup(self) -> list[list[Transaction]]:
         """What to commit before the run, in phases (each committed before the next is sent):
-        the asset and its mints to the distributors; then the listings and the buyers' holdings."""
+        the asset and its mints to the distributors; then the listings, each merchant's GTIN
+        and the buyers' holdings."""
         self.books = [NonceBook(self.chain_id, self.fee) for _ in self.lanes]
         distributors = self.distributors()
         issuer = NonceBook(self.chain_id, self.fee)
@@ -162,6 +181,9 @@ class MarketPlan:
                     tx = book.sign(merchant, _listing(f"item {m}.{n}", lane.arbiter))
                     self.listings.setdefault(merchant.public_key, []).append(tx.hash)
                     second.append(tx)
+                gtin = with_check_digit(f"2{len(self.gtins):012d}")
+                self.gtins[merchant.public_key] = gtin
+                second.append(book.sign(merchant, TraceRegister(gtin, f"bench product {m}")))
         return [first, second]
 
     def schedule(
@@ -204,6 +226,10 @@ class _LaneSchedule:
         self.transfers = 0
         self.updates = 0
         self.parties = {k.public_key: k for k in (*self.lane.merchants, *self.lane.buyers)}
+        self.gtins = plan.gtins
+        self.time_ms = plan.time_ms
+        self.index = index
+        self.lots = 0
 
     def run(self, lane_rate: float, seconds: float, step: float) -> Iterator[tuple[float, Transaction]]:
         per_event = TRANSFER_EVENT_SHARE + (1 - TRANSFER_EVENT_SHARE) * TX_PER_FLOW
@@ -227,7 +253,7 @@ class _LaneSchedule:
             for k, action in enumerate(FLOWS[name][1]):
                 due = now + k * step
                 if due < seconds:
-                    heapq.heappush(heap, (due, seq, self._step(action, flow), flow))
+                    heapq.heappush(heap, (due, seq, self._step(action, flow, due), flow))
                     seq += 1
         while heap and heap[0][0] < seconds:
             due, _, make, shared = heapq.heappop(heap)
@@ -245,7 +271,7 @@ class _LaneSchedule:
         self.transfers += 1
         return self.book.sign(accounts[i], Transfer(accounts[(i + 1) % len(accounts)].public_key, 1))
 
-    def _step(self, action: str, flow: dict[str, bytes]) -> Step:
+    def _step(self, action: str, flow: dict[str, bytes], due: float) -> Step:
         if "merchant" not in flow:  # every step of a flow shares the parties its first step drew
             merchant = self.rng.choice(self.lane.merchants)
             flow["merchant"] = merchant.public_key
@@ -253,14 +279,22 @@ class _LaneSchedule:
             flow["listing"] = self.rng.choice(self.listings[merchant.public_key])
 
         def step(f: dict[str, bytes]) -> tuple[PrivateKey, object]:
-            return self._body(action, f)
+            return self._body(action, f, self.time_ms + int(due * 1000))
 
         return step
 
-    def _body(self, action: str, f: dict[str, bytes]) -> tuple[PrivateKey, object]:
+    def _body(self, action: str, f: dict[str, bytes], time_ms: int) -> tuple[PrivateKey, object]:
         """Who signs step ``action`` of flow ``f``, and its body (the order id is known by now)."""
         lane = self.lane
         m, b = self.parties[f["merchant"]], self.parties[f["buyer"]]
+        if action == "commission":
+            self.lots += 1
+            f["lot"] = lot_of(self.gtins[f["merchant"]], f"B{self.index}-{self.lots}").key.encode()
+            return m, TraceCommission(f["lot"].decode(), 10, "H87", EventWhen(time_ms, 0))
+        if action == "ship_item":
+            return m, TraceEvent(f["lot"].decode(), "shipping", "", EventWhen(time_ms, 0), f["buyer"])
+        if action == "receive_item":
+            return b, TraceEvent(f["lot"].decode(), "receiving", "", EventWhen(time_ms, 0))
         if action == "place":
             return b, OrderPlace(f["listing"], 1, 0, PRICE, SHIPPING, lane.arbiter.public_key)
         if action == "listing_update":
@@ -279,11 +313,3 @@ class _LaneSchedule:
     def _update(self, listing: bytes) -> ListingUpdate:
         self.updates += 1
         return ListingUpdate(listing, stock=STOCK, title=f"item, revision {self.updates}")
-
-
-def market_kinds(txs: Sequence[Transaction]) -> dict[str, int]:
-    """How many of ``txs`` are of each kind (for the report)."""
-    counts: dict[str, int] = {}
-    for tx in txs:
-        counts[tx.kind] = counts.get(tx.kind, 0) + 1
-    return dict(sorted(counts.items()))

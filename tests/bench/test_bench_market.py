@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from itertools import islice
 from pathlib import Path
@@ -25,8 +26,11 @@ from node.service import Node
 CHAIN = "bench-market"
 
 
+NOW_MS = int(time.time() * 1000)
+
+
 def _plan(lanes: int = 2) -> MarketPlan:
-    plan = MarketPlan.make(CHAIN, 10, 60, lanes)
+    plan = MarketPlan.make(CHAIN, 10, 60, lanes, time_ms=NOW_MS)
     plan.setup()
     return plan
 
@@ -49,6 +53,7 @@ def test_a_lane_schedule_is_in_time_order_with_rising_nonces_and_half_transfers(
     for kind in ("order.place", "order.accept", "order.ship", "order.confirm", "order.cancel", "order.dispute"):
         assert kinds[kind] > 0, kind
     assert kinds["order.rule"] > 0 and kinds["order.receive_return"] > 0 and kinds["listing.update"] > 0
+    assert kinds["trace.commission"] > 0 and kinds["trace.event"] > 0
     assert any(tx.kind == "transfer" and tx.body.asset == "BENCH" for _, tx in items)
     assert 100 * 40 * 0.8 < len(items) < 100 * 40 * 1.02
     again = _plan().schedule(0, lane_rate=100, seconds=40, step=1.5)
@@ -69,8 +74,10 @@ def test_an_orders_steps_follow_each_other_step_seconds_apart() -> None:
 
 async def test_setup_commits_and_failed_receipts_are_counted_by_code(tmp_path: Path) -> None:
     validator = PrivateKey(sha256(b"bm-validator"))
-    spec = LoadSpec(mix="market", rate=60, seconds=3, accounts=24, lanes=2, batch=50, warmup=0.5, step=1.0)
+    spec = LoadSpec(mix="market", rate=120, seconds=3, accounts=24, lanes=2, batch=50, warmup=0.5, step=0.8)
     work = build_workload(spec, CHAIN)
+    kinds = work.presign()
+    assert kinds["trace.event"] > 0 and kinds["order.confirm"] > 0 and kinds["transfer"] > 0
     genesis = dev_genesis(CHAIN, [validator.public_key], {k: 10**15 for k in work.funded}, time_ms=1)
     settings = {"api_port": 0, "min_block_interval_ms": 20, "heartbeat_interval_ms": 3_600_000}
     init_datadir(tmp_path / "node", genesis, validator, "pw", settings)
@@ -82,6 +89,7 @@ async def test_setup_commits_and_failed_receipts_are_counted_by_code(tmp_path: P
         await commit_setup(url, work.setup)
         result = await run_load([url], work.schedules, batch=50, watch_seconds=60, window=spec.window, receipts=True)
         assert result.committed == result.accepted == result.submitted > 100
+        assert result.failed == {}  # every step came a second after the one before: all succeed
         assert result.committed_in_window >= result.ok_in_window > 0
         # An accept of an order that does not exist: admitted, committed, and failed on chain.
         merchant = MarketPlan.make(CHAIN, 10, 24, 2, "bench/market").lanes[0].merchants[0]
