@@ -30,7 +30,7 @@ system-packages:
 
 test-deps: $(CHROMIUM) system-packages
 
-# Rebuild web/static/app.js from web/frontend/ (npm packages pinned by its lockfile).
+# Rebuild web/static/{app,wallet,receipt}.js from web/frontend/ (npm packages pinned by its lockfile).
 # The built file is committed, so running a node (and `make demo`) needs no Node.js.
 web-assets:
 	cd $(FRONTEND) && npm ci --no-audit --no-fund && npm run build
@@ -49,8 +49,9 @@ unit: setup test-deps
 
 test: lint unit
 
+# `make bench ARGS="testnet --validators 4 --mix market --rate 2000 --seconds 60"` (no ARGS: the list)
 bench: setup
-	$(BIN)/python -m bench
+	$(BIN)/agora bench $(or $(ARGS),--help)
 
 # The long nemesis run (root): SOAK_MINUTES (default 30) of seeded faults; figures in soak/
 soak: setup system-packages

@@ -131,8 +131,12 @@ def test_farm_to_cup(net: Net, tmp_path: Path) -> None:
     _ok(node, "trace", "sell", listing, "01/" + ROASTED, "--from", "shop")
     order = _ok(node, "order", "place", listing, "--from", "buyer", "--deliver-to", "B, 2 High St")["hash"]
     _ok(node, "order", "accept", order, "--from", "shop")
+    nonce = _ok(node, "wallet", "balance", "shop")["nonce"]
+    code, _, err = _cli(node, "order", "ship", order, "--from", "shop")
+    assert code == 1 and "item_required" in err and "trace ship-order" in err and "--force" in err, err
+    assert _ok(node, "wallet", "balance", "shop")["nonce"] == nonce  # refused before signing: no fee spent
     code, _, err = _cli(node, "order", "ship", order, "--from", "shop", "--force")
-    assert code == 1 and "item_required" in err
+    assert code == 1 and "transaction failed: item_required" in err
     _ok(node, "trace", "ship-order", order, roasted, "--tracking", "TRACK-7", "--from", "shop")
 
     journey = _ok(node, "trace", "show", roasted)
@@ -164,6 +168,22 @@ def test_farm_to_cup(net: Net, tmp_path: Path) -> None:
     assert item["recalled"] is True
     code, _, err = _cli(node, "trace", "ship", SSCC, "--to", "buyer", "--from", "shop")
     assert code == 1 and "item_recalled" in err
+
+    # the shopper's receipt: the whole journey with its proofs, verified offline from the genesis
+    receipt = tmp_path / "coffee.receipt"
+    code, _, err = _cli(node, "trace", "receipt", roasted, "-o", str(receipt))
+    assert code == 0 and "certified headers" in err, err
+    genesis = node.home / "nodes" / "v0" / "genesis.json"
+    verified = run_cli(["trace", "verify", str(receipt), "--genesis", str(genesis), "--json"])
+    assert verified.exit_code == 0, verified.stderr
+    proven = json.loads(verified.stdout)
+    assert proven["ok"] is True and {lots["farm1"], lots["farm2"], roasted} <= {i["key"] for i in proven["items"]}
+    assert "inspecting" in {r.get("biz_step") for e in proven["events"] for r in e["records"]}
+    damaged = bytearray(receipt.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    receipt.write_bytes(bytes(damaged))
+    refused = run_cli(["trace", "verify", str(receipt), "--genesis", str(genesis)])
+    assert refused.exit_code == 1 and "RECEIPT VERIFICATION FAILED" in refused.stderr, refused.stderr
 
     # another system's EPCIS document: GS1's own example, imported, then shown as an Agora journey
     example = Path(__file__).resolve().parents[2] / "market/provenance/standards/Example_9.6.1-ObjectEvent.jsonld"
