@@ -35,6 +35,7 @@ from node.provenance_api import PROVENANCE_ROUTES
 from node.render import block_json, receipt_json, to_json_value, tx_json
 from node.sigverify import verify_many
 from node.view_proofs import VIEW_PARAMS, ViewRequest, reader_for, view_answer, view_request
+from p2p.edge import mark_streaming
 from storage.store import ChainStore
 
 log = logging.getLogger("agora.api")
@@ -450,6 +451,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     async with s.events.subscribe() as queue:
         await response.prepare(request)
+        mark_streaming(request)  # not a request in progress for the connection cap
         try:
             await response.write(b": agora event stream\n\n")
             last_write = time.monotonic()
