@@ -10,6 +10,7 @@ opaque ``cursor`` and a ``limit`` of at most 100.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -21,6 +22,8 @@ from market.order_state import OrderState
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
 from market.records import ListingStatus
 from node.api_common import SERVICES, Problem
+from node.api_models import CURSOR_PATTERN, EventsQuery
+from node.api_schema import parse_query
 from node.market_events import STREAM_TYPES, StreamFilter
 from node.market_index import (
     MAX_CURSOR_BYTES,
@@ -37,9 +40,9 @@ from storage.store import ChainStore
 
 DEFAULT_LIMIT: Final = 20
 MAX_PARAM_CHARS: Final = 512
+_CURSOR_RE: Final = re.compile(CURSOR_PATTERN.removeprefix("^").removesuffix("$"))
 LISTING_PARAMS: Final = frozenset({"merchant", "q", "min_price", "max_price", "in_stock", "status", "limit", "cursor"})
 ORDER_PARAMS: Final = frozenset({"buyer", "merchant", "arbiter", "state", "listing", "limit", "cursor"})
-EVENT_PARAMS: Final = frozenset({"merchant", "buyer", "order", "types"})
 ANY_STATUS: Final = "any"
 
 
@@ -102,11 +105,10 @@ def _page(params: Mapping[str, str]) -> tuple[int, bytes | None]:
     text = params.get("cursor")
     cursor = None
     if text is not None:
-        try:
-            cursor = bytes.fromhex(text)
-        except ValueError:
-            raise Problem(400, "bad_cursor", "cursor must be the hex next_cursor of a previous page") from None
-        if not cursor or len(cursor) > MAX_CURSOR_BYTES:
+        if _CURSOR_RE.fullmatch(text) is None:  # bytes.fromhex would also take spaces
+            raise Problem(400, "bad_cursor", "cursor must be the hex next_cursor of a previous page")
+        cursor = bytes.fromhex(text)
+        if len(cursor) > MAX_CURSOR_BYTES:
             raise Problem(400, "bad_cursor", "cursor must be the hex next_cursor of a previous page")
     return (DEFAULT_LIMIT if limit is None else limit), cursor
 
@@ -168,21 +170,21 @@ def order_query(query: Any) -> OrderQuery:
 
 
 def stream_filter(query: Any) -> StreamFilter:
-    """The live-stream filter the query string asks for (``types`` comma-separated), or Problem."""
-    params = single_params(query, EVENT_PARAMS)
+    """The live-stream filter the query string asks for (``types`` comma-separated), or Problem
+    (the checks are node/api_models.py's EventsQuery, which also documents them)."""
+    params = parse_query(EventsQuery, query)
     types = STREAM_TYPES
-    if "types" in params:
-        names = frozenset(t.strip() for t in params["types"].split(",") if t.strip())
-        unknown = names - STREAM_TYPES
-        if not names or unknown:
+    if params.types is not None:
+        names = frozenset(t.strip() for t in params.types.split(",") if t.strip())
+        if not names or names - STREAM_TYPES:
             raise Problem(400, "bad_types", f"types must be a comma-separated subset of {sorted(STREAM_TYPES)}")
         types = names
-    order = params.get("order")
+    given = {k: v for k, v in params.model_dump().items() if isinstance(v, str)}
     return StreamFilter(
         types=types,
-        merchant=account_param(params, "merchant"),
-        buyer=account_param(params, "buyer"),
-        order_id=None if order is None else id_text(order, "order"),
+        merchant=account_param(given, "merchant"),
+        buyer=account_param(given, "buyer"),
+        order_id=None if params.order is None else id_text(params.order, "order"),
     )
 
 

@@ -1,0 +1,123 @@
+"""The typed shapes of the core client API (node/api.py): formats, bodies, queries, answers.
+
+Every model here is both the check a handler applies (``parse_body`` / ``parse_query`` in
+node/api_schema.py) and the schema ``/api/v1/openapi.json`` shows. The string formats carry
+what JSON Schema cannot say (a bech32m checksum, a decodable signed transaction) in their
+``format`` name, next to a pattern that says all it can.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from chain.tx import MAX_TX_BYTES
+from node.api_schema import BodyModel, QueryModel
+from node.market_events import STREAM_TYPES
+
+MAX_BATCH: Final = 1000
+"""Transactions one batch may carry."""
+
+ADDRESS_PATTERN: Final = r"^(agora1[02-9ac-hj-np-z]{58}|AGORA1[02-9AC-HJ-NP-Z]{58}|[0-9a-fA-F]{64})$"
+"""An ``agora1...`` bech32m address (one case throughout) or a 64-hex-digit public key."""
+HEX32_PATTERN: Final = r"^[0-9a-fA-F]{64}$"
+TX_HEX_PATTERN: Final = r"^([0-9a-fA-F]{2})+$"
+CURSOR_PATTERN: Final = r"^([0-9a-fA-F]{2}){1,256}$"
+
+Address = Annotated[
+    str,
+    Field(
+        pattern=ADDRESS_PATTERN,
+        json_schema_extra={"format": "agora-address", "x-reason": "bad_address"},
+        description="agora1... address (bech32m, checksum checked) or 64-hex public key",
+    ),
+]
+ADDRESS_SCHEMA: Final[dict[str, Any]] = TypeAdapter(Address).json_schema()
+"""The JSON Schema of an account parameter, for operations still written by hand."""
+Hex32 = Annotated[str, Field(pattern=HEX32_PATTERN, description="32 bytes as 64 hex digits")]
+TxHex = Annotated[
+    str,
+    Field(
+        pattern=TX_HEX_PATTERN,
+        json_schema_extra={"format": "agora-signed-tx", "x-reason": "bad_hex"},
+        description=f"hex of a canonical signed transaction (at most {MAX_TX_BYTES} bytes, else 413 tx_too_large)",
+    ),
+]
+
+
+class SubmitTx(BodyModel):
+    """``POST /api/v1/txs``."""
+
+    tx: TxHex
+
+
+class SubmitBatch(BodyModel):
+    """``POST /api/v1/txs/batch``: each item is checked on its own (a bad one gets its own result)."""
+
+    txs: list[str] = Field(
+        max_length=MAX_BATCH,
+        description=f"at most {MAX_BATCH} strings, each the hex of a signed transaction; a string that is not "
+        "gets its own refusal (bad_hex, tx_too_large, decode_error) in results",
+    )
+
+
+class Submitted(BaseModel):
+    """The answer to an accepted transaction."""
+
+    hash: Hex32
+    status: Literal["pending"]
+
+
+class BatchResult(BaseModel):
+    """One transaction of a batch: accepted, or refused with a stable reason."""
+
+    hash: Hex32 | None
+    accepted: bool
+    reason: str | None
+    detail: str | None
+
+
+class BatchResults(BaseModel):
+    """The answer to a batch, one result per item in order."""
+
+    results: list[BatchResult]
+    resubmit: list[int] = Field(
+        description="indices refused for load (mempool_full, overloaded, earlier_nonce_refused): send them "
+        "again, in this order, after retry_after seconds"
+    )
+    retry_after: int | None = Field(description="seconds; null when resubmit is empty")
+
+
+_NAMES: Final = "|".join(sorted(STREAM_TYPES))
+
+
+class EventsQuery(QueryModel):
+    """``GET /api/v1/events``: which events the stream sends (all given filters must hold)."""
+
+    types: str | None = Field(
+        None,
+        max_length=512,
+        pattern=rf"^\s*({_NAMES})\s*(,\s*({_NAMES})\s*)*$",
+        description="comma-separated event names (block, order, listing, review, ...); default: all",
+        json_schema_extra={"x-reason": "bad_types"},
+    )
+    merchant: Address | None = Field(None, description="only events of this merchant")
+    buyer: Address | None = Field(None, description="only events of this buyer")
+    order: Hex32 | None = Field(None, description="only events of this order", json_schema_extra={"x-reason": "bad_id"})
+
+
+STREAM_EVENT: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["event", "id", "data"],
+    "properties": {
+        "event": {"type": "string", "description": "block, then the block's market and provenance events"},
+        "id": {"type": "string", "pattern": r"^[0-9]+-[0-9]+$", "description": "<height>-<index in the block>"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "the event as one line of JSON: a Block (event block) or an Event",
+        },
+    },
+}
+"""One server-sent event of ``/api/v1/events`` as parsed from the stream (schema per event)."""
