@@ -302,7 +302,7 @@ async def post_tx(request: web.Request) -> web.Response:
         if p.status != 429:
             raise
         return _too_many(p.reason, p.detail, _retry_after(s))
-    return web.json_response({"hash": tx.hash.hex(), "status": "pending"}, status=202)
+    return web.json_response(Submitted(hash=tx.hash.hex(), status="pending").model_dump(), status=202)
 
 
 async def post_txs_batch(request: web.Request) -> web.Response:
@@ -364,9 +364,10 @@ async def post_txs_batch(request: web.Request) -> web.Response:
             s.metrics.txs_rejected.labels(r["reason"]).inc()
     s.metrics.txs_admitted.inc(sum(1 for r in results if r is not None and r["accepted"]))
     resubmit = [i for i, r in enumerate(results) if r is not None and r["reason"] in RETRYABLE_REASONS]
-    response = web.json_response(
+    answer = BatchResults.model_validate(
         {"results": results, "resubmit": resubmit, "retry_after": retry_after if resubmit else None}
-    )
+    )  # the documented shape, checked
+    response = web.json_response(answer.model_dump())
     if resubmit:
         response.headers["Retry-After"] = str(retry_after)
     return response

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from chain.tx import MAX_TX_BYTES
 from node.api_schema import BodyModel, QueryModel
 from node.market_events import STREAM_TYPES
+from node.market_index import MAX_QUERY_WORDS
 
 MAX_BATCH: Final = 1000
 """Transactions one batch may carry."""
@@ -24,6 +25,9 @@ ADDRESS_PATTERN: Final = r"^(agora1[02-9ac-hj-np-z]{58}|AGORA1[02-9AC-HJ-NP-Z]{5
 HEX32_PATTERN: Final = r"^[0-9a-fA-F]{64}$"
 TX_HEX_PATTERN: Final = r"^([0-9a-fA-F]{2})+$"
 CURSOR_PATTERN: Final = r"^([0-9a-fA-F]{2}){1,256}$"
+"""A page cursor: the hex ``next_cursor`` of a previous page (the server checks it with this too)."""
+Q_PATTERN: Final = rf"^\W*\w+(\W+\w+){{0,{MAX_QUERY_WORDS - 1}}}\W*$"
+"""A listing search: 1 to 8 words, as ``query_words`` (node/market_index.py) splits them."""
 
 Address = Annotated[
     str,

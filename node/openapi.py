@@ -12,7 +12,7 @@ import copy
 from collections.abc import Iterable
 from typing import Any, Final
 
-from node.api_models import ADDRESS_SCHEMA, CURSOR_PATTERN
+from node.api_models import ADDRESS_SCHEMA, CURSOR_PATTERN, Q_PATTERN
 from node.api_schema import Operation, document_paths
 from node.provenance_openapi import PROVENANCE_PATHS, PROVENANCE_SCHEMAS
 
@@ -475,7 +475,7 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
                 _query("merchant", _ADDRESS, "only this merchant's listings"),
                 _query(
                     "q",
-                    {"type": "string", "maxLength": 512, "pattern": r"^\W*\w+(\W+\w+){0,7}\W*$"},
+                    {"type": "string", "maxLength": 512, "pattern": Q_PATTERN},
                     "1 to 8 whole words (letters, digits, _; case-insensitive), all in the title or description",
                 ),
                 _query("min_price", _HEIGHT_Q, "lowest unit price (minor units)"),
