@@ -37,7 +37,7 @@ from node.audit_api import AUDIT_ROUTES, add_audit_state, block_extras, block_fl
 from node.events import CommittedBlock
 from node.extensions import ApiExtension, apply_extensions
 from node.fund_api import FUND_ROUTES
-from node.market_api import MARKET_ROUTES, single_params, stream_filter
+from node.market_api import MARKET_OPERATIONS, MARKET_ROUTES, single_params, stream_filter
 from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
@@ -562,7 +562,7 @@ CORE_OPERATIONS: Final = (
 )
 """The core operations described by typed models (node/api_models.py)."""
 
-OPERATIONS: Final = (*CORE_OPERATIONS,)
+OPERATIONS: Final = (*CORE_OPERATIONS, *MARKET_OPERATIONS)
 """Every area's registered operations: routed below and documented in /api/v1/openapi.json."""
 
 ROUTES: Final = (

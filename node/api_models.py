@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, TypeAdapter, WithJsonSchema
 
+from chain.encoding import U64_MAX
 from chain.tx import MAX_TX_BYTES
+from market.order_state import OrderState
 from node.api_schema import BodyModel, QueryModel
 from node.market_events import STREAM_TYPES
-from node.market_index import MAX_QUERY_WORDS
+from node.market_index import MAX_LIMIT, MAX_QUERY_WORDS
 
 MAX_BATCH: Final = 1000
+DEFAULT_LIMIT: Final = 20
+"""Items per page when a query does not say."""
 """Transactions one batch may carry."""
 
 ADDRESS_PATTERN: Final = r"^(agora1[02-9ac-hj-np-z]{58}|AGORA1[02-9AC-HJ-NP-Z]{58}|[0-9a-fA-F]{64})$"
@@ -125,3 +129,98 @@ STREAM_EVENT: Final[dict[str, Any]] = {
     },
 }
 """One server-sent event of ``/api/v1/events`` as parsed from the stream (schema per event)."""
+
+
+def _ascii_uint(text: str) -> int:
+    """ASCII decimal digits of an integer in 0..2^64-1 (no sign, space, '_' or other digits)."""
+    if not text.isascii() or not text.isdigit() or len(text) > 20 or int(text) > U64_MAX:
+        raise ValueError(f"must be an integer in 0..{U64_MAX}")
+    return int(text)
+
+
+def _bool_text(text: str) -> bool:
+    """``true``/``false`` (any case) or ``1``/``0``."""
+    lowered = text.lower()
+    if lowered not in ("true", "false", "1", "0"):
+        raise ValueError("must be true or false")
+    return lowered in ("true", "1")
+
+
+def _page_limit(value: int) -> int:
+    if not 1 <= value <= MAX_LIMIT:
+        raise ValueError(f"must be an integer in 1..{MAX_LIMIT}")
+    return value
+
+
+def _digits(value: object) -> object:
+    return _ascii_uint(value) if isinstance(value, str) else value
+
+
+UintPrice = Annotated[
+    int,
+    BeforeValidator(_digits),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": U64_MAX}),
+]
+"""A query integer in 0..2^64-1, documented as an integer and read from ASCII digits only."""
+PageLimit = Annotated[
+    int,
+    BeforeValidator(_digits),
+    AfterValidator(_page_limit),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+]
+BoolParam = Annotated[
+    bool,
+    BeforeValidator(lambda v: _bool_text(v) if isinstance(v, str) else v),
+    WithJsonSchema({"type": "boolean"}),
+]
+Cursor = Annotated[
+    str,
+    Field(
+        pattern=CURSOR_PATTERN,
+        description="the next_cursor of the previous page (hex)",
+        json_schema_extra={"x-reason": "bad_cursor"},
+    ),
+]
+
+
+class ListingsQuery(QueryModel):
+    """``GET /api/v1/listings``: every given filter must hold."""
+
+    merchant: Address | None = Field(None, description="only this merchant's listings")
+    q: str | None = Field(
+        None,
+        max_length=512,
+        pattern=Q_PATTERN,
+        description="1 to 8 whole words (letters, digits, _; case-insensitive), all in the title or description",
+        json_schema_extra={"x-reason": "bad_query"},
+    )
+    min_price: UintPrice | None = Field(
+        None, description="lowest unit price (minor units)", json_schema_extra={"x-reason": "bad_price"}
+    )
+    max_price: UintPrice | None = Field(
+        None, description="highest unit price (minor units)", json_schema_extra={"x-reason": "bad_price"}
+    )
+    in_stock: BoolParam = Field(
+        False, description="only listings with stock", json_schema_extra={"x-reason": "bad_bool"}
+    )
+    status: Literal["any", "active", "paused", "delisted"] = Field(
+        "any", description="only listings in this status", json_schema_extra={"x-reason": "bad_status"}
+    )
+    limit: PageLimit = Field(DEFAULT_LIMIT, description="items per page", json_schema_extra={"x-reason": "bad_limit"})
+    cursor: Cursor | None = Field(None, description="the next_cursor of the previous page (hex)")
+
+
+class OrdersQuery(QueryModel):
+    """``GET /api/v1/orders``: every given filter must hold."""
+
+    buyer: Address | None = Field(None, description="only this buyer's orders")
+    merchant: Address | None = Field(None, description="only orders to this merchant")
+    arbiter: Address | None = Field(None, description="only orders naming this arbiter")
+    state: OrderState | None = Field(
+        None, description="only orders in this state", json_schema_extra={"x-reason": "bad_state"}
+    )
+    listing: Hex32 | None = Field(
+        None, description="only orders of this listing", json_schema_extra={"x-reason": "bad_id"}
+    )
+    limit: PageLimit = Field(DEFAULT_LIMIT, description="items per page", json_schema_extra={"x-reason": "bad_limit"})
+    cursor: Cursor | None = Field(None, description="the next_cursor of the previous page (hex)")

@@ -40,6 +40,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
 REF_TEMPLATE: Final = "#/components/schemas/{model}"
 PROBLEM_REF: Final = {"$ref": "#/components/schemas/Problem"}
+MAX_PARAM_CHARS: Final = 512
+"""The longest query parameter value any operation reads."""
 
 
 class QueryModel(BaseModel):
@@ -96,12 +98,10 @@ def query_params(model: type[QueryModel]) -> list[dict[str, Any]]:
     """The OpenAPI query parameters of a query model, one per field (none required unless the
     field is), each with the field's schema and description."""
     schema, defs = _schema_of(model, "validation")
-    if defs:
-        raise TypeError(f"{model.__name__}: query fields must be plain strings, integers or booleans")
     required = set(schema.get("required", ()))
     params = []
     for name, prop in schema.get("properties", {}).items():
-        prop = dict(prop)
+        prop = _inline(prop, defs)
         description = prop.pop("description", "")
         prop.pop("title", None)
         prop.pop("x-reason", None)
@@ -113,6 +113,18 @@ def query_params(model: type[QueryModel]) -> list[dict[str, Any]]:
             {"name": name, "in": "query", "required": name in required, "schema": prop, "description": description}
         )
     return params
+
+
+def _inline(schema: dict[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema`` with each ``$ref`` to one of ``defs`` (an enum, say) replaced by its definition."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        target = dict(defs[ref.rsplit("/", 1)[1]])
+        target.pop("title", None)
+        return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [_inline(dict(o), defs) for o in schema["anyOf"]]}
+    return dict(schema)
 
 
 def json_body(model: type[BodyModel], description: str = "") -> dict[str, Any]:
@@ -132,7 +144,17 @@ def json_answer(model: type[BaseModel], description: str) -> dict[str, Any]:
     }
 
 
-_VALUE_ERRORS: Final = frozenset({"string_pattern_mismatch", "string_too_short", "string_too_long", "too_long"})
+_VALUE_ERRORS: Final = frozenset(
+    {
+        "string_pattern_mismatch",
+        "string_too_short",
+        "string_too_long",
+        "too_long",
+        "value_error",
+        "enum",
+        "literal_error",
+    }
+)
 """Errors of a value of the right type (its field's ``x-reason`` applies); others are the default."""
 
 
@@ -147,6 +169,15 @@ def _field_reasons(model: type[BaseModel]) -> dict[str, str]:
                 reasons[name] = candidate["x-reason"]
                 break
     return reasons
+
+
+def json_ref(schema: str, description: str) -> dict[str, Any]:
+    """An OpenAPI JSON response whose body is the component schema named ``schema`` (one still
+    written by hand)."""
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=schema)}}},
+    }
 
 
 def _reason(model: type[BaseModel], error: Mapping[str, Any], default: str) -> str:
@@ -165,13 +196,16 @@ def _detail(error: Mapping[str, Any]) -> str:
 def parse_query(model: type[M], query: MultiMapping[str]) -> M:
     """``query`` (a request's multidict) validated by ``model``; Problem 400 otherwise.
 
-    A repeated parameter is ``repeated_parameter``, an unknown one ``unknown_parameter``, a
-    value that does not fit its field that field's ``x-reason`` (default ``bad_parameter``).
+    A repeated parameter is ``repeated_parameter``, an unknown one ``unknown_parameter``, one
+    over MAX_PARAM_CHARS ``bad_parameter``, a value that does not fit its field that field's
+    ``x-reason`` (default ``bad_parameter``).
     """
     values: dict[str, str] = {}
     for name in query:
         if len(query.getall(name)) > 1:
             raise Problem(400, "repeated_parameter", f"parameter {name[:40]!r} given more than once")
+        if len(query[name]) > MAX_PARAM_CHARS:
+            raise Problem(400, "bad_parameter", f"parameter {name[:40]!r} is longer than {MAX_PARAM_CHARS} characters")
         values[name] = query[name]
     try:
         return model.model_validate(values)

@@ -12,7 +12,7 @@ import copy
 from collections.abc import Iterable
 from typing import Any, Final
 
-from node.api_models import ADDRESS_SCHEMA, CURSOR_PATTERN, Q_PATTERN
+from node.api_models import ADDRESS_SCHEMA, CURSOR_PATTERN
 from node.api_schema import Operation, document_paths
 from node.provenance_openapi import PROVENANCE_PATHS, PROVENANCE_SCHEMAS
 
@@ -468,29 +468,6 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
 }
 
 _MARKET_PATHS: Final[dict[str, Any]] = {
-    "/api/v1/listings": {
-        "get": {
-            "summary": "Listings by merchant, words, price range, stock and status; paginated in a stable order",
-            "parameters": [
-                _query("merchant", _ADDRESS, "only this merchant's listings"),
-                _query(
-                    "q",
-                    {"type": "string", "maxLength": 512, "pattern": Q_PATTERN},
-                    "1 to 8 whole words (letters, digits, _; case-insensitive), all in the title or description",
-                ),
-                _query("min_price", _HEIGHT_Q, "lowest unit price (minor units)"),
-                _query("max_price", _HEIGHT_Q, "highest unit price (minor units)"),
-                _query("in_stock", {"type": "boolean", "default": False}, "only listings with stock"),
-                _query(
-                    "status",
-                    {"enum": ["any", "active", "paused", "delisted"], "default": "any"},
-                    "only listings in this status",
-                ),
-                *_PAGE_PARAMS,
-            ],
-            "responses": {"200": _json("ListingPage", "one page of listings"), "400": _BAD_QUERY},
-        },
-    },
     "/api/v1/listings/{id}": {
         "get": {
             "summary": "A listing",
@@ -504,20 +481,6 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
                 "404": _problem("no such listing, or the height is above the head"),
                 **_VIEW_ERRORS,
             },
-        },
-    },
-    "/api/v1/orders": {
-        "get": {
-            "summary": "Orders by buyer, merchant, arbiter and state; paginated, oldest first",
-            "parameters": [
-                _query("buyer", _ADDRESS, "only this buyer's orders"),
-                _query("merchant", _ADDRESS, "only orders to this merchant"),
-                _query("arbiter", _ADDRESS, "only orders naming this arbiter"),
-                _query("state", {"enum": _ORDER_STATES}, "only orders in this state"),
-                _query("listing", _HEX_ID, "only orders of this listing"),
-                *_PAGE_PARAMS,
-            ],
-            "responses": {"200": _json("OrderPage", "one page of orders"), "400": _BAD_QUERY},
         },
     },
     "/api/v1/orders/{id}": {
