@@ -37,7 +37,7 @@ from node.audit_api import AUDIT_ROUTES, add_audit_state, block_extras, block_fl
 from node.events import CommittedBlock
 from node.extensions import ApiExtension, apply_extensions
 from node.fund_api import FUND_ROUTES
-from node.market_api import MARKET_OPERATIONS, MARKET_ROUTES, single_params, stream_filter
+from node.market_api import MARKET_OPERATIONS, MARKET_ROUTES, stream_filter
 from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
@@ -45,7 +45,7 @@ from node.proof_api import PROOF_ROUTES
 from node.provenance_api import PROVENANCE_ROUTES
 from node.render import block_json, receipt_json, to_json_value, tx_json
 from node.sigverify import verify_many
-from node.view_proofs import VIEW_PARAMS, ViewRequest, reader_for, view_answer, view_request
+from node.view_proofs import ViewRequest, reader_for, view_answer, view_request
 from p2p.edge import mark_streaming
 from storage.store import ChainStore
 
@@ -174,7 +174,7 @@ async def get_account(request: web.Request) -> web.Response:
     every balance and the nonce beside the value (node/view_proofs.py).
     """
     s = request.app[SERVICES]
-    view = view_request(s.store, single_params(request.query, VIEW_PARAMS))
+    view = view_request(s.store, request.query)
     text = request.match_info["address"]
     try:
         account = parse_account(text)

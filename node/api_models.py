@@ -224,3 +224,20 @@ class OrdersQuery(QueryModel):
     )
     limit: PageLimit = Field(DEFAULT_LIMIT, description="items per page", json_schema_extra={"x-reason": "bad_limit"})
     cursor: Cursor | None = Field(None, description="the next_cursor of the previous page (hex)")
+
+
+class ViewQuery(QueryModel):
+    """A typed view's query (an account, a listing, an order): when to read it, and whether with proofs."""
+
+    height: UintPrice | None = Field(
+        None,
+        description="read the view after this block, from the versioned state (default: the head); 410 once "
+        "pruned, 404 above the head",
+        json_schema_extra={"x-reason": "bad_height"},
+    )
+    prove: BoolParam = Field(
+        False,
+        description="answer {value, height, proofs: [{key, value, proof}], header, commit, state_root}: the view "
+        "beside the proof of every state key it read",
+        json_schema_extra={"x-reason": "bad_bool"},
+    )

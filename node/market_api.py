@@ -31,7 +31,7 @@ from node.market_index import (
     query_words,
 )
 from node.market_render import listing_json, order_json, reputation_json
-from node.view_proofs import VIEW_PARAMS, ViewRequest, reader_for, view_answer, view_request
+from node.view_proofs import ViewRequest, reader_for, view_answer, view_request
 from storage.store import ChainStore
 
 MAX_PARAM_CHARS: Final = 512
@@ -182,7 +182,7 @@ async def get_listings(request: web.Request) -> web.Response:
 async def get_listing_one(request: web.Request) -> web.Response:
     """One listing by id (``?height=H``, ``?prove=true``: node/view_proofs.py)."""
     market = _market(request)
-    view = view_request(market.store, single_params(request.query, VIEW_PARAMS))
+    view = view_request(market.store, request.query)
     listing_id = id_text(request.match_info["id"], "listing id")
     if view.versioned:
         return await asyncio.to_thread(_listing_at, market.store, listing_id, view)
@@ -223,7 +223,7 @@ async def get_orders(request: web.Request) -> web.Response:
 async def get_order_one(request: web.Request) -> web.Response:
     """One order by id, with its full history, escrow and review (``?height``, ``?prove``: node/view_proofs.py)."""
     market = _market(request)
-    view = view_request(market.store, single_params(request.query, VIEW_PARAMS))
+    view = view_request(market.store, request.query)
     order_id = id_text(request.match_info["id"], "order id")
     if view.versioned:
         return await asyncio.to_thread(_order_at, market, order_id, view)

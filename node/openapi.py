@@ -12,8 +12,8 @@ import copy
 from collections.abc import Iterable
 from typing import Any, Final
 
-from node.api_models import ADDRESS_SCHEMA, CURSOR_PATTERN
-from node.api_schema import Operation, document_paths
+from node.api_models import ADDRESS_SCHEMA, ViewQuery
+from node.api_schema import Operation, document_paths, query_params
 from node.provenance_openapi import PROVENANCE_PATHS, PROVENANCE_SCHEMAS
 
 _HEX32: Final = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
@@ -46,21 +46,7 @@ def _path_param(name: str, schema: dict[str, Any], description: str) -> dict[str
 
 
 # typed views read at a past height or answered with their proofs (node/view_proofs.py)
-_VIEW_PARAMS: Final = [
-    _query_param(
-        "height",
-        _HEIGHT_Q,
-        "read the view after this block, from the versioned state (default: the head); 410 once pruned",
-        False,
-    ),
-    _query_param(
-        "prove",
-        {"type": "boolean", "default": False},
-        "answer {value, height, proofs: [{key, value, proof}], header, commit, state_root}: the view beside "
-        "the proof of every state key it read",
-        False,
-    ),
-]
+_VIEW_PARAMS: Final = query_params(ViewQuery)
 
 
 def _view(schema_ref: str, description: str) -> dict[str, Any]:
@@ -315,10 +301,6 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-_PAGE_PARAMS: Final = [
-    _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "items per page"),
-    _query("cursor", {"type": "string", "pattern": CURSOR_PATTERN}, "the next_cursor of the previous page (hex)"),
-]
 _BAD_QUERY: Final = _problem(
     "a bad query parameter: unknown_parameter, repeated_parameter, bad_parameter, bad_address, bad_id, bad_price, "
     "bad_bool, bad_status, bad_state, bad_query, bad_limit, bad_cursor or bad_types"
