@@ -504,18 +504,20 @@ CORE_OPERATIONS: Final = (
             "summary": "Submit a signed transaction to the mempool",
             "requestBody": json_body(SubmitTx),
             "responses": {
-                "202": json_answer(Submitted, "pending"),
+                "202": {
+                    **json_answer(Submitted, "pending"),
+                    "links": {
+                        "GetSubmitted": {
+                            "operationId": "getTx",
+                            "parameters": {"hash": "$response.body#/hash"},
+                            "description": "the submitted transaction, pending or committed",
+                        }
+                    },
+                },
                 **_BAD_BODY,
                 "409": problem("duplicate"),
                 "422": problem("nonce_too_low, nonce_gap, insufficient_funds or fee_too_low"),
                 "429": _AT_CAPACITY,
-            },
-            "links": {
-                "GetSubmitted": {
-                    "operationId": "getTx",
-                    "parameters": {"hash": "$response.body#/hash"},
-                    "description": "the submitted transaction, pending or committed",
-                }
             },
         },
         model_components(SubmitTx, Submitted),

@@ -271,7 +271,15 @@ MARKET_OPERATIONS: Final = (
         {
             "summary": "Listings by merchant, words, price range, stock and status; paginated in a stable order",
             "parameters": query_params(ListingsQuery),
-            "responses": {"200": json_ref("ListingPage", "one page of listings"), "400": _BAD_QUERY},
+            "responses": {
+                "200": {
+                    **json_ref("ListingPage", "one page of listings"),
+                    "links": {
+                        "First": {"operationId": "getListing", "parameters": {"id": "$response.body#/items/0/id"}},
+                    },
+                },
+                "400": _BAD_QUERY,
+            },
         },
     ),
     Operation(
@@ -281,7 +289,15 @@ MARKET_OPERATIONS: Final = (
         {
             "summary": "Orders by buyer, merchant, arbiter and state; paginated, oldest first",
             "parameters": query_params(OrdersQuery),
-            "responses": {"200": json_ref("OrderPage", "one page of orders"), "400": _BAD_QUERY},
+            "responses": {
+                "200": {
+                    **json_ref("OrderPage", "one page of orders"),
+                    "links": {
+                        "First": {"operationId": "getOrder", "parameters": {"id": "$response.body#/items/0/id"}},
+                    },
+                },
+                "400": _BAD_QUERY,
+            },
         },
     ),
 )

@@ -452,6 +452,7 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
 _MARKET_PATHS: Final[dict[str, Any]] = {
     "/api/v1/listings/{id}": {
         "get": {
+            "operationId": "getListing",
             "summary": "A listing",
             "parameters": [
                 _path_param("id", _HEX_ID, "listing id (the hash of the transaction that created it)"),
@@ -467,6 +468,7 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
     },
     "/api/v1/orders/{id}": {
         "get": {
+            "operationId": "getOrder",
             "summary": "An order with its full history, escrow and review",
             "parameters": [
                 _path_param("id", _HEX_ID, "order id (the hash of the transaction that placed it)"),
@@ -508,7 +510,17 @@ _PATHS: Final[dict[str, Any]] = {
         "get": {"summary": "Node and chain status", "responses": {"200": _json("Status", "status")}},
     },
     "/api/v1/head": {
-        "get": {"summary": "The last committed block", "responses": {"200": _json("Head", "head")}},
+        "get": {
+            "summary": "The last committed block",
+            "responses": {
+                "200": {
+                    **_json("Head", "head"),
+                    "links": {
+                        "HeadBlock": {"operationId": "getBlockByHash", "parameters": {"hash": "$response.body#/hash"}}
+                    },
+                }
+            },
+        },
     },
     "/api/v1/accounts/{address}": {
         "get": {
@@ -538,6 +550,7 @@ _PATHS: Final[dict[str, Any]] = {
     },
     "/api/v1/blocks/hash/{hash}": {
         "get": {
+            "operationId": "getBlockByHash",
             "summary": "A block by hash",
             "parameters": [_path_param("hash", _HEX32, "block hash"), *_BLOCK_FLAGS],
             "responses": {
