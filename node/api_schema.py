@@ -9,7 +9,9 @@ are given as pydantic v2 models (:func:`query_params`, :func:`json_body`,
 described by models registers its hand-written operation object the same way
 (``Operation(method, path, handler, {...})``). ``node/api.py`` collects every area's
 operations into its routes and ``node/openapi.py`` builds ``/api/v1/openapi.json`` from the same
-list: a route cannot be served without being documented.
+list, so a registered operation cannot be served undocumented. The routes not yet registered
+this way (plain ``(method, path, handler)`` tuples with hand-written document entries) are held
+to the document by tests/node/test_node_api.py.
 
 Why pydantic v2 and not msgspec: both validate in compiled code (pydantic-core in Rust,
 msgspec in C), and on our bodies both are fast. Measured on the shared 2-core machine (two
