@@ -194,11 +194,21 @@ class ListingsQuery(QueryModel):
         description="1 to 8 whole words (letters, digits, _; case-insensitive), all in the title or description",
         json_schema_extra={"x-reason": "bad_query"},
     )
+    asset: str | None = Field(
+        None,
+        pattern=r"^[A-Z][A-Z0-9]{1,11}$",
+        description="only listings that take this asset (AGR or an issued symbol)",
+        json_schema_extra={"x-reason": "bad_asset"},
+    )
     min_price: UintPrice | None = Field(
-        None, description="lowest unit price (minor units)", json_schema_extra={"x-reason": "bad_price"}
+        None,
+        description="lowest unit price (minor units of `asset`, else of each listing's own)",
+        json_schema_extra={"x-reason": "bad_price"},
     )
     max_price: UintPrice | None = Field(
-        None, description="highest unit price (minor units)", json_schema_extra={"x-reason": "bad_price"}
+        None,
+        description="highest unit price (minor units of `asset`, else of each listing's own)",
+        json_schema_extra={"x-reason": "bad_price"},
     )
     in_stock: BoolParam = Field(
         False, description="only listings with stock", json_schema_extra={"x-reason": "bad_bool"}

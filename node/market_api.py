@@ -16,6 +16,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from chain.address import AddressError, parse_account
+from chain.encoding import DecodeError
+from market.assets.records import read_asset
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
 from market.records import ListingStatus
 from node.api_common import SERVICES, Problem
@@ -102,7 +104,14 @@ def listing_query(query: Any) -> ListingQuery:
             words = query_words(params.q)
         except QueryError as exc:
             raise Problem(400, exc.reason, str(exc)) from None
+    asset = None
+    if params.asset is not None:
+        try:
+            asset = read_asset(params.asset, "asset")
+        except DecodeError as exc:
+            raise Problem(400, "bad_asset", str(exc)) from None
     return ListingQuery(
+        asset=asset,
         merchant=_accounts(params, "merchant")["merchant"],
         words=words,
         min_price=params.min_price,

@@ -214,6 +214,11 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "nonce": _INT,
             "pending_nonce": {"type": ["integer", "null"], "description": "null for a view at a past height"},
             "balances": {"type": "object", "additionalProperties": _INT},
+            "frozen": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "issued assets of the balances that the asset's freeze authority froze (head view only)",
+            },
         },
     },
     "Block": {
@@ -330,7 +335,20 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
             "merchant": {"type": "string"},
             "title": {"type": "string"},
             "description": {"type": "string"},
-            "price": _INT,
+            "price": {**_INT, "description": "unit price in minor units of `asset`"},
+            "asset": {"type": "string", "description": "the asset of `price` and the shipping prices (AGR or issued)"},
+            "prices": {
+                "type": "array",
+                "description": "every asset the listing takes at its fixed price, its own asset first",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "asset": {"type": "string"},
+                        "price": _INT,
+                        "shipping": {"type": "array", "items": _INT, "description": "per shipping option"},
+                    },
+                },
+            },
             "stock": _INT,
             "status": {"enum": ["active", "paused", "delisted"]},
             "shipping": {
@@ -371,6 +389,7 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
             "arbiter_fee_bps": _INT,
             "arbiter_fee": _INT,
             "quantity": _INT,
+            "asset": {"type": "string", "description": "the asset the order is priced, escrowed and paid out in"},
             "unit_price": _INT,
             "shipping_index": _INT,
             "shipping_price": _INT,
@@ -799,7 +818,7 @@ _AUDIT_SCHEMAS: Final[dict[str, Any]] = {
                         "asset": {"type": "string"},
                         "total_supply": _INT,
                         "in_accounts": {**_INT, "description": "every balance, recounted"},
-                        "in_escrow": {**_INT, "description": "every order's escrow, recounted"},
+                        "in_escrow": {**_INT, "description": "the escrow of every order in the asset, recounted"},
                         "escrow_counter": {**_INT, "description": "the maintained escrow total"},
                         "in_offers": {**_INT, "description": "units locked in standing conversion offers, recounted"},
                         "in_funds": {**_INT, "description": "units held by transparent funds, recounted"},

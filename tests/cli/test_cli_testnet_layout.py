@@ -170,3 +170,14 @@ def test_init_in_a_directory_it_cannot_read_or_write_is_one_clear_line(tmp_path:
     finally:
         shut.chmod(0o700)
         locked.chmod(0o700)
+
+
+def test_start_and_stop_are_up_and_down(tmp_path: Path) -> None:
+    path = tmp_path / "net"
+    assert _init(path, "--validators", "2")[0] == 0
+    stopped = run_cli(["testnet", "stop", "--dir", str(path)])
+    assert stopped.exit_code == 0 and "is not running" in stopped.stderr + stopped.stdout, stopped.stderr
+    started = run_cli(["testnet", "start", "--help"])
+    assert started.exit_code == 0 and "Start every node" in started.stdout
+    listed = run_cli(["testnet", "--help"]).stdout
+    assert " up " in listed and " start " not in listed and " stop " not in listed
