@@ -203,8 +203,9 @@ async def test_batch_submission_reports_each_transaction(tmp_path: Path) -> None
             binary = [b"\xc1", b"\x00" * (70 * 1024), txs[1].raw, _bad_signature(r.tx(r.alice, 40))]
             code, body = await r.post("/api/v1/txs/batch", encode(binary), "application/msgpack")
             assert code == 200
-            reasons = ["decode_error", "tx_too_large", "duplicate", "bad_signature"]
-            assert [x["reason"] for x in body["results"]] == reasons
+            got = [x["reason"] for x in body["results"]]
+            assert got[:2] == ["decode_error", "tx_too_large"] and got[3] == "bad_signature"
+            assert got[2] in ("duplicate", "nonce_too_low")  # pending still, or committed meanwhile
             for bad, status, reason in [
                 (encode(binary) + b"\x00", 400, "malformed_body"),  # trailing bytes: not canonical
                 (b"\xdc\x00\x01\xc4\x01\x00", 400, "malformed_body"),  # array16 where fixarray fits
