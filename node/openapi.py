@@ -13,14 +13,12 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from node.api_models import ADDRESS_SCHEMA, ViewQuery
-from node.api_schema import Operation, document_paths, query_params
+from node.api_schema import Operation, document_paths, json_view_answer, query_params
 from node.provenance_openapi import PROVENANCE_PATHS, PROVENANCE_SCHEMAS
 
 _HEX32: Final = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
 _ADDRESS: Final = ADDRESS_SCHEMA
 _INT: Final = {"type": "integer", "minimum": 0}
-_HEIGHT_Q: Final = {"type": "integer", "minimum": 0, "maximum": 2**64 - 1}
-"""A height in a query: ASCII digits of a u64 (above the head: 404)."""
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -49,34 +47,6 @@ def _path_param(name: str, schema: dict[str, Any], description: str) -> dict[str
 _VIEW_PARAMS: Final = query_params(ViewQuery)
 
 
-def _view(schema_ref: str, description: str) -> dict[str, Any]:
-    """A typed view's answer: the view itself, or (prove=true) a ProvedView whose value is it."""
-    view = {"$ref": f"#/components/schemas/{schema_ref}"}
-    proved = {
-        "allOf": [
-            {"$ref": "#/components/schemas/ProvedView"},
-            {"type": "object", "properties": {"value": view}},
-        ]
-    }
-    return {"description": description, "content": {"application/json": {"schema": {"anyOf": [view, proved]}}}}
-
-
-_BLOCK_FLAGS: Final = [
-    _query_param(
-        "receipts",
-        {"type": "boolean", "default": False},
-        "add `receipts` (per transaction, block order) and `block_events` (automatic deadline "
-        "releases and refunds, evidence)",
-        False,
-    ),
-    _query_param(
-        "raw",
-        {"type": "boolean", "default": False},
-        "add `raw_block` (canonical block bytes) and `raw_txs`; with receipts also `raw_receipts` "
-        "and `raw_block_events`, the leaves of `results_root`: enough to replay the chain",
-        False,
-    ),
-]
 _VIEW_ERRORS: Final = {
     "410": {
         "description": "the state at that height was pruned; the detail names the oldest height kept",
@@ -85,41 +55,9 @@ _VIEW_ERRORS: Final = {
 }
 
 
-_MERKLE: Final = {
-    "type": "object",
-    "properties": {"index": _INT, "size": _INT, "path": {"type": "array", "items": _HEX32}},
-}
 _HEX: Final = {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"}
 _SYMBOL: Final = {"type": "string", "pattern": "^[A-Z][A-Z0-9]{1,11}$", "description": "an asset symbol"}
 _SCHEMAS: Final[dict[str, Any]] = {
-    "StateProof": {
-        "type": "object",
-        "properties": {
-            "height": _INT,
-            "key": _HEX,
-            "value": {"oneOf": [_HEX, {"type": "null"}]},
-            "proof": _HEX,
-            "state_root": _HEX32,
-            "header": {"oneOf": [_HEX, {"type": "null"}]},
-            "commit": {"oneOf": [_HEX, {"type": "null"}]},
-        },
-    },
-    "TxProof": {
-        "type": "object",
-        "properties": {
-            "hash": _HEX32,
-            "height": _INT,
-            "index": _INT,
-            "tx": _HEX,
-            "receipt": _HEX,
-            "receipt_json": {"type": "object"},
-            "tx_proof": _MERKLE,
-            "result_proof": _MERKLE,
-            "state_root": _HEX32,
-            "header": _HEX,
-            "commit": _HEX,
-        },
-    },
     "Asset": {
         "type": "object",
         "required": ["symbol", "name", "decimals", "supply", "issuer", "purpose", "created_height"],
@@ -151,19 +89,6 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "expires_ms": _INT,
         },
     },
-    "LightBlock": {
-        "type": "object",
-        "required": ["height", "hash", "light_block"],
-        "properties": {
-            "height": _INT,
-            "hash": _HEX32,
-            "light_block": {
-                **_HEX,
-                "description": "msgpack [header, commit certificate, validator set, next validator set] "
-                "(chain/light_client.py LightBlock)",
-            },
-        },
-    },
     "Problem": {
         "type": "object",
         "required": ["type", "title", "status", "detail", "reason"],
@@ -178,121 +103,6 @@ _SCHEMAS: Final[dict[str, Any]] = {
                 "unsupported_media_type, bad_hex, decode_error, unknown_kind, bad_signature, wrong_chain, "
                 "nonce_too_low, nonce_gap, insufficient_funds, fee_too_low, duplicate, mempool_full, "
                 "not_found, bad_address, bad_height, batch_too_large, tx_too_large, not_ready",
-            },
-        },
-    },
-    "Status": {
-        "type": "object",
-        "properties": {
-            "chain_id": {"type": "string"},
-            "genesis_hash": _HEX32,
-            "node_id": {"type": "string"},
-            "height": _INT,
-            "head_hash": _HEX32,
-            "head_time_ms": _INT,
-            "mempool_size": _INT,
-            "validator": {"type": "boolean"},
-            "min_fee": _INT,
-            "version": {"type": "string"},
-            "round": {"type": "integer", "description": "consensus round at the height being decided"},
-            "step": {"type": "string", "description": "propose, prevote, precommit or decided"},
-            "peers": _INT,
-            "p2p_url": {"type": "string", "description": "where this node's /p2p/ endpoints are ('' without p2p)"},
-            "syncing": {"type": "boolean", "description": "a peer announced a greater height"},
-            "sync_target_height": _INT,
-            "sync_blocks_per_second": {"type": "number"},
-        },
-    },
-    "Head": {
-        "type": "object",
-        "properties": {"height": _INT, "hash": _HEX32, "time_ms": _INT, "state_root": _HEX32},
-    },
-    "Account": {
-        "type": "object",
-        "properties": {
-            "address": {"type": "string"},
-            "nonce": _INT,
-            "pending_nonce": {"type": ["integer", "null"], "description": "null for a view at a past height"},
-            "balances": {"type": "object", "additionalProperties": _INT},
-            "frozen": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "issued assets of the balances that the asset's freeze authority froze (head view only)",
-            },
-        },
-    },
-    "Block": {
-        "type": "object",
-        "properties": {
-            "height": _INT,
-            "hash": _HEX32,
-            "chain_id": {"type": "string"},
-            "time_ms": _INT,
-            "parent_hash": _HEX32,
-            "tx_root": _HEX32,
-            "state_root": _HEX32,
-            "results_root": _HEX32,
-            "proposer": {"type": "string"},
-            "validators_hash": _HEX32,
-            "next_validators_hash": _HEX32,
-            "last_commit_hash": _HEX32,
-            "evidence_hash": _HEX32,
-            "num_txs": _INT,
-            "txs": {"type": "array", "items": _HEX32},
-            "last_commit": {
-                "type": ["object", "null"],
-                "description": "the certificate of the parent block: who precommitted it, at which round",
-                "properties": {
-                    "height": _INT,
-                    "round": _INT,
-                    "signers": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-            "evidence": {
-                "type": "array",
-                "description": "double votes recorded by this block",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "validator": {"type": "string"},
-                        "height": _INT,
-                        "round": _INT,
-                        "type": {"type": "string"},
-                    },
-                },
-            },
-        },
-    },
-    "Event": {
-        "type": "object",
-        "properties": {"type": {"type": "string"}, "attrs": {"type": "object"}},
-    },
-    "TxRecord": {
-        "type": "object",
-        "properties": {
-            "hash": _HEX32,
-            "status": {"enum": ["pending", "committed"]},
-            "height": {"type": ["integer", "null"]},
-            "index": {"type": ["integer", "null"]},
-            "tx": {
-                "type": "object",
-                "properties": {
-                    "chain_id": {"type": "string"},
-                    "sender": {"type": "string"},
-                    "nonce": _INT,
-                    "fee": _INT,
-                    "kind": {"type": "string"},
-                    "body": {"type": "object", "description": "the kind's fields; accounts as addresses, bytes as hex"},
-                },
-            },
-            "receipt": {
-                "type": ["object", "null"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "fee": _INT,
-                    "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
-                },
             },
         },
     },
@@ -478,7 +288,7 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
                 *_VIEW_PARAMS,
             ],
             "responses": {
-                "200": _view("Listing", "the listing; with prove=true, the listing beside its proofs"),
+                "200": json_view_answer("Listing", "the listing; with prove=true, the listing beside its proofs"),
                 "400": _problem("bad id (bad_id), bad height or prove"),
                 "404": _problem("no such listing, or the height is above the head"),
                 **_VIEW_ERRORS,
@@ -494,7 +304,7 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
                 *_VIEW_PARAMS,
             ],
             "responses": {
-                "200": _view("Order", "the order; with prove=true, the order beside its proofs"),
+                "200": json_view_answer("Order", "the order; with prove=true, the order beside its proofs"),
                 "400": _problem("bad id (bad_id), bad height or prove"),
                 "404": _problem("no such order, or the height is above the head"),
                 **_VIEW_ERRORS,
@@ -510,125 +320,8 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
     },
 }
 
-_AT_CAPACITY: Final = {
-    **_problem(
-        "the node is at capacity (mempool_full or overloaded), answered before the body is read; "
-        "send the same transactions again after Retry-After seconds"
-    ),
-    "headers": {"Retry-After": {"description": "seconds to wait (1-10)", "schema": {"type": "integer"}}},
-}
-
-_BAD_BODY: Final = {
-    "400": _problem("malformed JSON or body, bad hex, decode error, unknown kind, bad signature or wrong chain"),
-    "413": _problem("body or transaction too large"),
-    "415": _problem("content type is not application/json"),
-}
 
 _PATHS: Final[dict[str, Any]] = {
-    "/api/v1/status": {
-        "get": {"summary": "Node and chain status", "responses": {"200": _json("Status", "status")}},
-    },
-    "/api/v1/head": {
-        "get": {
-            "summary": "The last committed block",
-            "responses": {
-                "200": {
-                    **_json("Head", "head"),
-                    "links": {
-                        "HeadBlock": {"operationId": "getBlockByHash", "parameters": {"hash": "$response.body#/hash"}}
-                    },
-                }
-            },
-        },
-    },
-    "/api/v1/accounts/{address}": {
-        "get": {
-            "summary": "An account's balances and nonces",
-            "parameters": [_path_param("address", _ADDRESS, "the account"), *_VIEW_PARAMS],
-            "responses": {
-                "200": _view("Account", "the account; with prove=true, the account beside its proofs"),
-                "400": _problem("not an address (bad_address), bad height or prove"),
-                "404": _problem("the account has no state (not_found), or the height is above the head"),
-                **_VIEW_ERRORS,
-            },
-        },
-    },
-    "/api/v1/blocks/{height}": {
-        "get": {
-            "summary": "A block by height",
-            "parameters": [
-                _path_param("height", {"type": "integer", "minimum": 1}, "block height"),
-                *_BLOCK_FLAGS,
-            ],
-            "responses": {
-                "200": _json("Block", "the block"),
-                "400": _problem("bad height"),
-                "404": _problem("no such block"),
-            },
-        },
-    },
-    "/api/v1/blocks/hash/{hash}": {
-        "get": {
-            "operationId": "getBlockByHash",
-            "summary": "A block by hash",
-            "parameters": [_path_param("hash", _HEX32, "block hash"), *_BLOCK_FLAGS],
-            "responses": {
-                "200": _json("Block", "the block"),
-                "400": _problem("bad hex"),
-                "404": _problem("no such block"),
-            },
-        },
-    },
-    "/api/v1/txs/{hash}": {
-        "get": {
-            "operationId": "getTx",
-            "summary": "A transaction (pending or committed) with its receipt",
-            "parameters": [_path_param("hash", _HEX32, "transaction hash")],
-            "responses": {
-                "200": _json("TxRecord", "the transaction"),
-                "400": _problem("bad hex"),
-                "404": _problem("unknown transaction"),
-            },
-        },
-    },
-    "/api/v1/proofs/state": {
-        "get": {
-            "summary": "A state value (or its absence) at a height, with its proof against that header's state root",
-            "parameters": [
-                {
-                    "name": "key",
-                    "in": "query",
-                    "required": True,
-                    "schema": {"type": "string", "pattern": "^([0-9a-fA-F]{2}){1,1024}$"},
-                    "description": "the state key, hex",
-                },
-                {
-                    "name": "height",
-                    "in": "query",
-                    "required": False,
-                    "schema": _INT,
-                    "description": "default: the head",
-                },
-            ],
-            "responses": {
-                "200": _json("StateProof", "the value, the proof, the header and its certificate"),
-                "400": _problem("bad key or height"),
-                "404": _problem("height above the head"),
-                "410": _problem("the state at that height was pruned; the detail names the oldest height kept"),
-            },
-        },
-    },
-    "/api/v1/proofs/tx/{hash}": {
-        "get": {
-            "summary": "A committed transaction with its receipt, both Merkle paths, the header and its certificate",
-            "parameters": [_path_param("hash", _HEX32, "transaction hash")],
-            "responses": {
-                "200": _json("TxProof", "the proof"),
-                "400": _problem("bad hex"),
-                "404": _problem("not committed"),
-            },
-        },
-    },
     "/api/v1/assets": {
         "get": {
             "summary": "Issued assets in symbol order, with their supply",
@@ -733,18 +426,6 @@ _PATHS: Final[dict[str, Any]] = {
             },
         },
     },
-    "/api/v1/light/{height}": {
-        "get": {
-            "summary": "A light block: the header at a height, its commit certificate, and the validator sets "
-            "it names (the one that certified it and the next one)",
-            "parameters": [_path_param("height", {**_HEIGHT_Q, "minimum": 1}, "block height (1 or more)")],
-            "responses": {
-                "200": _json("LightBlock", "the light block"),
-                "400": _problem("bad height"),
-                "404": _problem("no certified header at that height"),
-            },
-        },
-    },
     "/api/v1/openapi.json": {
         "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1 document"}}},
     },
@@ -793,66 +474,6 @@ _AUDIT_SCHEMAS: Final[dict[str, Any]] = {
             "commit": {"oneOf": [_HEX, {"type": "null"}]},
         },
     },
-    "Genesis": {
-        "type": "object",
-        "description": "the genesis document (the JSON `agora node init --genesis` takes); its hash is in "
-        "the X-Agora-Genesis-Hash header and in /status",
-        "properties": {
-            "chain_id": {"type": "string"},
-            "genesis_time_ms": _INT,
-            "params": {"type": "object"},
-            "validators": {"type": "array", "items": {"type": "object"}},
-            "balances": {"type": "array", "items": {"type": "object"}},
-        },
-    },
-    "Supply": {
-        "type": "object",
-        "properties": {
-            "height": _INT,
-            "identity": {"type": "string"},
-            "assets": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "asset": {"type": "string"},
-                        "total_supply": _INT,
-                        "in_accounts": {**_INT, "description": "every balance, recounted"},
-                        "in_escrow": {**_INT, "description": "the escrow of every order in the asset, recounted"},
-                        "escrow_counter": {**_INT, "description": "the maintained escrow total"},
-                        "in_offers": {**_INT, "description": "units locked in standing conversion offers, recounted"},
-                        "in_funds": {**_INT, "description": "units held by transparent funds, recounted"},
-                        "fees_paid": {**_INT, "description": "fees ever paid; credited to proposers (in accounts)"},
-                        "fees_burned": _INT,
-                        "accounts": _INT,
-                        "balanced": {
-                            "type": "boolean",
-                            "description": "total_supply = in_accounts + in_escrow + in_offers + in_funds, and every "
-                            "maintained counter equals its recount",
-                        },
-                    },
-                },
-            },
-        },
-    },
-    "AccountPage": {
-        "type": "object",
-        "properties": {
-            "height": _INT,
-            "items": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "address": {"type": "string"},
-                        "balances": {"type": "object", "additionalProperties": _INT},
-                        "nonce": _INT,
-                    },
-                },
-            },
-            "next_cursor": {"type": ["string", "null"]},
-        },
-    },
     "TxLookup": {
         "type": "object",
         "properties": {
@@ -875,37 +496,6 @@ _AUDIT_SCHEMAS: Final[dict[str, Any]] = {
 }
 
 _AUDIT_PATHS: Final[dict[str, Any]] = {
-    "/api/v1/genesis": {
-        "get": {
-            "summary": "The genesis document this node runs",
-            "responses": {"200": _json("Genesis", "the document"), "400": _problem("unknown parameter")},
-        },
-    },
-    "/api/v1/supply": {
-        "get": {
-            "summary": "Per asset: total supply, amount in accounts, in escrow and fees paid, recounted from "
-            "the state at the head (total_supply = in_accounts + in_escrow + in_offers + in_funds)",
-            "responses": {"200": _json("Supply", "the totals"), "400": _problem("unknown parameter")},
-        },
-    },
-    "/api/v1/accounts": {
-        "get": {
-            "summary": "Every account holding a balance, ordered by public key, paginated",
-            "parameters": [
-                _query_param(
-                    "limit",
-                    {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-                    "accounts per page",
-                    False,
-                ),
-                _query_param("cursor", _HEX32, "the next_cursor of the previous page", False),
-            ],
-            "responses": {
-                "200": _json("AccountPage", "one page"),
-                "400": _problem("bad limit or cursor (bad_limit, bad_cursor, unknown_parameter)"),
-            },
-        },
-    },
     "/api/v1/txs/lookup": {
         "post": {
             "summary": "Up to 1,000 transactions at once: committed (with receipt), pending or unknown",
