@@ -33,7 +33,9 @@ from node.api_models import (
     EventsQuery,
     HashPath,
     Head,
+    Health,
     HeightPath,
+    Ready,
     Status,
     SubmitBatch,
     Submitted,
@@ -56,7 +58,7 @@ from node.api_schema import (
     routes_of,
 )
 from node.asset_api import ASSET_ROUTES
-from node.audit_api import AUDIT_OPERATIONS, AUDIT_ROUTES, add_audit_state, block_extras
+from node.audit_api import AUDIT_OPERATIONS, add_audit_state, block_extras
 from node.events import CommittedBlock
 from node.extensions import ApiExtension, apply_extensions
 from node.fund_api import FUND_ROUTES
@@ -441,7 +443,7 @@ async def get_openapi(request: web.Request) -> web.Response:
 
 async def get_healthz(request: web.Request) -> web.Response:
     """Liveness: the process answers."""
-    return web.json_response({"status": "ok"})
+    return web.json_response(Health(status="ok").model_dump())
 
 
 async def get_readyz(request: web.Request) -> web.Response:
@@ -449,7 +451,7 @@ async def get_readyz(request: web.Request) -> web.Response:
     s = request.app[SERVICES]
     if not s.ready or s.stopping.is_set():
         raise Problem(503, "not_ready", "the node is starting or stopping")
-    return web.json_response({"status": "ready", "height": s.store.height})
+    return web.json_response(Ready(status="ready", height=s.store.height).model_dump())
 
 
 async def get_metrics(request: web.Request) -> web.Response:
@@ -683,20 +685,64 @@ CORE_OPERATIONS: Final = (
 )
 """The core operations described by typed models (node/api_models.py)."""
 
-OPERATIONS: Final = (*CORE_OPERATIONS, *MARKET_OPERATIONS, *PROOF_OPERATIONS, *AUDIT_OPERATIONS)
+NODE_OPERATIONS: Final = (
+    Operation(
+        "GET",
+        "/api/v1/openapi.json",
+        get_openapi,
+        {
+            "summary": "This document",
+            "responses": {
+                "200": {
+                    "description": "OpenAPI 3.1 document",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        },
+    ),
+    Operation(
+        "GET",
+        "/healthz",
+        get_healthz,
+        {"summary": "Liveness", "responses": {"200": json_answer(Health, "the process answers")}},
+        model_components(Health),
+    ),
+    Operation(
+        "GET",
+        "/readyz",
+        get_readyz,
+        {
+            "summary": "Readiness",
+            "responses": {"200": json_answer(Ready, "serving"), "503": problem("starting or stopping (not_ready)")},
+        },
+        model_components(Ready),
+    ),
+    Operation(
+        "GET",
+        "/metrics",
+        get_metrics,
+        {
+            "summary": "Prometheus metrics",
+            "responses": {
+                "200": {
+                    "description": "text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        },
+    ),
+)
+"""The node's own routes (its document, liveness, readiness, metrics)."""
+
+OPERATIONS: Final = (*CORE_OPERATIONS, *MARKET_OPERATIONS, *PROOF_OPERATIONS, *AUDIT_OPERATIONS, *NODE_OPERATIONS)
 """Every area's registered operations: routed below and documented in /api/v1/openapi.json."""
 
 ROUTES: Final = (
     *routes_of(OPERATIONS),
     *MARKET_ROUTES,
-    *AUDIT_ROUTES,
     *ASSET_ROUTES,
     *FUND_ROUTES,
     *PROVENANCE_ROUTES,
-    ("GET", "/api/v1/openapi.json", get_openapi),
-    ("GET", "/healthz", get_healthz),
-    ("GET", "/readyz", get_readyz),
-    ("GET", "/metrics", get_metrics),
 )
 
 

@@ -608,3 +608,55 @@ class Head(BaseModel):
     hash: Hex32
     time_ms: Uint
     state_root: Hex32
+
+
+class Health(BaseModel):
+    """``/healthz``: the process answers."""
+
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    """``/readyz``: the store is open and the node serves."""
+
+    status: Literal["ready"]
+    height: Uint
+
+
+# --- many transactions at once (node/audit_api.py) --------------------------------------------------
+
+MAX_LOOKUP: Final = 1000
+"""Hashes one ``POST /api/v1/txs/lookup`` may ask for."""
+
+
+def _a_string(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError("must be 64 hex digits")
+    return value
+
+
+class TxLookupBody(BodyModel):
+    """``POST /api/v1/txs/lookup``: the hashes to look up, answered in this order."""
+
+    hashes: list[Annotated[str, BeforeValidator(_a_string), Field(pattern=HEX32_PATTERN)]] = Field(
+        max_length=MAX_LOOKUP,
+        description=f"at most {MAX_LOOKUP} transaction hashes (more: 413 batch_too_large)",
+        json_schema_extra={"x-reason": "bad_hex"},
+    )
+
+
+class TxLookupResult(BaseModel):
+    """One looked-up transaction: committed (with receipt), pending or unknown."""
+
+    hash: Hex32
+    status: Literal["committed", "pending", "unknown"]
+    height: Uint | None
+    index: Uint | None
+    tx: TxEnvelope | None
+    receipt: Receipt | None
+
+
+class TxLookup(BaseModel):
+    """One result per hash, in the order asked."""
+
+    results: list[TxLookupResult]

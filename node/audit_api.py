@@ -19,17 +19,24 @@ from aiohttp import web
 from chain.address import encode_address
 from chain.block import Block
 from chain.execution import block_events_leaf
-from node.api_common import SERVICES, NodeServices, Problem, parse_hex, read_json
+from node.api_common import SERVICES, NodeServices, Problem, read_json
+from node.api_models import MAX_LOOKUP, AccountsQuery, Genesis, NoQuery, TxLookup, TxLookupBody
 from node.api_models import AccountPage as AccountPageAnswer
-from node.api_models import AccountsQuery, Genesis, NoQuery
 from node.api_models import Supply as SupplyAnswer
-from node.api_schema import Operation, json_answer, model_components, parse_query, problem, query_params
+from node.api_schema import (
+    Operation,
+    json_answer,
+    json_body,
+    model_components,
+    parse_body,
+    parse_query,
+    problem,
+    query_params,
+)
 from node.audit import AccountPage, Supply, account_page, supply_totals
 from node.render import event_json, receipt_json, tx_json
 from storage.store import ChainStore, TxRecord
 
-MAX_LOOKUP: Final = 1000
-"""Hashes one ``POST /api/v1/txs/lookup`` may ask for."""
 MAX_LOOKUP_BODY: Final = 160 * 1024
 """Bytes of a lookup body: 1,000 quoted 64-digit hashes with separators fit with room."""
 
@@ -210,17 +217,11 @@ async def post_txs_lookup(request: web.Request) -> web.Response:
     """
     if request.content_length is not None and request.content_length > MAX_LOOKUP_BODY:
         raise Problem(413, "body_too_large", f"a lookup body is at most {MAX_LOOKUP_BODY} bytes")
-    body = await read_json(request)
-    if not isinstance(body, dict) or set(body) != {"hashes"} or not isinstance(body["hashes"], list):
-        raise Problem(400, "malformed_body", 'body must be {"hashes": ["<64 hex digits>", ...]}')
-    items = body["hashes"]
-    if len(items) > MAX_LOOKUP:
+    data = await read_json(request)
+    if isinstance(data, dict) and isinstance(data.get("hashes"), list) and len(data["hashes"]) > MAX_LOOKUP:
         raise Problem(413, "batch_too_large", f"at most {MAX_LOOKUP} hashes per lookup")
-    hashes = []
-    for i, item in enumerate(items):
-        if not isinstance(item, str) or len(item) != 64:
-            raise Problem(400, "bad_hex", f"hashes[{i}] must be 64 hex digits")
-        hashes.append(parse_hex(item, f"hashes[{i}]", 32, size=32))
+    body = parse_body(TxLookupBody, data, '{"hashes": ["<64 hex digits>", ...]}')
+    hashes = [bytes.fromhex(h) for h in body.hashes]
     s = request.app[SERVICES]
     records = await asyncio.to_thread(_committed, s.store, hashes)
     return web.json_response({"results": [_lookup_json(s, h, r) for h, r in zip(hashes, records, strict=True)]})
@@ -266,10 +267,24 @@ AUDIT_OPERATIONS: Final = (
         },
         model_components(AccountPageAnswer),
     ),
+    Operation(
+        "POST",
+        "/api/v1/txs/lookup",
+        post_txs_lookup,
+        {
+            "summary": "Up to 1,000 transactions at once: committed (with receipt), pending or unknown",
+            "requestBody": json_body(TxLookupBody),
+            "responses": {
+                "200": json_answer(TxLookup, "one result per hash, in the order asked"),
+                "400": problem("malformed body (malformed_body) or hash (bad_hex)"),
+                "413": problem("more than 1,000 hashes (batch_too_large) or a body over 160 KiB (body_too_large)"),
+                "415": problem("not application/json"),
+            },
+        },
+        model_components(TxLookupBody, TxLookup),
+    ),
 )
 """The auditors' operations described by typed models (routed and documented by node/api.py)."""
-
-AUDIT_ROUTES: Final = (("POST", "/api/v1/txs/lookup", post_txs_lookup),)
 
 
 def add_audit_state(app: web.Application) -> None:

@@ -426,29 +426,6 @@ _PATHS: Final[dict[str, Any]] = {
             },
         },
     },
-    "/api/v1/openapi.json": {
-        "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1 document"}}},
-    },
-    "/healthz": {
-        "get": {"summary": "Liveness", "responses": {"200": {"description": "the process answers"}}},
-    },
-    "/readyz": {
-        "get": {
-            "summary": "Readiness",
-            "responses": {"200": {"description": "serving"}, "503": _problem("starting or stopping")},
-        },
-    },
-    "/metrics": {
-        "get": {
-            "summary": "Prometheus metrics",
-            "responses": {
-                "200": {
-                    "description": "text exposition format",
-                    "content": {"text/plain": {"schema": {"type": "string"}}},
-                }
-            },
-        },
-    },
 }
 
 
@@ -474,52 +451,6 @@ _AUDIT_SCHEMAS: Final[dict[str, Any]] = {
             "commit": {"oneOf": [_HEX, {"type": "null"}]},
         },
     },
-    "TxLookup": {
-        "type": "object",
-        "properties": {
-            "results": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "hash": _HEX32,
-                        "status": {"enum": ["committed", "pending", "unknown"]},
-                        "height": {"type": ["integer", "null"]},
-                        "index": {"type": ["integer", "null"]},
-                        "tx": {"type": ["object", "null"]},
-                        "receipt": {"type": ["object", "null"]},
-                    },
-                },
-            }
-        },
-    },
-}
-
-_AUDIT_PATHS: Final[dict[str, Any]] = {
-    "/api/v1/txs/lookup": {
-        "post": {
-            "summary": "Up to 1,000 transactions at once: committed (with receipt), pending or unknown",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["hashes"],
-                            "additionalProperties": False,
-                            "properties": {"hashes": {"type": "array", "maxItems": 1000, "items": _HEX32}},
-                        }
-                    }
-                },
-            },
-            "responses": {
-                "200": _json("TxLookup", "one result per hash, in the order asked"),
-                "400": _problem("malformed body or hash"),
-                "413": _problem("more than 1,000 hashes or a body over 160 KiB"),
-                "415": _problem("not application/json"),
-            },
-        },
-    },
 }
 
 
@@ -528,7 +459,7 @@ def openapi_document(operations: Iterable[Operation] = ()) -> dict[str, Any]:
     the ``operations`` each area registers (node/api_schema.py) merged in; an operation
     replaces a hand-written one of the same method and path."""
     registered, schemas = document_paths(operations)
-    paths = copy.deepcopy({**_PATHS, **_MARKET_PATHS, **_AUDIT_PATHS, **PROVENANCE_PATHS})
+    paths = copy.deepcopy({**_PATHS, **_MARKET_PATHS, **PROVENANCE_PATHS})
     for path, item in copy.deepcopy(registered).items():
         paths.setdefault(path, {}).update(item)
     return {
