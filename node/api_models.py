@@ -660,3 +660,11 @@ class TxLookup(BaseModel):
     """One result per hash, in the order asked."""
 
     results: list[TxLookupResult]
+
+
+class IdPath(PathModel):
+    """``{id}`` of a listing or order route: the hash of the transaction that made it."""
+
+    id: Hex32 = Field(
+        description="the id (the hash of the transaction that created it)", json_schema_extra={"x-reason": "bad_id"}
+    )

@@ -12,8 +12,8 @@ import copy
 from collections.abc import Iterable
 from typing import Any, Final
 
-from node.api_models import ADDRESS_SCHEMA, ViewQuery
-from node.api_schema import Operation, document_paths, json_view_answer, query_params
+from node.api_models import ADDRESS_SCHEMA
+from node.api_schema import Operation, document_paths
 from node.provenance_openapi import PROVENANCE_PATHS, PROVENANCE_SCHEMAS
 
 _HEX32: Final = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
@@ -35,24 +35,8 @@ def _json(schema_ref: str, description: str) -> dict[str, Any]:
     }
 
 
-def _query_param(name: str, schema: dict[str, Any], description: str, required: bool) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
-
-
 def _path_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
-
-
-# typed views read at a past height or answered with their proofs (node/view_proofs.py)
-_VIEW_PARAMS: Final = query_params(ViewQuery)
-
-
-_VIEW_ERRORS: Final = {
-    "410": {
-        "description": "the state at that height was pruned; the detail names the oldest height kept",
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-    },
-}
 
 
 _HEX: Final = {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"}
@@ -108,7 +92,6 @@ _SCHEMAS: Final[dict[str, Any]] = {
     },
 }
 
-_HEX_ID: Final = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
 _NULLABLE_ADDRESS: Final = {"type": ["string", "null"], "description": "agora1... address, or null when absent"}
 
 
@@ -279,38 +262,6 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
 }
 
 _MARKET_PATHS: Final[dict[str, Any]] = {
-    "/api/v1/listings/{id}": {
-        "get": {
-            "operationId": "getListing",
-            "summary": "A listing",
-            "parameters": [
-                _path_param("id", _HEX_ID, "listing id (the hash of the transaction that created it)"),
-                *_VIEW_PARAMS,
-            ],
-            "responses": {
-                "200": json_view_answer("Listing", "the listing; with prove=true, the listing beside its proofs"),
-                "400": _problem("bad id (bad_id), bad height or prove"),
-                "404": _problem("no such listing, or the height is above the head"),
-                **_VIEW_ERRORS,
-            },
-        },
-    },
-    "/api/v1/orders/{id}": {
-        "get": {
-            "operationId": "getOrder",
-            "summary": "An order with its full history, escrow and review",
-            "parameters": [
-                _path_param("id", _HEX_ID, "order id (the hash of the transaction that placed it)"),
-                *_VIEW_PARAMS,
-            ],
-            "responses": {
-                "200": json_view_answer("Order", "the order; with prove=true, the order beside its proofs"),
-                "400": _problem("bad id (bad_id), bad height or prove"),
-                "404": _problem("no such order, or the height is above the head"),
-                **_VIEW_ERRORS,
-            },
-        },
-    },
     "/api/v1/merchants/{address}/reputation": {
         "get": {
             "summary": "A merchant's reputation: reviews, mean rating and dispute rate",
