@@ -668,3 +668,58 @@ class IdPath(PathModel):
     id: Hex32 = Field(
         description="the id (the hash of the transaction that created it)", json_schema_extra={"x-reason": "bad_id"}
     )
+
+
+# --- market answers ----------------------------------------------------------------------------------
+
+
+class PriceIn(BaseModel):
+    """A listing's fixed price in one asset it takes."""
+
+    asset: str
+    price: Uint
+    shipping: list[Uint] = Field(description="per shipping option")
+
+
+class ShippingOption(BaseModel):
+    """One way a listing ships, and its price in the listing's asset."""
+
+    index: Uint
+    name: str
+    price: Uint
+
+
+class ArbiterTerms(BaseModel):
+    """An arbiter a listing names and its fee."""
+
+    arbiter: str
+    fee_bps: Uint
+
+
+class Windows(BaseModel):
+    """How long each step of an order may take."""
+
+    accept_ms: Uint
+    ship_ms: Uint
+    confirm_ms: Uint
+    ruling_ms: Uint
+
+
+class Listing(BaseModel):
+    """A listing with its terms."""
+
+    id: Hex32
+    merchant: str
+    title: str
+    description: str
+    price: Uint = Field(description="unit price in minor units of `asset`")
+    asset: str = Field(description="the asset of `price` and the shipping prices (AGR or issued)")
+    prices: list[PriceIn] = Field(description="every asset the listing takes at its fixed price, its own asset first")
+    stock: Uint
+    status: Literal["active", "paused", "delisted"]
+    shipping: list[ShippingOption]
+    arbiters: list[ArbiterTerms]
+    windows: Windows
+    media: list[Hex32]
+    created_ms: Uint
+    updated_ms: Uint

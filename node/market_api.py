@@ -21,12 +21,13 @@ from market.assets.records import read_asset
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
 from market.records import ListingStatus
 from node.api_common import SERVICES, Problem
-from node.api_models import EventsQuery, IdPath, ListingsQuery, OrdersQuery, ViewQuery
+from node.api_models import EventsQuery, IdPath, Listing, ListingsQuery, OrdersQuery, ViewQuery
 from node.api_schema import (
     Operation,
     QueryModel,
     json_ref,
     json_view_answer,
+    model_components,
     parse_path,
     parse_query,
     path_params,
@@ -328,12 +329,13 @@ MARKET_OPERATIONS: Final = (
             "summary": "A listing",
             "parameters": [*path_params(IdPath), *query_params(ViewQuery)],
             "responses": {
-                "200": json_view_answer("Listing", "the listing; with prove=true, the listing beside its proofs"),
+                "200": json_view_answer(Listing, "the listing; with prove=true, the listing beside its proofs"),
                 "400": problem("bad id (bad_id), bad height (bad_height) or prove (bad_bool)"),
                 "404": problem("no such listing, or the height is above the head"),
                 "410": problem("the state at that height was pruned; the detail names the oldest height kept"),
             },
         },
+        model_components(Listing),
     ),
     Operation(
         "GET",
@@ -353,6 +355,6 @@ MARKET_OPERATIONS: Final = (
     ),
 )
 """The market's operations described by typed models (routed and documented by node/api.py); the
-Listing and Order answers are still hand-written schemas (node/openapi.py)."""
+Order answer and the pages are still hand-written schemas (node/openapi.py)."""
 
 MARKET_ROUTES: Final = (("GET", "/api/v1/merchants/{address}/reputation", get_reputation_of),)

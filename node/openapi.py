@@ -121,49 +121,6 @@ _ORDER_STATES: Final = [
 ]
 
 _MARKET_SCHEMAS: Final[dict[str, Any]] = {
-    "Listing": {
-        "type": "object",
-        "properties": {
-            "id": _HEX32,
-            "merchant": {"type": "string"},
-            "title": {"type": "string"},
-            "description": {"type": "string"},
-            "price": {**_INT, "description": "unit price in minor units of `asset`"},
-            "asset": {"type": "string", "description": "the asset of `price` and the shipping prices (AGR or issued)"},
-            "prices": {
-                "type": "array",
-                "description": "every asset the listing takes at its fixed price, its own asset first",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "asset": {"type": "string"},
-                        "price": _INT,
-                        "shipping": {"type": "array", "items": _INT, "description": "per shipping option"},
-                    },
-                },
-            },
-            "stock": _INT,
-            "status": {"enum": ["active", "paused", "delisted"]},
-            "shipping": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"index": _INT, "name": {"type": "string"}, "price": _INT},
-                },
-            },
-            "arbiters": {
-                "type": "array",
-                "items": {"type": "object", "properties": {"arbiter": {"type": "string"}, "fee_bps": _INT}},
-            },
-            "windows": {
-                "type": "object",
-                "properties": {"accept_ms": _INT, "ship_ms": _INT, "confirm_ms": _INT, "ruling_ms": _INT},
-            },
-            "media": {"type": "array", "items": _HEX32},
-            "created_ms": _INT,
-            "updated_ms": _INT,
-        },
-    },
     "ListingPage": {
         "type": "object",
         "properties": {
