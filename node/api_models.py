@@ -723,3 +723,78 @@ class Listing(BaseModel):
     media: list[Hex32]
     created_ms: Uint
     updated_ms: Uint
+
+
+class Ruling(BaseModel):
+    """An arbiter's split of a disputed order's escrow."""
+
+    buyer_amount: Uint
+    merchant_amount: Uint
+    arbiter_fee: Uint
+
+
+class Review(BaseModel):
+    """A buyer's review and the merchant's reply (null until replied)."""
+
+    rating: Uint
+    comment: str
+    time_ms: Uint
+    reply: str | None
+    reply_time_ms: Uint | None
+
+
+class MadeByTx(BaseModel):
+    """A history entry made by a transaction."""
+
+    tx_hash: Hex32
+
+
+class MadeByBlock(BaseModel):
+    """A history entry made by an automatic deadline step of a block."""
+
+    block_event_height: Uint
+
+
+class HistoryEntry(BaseModel):
+    """One step of an order's history (``actor`` is null when the chain acted at a deadline)."""
+
+    action: str
+    state: OrderState
+    time_ms: Uint
+    height: Uint
+    actor: str | None
+    automatic: bool
+    note: str
+    made_by: MadeByTx | MadeByBlock | None = Field(
+        description="what made the entry: {tx_hash} for a transaction, {block_event_height} for an automatic "
+        "deadline step; null if unknown"
+    )
+
+
+class Order(BaseModel):
+    """An order with its sealed fields (hex), what escrow still holds, its review and full history."""
+
+    id: Hex32
+    listing_id: Hex32
+    buyer: str
+    merchant: str
+    arbiter: str | None = Field(description="agora1... address, or null when absent")
+    arbiter_fee_bps: Uint
+    arbiter_fee: Uint
+    quantity: Uint
+    asset: str = Field(description="the asset the order is priced, escrowed and paid out in")
+    unit_price: Uint
+    shipping_index: Uint
+    shipping_price: Uint
+    total: Uint
+    escrow: Uint = Field(description="minor units still held in escrow")
+    state: OrderState
+    deadline_ms: Uint | None
+    accepted: bool
+    disputed_by: str | None = Field(description="agora1... address, or null when absent")
+    ruling: Ruling | None
+    delivery: Hex = Field(description="hex of the delivery details sealed to the merchant")
+    tracking: Hex = Field(description="hex of the tracking reference sealed to the buyer")
+    return_tracking: Hex = Field(description="hex of the return tracking sealed to the merchant")
+    review: Review | None
+    history: list[HistoryEntry]

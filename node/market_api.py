@@ -21,7 +21,7 @@ from market.assets.records import read_asset
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
 from market.records import ListingStatus
 from node.api_common import SERVICES, Problem
-from node.api_models import EventsQuery, IdPath, Listing, ListingsQuery, OrdersQuery, ViewQuery
+from node.api_models import EventsQuery, IdPath, Listing, ListingsQuery, Order, OrdersQuery, ViewQuery
 from node.api_schema import (
     Operation,
     QueryModel,
@@ -346,15 +346,16 @@ MARKET_OPERATIONS: Final = (
             "summary": "An order with its full history, escrow and review",
             "parameters": [*path_params(IdPath), *query_params(ViewQuery)],
             "responses": {
-                "200": json_view_answer("Order", "the order; with prove=true, the order beside its proofs"),
+                "200": json_view_answer(Order, "the order; with prove=true, the order beside its proofs"),
                 "400": problem("bad id (bad_id), bad height (bad_height) or prove (bad_bool)"),
                 "404": problem("no such order, or the height is above the head"),
                 "410": problem("the state at that height was pruned; the detail names the oldest height kept"),
             },
         },
+        model_components(Order),
     ),
 )
 """The market's operations described by typed models (routed and documented by node/api.py); the
-Order answer and the pages are still hand-written schemas (node/openapi.py)."""
+pages are still hand-written schemas (node/openapi.py)."""
 
 MARKET_ROUTES: Final = (("GET", "/api/v1/merchants/{address}/reputation", get_reputation_of),)

@@ -92,8 +92,6 @@ _SCHEMAS: Final[dict[str, Any]] = {
     },
 }
 
-_NULLABLE_ADDRESS: Final = {"type": ["string", "null"], "description": "agora1... address, or null when absent"}
-
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
@@ -103,22 +101,6 @@ _BAD_QUERY: Final = _problem(
     "a bad query parameter: unknown_parameter, repeated_parameter, bad_parameter, bad_address, bad_id, bad_price, "
     "bad_bool, bad_status, bad_state, bad_query, bad_limit, bad_cursor or bad_types"
 )
-_ORDER_STATES: Final = [
-    "placed",
-    "accepted",
-    "shipped",
-    "return_requested",
-    "return_approved",
-    "return_shipped",
-    "disputed",
-    "rejected",
-    "cancelled",
-    "expired",
-    "settled",
-    "refunded",
-    "resolved",
-    "reclaimed",
-]
 
 _MARKET_SCHEMAS: Final[dict[str, Any]] = {
     "ListingPage": {
@@ -126,74 +108,6 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
         "properties": {
             "items": {"type": "array", "items": {"$ref": "#/components/schemas/Listing"}},
             "next_cursor": {"type": ["string", "null"]},
-        },
-    },
-    "Order": {
-        "type": "object",
-        "properties": {
-            "id": _HEX32,
-            "listing_id": _HEX32,
-            "buyer": {"type": "string"},
-            "merchant": {"type": "string"},
-            "arbiter": _NULLABLE_ADDRESS,
-            "arbiter_fee_bps": _INT,
-            "arbiter_fee": _INT,
-            "quantity": _INT,
-            "asset": {"type": "string", "description": "the asset the order is priced, escrowed and paid out in"},
-            "unit_price": _INT,
-            "shipping_index": _INT,
-            "shipping_price": _INT,
-            "total": _INT,
-            "escrow": {**_INT, "description": "minor units still held in escrow"},
-            "state": {"enum": _ORDER_STATES},
-            "deadline_ms": {"type": ["integer", "null"]},
-            "accepted": {"type": "boolean"},
-            "disputed_by": _NULLABLE_ADDRESS,
-            "ruling": {
-                "type": ["object", "null"],
-                "properties": {"buyer_amount": _INT, "merchant_amount": _INT, "arbiter_fee": _INT},
-            },
-            "delivery": {"type": "string", "description": "hex of the delivery details sealed to the merchant"},
-            "tracking": {"type": "string", "description": "hex of the tracking reference sealed to the buyer"},
-            "return_tracking": {"type": "string", "description": "hex of the return tracking sealed to the merchant"},
-            "review": {
-                "type": ["object", "null"],
-                "properties": {
-                    "rating": _INT,
-                    "comment": {"type": "string"},
-                    "time_ms": _INT,
-                    "reply": {"type": ["string", "null"]},
-                    "reply_time_ms": {"type": ["integer", "null"]},
-                },
-            },
-            "history": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "action": {"type": "string"},
-                        "state": {"enum": _ORDER_STATES},
-                        "time_ms": _INT,
-                        "height": _INT,
-                        "actor": _NULLABLE_ADDRESS,
-                        "automatic": {"type": "boolean"},
-                        "note": {"type": "string"},
-                        "made_by": {
-                            "description": "what made the entry: {tx_hash} for a transaction, "
-                            "{block_event_height} for an automatic deadline step; null if unknown",
-                            "oneOf": [
-                                {"type": "object", "properties": {"tx_hash": _HEX32}, "required": ["tx_hash"]},
-                                {
-                                    "type": "object",
-                                    "properties": {"block_event_height": _INT},
-                                    "required": ["block_event_height"],
-                                },
-                                {"type": "null"},
-                            ],
-                        },
-                    },
-                },
-            },
         },
     },
     "OrderPage": {
