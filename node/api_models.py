@@ -798,3 +798,17 @@ class Order(BaseModel):
     return_tracking: Hex = Field(description="hex of the return tracking sealed to the merchant")
     review: Review | None
     history: list[HistoryEntry]
+
+
+class ListingPage(BaseModel):
+    """One page of listings."""
+
+    items: list[Listing]
+    next_cursor: Cursor | None = Field(description="pass as cursor for the next page; null on the last one")
+
+
+class OrderPage(BaseModel):
+    """One page of orders."""
+
+    items: list[Order]
+    next_cursor: Cursor | None = Field(description="pass as cursor for the next page; null on the last one")

@@ -21,11 +21,21 @@ from market.assets.records import read_asset
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
 from market.records import ListingStatus
 from node.api_common import SERVICES, Problem
-from node.api_models import EventsQuery, IdPath, Listing, ListingsQuery, Order, OrdersQuery, ViewQuery
+from node.api_models import (
+    EventsQuery,
+    IdPath,
+    Listing,
+    ListingPage,
+    ListingsQuery,
+    Order,
+    OrderPage,
+    OrdersQuery,
+    ViewQuery,
+)
 from node.api_schema import (
     Operation,
     QueryModel,
-    json_ref,
+    json_answer,
     json_view_answer,
     model_components,
     parse_path,
@@ -293,7 +303,7 @@ MARKET_OPERATIONS: Final = (
             "parameters": query_params(ListingsQuery),
             "responses": {
                 "200": {
-                    **json_ref("ListingPage", "one page of listings"),
+                    **json_answer(ListingPage, "one page of listings"),
                     "links": {
                         "First": {"operationId": "getListing", "parameters": {"id": "$response.body#/items/0/id"}},
                     },
@@ -301,6 +311,7 @@ MARKET_OPERATIONS: Final = (
                 "400": _BAD_QUERY,
             },
         },
+        model_components(ListingPage),
     ),
     Operation(
         "GET",
@@ -311,7 +322,7 @@ MARKET_OPERATIONS: Final = (
             "parameters": query_params(OrdersQuery),
             "responses": {
                 "200": {
-                    **json_ref("OrderPage", "one page of orders"),
+                    **json_answer(OrderPage, "one page of orders"),
                     "links": {
                         "First": {"operationId": "getOrder", "parameters": {"id": "$response.body#/items/0/id"}},
                     },
@@ -319,6 +330,7 @@ MARKET_OPERATIONS: Final = (
                 "400": _BAD_QUERY,
             },
         },
+        model_components(OrderPage),
     ),
     Operation(
         "GET",

@@ -103,20 +103,6 @@ _BAD_QUERY: Final = _problem(
 )
 
 _MARKET_SCHEMAS: Final[dict[str, Any]] = {
-    "ListingPage": {
-        "type": "object",
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Listing"}},
-            "next_cursor": {"type": ["string", "null"]},
-        },
-    },
-    "OrderPage": {
-        "type": "object",
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}},
-            "next_cursor": {"type": ["string", "null"]},
-        },
-    },
     "Reputation": {
         "type": "object",
         "properties": {
