@@ -812,3 +812,38 @@ class OrderPage(BaseModel):
 
     items: list[Order]
     next_cursor: Cursor | None = Field(description="pass as cursor for the next page; null on the last one")
+
+
+# --- shared answers -------------------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """The wire form of every error: an RFC 9457 problem document with a stable ``reason``
+    (node/api_common.py ``problem_response``; the exception is ``api_common.Problem``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    reason: str = Field(
+        description="Stable machine-readable code, e.g. malformed_body, body_too_large, unsupported_media_type, "
+        "bad_hex, decode_error, unknown_kind, bad_signature, wrong_chain, nonce_too_low, nonce_gap, "
+        "insufficient_funds, fee_too_low, duplicate, mempool_full, not_found, bad_address, bad_height, "
+        "batch_too_large, tx_too_large, not_ready"
+    )
+
+
+class KeyProof(BaseModel):
+    """One state key a view read, its value (null: absent) and its proof."""
+
+    key: Hex
+    value: Hex | None
+    proof: Hex
+
+
+class ProvedView(Certified):
+    """A typed view (value) beside the proof of every state key it was read from, at one certified height."""
+
+    value: dict[str, Any]
+    height: Uint
+    proofs: list[KeyProof]

@@ -12,8 +12,8 @@ import copy
 from collections.abc import Iterable
 from typing import Any, Final
 
-from node.api_models import ADDRESS_SCHEMA
-from node.api_schema import Operation, document_paths
+from node.api_models import ADDRESS_SCHEMA, Problem, ProvedView
+from node.api_schema import Operation, document_paths, model_components
 from node.provenance_openapi import PROVENANCE_PATHS, PROVENANCE_SCHEMAS
 
 _HEX32: Final = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
@@ -71,23 +71,6 @@ _SCHEMAS: Final[dict[str, Any]] = {
             },
             "remaining": _INT,
             "expires_ms": _INT,
-        },
-    },
-    "Problem": {
-        "type": "object",
-        "required": ["type", "title", "status", "detail", "reason"],
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "reason": {
-                "type": "string",
-                "description": "Stable machine-readable code, e.g. malformed_body, body_too_large, "
-                "unsupported_media_type, bad_hex, decode_error, unknown_kind, bad_signature, wrong_chain, "
-                "nonce_too_low, nonce_gap, insufficient_funds, fee_too_low, duplicate, mempool_full, "
-                "not_found, bad_address, bad_height, batch_too_large, tx_too_large, not_ready",
-            },
         },
     },
 }
@@ -237,31 +220,6 @@ _PATHS: Final[dict[str, Any]] = {
 }
 
 
-# --- the chain's totals, for auditors (node/audit_api.py) -------------------------------------
-
-_AUDIT_SCHEMAS: Final[dict[str, Any]] = {
-    "ProvedView": {
-        "type": "object",
-        "description": "a typed view (value) beside the proof of every state key it was read from, "
-        "at one certified height",
-        "properties": {
-            "value": {"type": "object"},
-            "height": _INT,
-            "proofs": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"key": _HEX, "value": {"oneOf": [_HEX, {"type": "null"}]}, "proof": _HEX},
-                },
-            },
-            "state_root": _HEX32,
-            "header": {"oneOf": [_HEX, {"type": "null"}]},
-            "commit": {"oneOf": [_HEX, {"type": "null"}]},
-        },
-    },
-}
-
-
 def openapi_document(operations: Iterable[Operation] = ()) -> dict[str, Any]:
     """A fresh copy of the OpenAPI 3.1 document: the hand-written paths and schemas below, with
     the ``operations`` each area registers (node/api_schema.py) merged in; an operation
@@ -280,6 +238,14 @@ def openapi_document(operations: Iterable[Operation] = ()) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": copy.deepcopy({**_SCHEMAS, **_MARKET_SCHEMAS, **_AUDIT_SCHEMAS, **PROVENANCE_SCHEMAS, **schemas})
+            "schemas": copy.deepcopy(
+                {
+                    **_SCHEMAS,
+                    **_MARKET_SCHEMAS,
+                    **PROVENANCE_SCHEMAS,
+                    **model_components(Problem, ProvedView),
+                    **schemas,
+                }
+            )
         },
     }
