@@ -3,7 +3,7 @@
 Every query parameter is checked: an unknown, repeated or malformed one is a 400 problem
 naming it, with a stable reason (``unknown_parameter``, ``repeated_parameter``,
 ``bad_address``, ``bad_id``, ``bad_price``, ``bad_bool``, ``bad_status``, ``bad_state``,
-``bad_query``, ``bad_limit``, ``bad_cursor``, ``bad_types``). Lists are paginated with an
+``bad_query``, ``bad_limit``, ``bad_cursor``, ``bad_types``, ``bad_days``). Lists are paginated with an
 opaque ``cursor`` and a ``limit`` of at most 100.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from chain.address import AddressError, parse_account
+from chain.address import AddressError, encode_address, parse_account
 from chain.encoding import U64_MAX
 from market.order_state import OrderState
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
@@ -32,6 +32,7 @@ from node.market_index import (
     query_words,
 )
 from node.market_render import listing_json, order_json, reputation_json
+from node.market_stats import DAY_MS, MAX_DAYS, read_days, read_stats
 from node.view_proofs import VIEW_PARAMS, ViewRequest, reader_for, view_answer, view_request
 from storage.store import ChainStore
 
@@ -40,6 +41,8 @@ MAX_PARAM_CHARS: Final = 512
 LISTING_PARAMS: Final = frozenset({"merchant", "q", "min_price", "max_price", "in_stock", "status", "limit", "cursor"})
 ORDER_PARAMS: Final = frozenset({"buyer", "merchant", "arbiter", "state", "listing", "limit", "cursor"})
 EVENT_PARAMS: Final = frozenset({"merchant", "buyer", "order", "types"})
+STATS_PARAMS: Final = frozenset({"merchant", "days"})
+DEFAULT_DAYS: Final = 30
 ANY_STATUS: Final = "any"
 
 
@@ -295,10 +298,46 @@ async def get_reputation_of(request: web.Request) -> web.Response:
     return web.json_response(reputation_json(merchant, get_reputation(market.store.state, merchant)))
 
 
+def stats_days(params: Mapping[str, str]) -> int:
+    """The ``days`` parameter: 1..366 (default 30), else Problem('bad_days')."""
+    text = params.get("days", str(DEFAULT_DAYS))
+    if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+        raise Problem(400, "bad_days", f"days must be an integer 1..{MAX_DAYS}")
+    return int(text)
+
+
+def stats_json(store: ChainStore, merchant: bytes | None, days: int) -> dict[str, Any]:
+    """The KPIs of the chain or one merchant as of the head, with sales on each of the last ``days`` days.
+
+    The days end with the head block's UTC day (read from the counters, no history scanned).
+    """
+    head = store.head
+    last_day = (head.header.time_ms if head.header is not None else 0) // DAY_MS
+    first_day = max(last_day - days + 1, 0)
+    stats = read_stats(store, merchant)
+    per_day = read_days(store, first_day, last_day, merchant)
+    return {
+        "height": head.height,
+        "merchant": None if merchant is None else encode_address(merchant),
+        **stats.to_json(),
+        "sales_per_day": [{"day": d.day * DAY_MS, "sales": d.sales, "volume": str(d.volume)} for d in per_day],
+    }
+
+
+async def get_market_stats(request: web.Request) -> web.Response:
+    """The marketplace KPIs, chain-wide or of ``?merchant=`` (node/market_stats.py)."""
+    market = _market(request)
+    params = single_params(request.query, STATS_PARAMS)
+    merchant = account_param(params, "merchant")
+    days = stats_days(params)
+    return web.json_response(await asyncio.to_thread(stats_json, market.store, merchant, days))
+
+
 MARKET_ROUTES: Final = (
     ("GET", "/api/v1/listings", get_listings),
     ("GET", "/api/v1/listings/{id}", get_listing_one),
     ("GET", "/api/v1/orders", get_orders),
     ("GET", "/api/v1/orders/{id}", get_order_one),
     ("GET", "/api/v1/merchants/{address}/reputation", get_reputation_of),
+    ("GET", "/api/v1/market/stats", get_market_stats),
 )
