@@ -19,6 +19,7 @@ from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, SUPPLY_PREFIX, balance_
 from chain.address import AddressError, encode_address, parse_account
 from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
+from node.account_api import ACCOUNT_ROUTES
 from node.admission import RETRYABLE_REASONS
 from node.api_common import SERVICES, NodeServices, Problem, parse_height, parse_hex, problem_response, read_json
 from node.asset_api import ASSET_ROUTES
@@ -492,6 +493,7 @@ ROUTES: Final = (
     *ASSET_ROUTES,
     *FUND_ROUTES,
     *PROVENANCE_ROUTES,
+    *ACCOUNT_ROUTES,
     ("GET", "/api/v1/openapi.json", get_openapi),
     ("GET", "/healthz", get_healthz),
     ("GET", "/readyz", get_readyz),

@@ -18,6 +18,7 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from chain.genesis import Genesis
 from chain.keys import PrivateKey
 from chain.tx import KindRegistry
+from node.account_index import AccountIndex
 from node.events import EventBus
 from node.executor import BlockExecutor
 from node.market_index import MarketIndex
@@ -63,6 +64,8 @@ class NodeServices:
     """The submit handlers' overload gate (None: only the mempool's own bounds apply)."""
     digital_link_base: str = ""
     """The configured GS1 Digital Link base (empty: the URL the client used)."""
+    accounts: AccountIndex | None = None
+    """The account history index (None: not kept, e.g. a bare test store)."""
 
 
 SERVICES: Final = web.AppKey("services", NodeServices)

@@ -497,6 +497,28 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
             "dispute_rate_bps": {**_INT, "description": "disputed per 10,000 closed orders"},
         },
     },
+    "AccountTxPage": {
+        "type": "object",
+        "properties": {
+            "address": {"type": "string"},
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "height": _INT,
+                        "index": _INT,
+                        "hash": _HEX32,
+                        "kind": {"type": "string"},
+                        "sender": {"type": "string"},
+                        "fee": _INT,
+                        "code": {"type": "string"},
+                    },
+                },
+            },
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
     "Rate": {
         "type": "object",
         "properties": {"count": _INT, "of": _INT, "rate": {"type": ["number", "null"]}},
@@ -679,6 +701,20 @@ _PATHS: Final[dict[str, Any]] = {
                 "400": _problem("not an address (bad_address), bad height or prove"),
                 "404": _problem("the account has no state (not_found), or the height is above the head"),
                 **_VIEW_ERRORS,
+            },
+        },
+    },
+    "/api/v1/accounts/{address}/txs": {
+        "get": {
+            "summary": "The account's transactions (sent, or naming it in an event), newest first, paginated",
+            "parameters": [
+                _path_param("address", _ADDRESS, "the account"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}, "page size"),
+                _query("cursor", {"type": "string", "pattern": "^[0-9]+-[0-9]+$"}, "next_cursor of the last page"),
+            ],
+            "responses": {
+                "200": _json("AccountTxPage", "one page of the account's transactions"),
+                "400": _problem("bad_address, bad_limit or bad_cursor"),
             },
         },
     },

@@ -459,8 +459,8 @@ class ChainStore:
         value: bytes | None = self._db.get(k.index_key(key))
         return value
 
-    def index_range(self, start: bytes, stop: bytes, limit: int) -> list[tuple[bytes, bytes]]:
-        """Index entries with ``start <= key < stop`` in key order, at most ``limit`` of them.
+    def index_range(self, start: bytes, stop: bytes, limit: int, *, reverse: bool = False) -> list[tuple[bytes, bytes]]:
+        """Index entries with ``start <= key < stop`` in key order (``reverse``: from the end), at most ``limit``.
 
         Keys are returned without the ``x/`` family tag.
         """
@@ -468,7 +468,7 @@ class ChainStore:
         if limit <= 0 or start >= stop:
             return out
         skip = len(k.INDEX_PREFIX)
-        with self._db.iterator(start=k.index_key(start), stop=k.index_key(stop)) as it:
+        with self._db.iterator(start=k.index_key(start), stop=k.index_key(stop), reverse=reverse) as it:
             for key, value in it:
                 out.append((key[skip:], value))
                 if len(out) >= limit:
