@@ -42,6 +42,15 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 
 @page_handler
+async def validators_fragment(request: web.Request) -> web.StreamResponse:
+    """The home page's validators table alone (its live update reloads it at each block)."""
+    s = request.app[SERVICES]
+    height = s.store.height
+    rows = await asyncio.to_thread(chain_view.validator_rows, s, height)
+    return request.app[RENDERER].page("validators.html", validators=rows, height=height)
+
+
+@page_handler
 async def block(request: web.Request) -> web.StreamResponse:
     """A block by height or by hash."""
     s = request.app[SERVICES]
@@ -116,6 +125,7 @@ async def search(request: web.Request) -> web.StreamResponse:
 
 EXPLORER_ROUTES: Final = (
     ("GET", "/", home),
+    ("GET", "/fragments/validators", validators_fragment),
     ("GET", "/block/{ref}", block),
     ("GET", "/tx/{hash}", tx),
     ("GET", "/address/{address}", address),

@@ -41,7 +41,7 @@ async def test_dashboard_and_market_pages_show_the_kpis_as_charts_and_tables(tmp
         # the two charts: SVG drawn on the server, with a title and description for screen readers
         assert html.count('<svg id="') == 2 and 'role="img"' in html
         assert '<rect class="bar"' in html and f"1 settled orders; mean {took}, p90 {p90}." in text
-        assert 'data-kpis="/merchant/' in html
+        assert 'data-fragment="/merchant/' in html
 
         fragment = await page(m, f"/merchant/{merchant}/kpis")
         assert fragment.startswith('<div class="kpis" id="kpis"') or 'id="kpis"' in fragment[:200]

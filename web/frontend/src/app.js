@@ -61,6 +61,7 @@ function homePage() {
   const blocks = live("blocks");
   const txs = live("txs");
   let shown = Number(heightEl.textContent);
+  const reloadValidators = fragmentReloader("validators");
 
   async function addTxRows(block) {
     const hashes = block.txs.slice(-MAX_ROWS);
@@ -98,6 +99,7 @@ function homePage() {
       cell(link(`/address/${block.proposer}`, short(block.proposer, 14), block.proposer)),
     );
     prependRow(blocks, row);
+    reloadValidators();
     if (block.txs.length) addTxRows(block).catch(() => say("Could not load a new block's transactions."));
   }
 
@@ -150,30 +152,30 @@ function orderPage(orderId) {
   stream(`/api/v1/events?types=order&order=${orderId}`, { order: onOrder }, refresh, "the timeline follows the order");
 }
 
-// --- KPIs: the server renders the figures and charts; a new order or review reloads them ----
+// --- server-rendered parts (KPIs, validators) reloaded when an event says they changed ----
 
-function kpiReloader() {
+function fragmentReloader(id) {
   let pending = null;
   async function reload() {
-    const box = document.getElementById("kpis");
+    const box = document.getElementById(id);
     if (!box) return;
-    const response = await fetch(box.dataset.kpis, { headers: { Accept: "text/html" } });
-    if (!response.ok) throw new Error(`${box.dataset.kpis}: ${response.status}`);
+    const response = await fetch(box.dataset.fragment, { headers: { Accept: "text/html" } });
+    if (!response.ok) throw new Error(`${box.dataset.fragment}: ${response.status}`);
     // the fragment is the node's own escaped HTML; parsing it runs no script (the CSP forbids inline ones)
-    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("kpis");
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById(id);
     if (fresh && Number(fresh.dataset.height) >= Number(box.dataset.height)) box.replaceWith(fresh);
   }
   return () => {
     if (pending) return;
     pending = setTimeout(() => {
       pending = null;
-      reload().catch(() => say("Could not reload the KPIs."));
+      reload().catch(() => say("Could not reload a live part of the page."));
     }, 300);
   };
 }
 
 function marketPage() {
-  const reload = kpiReloader();
+  const reload = fragmentReloader("kpis");
   stream("/api/v1/events?types=order,review", { order: reload, review: reload }, async () => reload(), "the KPIs follow new orders");
 }
 
@@ -181,7 +183,7 @@ function marketPage() {
 
 function merchantPage(merchant) {
   const list = live("merchant-orders");
-  const reloadKpis = kpiReloader();
+  const reloadKpis = fragmentReloader("kpis");
   function onOrder(e) {
     reloadKpis();
     const item = el(
