@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from chain.block import Block
-from chain.encoding import DecodeError, as_int, as_list, decode, encode
 from chain.execution import BlockResult, Receipt
 from chain.tx import Transaction
+from node.index_meta import indexed_height, meta_record
 from storage.store import ChainStore
 
 log = logging.getLogger("agora.account_index")
@@ -115,21 +115,12 @@ class AccountIndex:
     def index_writes(self, block: Block, result: BlockResult) -> dict[bytes, bytes | None]:
         """The index writes of ``block`` (call before it is persisted)."""
         writes: dict[bytes, bytes | None] = dict(block_entries(block.height, block.txs, result.receipts))
-        writes[META_KEY] = encode([INDEX_VERSION, block.height])
+        writes[META_KEY] = meta_record(INDEX_VERSION, block.height)
         return writes
 
     def indexed_height(self) -> int | None:
         """The height the index is at, or None if missing or of another version."""
-        raw = self.store.index_get(META_KEY)
-        if raw is None:
-            return None
-        try:
-            version, height = as_list(decode(raw), "account index meta", length=2)
-            if as_int(version, "version") != INDEX_VERSION:
-                return None
-            return as_int(height, "height")
-        except DecodeError:
-            return None
+        return indexed_height(self.store, META_KEY, INDEX_VERSION)
 
     def ensure(self) -> bool:
         """Rebuild the index from the stored blocks unless it is at the head; True if rebuilt.
@@ -156,7 +147,7 @@ class AccountIndex:
             if height % REBUILD_BLOCKS == 0:
                 self.store.write_index(writes)
                 writes = {}
-        writes[META_KEY] = encode([INDEX_VERSION, self.store.height])
+        writes[META_KEY] = meta_record(INDEX_VERSION, self.store.height)
         self.store.write_index(writes)
         return True
 

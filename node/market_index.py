@@ -53,13 +53,14 @@ from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
 from chain.block import Block
-from chain.encoding import DecodeError, as_int, as_list, decode, encode
+from chain.encoding import decode
 from chain.execution import BlockResult, Event, Receipt
 from market.keys import LISTING_PREFIX, ORDER_PREFIX, REVIEW_PREFIX
 from market.limits import MAX_HISTORY
 from market.order_state import OrderState
 from market.queries import get_listing, get_order, get_review
 from market.records import Listing, ListingStatus, Order, Review
+from node.index_meta import indexed_height, meta_record
 from node.market_stats import StatsDelta, order_fees, stats_writes
 from storage.store import ChainStore
 
@@ -223,7 +224,7 @@ def _record_id(state_key: bytes, prefix: bytes) -> bytes | None:
 
 
 def _meta(height: int) -> bytes:
-    return encode([INDEX_VERSION, height])
+    return meta_record(INDEX_VERSION, height)
 
 
 # --- queries --------------------------------------------------------------------------------
@@ -398,16 +399,7 @@ class MarketIndex:
 
     def indexed_height(self) -> int | None:
         """The height the indexes are at, or None if missing or of another version."""
-        raw = self.store.index_get(META_KEY)
-        if raw is None:
-            return None
-        try:
-            version, height = as_list(decode(raw), "index meta", length=2)
-            if as_int(version, "index version") != INDEX_VERSION:
-                return None
-            return as_int(height, "index height")
-        except DecodeError:
-            return None
+        return indexed_height(self.store, META_KEY, INDEX_VERSION)
 
     def ensure(self) -> bool:
         """Rebuild the indexes from committed state unless they are at the head; True if rebuilt.

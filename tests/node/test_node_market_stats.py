@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from node_market_kit import FEE, ManualClock, MarketNode, addr, market_node
+from node_market_kit import FEE, ManualClock, MarketNode, addr, forget_index, market_node
 
 from market.bodies import (
     OrderAccept,
@@ -29,11 +29,8 @@ from market.bodies import (
     OrderShipReturn,
 )
 from market.privacy import seal_for
-from node.datadir import open_datadir
 from node.market_index import META_KEY, MarketIndex
 from node.market_stats import DAY_MS, bucket_bounds, bucket_of
-from node.service import DEFAULT_REGISTRY
-from storage.store import ChainStore
 
 PRICE, SHIP = 1_000, 100
 GAP = 120_000
@@ -186,12 +183,7 @@ async def test_kpis_match_a_hand_built_scenario_and_survive_restart_and_rebuild(
         assert await _read(m) == (chain, merchant, other)
 
     # drop the index version: the next start rebuilds everything from state and stored blocks
-    datadir = open_datadir(tmp_path / "node")
-    store = ChainStore.open(datadir.db_path, datadir.genesis, DEFAULT_REGISTRY)
-    try:
-        store.write_index({META_KEY: None})
-    finally:
-        store.close()
+    forget_index(tmp_path, META_KEY)
     async with market_node(tmp_path, clock) as m:
         assert MarketIndex(m.node.services.store).indexed_height() is not None  # type: ignore[union-attr]
         rebuilt = await _read(m)

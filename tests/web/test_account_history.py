@@ -6,14 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from node_market_kit import MarketNode, addr, market_node
+from node_market_kit import MarketNode, addr, forget_index, market_node
 from web_kit import page, place_order, text_of
 
 from chain.transfer import Transfer
 from node.account_index import META_KEY
-from node.datadir import open_datadir
-from node.service import DEFAULT_REGISTRY
-from storage.store import ChainStore
 from web.mount import mount
 
 
@@ -65,12 +62,7 @@ async def test_history_lists_sent_and_received_newest_first_across_restart_and_r
     async with market_node(tmp_path) as m:
         assert {who: await _all_pages(m, who, 100) for who in before} == before
 
-    datadir = open_datadir(tmp_path / "node")
-    store = ChainStore.open(datadir.db_path, datadir.genesis, DEFAULT_REGISTRY)
-    try:
-        store.write_index({META_KEY: None})
-    finally:
-        store.close()
+    forget_index(tmp_path, META_KEY)
     async with market_node(tmp_path) as m:
         assert {who: await _all_pages(m, who, 100) for who in before} == before
         extra = await m.send("buyer2", Transfer(m["buyer"].public_key, 1))
