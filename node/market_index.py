@@ -393,7 +393,7 @@ class MarketIndex:
                 old_review = get_review(state, review_id)
                 stats.review(old_review, None if value is None else Review.from_wire(decode(value)))
         order_fees(_moved_orders(result.receipts, merchants), {r.tx_hash: r.fee for r in result.receipts}, stats)
-        stats_writes(self.store, stats, writes)
+        stats_writes(self.store.index_get, stats, writes)
         writes[META_KEY] = _meta(block.height)
         return writes
 
@@ -489,7 +489,7 @@ class MarketIndex:
                         if record is not None:
                             delta.fee(order.merchant, record.receipt.fee)
                 writes: dict[bytes, bytes | None] = {}
-                stats_writes(self.store, delta, writes)
+                stats_writes(self.store.index_get, delta, writes)
                 self.store.write_index(writes)
                 start = chunk[-1][0] + SEP
 

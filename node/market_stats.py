@@ -7,7 +7,7 @@ update of a block is, per record, its new contribution minus its old one: work
 proportional to what the block changed, never a rescan of history. The update is written
 in the block's atomic batch together with the market indexes (node/market_index.py calls
 :func:`stats_writes`), and the index rebuild recomputes it from state and stored blocks
-(:func:`rebuild_chunk`), so the counters are always exactly as of the stored head.
+(``MarketIndex._add_stats``), so the counters are always exactly as of the stored head.
 
 Definitions (``trades`` are the orders the merchant accepted):
 
@@ -36,7 +36,7 @@ merchant's 32-byte key for one merchant)::
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -206,22 +206,26 @@ def decode_counters(raw: bytes | None) -> Counter[str]:
     return out
 
 
-def _read_int(store: ChainStore, key: bytes) -> int:
-    raw = store.index_get(key)
+IndexReader = Callable[[bytes], "bytes | None"]
+"""Reads one committed index entry (``ChainStore.index_get``)."""
+
+
+def _read_int(read: IndexReader, key: bytes) -> int:
+    raw = read(key)
     return 0 if raw is None else as_int(decode(raw), "count")
 
 
-def stats_writes(store: ChainStore, delta: StatsDelta, into: dict[bytes, bytes | None]) -> None:
-    """Add to ``into`` the writes that apply ``delta`` to the counters stored in ``store``.
+def stats_writes(read: IndexReader, delta: StatsDelta, into: dict[bytes, bytes | None]) -> None:
+    """Add to ``into`` the writes that apply ``delta`` to the committed counters ``read`` returns.
 
-    Reads the committed index once per touched key, so ``into`` must not already hold
-    writes of these keys (one delta per block, or per rebuild chunk written before the next).
+    Reads each touched key once, so ``into`` must not already hold writes of these keys
+    (one delta per block, or per rebuild chunk written before the next).
     """
     for (scope, buyer), change in delta.buyers.items():
         if not change:
             continue
         key = K_BUYER + scope + buyer
-        before = _read_int(store, key)
+        before = _read_int(read, key)
         after = before + change
         into[key] = encode(after) if after else None
         counts = delta.counters.setdefault(scope, Counter())
@@ -231,7 +235,7 @@ def stats_writes(store: ChainStore, delta: StatsDelta, into: dict[bytes, bytes |
         if not any(change_counts.values()):
             continue
         key = K_SCOPE + scope
-        current = decode_counters(store.index_get(key))
+        current = decode_counters(read(key))
         for name, value in change_counts.items():
             current[name] += value
         into[key] = _encode_counters(current)
@@ -239,7 +243,7 @@ def stats_writes(store: ChainStore, delta: StatsDelta, into: dict[bytes, bytes |
         if not sales and not volume:
             continue
         key = K_DAY + scope + day.to_bytes(4, "big")
-        raw = store.index_get(key)
+        raw = read(key)
         old_sales, old_volume = (0, 0) if raw is None else as_list(decode(raw), "day", length=2)
         new_sales, new_volume = old_sales + sales, old_volume + volume
         into[key] = encode([new_sales, new_volume]) if new_sales or new_volume else None

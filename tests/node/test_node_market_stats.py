@@ -28,9 +28,20 @@ from market.bodies import (
     OrderShip,
     OrderShipReturn,
 )
+from market.order_state import Action, OrderState
 from market.privacy import seal_for
+from market.records import HistoryEntry, Order, Windows
 from node.market_index import META_KEY, MarketIndex
-from node.market_stats import DAY_MS, bucket_bounds, bucket_of
+from node.market_stats import (
+    CHAIN_SCOPE,
+    DAY_MS,
+    K_SCOPE,
+    StatsDelta,
+    bucket_bounds,
+    bucket_of,
+    decode_counters,
+    stats_writes,
+)
 
 PRICE, SHIP = 1_000, 100
 GAP = 120_000
@@ -215,3 +226,73 @@ def test_a_histogram_bucket_holds_its_value_and_is_at_most_a_sixteenth_wide(ms: 
     assert low <= ms <= high
     assert high - low <= low // 16
     assert bucket_of(low) == bucket_of(high) == bucket_of(ms)
+
+
+# --- the update of the counters: incremental equals recomputed -----------------------------
+
+_PARTIES = [bytes([i]) * 32 for i in range(1, 5)]
+_ACTIONS = list(Action)
+
+
+@st.composite
+def _versions(draw: st.DrawFn, order_id: bytes) -> list[Order]:
+    """Successive versions of one order record (any fields the counters read, drawn freely)."""
+    out = []
+    buyer, merchant = draw(st.sampled_from(_PARTIES)), draw(st.sampled_from(_PARTIES))
+    placed = draw(st.integers(0, 10**12))
+    for _ in range(draw(st.integers(1, 4))):
+        steps = draw(st.lists(st.tuples(st.sampled_from(_ACTIONS), st.sampled_from(list(OrderState))), max_size=4))
+        history = [HistoryEntry(Action.PLACE, OrderState.PLACED, placed, 1, buyer)]
+        history += [HistoryEntry(a, s, placed + draw(st.integers(0, 10**9)), 2, buyer) for a, s in steps]
+        state = history[-1].state
+        out.append(
+            Order(
+                order_id, b"l" * 32, buyer, merchant, b"", 0, 1, 100, 0, 0, draw(st.integers(0, 10**9)),
+                Windows(60_000, 60_000, 60_000, 60_000), b"", b"", b"", state, 0, draw(st.booleans()), b"", None,
+                tuple(history),
+            )
+        )  # fmt: skip
+    return out
+
+
+def _apply(index: dict[bytes, bytes], delta: StatsDelta) -> None:
+    writes: dict[bytes, bytes | None] = {}
+    stats_writes(index.get, delta, writes)
+    for key, value in writes.items():
+        if value is None:
+            index.pop(key, None)
+        else:
+            index[key] = value
+
+
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=6, unique=True).flatmap(
+    lambda ids: st.tuples(*(_versions(i) for i in ids))
+), st.randoms(use_true_random=False))  # fmt: skip
+def test_counters_updated_record_by_record_equal_counters_computed_from_the_last_records(
+    histories: tuple[list[Order], ...], rng: Any
+) -> None:
+    # interleave the orders' versions into "blocks", each changing some records once
+    pending = [list(v) for v in histories]
+    current: dict[bytes, Order] = {}
+    incremental: dict[bytes, bytes] = {}
+    while any(pending):
+        delta = StatsDelta.empty()
+        for versions in pending:
+            if versions and rng.random() < 0.6:
+                new = versions.pop(0)
+                delta.order(current.get(new.order_id), new)
+                current[new.order_id] = new
+                delta.fee(new.merchant, 10)
+        _apply(incremental, delta)
+    rebuilt: dict[bytes, bytes] = {}
+    fees = StatsDelta.empty()
+    for order in current.values():
+        fees.order(None, order)
+    for versions in histories:
+        for version in versions:
+            fees.fee(version.merchant, 10)
+    _apply(rebuilt, fees)
+    assert incremental == rebuilt
+    chain = decode_counters(incremental.get(K_SCOPE + CHAIN_SCOPE))
+    assert chain["orders"] == len(current) and all(v >= 0 for v in chain.values())
+    assert chain["repeat_buyers"] <= chain["buyers"] <= chain["trades"]
