@@ -309,15 +309,17 @@ def stats_days(params: Mapping[str, str]) -> int:
 def stats_json(store: ChainStore, merchant: bytes | None, days: int) -> dict[str, Any]:
     """The KPIs of the chain or one merchant as of the head, with sales on each of the last ``days`` days.
 
-    The days end with the head block's UTC day (read from the counters, no history scanned).
+    The days end with the head block's UTC day; every figure is read from the counters of one
+    block (a snapshot), no history scanned.
     """
-    head = store.head
-    last_day = (head.header.time_ms if head.header is not None else 0) // DAY_MS
-    first_day = max(last_day - days + 1, 0)
-    stats = read_stats(store, merchant)
-    per_day = read_days(store, first_day, last_day, merchant)
+    with store.snapshot() as snap:  # the counters and the days of one block
+        header = store.header(snap.height) if snap.height else None
+        last_day = (header.time_ms if header is not None else 0) // DAY_MS
+        first_day = max(last_day - days + 1, 0)
+        stats = read_stats(snap, merchant)
+        per_day = read_days(snap, first_day, last_day, merchant)
     return {
-        "height": head.height,
+        "height": snap.height,
         "merchant": None if merchant is None else encode_address(merchant),
         **stats.to_json(),
         "sales_per_day": [{"day": d.day * DAY_MS, "sales": d.sales, "volume": str(d.volume)} for d in per_day],

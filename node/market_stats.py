@@ -38,13 +38,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from chain.accounts import NATIVE_ASSET
 from chain.encoding import Primitive, as_int, as_list, as_str, decode, encode
 from market.order_state import Action, OrderState
 from market.records import Order, Review
-from storage.store import ChainStore
 
 STATS_ROOT: Final = b"mkt/K/"
 K_SCOPE: Final = b"mkt/K/s/"
@@ -353,13 +352,25 @@ class MarketStats:
         }
 
 
-def read_stats(store: ChainStore, merchant: bytes | None = None) -> MarketStats:
+class IndexView(Protocol):
+    """Reads of committed index entries: a ``ChainStore``, or a ``StateSnapshot`` for reads that agree."""
+
+    def index_get(self, key: bytes) -> bytes | None:
+        """One entry, or None."""
+        ...
+
+    def index_range(self, start: bytes, stop: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        """Entries with ``start <= key < stop`` in key order, at most ``limit``."""
+        ...
+
+
+def read_stats(store: IndexView, merchant: bytes | None = None) -> MarketStats:
     """The KPIs of the chain (``merchant`` None) or of one merchant, from their counters."""
     scope = CHAIN_SCOPE if merchant is None else merchant_scope(merchant)
     return MarketStats(dict(decode_counters(store.index_get(K_SCOPE + scope))))
 
 
-def read_days(store: ChainStore, first_day: int, last_day: int, merchant: bytes | None = None) -> list[DaySales]:
+def read_days(store: IndexView, first_day: int, last_day: int, merchant: bytes | None = None) -> list[DaySales]:
     """Sales per UTC day from ``first_day`` to ``last_day`` inclusive (every day, zeros included)."""
     if not 0 <= first_day <= last_day or last_day - first_day >= MAX_DAYS:
         raise ValueError(f"a day range of 1..{MAX_DAYS} days is required")

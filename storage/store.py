@@ -207,6 +207,24 @@ class StateSnapshot:
                     return
                 yield key[skip:], value
 
+    def index_get(self, key: bytes) -> bytes | None:
+        """The node-side index entry ``key`` at the snapshot's height (written with its block), or None."""
+        value: bytes | None = self._snap.get(k.index_key(key))
+        return value
+
+    def index_range(self, start: bytes, stop: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        """Index entries with ``start <= key < stop`` at the snapshot's height, in key order, at most ``limit``."""
+        out: list[tuple[bytes, bytes]] = []
+        if limit <= 0 or start >= stop:
+            return out
+        skip = len(k.INDEX_PREFIX)
+        with self._snap.iterator(start=k.index_key(start), stop=k.index_key(stop)) as it:
+            for key, value in it:
+                out.append((key[skip:], value))
+                if len(out) >= limit:
+                    break
+        return out
+
     def close(self) -> None:
         """Release the snapshot (idempotent)."""
         self._snap.close()

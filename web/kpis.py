@@ -190,10 +190,12 @@ class KpiView:
 def kpi_view(market: MarketIndex, merchant: bytes | None) -> KpiView:
     """The KPIs of the chain or one merchant as of the head, with the last 30 days' sales."""
     store = market.store
-    head = store.head
-    last_day = (head.header.time_ms if head.header is not None else 0) // DAY_MS
-    stats = read_stats(store, merchant)
-    days = read_days(store, max(last_day - CHART_DAYS + 1, 0), last_day, merchant)
+    with store.snapshot() as snap:  # every figure as of one block
+        height = snap.height
+        header = store.header(height) if height else None
+        last_day = (header.time_ms if header is not None else 0) // DAY_MS
+        stats = read_stats(snap, merchant)
+        days = read_days(snap, max(last_day - CHART_DAYS + 1, 0), last_day, merchant)
     reviews = stats.get("reviews")
     ratings = [
         (r, stats.get(f"rating.{r}"), 100 * stats.get(f"rating.{r}") // reviews if reviews else 0)
@@ -202,7 +204,7 @@ def kpi_view(market: MarketIndex, merchant: bytes | None) -> KpiView:
     scope = "" if merchant is None else encode_address(merchant)
     return KpiView(
         scope,
-        head.height,
+        height,
         stats,
         days,
         sales_chart(days),
