@@ -39,8 +39,12 @@ async def test_asset_offer_and_fund_pages_list_detail_and_search(tmp_path: Path)
         offer = text_of(await page(m, f"/offer/{offer_id}"))
         assert "Remaining 1,000 minor units of EURX" in offer and "3 / 2 minor units of AGR" in offer
 
+        other = await m.do("buyer", FundOpen("Village well", ""))  # a second fund after the first's entries
+        other_id = next(e for e in other["events"] if "fund_id" in e["attrs"])["attrs"]["fund_id"]
+        await m.do("buyer2", FundDonate(bytes.fromhex(other_id), "AGR", 1_000))
         funds = await page(m, "/funds")
-        assert f'href="/fund/{fund_id}"' in funds and "School roof" in text_of(funds)
+        assert f'href="/fund/{fund_id}"' in funds and f'href="/fund/{other_id}"' in funds
+        assert "School roof" in text_of(funds) and "Village well" in text_of(funds)
         fund_html = await page(m, f"/fund/{fund_id}")
         fund = text_of(fund_html)
         assert "Fix the <roof>" in fund and "<roof>" not in fund_html
