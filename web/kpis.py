@@ -73,6 +73,10 @@ class Chart:
         return self.height - PAD_BOTTOM
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _bar_height(value: int, top: int) -> int:
     room = HEIGHT - PAD_BOTTOM - PAD_TOP
     return 0 if top <= 0 else max(1, value * room // top) if value else 0
@@ -85,7 +89,7 @@ def sales_chart(days: list[DaySales]) -> Chart:
     bars = []
     for i, d in enumerate(days):
         h = _bar_height(d.volume, top)
-        label = f"{fmt.day(d.day)}: {d.sales} sale{'s' if d.sales != 1 else ''}, {fmt.amount(d.volume)}"
+        label = f"{fmt.day(d.day)}: {_count(d.sales, 'sale')}, {fmt.amount(d.volume)}"
         bars.append(Bar(PAD_LEFT + i * slot + 1, HEIGHT - PAD_BOTTOM - h, max(slot - 2, 1), h, label))
     labels: tuple[tuple[int, str, str], ...] = ()
     if days:
@@ -95,7 +99,7 @@ def sales_chart(days: list[DaySales]) -> Chart:
     return Chart(
         "sales-chart",
         "Sales per day",
-        f"{sales} sales for {fmt.amount(total)} over the last {len(days)} days; "
+        f"{_count(sales, 'sale')} for {fmt.amount(total)} over the last {len(days)} days; "
         f"the busiest day took {fmt.amount(top)}.",
         tuple(bars),
         f"max {fmt.amount(top)}" if top else "no sales yet",
@@ -130,7 +134,7 @@ def settlement_chart(stats: MarketStats) -> Chart:
         end = PAD_LEFT + len(buckets) * slot
         labels = ((PAD_LEFT, fmt.duration(buckets[0][0]), "start"), (end, fmt.duration(buckets[-1][1]), "end"))
     description = (
-        f"{stats.get('sales')} settled orders; mean {fmt.duration(mean)}, p90 {fmt.duration(p90)}."
+        f"{_count(stats.get('sales'), 'settled order')}; mean {fmt.duration(mean)}, p90 {fmt.duration(p90)}."
         if mean is not None and p90 is not None
         else "No order has settled yet."
     )

@@ -40,7 +40,7 @@ async def test_dashboard_and_market_pages_show_the_kpis_as_charts_and_tables(tmp
         assert re.search(r"\d{4}-\d\d-\d\d 1 " + re.escape(f"{total:g} AGR"), text)  # sales per day table
         # the two charts: SVG drawn on the server, with a title and description for screen readers
         assert html.count('<svg id="') == 2 and 'role="img"' in html
-        assert '<rect class="bar"' in html and f"1 settled orders; mean {took}, p90 {p90}." in text
+        assert '<rect class="bar"' in html and f"1 settled order; mean {took}, p90 {p90}." in text
         assert 'data-fragment="/merchant/' in html
 
         fragment = await page(m, f"/merchant/{merchant}/kpis")
