@@ -176,6 +176,22 @@ class DbState(DbNodes):
         return value
 
 
+def _range(
+    db: Any, family: bytes, start: bytes, stop: bytes, limit: int, *, reverse: bool = False
+) -> list[tuple[bytes, bytes]]:
+    """Pairs of one key family with ``start <= key < stop`` (keys without the family tag), at most ``limit``."""
+    out: list[tuple[bytes, bytes]] = []
+    if limit <= 0 or start >= stop:
+        return out
+    skip = len(family)
+    with db.iterator(start=family + start, stop=family + stop, reverse=reverse) as it:
+        for key, value in it:
+            out.append((key[skip:], value))
+            if len(out) >= limit:
+                break
+    return out
+
+
 class StateSnapshot:
     """Committed state frozen at one complete block (a LevelDB snapshot): every read agrees.
 
@@ -214,16 +230,7 @@ class StateSnapshot:
 
     def index_range(self, start: bytes, stop: bytes, limit: int) -> list[tuple[bytes, bytes]]:
         """Index entries with ``start <= key < stop`` at the snapshot's height, in key order, at most ``limit``."""
-        out: list[tuple[bytes, bytes]] = []
-        if limit <= 0 or start >= stop:
-            return out
-        skip = len(k.INDEX_PREFIX)
-        with self._snap.iterator(start=k.index_key(start), stop=k.index_key(stop)) as it:
-            for key, value in it:
-                out.append((key[skip:], value))
-                if len(out) >= limit:
-                    break
-        return out
+        return _range(self._snap, k.INDEX_PREFIX, start, stop, limit)
 
     def close(self) -> None:
         """Release the snapshot (idempotent)."""
@@ -452,16 +459,7 @@ class ChainStore:
 
     def state_range(self, start: bytes, stop: bytes, limit: int) -> list[tuple[bytes, bytes]]:
         """Committed state pairs with ``start <= key < stop`` in key order, at most ``limit``."""
-        out: list[tuple[bytes, bytes]] = []
-        if limit <= 0 or start >= stop:
-            return out
-        skip = len(k.STATE_PREFIX)
-        with self._db.iterator(start=k.state_key(start), stop=k.state_key(stop)) as it:
-            for key, value in it:
-                out.append((key[skip:], value))
-                if len(out) >= limit:
-                    break
-        return out
+        return _range(self._db, k.STATE_PREFIX, start, stop, limit)
 
     @contextmanager
     def snapshot(self) -> Iterator[StateSnapshot]:
@@ -482,16 +480,7 @@ class ChainStore:
 
         Keys are returned without the ``x/`` family tag.
         """
-        out: list[tuple[bytes, bytes]] = []
-        if limit <= 0 or start >= stop:
-            return out
-        skip = len(k.INDEX_PREFIX)
-        with self._db.iterator(start=k.index_key(start), stop=k.index_key(stop), reverse=reverse) as it:
-            for key, value in it:
-                out.append((key[skip:], value))
-                if len(out) >= limit:
-                    break
-        return out
+        return _range(self._db, k.INDEX_PREFIX, start, stop, limit, reverse=reverse)
 
     def write_index(self, writes: Mapping[bytes, bytes | None]) -> None:
         """Apply index ``writes`` (None deletes) in one atomic, synced batch (index rebuilds)."""
