@@ -108,7 +108,10 @@ def sales_chart(days: list[DaySales]) -> Chart:
 
 
 def settlement_chart(stats: MarketStats) -> Chart:
-    """Settled orders by time from order to settlement (histogram buckets), with mean and p90 marked."""
+    """Settled orders by time from order to settlement, with mean and p90 marked.
+
+    One bar per non-empty histogram bucket, fastest on the left: the x axis is ordinal, not to scale.
+    """
     buckets = stats.settlement_histogram()
     top = max((n for _, _, n in buckets), default=0)
     slot = (WIDTH - PAD_LEFT) // max(len(buckets), 1)
