@@ -16,7 +16,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from chain.address import AddressError, encode_address, parse_account
-from chain.encoding import U64_MAX
+from chain.encoding import U64_MAX, DecodeError
+from market.assets.records import read_asset
 from market.order_state import OrderState
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
 from market.records import ListingStatus
@@ -38,7 +39,9 @@ from storage.store import ChainStore
 
 DEFAULT_LIMIT: Final = 20
 MAX_PARAM_CHARS: Final = 512
-LISTING_PARAMS: Final = frozenset({"merchant", "q", "min_price", "max_price", "in_stock", "status", "limit", "cursor"})
+LISTING_PARAMS: Final = frozenset(
+    {"merchant", "q", "min_price", "max_price", "in_stock", "status", "limit", "cursor", "asset"}
+)
 ORDER_PARAMS: Final = frozenset({"buyer", "merchant", "arbiter", "state", "listing", "limit", "cursor"})
 EVENT_PARAMS: Final = frozenset({"merchant", "buyer", "order", "types"})
 STATS_PARAMS: Final = frozenset({"merchant", "days"})
@@ -136,7 +139,14 @@ def listing_query(query: Any) -> ListingQuery:
         except QueryError as exc:
             raise Problem(400, exc.reason, str(exc)) from None
     limit, cursor = _page(params)
+    asset = None
+    if "asset" in params:
+        try:
+            asset = read_asset(params["asset"], "asset")
+        except DecodeError as exc:
+            raise Problem(400, "bad_asset", str(exc)) from None
     return ListingQuery(
+        asset=asset,
         merchant=account_param(params, "merchant"),
         words=words,
         min_price=min_price,
@@ -322,7 +332,10 @@ def stats_json(store: ChainStore, merchant: bytes | None, days: int) -> dict[str
         "height": snap.height,
         "merchant": None if merchant is None else encode_address(merchant),
         **stats.to_json(),
-        "sales_per_day": [{"day": d.day * DAY_MS, "sales": d.sales, "volume": str(d.volume)} for d in per_day],
+        "sales_per_day": [
+            {"day": d.day * DAY_MS, "sales": d.sales, "volume": {a: str(v) for a, v in sorted(d.volume.items())}}
+            for d in per_day
+        ],
     }
 
 

@@ -11,7 +11,7 @@ in the block's atomic batch together with the market indexes (node/market_index.
 
 Definitions (``trades`` are the orders the merchant accepted):
 
-* sales volume per asset: the totals of settled orders (orders pay in AGR);
+* sales volume per asset: the totals of settled orders, in each order's asset;
 * orders by state: every order, by its current state;
 * time to settlement: from placement to the history entry that settled it; the mean is
   exact, the p90 is the nearest-rank 90th percentile read from a log-linear histogram
@@ -29,7 +29,7 @@ Key layout (under the store's ``x/`` family; ``scope`` = ``c`` for the chain, ``
 merchant's 32-byte key for one merchant)::
 
     mkt/K/s/<scope>              counters: [[name, value], ...] sorted by name
-    mkt/K/d/<scope><day:4>       [sales, volume] of orders settled that UTC day
+    mkt/K/d/<scope><day:4><asset> [sales, volume] of orders in that asset settled that UTC day
     mkt/K/b/<scope><buyer:32>    the buyer's trades in the scope
 """
 
@@ -53,6 +53,9 @@ CHAIN_SCOPE: Final = b"c"
 DAY_MS: Final = 86_400_000
 MAX_DAYS: Final = 366
 """The most days one sales-per-day query may span."""
+MAX_DAY_ASSETS: Final = 16
+"""With MAX_DAYS, bounds the day cells one query reads: MAX_DAYS * MAX_DAY_ASSETS (a range whose
+days hold more cells than that is cut at its end)."""
 P90_RESOLUTION: Final = 16
 """A histogram bucket is at most 1/16 of its lower bound wide."""
 _LINEAR: Final = 32
@@ -122,7 +125,7 @@ def order_contribution(order: Order) -> Counter[str]:
     elapsed = settlement_ms(order)
     if elapsed is not None:
         out["sales"] += 1
-        out["volume." + NATIVE_ASSET] += order.total
+        out["volume." + order.asset] += order.total
         out["settle_ms_sum"] += elapsed
         out[f"settle_h.{bucket_of(elapsed)}"] += 1
     return out
@@ -146,7 +149,7 @@ class StatsDelta:
     """Changes to the counters, accumulated over the records one block changed."""
 
     counters: dict[bytes, Counter[str]]
-    days: dict[tuple[bytes, int], list[int]]
+    days: dict[tuple[bytes, int, str], list[int]]
     buyers: dict[tuple[bytes, bytes], int]
 
     @classmethod
@@ -169,7 +172,7 @@ class StatsDelta:
             for scope in scopes_of(record.merchant):
                 self._add(scope, contribution, sign)
                 if day is not None:
-                    cell = self.days.setdefault((scope, day), [0, 0])
+                    cell = self.days.setdefault((scope, day, record.asset), [0, 0])
                     cell[0] += sign
                     cell[1] += sign * record.total
                 if record.accepted:
@@ -238,10 +241,10 @@ def stats_writes(read: IndexReader, delta: StatsDelta, into: dict[bytes, bytes |
         for name, value in change_counts.items():
             current[name] += value
         into[key] = _encode_counters(current)
-    for (scope, day), (sales, volume) in delta.days.items():
+    for (scope, day, asset), (sales, volume) in delta.days.items():
         if not sales and not volume:
             continue
-        key = K_DAY + scope + day.to_bytes(4, "big")
+        key = K_DAY + scope + day.to_bytes(4, "big") + asset.encode()
         raw = read(key)
         old_sales, old_volume = (0, 0) if raw is None else as_list(decode(raw), "day", length=2)
         new_sales, new_volume = old_sales + sales, old_volume + volume
@@ -261,12 +264,13 @@ def order_fees(orders: Iterable[tuple[bytes, bytes]], fee_of: Mapping[bytes, int
 
 @dataclass(frozen=True, slots=True)
 class DaySales:
-    """Orders settled on one UTC day and their total."""
+    """Orders settled on one UTC day and their totals per asset."""
 
     day: int
     """Days since 1970-01-01."""
     sales: int
-    volume: int
+    volume: Mapping[str, int]
+    """Per asset, the totals of the day's settled orders in it (assets without sales left out)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,8 +382,11 @@ def read_days(store: IndexView, first_day: int, last_day: int, merchant: bytes |
     prefix = K_DAY + scope
     start = prefix + first_day.to_bytes(4, "big")
     stop = prefix + (last_day + 1).to_bytes(4, "big")
-    found = {}
-    for key, raw in store.index_range(start, stop, MAX_DAYS):
-        sales, volume = as_list(decode(raw), "day", length=2)
-        found[int.from_bytes(key[-4:], "big")] = (as_int(sales, "sales"), as_int(volume, "volume"))
-    return [DaySales(day, *found.get(day, (0, 0))) for day in range(first_day, last_day + 1)]
+    sales: Counter[int] = Counter()
+    volume: dict[int, dict[str, int]] = {}
+    for key, raw in store.index_range(start, stop, MAX_DAYS * MAX_DAY_ASSETS):
+        count, total = as_list(decode(raw), "day", length=2)
+        day = int.from_bytes(key[len(prefix) : len(prefix) + 4], "big")
+        sales[day] += as_int(count, "sales")
+        volume.setdefault(day, {})[key[len(prefix) + 4 :].decode()] = as_int(total, "volume")
+    return [DaySales(day, sales[day], volume.get(day, {})) for day in range(first_day, last_day + 1)]

@@ -220,6 +220,11 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "nonce": _INT,
             "pending_nonce": {"type": ["integer", "null"], "description": "null for a view at a past height"},
             "balances": {"type": "object", "additionalProperties": _INT},
+            "frozen": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "issued assets of the balances that the asset's freeze authority froze (head view only)",
+            },
         },
     },
     "Block": {
@@ -380,7 +385,20 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
             "merchant": {"type": "string"},
             "title": {"type": "string"},
             "description": {"type": "string"},
-            "price": _INT,
+            "price": {**_INT, "description": "unit price in minor units of `asset`"},
+            "asset": {"type": "string", "description": "the asset of `price` and the shipping prices (AGR or issued)"},
+            "prices": {
+                "type": "array",
+                "description": "every asset the listing takes at its fixed price, its own asset first",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "asset": {"type": "string"},
+                        "price": _INT,
+                        "shipping": {"type": "array", "items": _INT, "description": "per shipping option"},
+                    },
+                },
+            },
             "stock": _INT,
             "status": {"enum": ["active", "paused", "delisted"]},
             "shipping": {
@@ -421,6 +439,7 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
             "arbiter_fee_bps": _INT,
             "arbiter_fee": _INT,
             "quantity": _INT,
+            "asset": {"type": "string", "description": "the asset the order is priced, escrowed and paid out in"},
             "unit_price": _INT,
             "shipping_index": _INT,
             "shipping_price": _INT,
@@ -535,7 +554,7 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
             "sales": {**_INT, "description": "settled orders"},
             "sales_volume": {
                 "type": "object",
-                "description": "per asset, the totals of settled orders in base units (decimal string)",
+                "description": "per asset (each order's own), settled totals in minor units (decimal strings)",
                 "additionalProperties": {"type": "string"},
             },
             "settlement": {
@@ -576,7 +595,15 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "properties": {"day": _INT, "sales": _INT, "volume": {"type": "string"}},
+                    "properties": {
+                        "day": {**_INT, "description": "the day's first millisecond (UTC)"},
+                        "sales": _INT,
+                        "volume": {
+                            "type": "object",
+                            "description": "per asset, the day's settled totals (decimal strings)",
+                            "additionalProperties": {"type": "string"},
+                        },
+                    },
                 },
             },
         },
@@ -590,8 +617,9 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
             "parameters": [
                 _query("merchant", _ADDRESS, "only this merchant's listings"),
                 _query("q", {"type": "string"}, "whole words (case-insensitive) all in the title or description"),
-                _query("min_price", _INT, "lowest unit price (minor units)"),
-                _query("max_price", _INT, "highest unit price (minor units)"),
+                _query("asset", {"type": "string"}, "only listings that take this asset (AGR or an issued symbol)"),
+                _query("min_price", _INT, "lowest unit price (minor units of `asset`, else of each listing's own)"),
+                _query("max_price", _INT, "highest unit price (minor units of `asset`, else of each listing's own)"),
                 _query("in_stock", {"type": "boolean", "default": False}, "only listings with stock"),
                 _query(
                     "status",
@@ -1035,7 +1063,7 @@ _AUDIT_SCHEMAS: Final[dict[str, Any]] = {
                         "asset": {"type": "string"},
                         "total_supply": _INT,
                         "in_accounts": {**_INT, "description": "every balance, recounted"},
-                        "in_escrow": {**_INT, "description": "every order's escrow, recounted"},
+                        "in_escrow": {**_INT, "description": "the escrow of every order in the asset, recounted"},
                         "escrow_counter": {**_INT, "description": "the maintained escrow total"},
                         "in_offers": {**_INT, "description": "units locked in standing conversion offers, recounted"},
                         "in_funds": {**_INT, "description": "units held by transparent funds, recounted"},

@@ -11,6 +11,8 @@ index keys, never the chain's history.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,6 +24,7 @@ from node.api_common import SERVICES
 from node.market_index import MarketIndex
 from node.market_stats import DAY_MS, DaySales, MarketStats, read_days, read_stats
 from web import format as fmt
+from web.chain_view import decimals_of
 from web.pages import RENDERER, not_found, page_handler
 
 CHART_DAYS: Final = 30
@@ -82,27 +85,38 @@ def _bar_height(value: int, top: int) -> int:
     return 0 if top <= 0 else max(1, value * room // top) if value else 0
 
 
-def sales_chart(days: list[DaySales]) -> Chart:
-    """Volume settled per UTC day, one bar per day (zero days included), oldest on the left."""
-    top = max((d.volume for d in days), default=0)
+def volumes(volume: Mapping[str, int], places: Mapping[str, int]) -> str:
+    """Totals per asset as text, e.g. ``0.5 AGR, 12 USDX`` (``0 AGR`` when empty)."""
+    return ", ".join(fmt.amount(v, a, places) for a, v in sorted(volume.items())) or fmt.amount(0)
+
+
+def sales_chart(days: list[DaySales], places: Mapping[str, int]) -> Chart:
+    """Orders settled per UTC day, one bar per day (zero days included), oldest on the left.
+
+    Bars count sales (orders in different assets do not add up); each bar's tooltip and the
+    table beside the chart give the day's totals per asset.
+    """
+    top = max((d.sales for d in days), default=0)
     slot = (WIDTH - PAD_LEFT) // max(len(days), 1)
     bars = []
     for i, d in enumerate(days):
-        h = _bar_height(d.volume, top)
-        label = f"{fmt.day(d.day)}: {_count(d.sales, 'sale')}, {fmt.amount(d.volume)}"
+        h = _bar_height(d.sales, top)
+        label = f"{fmt.day(d.day)}: {_count(d.sales, 'sale')}, {volumes(d.volume, places)}"
         bars.append(Bar(PAD_LEFT + i * slot + 1, HEIGHT - PAD_BOTTOM - h, max(slot - 2, 1), h, label))
     labels: tuple[tuple[int, str, str], ...] = ()
     if days:
         labels = ((PAD_LEFT, fmt.day(days[0].day), "start"), (WIDTH, fmt.day(days[-1].day), "end"))
-    total = sum(d.volume for d in days)
+    total: Counter[str] = Counter()
+    for d in days:
+        total.update(d.volume)
     sales = sum(d.sales for d in days)
     return Chart(
         "sales-chart",
         "Sales per day",
-        f"{_count(sales, 'sale')} for {fmt.amount(total)} over the last {len(days)} days; "
-        f"the busiest day took {fmt.amount(top)}.",
+        f"{_count(sales, 'sale')} for {volumes(total, places)} over the last {len(days)} days; "
+        f"the busiest day had {_count(top, 'sale')}.",
         tuple(bars),
-        f"max {fmt.amount(top)}" if top else "no sales yet",
+        f"max {_count(top, 'sale')}" if top else "no sales yet",
         labels,
     )
 
@@ -182,11 +196,17 @@ class KpiView:
     ratings: list[tuple[int, int, int]]
     """(rating, reviews, percent of reviews) from 5 down to 1."""
     fragment_url: str
+    places: Mapping[str, int]
+    """The decimals of each issued asset the figures name (web.chain_view.decimals_of)."""
 
     @property
     def volume(self) -> list[tuple[str, int]]:
         """Sales volume per asset."""
         return sorted(self.stats.prefixed("volume.").items())
+
+    def day_volume(self, day: DaySales) -> str:
+        """A day's totals per asset as text."""
+        return volumes(day.volume, self.places)
 
     @property
     def fees_per_order(self) -> int | None:
@@ -209,12 +229,13 @@ def kpi_view(market: MarketIndex, merchant: bytes | None) -> KpiView:
         for r in range(5, 0, -1)
     ]
     scope = "" if merchant is None else encode_address(merchant)
+    places = decimals_of(store.state, [*stats.prefixed("volume.")] + [a for d in days for a in d.volume])
     return KpiView(
         scope,
         height,
         stats,
         days,
-        sales_chart(days),
+        sales_chart(days, places),
         settlement_chart(stats),
         [(s.value, stats.get("state." + s.value)) for s in OrderState if stats.get("state." + s.value)],
         [
@@ -225,6 +246,7 @@ def kpi_view(market: MarketIndex, merchant: bytes | None) -> KpiView:
         ],
         ratings,
         f"/merchant/{scope}/kpis" if scope else "/market/kpis",
+        places,
     )
 
 

@@ -31,6 +31,13 @@ def read_symbol(value: object, what: str = "symbol") -> str:
     return text
 
 
+def read_asset(value: object, what: str = "asset") -> str:
+    """An issued-asset symbol or the native ``AGR``; DecodeError otherwise."""
+    if value == NATIVE_ASSET:
+        return NATIVE_ASSET
+    return read_symbol(value, what)
+
+
 def read_optional_key(value: object, what: str) -> bytes:
     """A 32-byte public key, or empty for none."""
     raw = as_bytes(value, what, max_len=PUBLIC_KEY_SIZE)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, balance_key, get_supply, nonce_key
+from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, SUPPLY_PREFIX, balance_key, get_supply, nonce_key
 from chain.block import Header
 from chain.encoding import decode, sha256
 from chain.execution import BlockResult, Event, Receipt, build_block, execute_block
@@ -24,11 +24,11 @@ from chain.tx import sign_transaction
 from chain.votes import Commit, Vote, VoteType, verify_commit
 from market import MARKET_KINDS
 from market.assets.offers import offer_total_key
-from market.bodies import ListingCreate, OrderPlace
+from market.bodies import Conversion, ListingCreate, OrderPlace
 from market.funds import fund_total_key
 from market.keys import DUE_CURSOR_KEY, ESCROW_PREFIX
 from market.queries import escrow_total, get_listing, get_order
-from market.records import ArbiterTerms, Listing, Order, ShippingOption, Windows
+from market.records import ArbiterTerms, AssetPrice, Listing, Order, ShippingOption, Windows
 
 REGISTRY = CORE_KINDS.merged(MARKET_KINDS)
 CHAIN_ID = "agora-market-test"
@@ -132,6 +132,14 @@ class MarketChain:
         """AGR balance of ``name``."""
         return Overlay(self.state).get_int(balance_key(self.pub(name), NATIVE_ASSET))
 
+    def nonce(self, name: str) -> int:
+        """The nonce ``name``'s next transaction carries (the number it has sent)."""
+        return Overlay(self.state).get_int(nonce_key(self.pub(name)))
+
+    def held(self, name: str, asset: str) -> int:
+        """``name``'s balance in ``asset``."""
+        return Overlay(self.state).get_int(balance_key(self.pub(name), asset))
+
     def listing(self, listing_id: bytes) -> Listing:
         """A listing that must exist."""
         listing = get_listing(self.state, listing_id)
@@ -146,24 +154,35 @@ class MarketChain:
             raise AssertionError("no such order")
         return order
 
-    def balances_total(self) -> int:
-        """Sum of every AGR balance."""
-        suffix = b"/" + NATIVE_ASSET.encode()
+    def balances_total(self, asset: str = NATIVE_ASSET) -> int:
+        """Sum of every balance in ``asset``."""
+        suffix = b"/" + asset.encode()
         return sum(decode(v) for k, v in self.state.items() if k.startswith(BALANCE_PREFIX) and k.endswith(suffix))
 
-    def escrow_sum(self) -> int:
-        """Sum of every per-order escrow."""
-        return sum(decode(v) for k, v in self.state.items() if k.startswith(ESCROW_PREFIX))
+    def escrow_sum(self, asset: str = NATIVE_ASSET) -> int:
+        """Sum of the per-order escrows of the orders in ``asset``."""
+        return sum(
+            decode(v)
+            for k, v in self.state.items()
+            if k.startswith(ESCROW_PREFIX) and self.order(k[len(ESCROW_PREFIX) :]).asset == asset
+        )
+
+    def assets(self) -> list[str]:
+        """Every asset with a supply record (AGR and each issued asset)."""
+        return sorted(k[len(SUPPLY_PREFIX) :].decode() for k, _ in self.state.items() if k.startswith(SUPPLY_PREFIX))
 
     def check_conservation(self) -> None:
-        """Balances + escrow + AGR locked in offers = supply, and the escrow total matches the per-order escrows."""
-        supply = get_supply(Overlay(self.state), NATIVE_ASSET)
-        offers = Overlay(self.state).get_int(offer_total_key(NATIVE_ASSET))
-        funds = Overlay(self.state).get_int(fund_total_key(NATIVE_ASSET))
-        if self.balances_total() + escrow_total(self.state) + offers + funds != supply:
-            raise AssertionError("balances + escrow + offers + funds != supply")
-        if escrow_total(self.state) != self.escrow_sum():
-            raise AssertionError("escrow total != sum of escrows")
+        """For every asset: balances + escrow + offers + funds = supply, and the asset's escrow
+        total matches the escrows of its orders."""
+        view = Overlay(self.state)
+        for asset in self.assets():
+            escrow = escrow_total(self.state, asset)
+            offers = view.get_int(offer_total_key(asset))
+            funds = view.get_int(fund_total_key(asset))
+            if self.balances_total(asset) + escrow + offers + funds != get_supply(view, asset):
+                raise AssertionError(f"{asset}: balances + escrow + offers + funds != supply")
+            if escrow != self.escrow_sum(asset):
+                raise AssertionError(f"{asset}: escrow total != sum of escrows")
 
     def refused(self, name: str, body: Any, code: str) -> None:
         """Send ``body`` as ``name``; it must fail with ``code`` and change nothing but the fee
@@ -200,8 +219,10 @@ class MarketChain:
         shipping: Iterable[tuple[str, int]] = (("post", 50),),
         arbiters: Iterable[tuple[str, int]] = (("a1", 500),),
         windows: Windows = WINDOWS,
+        asset: str = NATIVE_ASSET,
+        alt_prices: Iterable[AssetPrice] = (),
     ) -> bytes:
-        """Create a listing and return its id."""
+        """Create a listing (priced in ``asset``, and in each of ``alt_prices``) and return its id."""
         body = ListingCreate(
             title="Olive oil, 1 l",
             description="Cold pressed.",
@@ -211,22 +232,46 @@ class MarketChain:
             arbiters=tuple(ArbiterTerms(self.pub(a), bps) for a, bps in arbiters),
             windows=windows,
             media=(sha256(b"photo"),),
+            asset=asset,
+            alt_prices=tuple(alt_prices),
         )
         return self.ok(merchant, body).tx_hash
 
-    def place(self, buyer: str, listing_id: bytes, quantity: int = 1, arbiter: str | None = "a1") -> bytes:
-        """Place an order at the listing's current prices and return its id."""
+    def place_body(
+        self,
+        listing_id: bytes,
+        quantity: int = 1,
+        arbiter: str | None = "a1",
+        asset: str = "",
+        conversion: Conversion | None = None,
+    ) -> OrderPlace:
+        """An order at the listing's current prices in ``asset`` (default: the listing's own)."""
         listing = self.listing(listing_id)
-        body = OrderPlace(
+        terms = listing.terms_in(asset or listing.asset)
+        unit, shipping = terms if terms is not None else (listing.price, (listing.shipping[0].price,))
+        return OrderPlace(
             listing_id,
             quantity,
             0,
-            listing.price,
-            listing.shipping[0].price,
+            unit,
+            shipping[0],
             b"" if arbiter is None else self.pub(arbiter),
             b"",
+            asset,
+            conversion,
         )
-        return self.ok(buyer, body).tx_hash
+
+    def place(
+        self,
+        buyer: str,
+        listing_id: bytes,
+        quantity: int = 1,
+        arbiter: str | None = "a1",
+        asset: str = "",
+        conversion: Conversion | None = None,
+    ) -> bytes:
+        """Place an order at the listing's current prices and return its id."""
+        return self.ok(buyer, self.place_body(listing_id, quantity, arbiter, asset, conversion)).tx_hash
 
 
 @pytest.fixture
