@@ -240,6 +240,7 @@ def _versions(draw: st.DrawFn, order_id: bytes) -> list[Order]:
     out = []
     buyer, merchant = draw(st.sampled_from(_PARTIES)), draw(st.sampled_from(_PARTIES))
     placed = draw(st.integers(0, 10**12))
+    asset = draw(st.sampled_from(["AGR", "USDX"]))
     for _ in range(draw(st.integers(1, 4))):
         steps = draw(st.lists(st.tuples(st.sampled_from(_ACTIONS), st.sampled_from(list(OrderState))), max_size=4))
         history = [HistoryEntry(Action.PLACE, OrderState.PLACED, placed, 1, buyer)]
@@ -249,7 +250,7 @@ def _versions(draw: st.DrawFn, order_id: bytes) -> list[Order]:
             Order(
                 order_id, b"l" * 32, buyer, merchant, b"", 0, 1, 100, 0, 0, draw(st.integers(0, 10**9)),
                 Windows(60_000, 60_000, 60_000, 60_000), b"", b"", b"", state, 0, draw(st.booleans()), b"", None,
-                tuple(history),
+                tuple(history), asset=asset,
             )
         )  # fmt: skip
     return out

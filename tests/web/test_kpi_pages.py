@@ -51,3 +51,33 @@ async def test_dashboard_and_market_pages_show_the_kpis_as_charts_and_tables(tmp
         assert "Marketplace KPIs" in chain and "every order on the chain" in chain and "Settled 1" in chain
         assert "Settled 1" in text_of(await page(m, "/market/kpis"))
         await page(m, "/merchant/agora1nope/kpis", status=404)
+
+
+async def test_sales_volume_is_kept_per_asset_and_shown_in_its_unit(tmp_path: Path) -> None:
+    from market.assets.bodies import AssetCreate, AssetMint
+    from market.bodies import ListingCreate, OrderAccept, OrderPlace, OrderShip
+    from market.records import ShippingOption, Windows
+
+    async with web_node(tmp_path) as m:
+        sc = await scenario(m)  # an AGR order, shipped
+        await m.do("buyer", OrderConfirm(bytes.fromhex(sc.order_id)))
+        await m.do("merchant", AssetCreate("USDX", "US dollar token", 2))
+        await m.do("merchant", AssetMint("USDX", m["buyer"].public_key, 10_000))
+        windows = Windows(3_600_000, 3_600_000, 3_600_000, 3_600_000)
+        tea = ListingCreate("Green tea", "", 1_200, 3, (ShippingOption("post", 50),), (), windows, (), "USDX")
+        listing = (await m.send("merchant", tea))["hash"]
+        order = bytes.fromhex((await m.send("buyer", OrderPlace(bytes.fromhex(listing), 1, 0, 1_200, 50)))["hash"])
+        for who, body in (
+            ("merchant", OrderAccept(order)),
+            ("merchant", OrderShip(order)),
+            ("buyer", OrderConfirm(order)),
+        ):
+            await m.do(who, body)
+
+        stats = await m.ok("/api/v1/market/stats", merchant=addr(m["merchant"]))
+        assert stats["sales"] == 2 and stats["sales_volume"] == {"AGR": str(PRICE + SHIP), "USDX": "1250"}
+        today = stats["sales_per_day"][-1]
+        assert today["sales"] == 2 and today["volume"] == {"AGR": str(PRICE + SHIP), "USDX": "1250"}
+        text = text_of(await page(m, f"/merchant/{addr(m['merchant'])}"))
+        assert "Sales volume (USDX) 12.5 USDX" in text and f"Sales volume (AGR) {amount(PRICE + SHIP)}" in text
+        assert f"2 {amount(PRICE + SHIP)}, 12.5 USDX" in text  # the day's row in the sales-per-day table
