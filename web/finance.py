@@ -23,6 +23,7 @@ from market.assets.rules import get_asset
 from market.funds import FUND_PREFIX, Disbursement, Donation, Fund, get_disbursement, get_donation, get_fund
 from node.api_common import SERVICES, NodeServices
 from node.asset_api import read_assets
+from web.chain_view import decimals_of
 from web.pages import RENDERER, PageError, not_found, page_handler
 
 PAGE: Final = 50
@@ -134,6 +135,8 @@ class FundPage:
     disbursements: list[tuple[int, Disbursement]]
     start: int
     more: bool
+    places: dict[str, int]
+    """The decimals of the issued assets it names."""
 
 
 def fund_page(s: NodeServices, fund_id: bytes, start: int) -> FundPage | None:
@@ -158,7 +161,8 @@ def fund_page(s: NodeServices, fund_id: bytes, start: int) -> FundPage | None:
         if (x := get_disbursement(state, fund_id, i)) is not None
     ]
     more = fund.donations > end or fund.disbursements > end
-    return FundPage(fund, holdings, donations, disbursements, start, more)
+    named = [a for a, _ in holdings] + [d.asset for _, d in donations] + [x.asset for _, x in disbursements]
+    return FundPage(fund, holdings, donations, disbursements, start, more, decimals_of(s.store.state, named))
 
 
 # --- handlers -------------------------------------------------------------------------------

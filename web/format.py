@@ -29,17 +29,6 @@ def amount(minor: int, asset: str = "AGR", places: Mapping[str, int] | None = No
     return f"{sign}{text} {asset}"
 
 
-def units(minor: int, decimals: int, symbol: str) -> str:
-    """``minor`` units of an asset with ``decimals`` digits after the point, e.g. ``12.5 EUR``."""
-    if decimals <= 0:
-        return f"{minor:,} {symbol}"
-    whole, frac = divmod(abs(minor), 10**decimals)
-    text = ("-" if minor < 0 else "") + f"{whole:,}"
-    if frac:
-        text += "." + f"{frac:0{decimals}d}".rstrip("0")
-    return f"{text} {symbol}"
-
-
 def when(time_ms: int) -> str:
     """A block time in ms as ``YYYY-MM-DD HH:MM:SS UTC`` (an out-of-range time as its number)."""
     try:

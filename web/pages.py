@@ -92,7 +92,6 @@ class Renderer:
             duration=fmt.duration,
             address=fmt.address,
             day=fmt.day,
-            units=fmt.units,
         )
         self.env.globals["asset"] = self.asset_url
 
