@@ -666,7 +666,9 @@ _PATHS: Final[dict[str, Any]] = {
             "parameters": [
                 _path_param("address", _ADDRESS, "the account"),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}, "page size"),
-                _query("cursor", {"type": "string", "pattern": "^[0-9]+-[0-9]+$"}, "next_cursor of the last page"),
+                _query(
+                    "cursor", {"type": "string", "pattern": "^[0-9]{1,20}-[0-9]{1,10}$"}, "next_cursor of the last page"
+                ),
             ],
             "responses": {
                 "200": _json("AccountTxPage", "one page of the account's transactions"),
