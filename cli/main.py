@@ -13,6 +13,7 @@ from cli import (
     chain_cmd,
     fund_cmd,
     listing_cmd,
+    market_cmd,
     merchant_cmd,
     node_cmd,
     offer_cmd,
@@ -62,6 +63,7 @@ app.add_typer(chain_cmd.app, name="chain")
 app.add_typer(listing_cmd.app, name="listing")
 app.add_typer(order_cmd.app, name="order")
 app.add_typer(merchant_cmd.app, name="merchant")
+app.add_typer(market_cmd.app, name="market")
 app.add_typer(testnet_cmd.app, name="testnet")
 app.add_typer(verify_cmd.app, name="verify")
 app.add_typer(asset_cmd.app, name="asset")

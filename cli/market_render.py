@@ -263,3 +263,55 @@ def _more(out: Output, page: dict[str, Any]) -> None:
     cursor = page.get("next_cursor")
     if cursor:
         out.info(f"more results: repeat with  [bold]--cursor {cursor}[/]")
+
+
+def _rate(part: Mapping[str, Any]) -> str:
+    rate = part.get("rate")
+    shown = "-" if rate is None else f"{float(rate) * 100:.1f} %"
+    return f"{shown} ({part.get('count')} of {part.get('of')})"
+
+
+def _volume(asset: str, minor: Any) -> str:
+    return money(int(minor), asset)
+
+
+def show_stats(out: Output, stats: dict[str, Any]) -> None:
+    """The marketplace KPIs of GET /api/v1/market/stats: figures, orders by state, ratings, sales per day."""
+    settlement = stats.get("settlement") or {}
+    mean, p90 = settlement.get("mean_ms"), settlement.get("p90_ms")
+    fees = stats.get("fees") or {}
+    per_order = fees.get("per_order")
+    volume = stats.get("sales_volume") or {}
+    out.fields(
+        f"Market KPIs of {stats.get('merchant') or 'the whole chain'} at height {stats.get('height')}",
+        [
+            ("orders", stats.get("orders")),
+            ("trades (accepted)", stats.get("trades")),
+            ("sales (settled)", stats.get("sales")),
+            *((f"sales volume {asset}", _volume(asset, v)) for asset, v in sorted(volume.items())),
+            ("time to settlement, mean", "-" if mean is None else duration(int(mean))),
+            ("time to settlement, p90", "-" if p90 is None else duration(int(p90))),
+            ("return rate", _rate(stats.get("return_rate") or {})),
+            ("refund rate", _rate(stats.get("refund_rate") or {})),
+            ("dispute rate", _rate(stats.get("dispute_rate") or {})),
+            ("repeat-purchase rate", _rate(stats.get("repeat_purchase_rate") or {})),
+            ("fees paid", money(int(fees.get("total") or 0))),
+            ("fees per order", "-" if per_order is None else money(int(per_order))),
+        ],
+    )
+    states = [(s, n) for s, n in (stats.get("orders_by_state") or {}).items() if n]
+    out.table("Orders by state", ["state", "orders"], states)
+    ratings = stats.get("ratings") or {}
+    show_ratings(out, {"counts": ratings.get("distribution") or {}})
+    out.table(
+        "Sales per day (UTC)",
+        ["day", "sales", "volume"],
+        [
+            (
+                when(d.get("day"))[:10],
+                d.get("sales"),
+                ", ".join(_volume(a, v) for a, v in (d.get("volume") or {}).items()),
+            )
+            for d in stats.get("sales_per_day") or []
+        ],
+    )

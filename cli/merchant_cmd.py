@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,28 +14,13 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Merchants: reputation and ratings, as the chain records them.", no_args_is_help=True)
 
-MAX_ORDER_PAGES: Final = 10
-"""Rating counts read at most this many pages of 100 orders; beyond that they are marked partial."""
-
 
 async def ratings_of(client: NodeClient, merchant: str) -> dict[str, Any]:
-    """How many of ``merchant``'s reviews gave each rating 1..5, from its orders' reviews.
-
-    ``complete`` is False when the merchant has more than MAX_ORDER_PAGES pages of orders
-    (the counts then cover only the oldest of them).
-    """
-    counts = {str(r): 0 for r in range(1, 6)}
-    cursor: str | None = None
-    for _ in range(MAX_ORDER_PAGES):
-        page = await client.orders(merchant=merchant, limit=100, cursor=cursor)
-        for order in page.get("items") or []:
-            review = order.get("review")
-            if review and str(review.get("rating")) in counts:
-                counts[str(review["rating"])] += 1
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return {"counts": counts, "complete": True}
-    return {"counts": counts, "complete": False}
+    """How many of ``merchant``'s reviews gave each rating 1..5, from the node's KPI counters
+    (GET /api/v1/market/stats?merchant=: kept block by block, so always complete)."""
+    stats = await client.market_stats(merchant, days=1)
+    distribution = (stats.get("ratings") or {}).get("distribution") or {}
+    return {"counts": {str(r): int(distribution.get(str(r), 0)) for r in range(1, 6)}, "complete": True}
 
 
 @app.command("show")

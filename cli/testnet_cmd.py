@@ -282,8 +282,8 @@ def show_endpoints(out: Output, testnet: Testnet) -> None:
     pages = testnet.nodes[-1].api_url  # the follower in the demo's layout: what a shopper would use
     out.info(
         escape(
-            f"open in a browser: the explorer at {pages}/ and the shop at {pages}/shop "
-            "(every node serves them on its API port)\n"
+            f"open in a browser: the explorer at {pages}/, the shop at {pages}/shop and the "
+            f"marketplace KPIs at {pages}/market (every node serves them on its API port)\n"
             "use it:\n"
             f"  {agora} testnet status --dir {path}\n"
             f"  {agora} --home {path} --node {url} tx transfer --from merchant --to shopper --amount 5 "

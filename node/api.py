@@ -20,6 +20,7 @@ from chain.address import AddressError, encode_address, parse_account
 from chain.block import Block as ChainBlock
 from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
+from node.account_api import ACCOUNT_ROUTES
 from node.admission import RETRYABLE_REASONS
 from node.api_common import (
     MSGPACK,
@@ -767,6 +768,7 @@ ROUTES: Final = (
     *ASSET_ROUTES,
     *FUND_ROUTES,
     *PROVENANCE_ROUTES,
+    *ACCOUNT_ROUTES,
 )
 
 

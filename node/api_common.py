@@ -20,6 +20,7 @@ from chain.encoding import DecodeError, decode
 from chain.genesis import Genesis
 from chain.keys import PrivateKey
 from chain.tx import KindRegistry
+from node.account_index import AccountIndex
 from node.events import EventBus
 from node.executor import BlockExecutor
 from node.market_index import MarketIndex
@@ -65,6 +66,8 @@ class NodeServices:
     """The submit handlers' overload gate (None: only the mempool's own bounds apply)."""
     digital_link_base: str = ""
     """The configured GS1 Digital Link base (empty: the URL the client used)."""
+    accounts: AccountIndex | None = None
+    """The account history index (None: not kept, e.g. a bare test store)."""
 
 
 SERVICES: Final = web.AppKey("services", NodeServices)

@@ -302,6 +302,12 @@ class NodeClient:
         result: dict[str, Any] = await self._request("GET", path)
         return result
 
+    async def market_stats(self, merchant: str | None = None, days: int | None = None) -> dict[str, Any]:
+        """GET /api/v1/market/stats: the KPIs, chain-wide or of one merchant."""
+        params = _query({"merchant": merchant, "days": days})
+        result: dict[str, Any] = await self._request("GET", "/api/v1/market/stats", params=params)
+        return result
+
     async def item(self, path: str, view: str = "", **params: str | int | None) -> dict[str, Any]:
         """GET /api/v1/items/<Digital Link path>[/<view>] (view: "", history, journey or epcis)."""
         suffix = f"/{view}" if view else ""

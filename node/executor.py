@@ -55,6 +55,20 @@ class BlockIndexer(Protocol):
         ...
 
 
+class Indexers:
+    """Several indexers as one: their writes of a block merged (their key families must not overlap)."""
+
+    def __init__(self, *parts: BlockIndexer) -> None:
+        self.parts = parts
+
+    def index_writes(self, block: Block, result: BlockResult) -> Mapping[bytes, bytes | None]:
+        """Every part's index writes of ``block``."""
+        writes: dict[bytes, bytes | None] = {}
+        for part in self.parts:
+            writes.update(part.index_writes(block, result))
+        return writes
+
+
 def touched_accounts(writes: Mapping[bytes, bytes | None]) -> set[bytes]:
     """The accounts whose balance (in any asset) a write set changes."""
     start = len(BALANCE_PREFIX)

@@ -3,7 +3,7 @@
 Every query parameter is checked: an unknown, repeated or malformed one is a 400 problem
 naming it, with a stable reason (``unknown_parameter``, ``repeated_parameter``,
 ``bad_address``, ``bad_id``, ``bad_price``, ``bad_bool``, ``bad_status``, ``bad_state``,
-``bad_query``, ``bad_limit``, ``bad_cursor``, ``bad_types``). Lists are paginated with an
+``bad_query``, ``bad_limit``, ``bad_cursor``, ``bad_types``, ``bad_days``). Lists are paginated with an
 opaque ``cursor`` and a ``limit`` of at most 100.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from chain.address import AddressError, parse_account
+from chain.address import AddressError, encode_address, parse_account
 from chain.encoding import DecodeError
 from market.assets.records import read_asset
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
@@ -54,10 +54,13 @@ from node.market_index import (
     query_words,
 )
 from node.market_render import listing_json, order_json, reputation_json
+from node.market_stats import DAY_MS, MAX_DAYS, read_days, read_stats
 from node.view_proofs import ViewRequest, reader_for, view_answer, view_request
 from storage.store import ChainStore
 
 MAX_PARAM_CHARS: Final = 512
+STATS_PARAMS: Final = frozenset({"merchant", "days"})
+DEFAULT_DAYS: Final = 30
 ANY_STATUS: Final = "any"
 
 
@@ -288,6 +291,46 @@ async def get_reputation_of(request: web.Request) -> web.Response:
     return web.json_response(reputation_json(merchant, get_reputation(market.store.state, merchant)))
 
 
+def stats_days(params: Mapping[str, str]) -> int:
+    """The ``days`` parameter: 1..366 (default 30), else Problem('bad_days')."""
+    text = params.get("days", str(DEFAULT_DAYS))
+    if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+        raise Problem(400, "bad_days", f"days must be an integer 1..{MAX_DAYS}")
+    return int(text)
+
+
+def stats_json(store: ChainStore, merchant: bytes | None, days: int) -> dict[str, Any]:
+    """The KPIs of the chain or one merchant as of the head, with sales on each of the last ``days`` days.
+
+    The days end with the head block's UTC day; every figure is read from the counters of one
+    block (a snapshot), no history scanned.
+    """
+    with store.snapshot() as snap:  # the counters and the days of one block
+        header = store.header(snap.height) if snap.height else None
+        last_day = (header.time_ms if header is not None else 0) // DAY_MS
+        first_day = max(last_day - days + 1, 0)
+        stats = read_stats(snap, merchant)
+        per_day = read_days(snap, first_day, last_day, merchant)
+    return {
+        "height": snap.height,
+        "merchant": None if merchant is None else encode_address(merchant),
+        **stats.to_json(),
+        "sales_per_day": [
+            {"day": d.day * DAY_MS, "sales": d.sales, "volume": {a: str(v) for a, v in sorted(d.volume.items())}}
+            for d in per_day
+        ],
+    }
+
+
+async def get_market_stats(request: web.Request) -> web.Response:
+    """The marketplace KPIs, chain-wide or of ``?merchant=`` (node/market_stats.py)."""
+    market = _market(request)
+    params = single_params(request.query, STATS_PARAMS)
+    merchant = account_param(params, "merchant")
+    days = stats_days(params)
+    return web.json_response(await asyncio.to_thread(stats_json, market.store, merchant, days))
+
+
 _BAD_QUERY: Final = problem(
     "a bad query parameter: unknown_parameter, repeated_parameter, bad_parameter, bad_address, bad_id, bad_price, "
     "bad_bool, bad_status, bad_state, bad_query, bad_limit or bad_cursor"
@@ -370,4 +413,7 @@ MARKET_OPERATIONS: Final = (
 """The market's operations described by typed models (routed and documented by node/api.py); the
 pages are still hand-written schemas (node/openapi.py)."""
 
-MARKET_ROUTES: Final = (("GET", "/api/v1/merchants/{address}/reputation", get_reputation_of),)
+MARKET_ROUTES: Final = (
+    ("GET", "/api/v1/merchants/{address}/reputation", get_reputation_of),
+    ("GET", "/api/v1/market/stats", get_market_stats),
+)

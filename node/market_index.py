@@ -30,6 +30,9 @@ big-endian, ``id`` = the 32-byte listing or order id, values are empty)::
                                          transaction's hash (32 bytes), or empty for a
                                          block event (an automatic deadline step)
 
+The marketplace KPI counters (``mkt/K/...``) are kept by node/market_stats.py from the same
+record changes, in the same batch, and rebuilt with the rest.
+
 History origins come from the block's receipts and begin-block events: every history entry
 is appended together with exactly one ``order`` event (market/lifecycle.py), so an order's
 new entries in a block match, in order, that order's ``order`` events of the block (the
@@ -50,19 +53,21 @@ from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
 from chain.block import Block
-from chain.encoding import DecodeError, as_int, as_list, decode, encode
+from chain.encoding import decode
 from chain.execution import BlockResult, Event, Receipt
-from market.keys import LISTING_PREFIX, ORDER_PREFIX
+from market.keys import LISTING_PREFIX, ORDER_PREFIX, REVIEW_PREFIX
 from market.limits import MAX_HISTORY
 from market.order_state import OrderState
-from market.queries import get_listing, get_order
-from market.records import Listing, ListingStatus, Order
+from market.queries import get_listing, get_order, get_review
+from market.records import Listing, ListingStatus, Order, Review
+from node.index_meta import indexed_height, meta_record
+from node.market_stats import StatsDelta, order_fees, stats_writes
 from storage.store import ChainStore
 
 log = logging.getLogger("agora.market_index")
 T = TypeVar("T")
 
-INDEX_VERSION: Final = 2
+INDEX_VERSION: Final = 3
 ID_SIZE: Final = 32
 META_KEY: Final = b"mkt/meta"
 L_ALL: Final = b"mkt/L/a/"
@@ -185,6 +190,17 @@ def origin_writes(order: Order, first: int, origins: list[bytes], into: dict[byt
         into[origin_key(order.order_id, first + i)] = origin
 
 
+def _moved_orders(receipts: tuple[Receipt, ...], merchants: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    """(merchant, tx hash) once per order each successful transaction moved (has an ``order`` event of)."""
+    out: list[tuple[bytes, bytes]] = []
+    for receipt in receipts:
+        if not receipt.ok:
+            continue
+        moved = {e.get("order_id") for e in receipt.events if e.type == "order"}
+        out.extend((merchants[o], receipt.tx_hash) for o in moved if isinstance(o, bytes) and o in merchants)
+    return out
+
+
 def entry_diff(old: set[bytes], new: set[bytes], into: dict[bytes, bytes | None]) -> None:
     """Add to ``into`` the writes that turn the entries ``old`` into ``new``."""
     for key in old - new:
@@ -208,7 +224,7 @@ def _record_id(state_key: bytes, prefix: bytes) -> bytes | None:
 
 
 def _meta(height: int) -> bytes:
-    return encode([INDEX_VERSION, height])
+    return meta_record(INDEX_VERSION, height)
 
 
 # --- queries --------------------------------------------------------------------------------
@@ -348,6 +364,8 @@ class MarketIndex:
         writes: dict[bytes, bytes | None] = {}
         state = self.store.state
         origins: dict[bytes, list[bytes]] | None = None
+        stats = StatsDelta.empty()
+        merchants: dict[bytes, bytes] = {}
         for key, value in result.writes.items():
             listing_id = _record_id(key, LISTING_PREFIX)
             if listing_id is not None:
@@ -376,21 +394,22 @@ class MarketIndex:
                         origins = block_order_origins(result.block_events, result.receipts)
                     first = 0 if old_order is None else len(old_order.history)
                     origin_writes(new_order, first, origins.get(order_id, []), writes)
+                stats.order(old_order, new_order)
+                if new_order is not None:
+                    merchants[order_id] = new_order.merchant
+                continue
+            review_id = _record_id(key, REVIEW_PREFIX)
+            if review_id is not None:
+                old_review = get_review(state, review_id)
+                stats.review(old_review, None if value is None else Review.from_wire(decode(value)))
+        order_fees(_moved_orders(result.receipts, merchants), {r.tx_hash: r.fee for r in result.receipts}, stats)
+        stats_writes(self.store.index_get, stats, writes)
         writes[META_KEY] = _meta(block.height)
         return writes
 
     def indexed_height(self) -> int | None:
         """The height the indexes are at, or None if missing or of another version."""
-        raw = self.store.index_get(META_KEY)
-        if raw is None:
-            return None
-        try:
-            version, height = as_list(decode(raw), "index meta", length=2)
-            if as_int(version, "index version") != INDEX_VERSION:
-                return None
-            return as_int(height, "index height")
-        except DecodeError:
-            return None
+        return indexed_height(self.store, META_KEY, INDEX_VERSION)
 
     def ensure(self) -> bool:
         """Rebuild the indexes from committed state unless they are at the head; True if rebuilt.
@@ -409,6 +428,7 @@ class MarketIndex:
         self._add_all(LISTING_PREFIX, lambda raw: listing_entries(Listing.from_wire(decode(raw))))
         self._add_all(ORDER_PREFIX, lambda raw: order_entries(Order.from_wire(decode(raw))))
         self._add_origins()
+        self._add_stats()
         self.store.write_index({META_KEY: _meta(self.store.height)})
         return True
 
@@ -458,6 +478,30 @@ class MarketIndex:
                         log.error("order %s: no order event for history entry %d", order.order_id.hex(), i)
             self.store.write_index(writes)
             start = chunk[-1][0] + SEP
+
+    def _add_stats(self) -> None:
+        """The KPI counters of every order and review (fees from the transactions in their histories)."""
+        for prefix in (ORDER_PREFIX, REVIEW_PREFIX):
+            start, stop = prefix, prefix_end(prefix)
+            while True:
+                chunk = self.store.state_range(start, stop, REBUILD_CHUNK)
+                if not chunk:
+                    break
+                delta = StatsDelta.empty()
+                for _, raw in chunk:
+                    if prefix == REVIEW_PREFIX:
+                        delta.review(None, Review.from_wire(decode(raw)))
+                        continue
+                    order = Order.from_wire(decode(raw))
+                    delta.order(None, order)
+                    for tx_hash in {o for o in self.history_origins(order) if o}:
+                        record = self.store.tx(tx_hash)
+                        if record is not None:
+                            delta.fee(order.merchant, record.receipt.fee)
+                writes: dict[bytes, bytes | None] = {}
+                stats_writes(self.store.index_get, delta, writes)
+                self.store.write_index(writes)
+                start = chunk[-1][0] + SEP
 
     def _origins_at(self, height: int) -> dict[bytes, list[bytes]]:
         block = self.store.block(height)

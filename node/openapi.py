@@ -99,6 +99,98 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
             "dispute_rate_bps": {**_INT, "description": "disputed per 10,000 closed orders"},
         },
     },
+    "AccountTxPage": {
+        "type": "object",
+        "properties": {
+            "address": {"type": "string"},
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "height": _INT,
+                        "index": _INT,
+                        "hash": _HEX32,
+                        "kind": {"type": "string"},
+                        "sender": {"type": "string"},
+                        "fee": _INT,
+                        "code": {"type": "string"},
+                    },
+                },
+            },
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
+    "Rate": {
+        "type": "object",
+        "properties": {"count": _INT, "of": _INT, "rate": {"type": ["number", "null"]}},
+    },
+    "MarketStats": {
+        "type": "object",
+        "description": "marketplace KPIs kept incrementally per block (definitions: node/market_stats.py)",
+        "properties": {
+            "height": _INT,
+            "merchant": {"type": ["string", "null"]},
+            "orders": _INT,
+            "orders_by_state": {"type": "object", "additionalProperties": _INT},
+            "trades": {**_INT, "description": "orders the merchant accepted"},
+            "sales": {**_INT, "description": "settled orders"},
+            "sales_volume": {
+                "type": "object",
+                "description": "per asset (each order's own), settled totals in minor units (decimal strings)",
+                "additionalProperties": {"type": "string"},
+            },
+            "settlement": {
+                "type": "object",
+                "properties": {
+                    "count": _INT,
+                    "mean_ms": {"type": ["integer", "null"]},
+                    "p90_ms": {
+                        "type": ["integer", "null"],
+                        "description": "nearest-rank p90, the upper bound of its histogram bucket (<= 1/16 wide)",
+                    },
+                    "histogram": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"low_ms": _INT, "high_ms": _INT, "count": _INT},
+                        },
+                    },
+                },
+            },
+            "return_rate": {"$ref": "#/components/schemas/Rate"},
+            "refund_rate": {"$ref": "#/components/schemas/Rate"},
+            "dispute_rate": {"$ref": "#/components/schemas/Rate"},
+            "repeat_purchase_rate": {"$ref": "#/components/schemas/Rate"},
+            "ratings": {
+                "type": "object",
+                "properties": {"count": _INT, "distribution": {"type": "object", "additionalProperties": _INT}},
+            },
+            "fees": {
+                "type": "object",
+                "properties": {
+                    "total": {"type": "string"},
+                    "per_order": {"type": ["string", "null"]},
+                    "asset": {"type": "string"},
+                },
+            },
+            "sales_per_day": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "day": {**_INT, "description": "the day's first millisecond (UTC)"},
+                        "sales": _INT,
+                        "volume": {
+                            "type": "object",
+                            "description": "per asset, the day's settled totals (decimal strings)",
+                            "additionalProperties": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+    },
 }
 
 _MARKET_PATHS: Final[dict[str, Any]] = {
@@ -109,10 +201,41 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
             "responses": {"200": _json("Reputation", "the reputation"), "400": _problem("bad_address")},
         },
     },
+    "/api/v1/market/stats": {
+        "get": {
+            "summary": "Marketplace KPIs, chain-wide or of one merchant, kept incrementally as blocks are applied",
+            "parameters": [
+                _query("merchant", _ADDRESS, "this merchant's KPIs (default: chain-wide)"),
+                _query(
+                    "days", {"type": "integer", "minimum": 1, "maximum": 366, "default": 30}, "days of sales_per_day"
+                ),
+            ],
+            "responses": {
+                "200": _json("MarketStats", "the KPIs as of the head"),
+                "400": _problem("bad_address or bad_days"),
+            },
+        },
+    },
 }
 
 
 _PATHS: Final[dict[str, Any]] = {
+    "/api/v1/accounts/{address}/txs": {
+        "get": {
+            "summary": "The account's transactions (sent, or naming it in an event), newest first, paginated",
+            "parameters": [
+                _path_param("address", _ADDRESS, "the account"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}, "page size"),
+                _query(
+                    "cursor", {"type": "string", "pattern": "^[0-9]{1,20}-[0-9]{1,10}$"}, "next_cursor of the last page"
+                ),
+            ],
+            "responses": {
+                "200": _json("AccountTxPage", "one page of the account's transactions"),
+                "400": _problem("bad_address, bad_limit or bad_cursor"),
+            },
+        },
+    },
     "/api/v1/assets": {
         "get": {
             "summary": "Issued assets in symbol order, with their supply",

@@ -31,6 +31,7 @@ from consensus.evidence import EvidencePool
 from consensus.signer import WalSigner
 from consensus.wal import Wal
 from market import MARKET_KINDS
+from node.account_index import AccountIndex
 from node.admission import AdmissionGate
 from node.api import NodeServices, build_app
 from node.api_common import problem_response
@@ -42,7 +43,7 @@ from node.consensus_driver import ConsensusDriver
 from node.consensus_reactor import ConsensusReactor
 from node.datadir import KEYS_DIR, WAL_DIR, Datadir, DatadirError
 from node.events import EventBus
-from node.executor import BlockExecutor
+from node.executor import BlockExecutor, Indexers
 from node.extensions import ApiExtension
 from node.market_index import MarketIndex
 from node.mempool import Mempool
@@ -146,6 +147,9 @@ class Node:
             market = MarketIndex(store)
             if await asyncio.to_thread(market.ensure):
                 log.info("market indexes rebuilt at height %d", store.height)
+            accounts = AccountIndex(store)
+            if await asyncio.to_thread(accounts.ensure):
+                log.info("account history index rebuilt at height %d", store.height)
             metrics = NodeMetrics()
             events = EventBus()
             mempool = Mempool(
@@ -157,7 +161,7 @@ class Node:
                 config.mempool_max_nonce_gap,
                 on_change=self._mempool_changed,
             )
-            executor = BlockExecutor(store, self.registry, mempool, events, metrics, market)
+            executor = BlockExecutor(store, self.registry, mempool, events, metrics, Indexers(market, accounts))
             budget = BlockBudget(mempool.params.max_block_txs, target_seconds=config.block_budget_ms / 1000)
             key = self.validator_key
             validators = read_validators(store.state)
@@ -177,6 +181,7 @@ class Node:
                 market=market,
                 admission=AdmissionGate(mempool, budget, queue_blocks=config.admission_queue_blocks),
                 digital_link_base=config.digital_link_base,
+                accounts=accounts,
             )
             self.services = services
             self.api_connections = ConnectionCap(

@@ -175,6 +175,22 @@ class DbState(DbNodes):
         return value
 
 
+def _range(
+    db: Any, family: bytes, start: bytes, stop: bytes, limit: int, *, reverse: bool = False
+) -> list[tuple[bytes, bytes]]:
+    """Pairs of one key family with ``start <= key < stop`` (keys without the family tag), at most ``limit``."""
+    out: list[tuple[bytes, bytes]] = []
+    if limit <= 0 or start >= stop:
+        return out
+    skip = len(family)
+    with db.iterator(start=family + start, stop=family + stop, reverse=reverse) as it:
+        for key, value in it:
+            out.append((key[skip:], value))
+            if len(out) >= limit:
+                break
+    return out
+
+
 class StateSnapshot:
     """Committed state frozen at one complete block (a LevelDB snapshot): every read agrees.
 
@@ -205,6 +221,15 @@ class StateSnapshot:
                 if not key.startswith(full):
                     return
                 yield key[skip:], value
+
+    def index_get(self, key: bytes) -> bytes | None:
+        """The node-side index entry ``key`` at the snapshot's height (written with its block), or None."""
+        value: bytes | None = self._snap.get(k.index_key(key))
+        return value
+
+    def index_range(self, start: bytes, stop: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        """Index entries with ``start <= key < stop`` at the snapshot's height, in key order, at most ``limit``."""
+        return _range(self._snap, k.INDEX_PREFIX, start, stop, limit)
 
     def close(self) -> None:
         """Release the snapshot (idempotent)."""
@@ -433,16 +458,7 @@ class ChainStore:
 
     def state_range(self, start: bytes, stop: bytes, limit: int) -> list[tuple[bytes, bytes]]:
         """Committed state pairs with ``start <= key < stop`` in key order, at most ``limit``."""
-        out: list[tuple[bytes, bytes]] = []
-        if limit <= 0 or start >= stop:
-            return out
-        skip = len(k.STATE_PREFIX)
-        with self._db.iterator(start=k.state_key(start), stop=k.state_key(stop)) as it:
-            for key, value in it:
-                out.append((key[skip:], value))
-                if len(out) >= limit:
-                    break
-        return out
+        return _range(self._db, k.STATE_PREFIX, start, stop, limit)
 
     @contextmanager
     def snapshot(self) -> Iterator[StateSnapshot]:
@@ -458,21 +474,12 @@ class ChainStore:
         value: bytes | None = self._db.get(k.index_key(key))
         return value
 
-    def index_range(self, start: bytes, stop: bytes, limit: int) -> list[tuple[bytes, bytes]]:
-        """Index entries with ``start <= key < stop`` in key order, at most ``limit`` of them.
+    def index_range(self, start: bytes, stop: bytes, limit: int, *, reverse: bool = False) -> list[tuple[bytes, bytes]]:
+        """Index entries with ``start <= key < stop`` in key order (``reverse``: from the end), at most ``limit``.
 
         Keys are returned without the ``x/`` family tag.
         """
-        out: list[tuple[bytes, bytes]] = []
-        if limit <= 0 or start >= stop:
-            return out
-        skip = len(k.INDEX_PREFIX)
-        with self._db.iterator(start=k.index_key(start), stop=k.index_key(stop)) as it:
-            for key, value in it:
-                out.append((key[skip:], value))
-                if len(out) >= limit:
-                    break
-        return out
+        return _range(self._db, k.INDEX_PREFIX, start, stop, limit, reverse=reverse)
 
     def write_index(self, writes: Mapping[bytes, bytes | None]) -> None:
         """Apply index ``writes`` (None deletes) in one atomic, synced batch (index rebuilds)."""

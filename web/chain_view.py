@@ -21,6 +21,7 @@ from chain.state import StateReader
 from chain.tx import Transaction
 from market.assets.records import Asset
 from market.keys import asset_key
+from node.account_index import format_cursor
 from node.api_common import NodeServices
 from node.render import to_json_value
 
@@ -28,11 +29,8 @@ LATEST_BLOCKS: Final = 10
 LATEST_TXS: Final = 10
 SIGNATURE_WINDOW: Final = 50
 """Certificates the home page reads to find each validator's latest signature."""
-HISTORY_BLOCKS: Final = 200
-"""Recent blocks an address page scans for the account's transactions."""
 HISTORY_TXS: Final = 25
-HISTORY_TXS_EXAMINED: Final = 2_000
-"""Transactions an address page looks at, at most (busy blocks end the scan early)."""
+"""Transactions on one page of an address's history."""
 BLOCK_TXS_SHOWN: Final = 100
 MAX_BLOCK_EVENTS: Final = 200
 MAX_ASSETS: Final = 100
@@ -228,26 +226,20 @@ def tx_page(s: NodeServices, tx_hash: bytes) -> TxPage | None:
 
 @dataclass(frozen=True, slots=True)
 class AccountPage:
-    """An account's balances, nonce and its transactions among the recent blocks."""
+    """An account's balances, nonce and one page of its transactions (node/account_index.py)."""
 
     address: str
     balances: list[tuple[str, int]]
     nonce: int
     pending_nonce: int
     txs: list[TxRow]
-    scanned_from: int
-    """The oldest height the transaction list looked at (older activity is not listed)."""
-    head_height: int
+    next_cursor: str | None
+    """Where the next (older) page starts, or None at the end of the history."""
+    first_page: bool
 
 
-def _involves(tx: Transaction, account: bytes, events: tuple[Event, ...]) -> bool:
-    if tx.sender == account or account in tx.raw:
-        return True
-    return any(value == account for e in events for _, value in e.attrs)
-
-
-def account_page(s: NodeServices, account: bytes) -> AccountPage:
-    """Balances and nonce of ``account`` and its latest transactions among the last HISTORY_BLOCKS blocks."""
+def account_page(s: NodeServices, account: bytes, cursor: tuple[int, int] | None = None) -> AccountPage:
+    """Balances and nonce of ``account`` and a page of its transactions, newest first, older than ``cursor``."""
     prefix = BALANCE_PREFIX + account + b"/"
     balances: dict[str, int] = {NATIVE_ASSET: 0}
     for key, value in s.store.state_items(prefix, limit=MAX_ASSETS):
@@ -257,35 +249,24 @@ def account_page(s: NodeServices, account: bytes) -> AccountPage:
     raw_nonce = s.store.state.get(nonce_key(account))
     nonce = decode(raw_nonce) if raw_nonce is not None else 0
     nonce = nonce if type(nonce) is int else 0
-    head = s.store.height
-    oldest = max(head - HISTORY_BLOCKS + 1, 1)
     rows: list[TxRow] = []
-    examined = 0
-    scanned_from = head + 1
-    for h in range(head, oldest - 1, -1):
-        if examined >= HISTORY_TXS_EXAMINED:
-            break
-        block = s.store.block(h)
-        if block is None:
-            break
-        scanned_from = h
-        examined += len(block.txs)
-        for tx in reversed(block.txs):
-            record = s.store.tx(tx.hash)
-            events = record.receipt.events if record is not None else ()
-            if _involves(tx, account, events):
-                code = record.receipt.code if record is not None else "?"
-                rows.append(TxRow(tx.hash.hex(), h, tx.kind, encode_address(tx.sender), tx.fee, code))
-        if len(rows) >= HISTORY_TXS:
-            break
+    next_cursor = None
+    if s.accounts is not None:
+        page = s.accounts.history(account, cursor, HISTORY_TXS)
+        for entry in page.items:
+            record = s.store.tx(entry.tx_hash)
+            if record is not None:
+                tx, r = record.tx, record.receipt
+                rows.append(TxRow(tx.hash.hex(), entry.height, tx.kind, encode_address(tx.sender), tx.fee, r.code))
+        next_cursor = None if page.next_cursor is None else format_cursor(page.next_cursor)
     return AccountPage(
         encode_address(account),
         sorted(balances.items()),
         nonce,
         s.mempool.pending_nonce(account, nonce),
-        rows[:HISTORY_TXS],
-        min(scanned_from, head),
-        head,
+        rows,
+        next_cursor,
+        cursor is None,
     )
 
 

@@ -1,5 +1,5 @@
 """The merchant's dashboard: orders waiting for the merchant, its other open orders, its listings
-with their stock, and its reputation; new orders arrive live (static/app.js, SSE)."""
+with their stock, its reputation and KPIs (web/kpis.py); new orders arrive live (static/app.js, SSE)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from market.queries import get_reputation
 from market.records import Listing, Order, Reputation
 from node.api_common import SERVICES
 from node.market_index import ListingQuery, MarketIndex, OrderQuery
+from web.kpis import KpiView, kpi_view
 from web.pages import RENDERER, not_found, page_handler
 
 WAITING: Final = (OrderState.PLACED, OrderState.ACCEPTED, OrderState.RETURN_REQUESTED, OrderState.RETURN_SHIPPED)
@@ -35,6 +36,7 @@ class Dashboard:
     reputation: Reputation
     more: bool
     """True if a list was cut at its bound."""
+    kpis: KpiView
 
 
 def dashboard_of(market: MarketIndex, merchant: bytes) -> Dashboard:
@@ -58,6 +60,7 @@ def dashboard_of(market: MarketIndex, merchant: bytes) -> Dashboard:
         listings.items,
         get_reputation(market.store.state, merchant),
         more or listings.next_cursor is not None,
+        kpi_view(market, merchant),
     )
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from chain.address import AddressError, parse_account
 from market.queries import get_reputation
+from node.account_index import HistoryQueryError, parse_cursor
 from node.api_common import SERVICES
 from node.market_index import OrderQuery
 from web import chain_view
@@ -38,6 +39,15 @@ async def home(request: web.Request) -> web.StreamResponse:
     s = request.app[SERVICES]
     view = await asyncio.to_thread(chain_view.home, s)
     return request.app[RENDERER].page("home.html", home=view, page_kind="home")
+
+
+@page_handler
+async def validators_fragment(request: web.Request) -> web.StreamResponse:
+    """The home page's validators table alone (its live update reloads it at each block)."""
+    s = request.app[SERVICES]
+    height = s.store.height
+    rows = await asyncio.to_thread(chain_view.validator_rows, s, height)
+    return request.app[RENDERER].page("validators.html", validators=rows, height=height)
 
 
 @page_handler
@@ -74,14 +84,19 @@ async def tx(request: web.Request) -> web.StreamResponse:
 
 @page_handler
 async def address(request: web.Request) -> web.StreamResponse:
-    """An account: balances, recent transactions, its orders, and its reputation as a merchant."""
+    """An account: balances, a page of its transactions (``?before=`` for older ones), orders, reputation."""
     s = request.app[SERVICES]
     text = request.match_info["address"]
     try:
         account = parse_account(text)
     except AddressError as exc:
         raise not_found(f"{text[:100]!r} is not an address: {exc}") from None
-    view = await asyncio.to_thread(chain_view.account_page, s, account)
+    cursor_text = request.query.get("before")
+    try:
+        cursor = None if cursor_text is None else parse_cursor(cursor_text)
+    except HistoryQueryError as exc:
+        raise PageError(400, "Bad page", str(exc)) from None
+    view = await asyncio.to_thread(chain_view.account_page, s, account, cursor)
     orders = []
     reputation = None
     if s.market is not None:
@@ -112,6 +127,7 @@ async def search(request: web.Request) -> web.StreamResponse:
 
 EXPLORER_ROUTES: Final = (
     ("GET", "/", home),
+    ("GET", "/fragments/validators", validators_fragment),
     ("GET", "/block/{ref}", block),
     ("GET", "/tx/{hash}", tx),
     ("GET", "/address/{address}", address),

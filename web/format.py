@@ -37,6 +37,11 @@ def when(time_ms: int) -> str:
         return f"{time_ms} ms"
 
 
+def day(days: int) -> str:
+    """A day number (days since 1970-01-01, UTC) as ``YYYY-MM-DD``."""
+    return when(days * 86_400_000)[:10]
+
+
 def iso(time_ms: int) -> str:
     """A block time as ISO 8601 for a ``<time datetime>`` attribute ("" if out of range)."""
     try:

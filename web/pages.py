@@ -85,7 +85,13 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.filters.update(
-            amount=fmt.amount, when=fmt.when, iso=fmt.iso, short=fmt.short, duration=fmt.duration, address=fmt.address
+            amount=fmt.amount,
+            when=fmt.when,
+            iso=fmt.iso,
+            short=fmt.short,
+            duration=fmt.duration,
+            address=fmt.address,
+            day=fmt.day,
         )
         self.env.globals["asset"] = self.asset_url
 

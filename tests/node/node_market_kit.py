@@ -25,7 +25,8 @@ from market.records import ArbiterTerms, ShippingOption, Windows
 from node.client import NodeClient
 from node.datadir import dev_genesis, init_datadir, open_datadir
 from node.extensions import ApiExtension
-from node.service import Node
+from node.service import DEFAULT_REGISTRY, Node
+from storage.store import ChainStore
 
 CHAIN: Final = "market-api-test"
 FEE: Final = 10
@@ -182,3 +183,13 @@ async def market_node(
             yield running
     finally:
         await node.stop()
+
+
+def forget_index(tmp_path: Path, meta_key: bytes) -> None:
+    """Delete a node-side index's height record in the stopped node's store: its next start rebuilds it."""
+    datadir = open_datadir(tmp_path / "node")
+    store = ChainStore.open(datadir.db_path, datadir.genesis, DEFAULT_REGISTRY)
+    try:
+        store.write_index({meta_key: None})
+    finally:
+        store.close()

@@ -34,6 +34,11 @@ async def test_home_shows_blocks_and_a_new_block_arrives_live_and_search_navigat
         new_tx = page.locator('[data-live="txs"] tr').first
         await expect(new_tx.locator("a").first).to_have_attribute("href", f"/tx/{record['hash']}")
         await expect(new_tx).to_contain_text("transfer")
+        validators = page.locator("#validators")  # reloaded at each block: the latest signature follows
+        await expect(validators).to_have_attribute("data-height", str(record["height"]))
+        await expect(validators.locator("td[data-signed]").first).to_have_attribute(
+            "data-signed", str(record["height"])
+        )
         await expect(page.locator("#live-status")).to_contain_text("Live")
 
         await page.locator("#search-q").fill(sc.transfer_tx)

@@ -95,3 +95,16 @@ async def test_a_browser_gets_an_html_404_for_a_missing_page_and_api_clients_kee
                 assert r.status == 404 and r.content_type == "application/problem+json", path
         async with m.http.post(m.url + "/no/such/page", headers={"Accept": "text/html"}) as r:
             assert r.status in (404, 405) and r.content_type == "application/problem+json"
+
+
+async def test_the_validators_table_shows_each_latest_signature_and_reloads_alone(tmp_path: Path) -> None:
+    async with web_node(tmp_path) as m:
+        await scenario(m)
+        height = (await m.ok("/api/v1/status"))["height"]
+        home = await page(m, "/")
+        assert 'id="validators" data-fragment="/fragments/validators"' in home
+        assert addr(m["validator"]) in home and f'data-signed="{height}"' in home
+        await m.tick()
+        fragment = await page(m, "/fragments/validators")
+        assert "<html" not in fragment and f'data-height="{height + 1}"' in fragment
+        assert f'data-signed="{height + 1}"' in fragment and text_of(fragment).endswith(f"block {height + 1} yes")

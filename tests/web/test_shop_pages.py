@@ -78,7 +78,7 @@ async def test_each_page_with_its_scripts_and_styles_weighs_under_100_kb(tmp_pat
         sc = await scenario(m)
         for path in ("/", f"/block/{sc.transfer_height}", f"/tx/{sc.order_tx}", "/shop", f"/listing/{sc.listing_id}",
                      f"/order/{sc.order_id}", f"/address/{addr(m['buyer'])}", "/wallet",
-                     f"/merchant/{addr(m['merchant'])}"):  # fmt: skip
+                     f"/merchant/{addr(m['merchant'])}", "/market", "/assets", "/funds"):  # fmt: skip
             html = await page(m, path)
             total = len(html.encode())
             assets = ASSET_RE.findall(html)

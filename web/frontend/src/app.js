@@ -64,6 +64,7 @@ function homePage() {
   const blocks = live("blocks");
   const txs = live("txs");
   let shown = Number(heightEl.textContent);
+  const reloadValidators = fragmentReloader("validators");
 
   async function addTxRows(block) {
     const hashes = block.txs.slice(-MAX_ROWS);
@@ -101,6 +102,7 @@ function homePage() {
       cell(link(`/address/${block.proposer}`, short(block.proposer, 14), block.proposer)),
     );
     prependRow(blocks, row);
+    reloadValidators();
     if (block.txs.length) addTxRows(block).catch(() => say("Could not load a new block's transactions."));
   }
 
@@ -155,11 +157,40 @@ function orderPage(orderId) {
   stream(`/api/v1/events?types=order&order=${orderId}`, { order: onOrder }, refresh, "the timeline follows the order");
 }
 
+// --- server-rendered parts (KPIs, validators) reloaded when an event says they changed ----
+
+function fragmentReloader(id) {
+  let pending = null;
+  async function reload() {
+    const box = document.getElementById(id);
+    if (!box) return;
+    const response = await fetch(box.dataset.fragment, { headers: { Accept: "text/html" } });
+    if (!response.ok) throw new Error(`${box.dataset.fragment}: ${response.status}`);
+    // the fragment is the node's own escaped HTML; parsing it runs no script (the CSP forbids inline ones)
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById(id);
+    if (fresh && Number(fresh.dataset.height) >= Number(box.dataset.height)) box.replaceWith(fresh);
+  }
+  return () => {
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = null;
+      reload().catch(() => say("Could not reload a live part of the page."));
+    }, 300);
+  };
+}
+
+function marketPage() {
+  const reload = fragmentReloader("kpis");
+  stream("/api/v1/events?types=order,review", { order: reload, review: reload }, async () => reload(), "the KPIs follow new orders");
+}
+
 // --- a merchant's dashboard ----------------------------------------------------------------
 
 function merchantPage(merchant) {
   const list = live("merchant-orders");
+  const reloadKpis = fragmentReloader("kpis");
   function onOrder(e) {
+    reloadKpis();
     const item = el(
       "li",
       { class: "fresh" },
@@ -171,8 +202,8 @@ function merchantPage(merchant) {
     list.prepend(item);
     while (list.children.length > 50) list.lastElementChild.remove();
   }
-  const url = `/api/v1/events?types=order&merchant=${encodeURIComponent(merchant)}`;
-  stream(url, { order: onOrder }, async () => {}, "new orders appear as they are placed");
+  const url = `/api/v1/events?types=order,review&merchant=${encodeURIComponent(merchant)}`;
+  stream(url, { order: onOrder, review: reloadKpis }, async () => reloadKpis(), "new orders appear as they are placed");
 }
 
 // --- the stream ---------------------------------------------------------------------------
@@ -199,4 +230,5 @@ function stream(url, handlers, onOpen, what) {
 const page = document.body.dataset.page;
 if (page === "home" && live("blocks")) homePage();
 if (page === "order" && document.body.dataset.order) orderPage(document.body.dataset.order);
+if (page === "market" && document.getElementById("kpis")) marketPage();
 if (page === "merchant" && document.body.dataset.merchant) merchantPage(document.body.dataset.merchant);
