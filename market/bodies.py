@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
-from chain.encoding import U64_MAX, Primitive, as_bytes, as_int, as_list, as_str
+from chain.encoding import U64_MAX, DecodeError, Primitive, as_bytes, as_int, as_list, as_str
 from chain.keys import PUBLIC_KEY_SIZE
 from market.limits import HASH_SIZE, MAX_COMMENT, MAX_NOTE, MAX_QUANTITY, MAX_SHIPPING_OPTIONS
 from market.records import (
@@ -178,10 +178,12 @@ class OrderPlace:
     """One of the listing's accepted arbiters, or empty for none."""
     delivery: bytes = b""
     """Delivery details sealed to the merchant (market.privacy.seal_for)."""
+    redeem: int = 0
+    """Loyalty points of the merchant's programme to spend on a discount (market/points.py)."""
 
     def to_wire(self) -> list[Primitive]:
-        """Canonical positional form."""
-        return [
+        """Canonical positional form (the redeemed points only when there are some)."""
+        wire: list[Primitive] = [
             self.listing_id,
             self.quantity,
             self.shipping_index,
@@ -190,11 +192,14 @@ class OrderPlace:
             self.arbiter,
             self.delivery,
         ]
+        return [*wire, self.redeem] if self.redeem else wire
 
     @classmethod
     def from_wire(cls, value: Primitive) -> OrderPlace:
-        """Parse; raise DecodeError if malformed or out of bounds."""
-        f = as_list(value, "order.place", length=7)
+        """Parse; raise DecodeError if malformed or out of bounds (a trailing redeem is at least 1)."""
+        f = as_list(value, "order.place", max_len=8)
+        if len(f) not in (7, 8):
+            raise DecodeError(f"order.place: expected 7 or 8 fields, got {len(f)}")
         return cls(
             as_bytes(f[0], "listing id", size=HASH_SIZE),
             as_int(f[1], "quantity", 1, MAX_QUANTITY),
@@ -203,6 +208,7 @@ class OrderPlace:
             as_int(f[4], "expected_shipping_price", 0, U64_MAX),
             read_optional_bytes(f[5], "arbiter", PUBLIC_KEY_SIZE),
             read_ciphertext(f[6], "delivery"),
+            as_int(f[7], "redeem", 1, U64_MAX) if len(f) == 8 else 0,
         )
 
 

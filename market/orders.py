@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from chain.accounts import NATIVE_ASSET
 from chain.encoding import U64_MAX
 from chain.errors import TxFailure
 from chain.execution import TxContext
@@ -34,6 +35,7 @@ from market.escrow import lock
 from market.keys import listing_key
 from market.lifecycle import advance, authorize, emit_order, load_order, save_order
 from market.order_state import WINDOW_OF, Action, OrderState, transition_for
+from market.points import redeem
 from market.provenance.links import require_item_named
 from market.queries import get_listing, get_order
 from market.records import NO_ARBITER, HistoryEntry, ListingStatus, Order, Ruling
@@ -44,8 +46,9 @@ def apply_order_place(ctx: TxContext, body: OrderPlace) -> None:
 
     Fails with 'unknown_listing', 'listing_paused', 'listing_delisted', 'self_purchase',
     'bad_shipping_option', 'price_changed', 'arbiter_not_accepted', 'insufficient_stock',
-    'overflow' or 'insufficient_funds'. On success the total is in escrow and the stock
-    reserved, both or neither.
+    'overflow' or 'insufficient_funds', and when it redeems points with a code of
+    market.points.redeem_refusal. On success the total (less the points' discount, which the
+    merchant bears) is in escrow and the stock reserved, all or nothing.
     """
     listing = get_listing(ctx.state, body.listing_id)
     if listing is None:
@@ -74,6 +77,8 @@ def apply_order_place(ctx: TxContext, body: OrderPlace) -> None:
         raise TxFailure("the order total exceeds the largest amount", "overflow")
     if get_order(ctx.state, ctx.tx_hash) is not None:
         raise TxFailure("order already exists", "duplicate_order")
+    if body.redeem:
+        total -= redeem(ctx, listing.merchant, ctx.sender, body.redeem, total, NATIVE_ASSET, ctx.tx_hash)
     row = transition_for(None, Action.PLACE)
     if row is None:  # the table always has the placing row
         raise TxFailure("placing is not in the transition table", "wrong_state")

@@ -31,6 +31,11 @@ def read_symbol(value: object, what: str = "symbol") -> str:
     return text
 
 
+def read_asset(value: object, what: str = "asset") -> str:
+    """AGR or a valid issued-asset symbol; DecodeError otherwise."""
+    return NATIVE_ASSET if value == NATIVE_ASSET else read_symbol(value, what)
+
+
 def read_optional_key(value: object, what: str) -> bytes:
     """A 32-byte public key, or empty for none."""
     raw = as_bytes(value, what, max_len=PUBLIC_KEY_SIZE)

@@ -25,6 +25,7 @@ from chain.votes import Commit, Vote, VoteType, verify_commit
 from market import MARKET_KINDS
 from market.assets.offers import offer_total_key
 from market.bodies import ListingCreate, OrderPlace
+from market.finance import fin_total_key
 from market.funds import fund_total_key
 from market.keys import DUE_CURSOR_KEY, ESCROW_PREFIX
 from market.queries import escrow_total, get_listing, get_order
@@ -156,12 +157,13 @@ class MarketChain:
         return sum(decode(v) for k, v in self.state.items() if k.startswith(ESCROW_PREFIX))
 
     def check_conservation(self) -> None:
-        """Balances + escrow + AGR locked in offers = supply, and the escrow total matches the per-order escrows."""
+        """Balances + escrow + AGR in conversion and financing offers + funds = supply; escrow total = per-order sum."""
         supply = get_supply(Overlay(self.state), NATIVE_ASSET)
         offers = Overlay(self.state).get_int(offer_total_key(NATIVE_ASSET))
         funds = Overlay(self.state).get_int(fund_total_key(NATIVE_ASSET))
-        if self.balances_total() + escrow_total(self.state) + offers + funds != supply:
-            raise AssertionError("balances + escrow + offers + funds != supply")
+        financing = Overlay(self.state).get_int(fin_total_key(NATIVE_ASSET))
+        if self.balances_total() + escrow_total(self.state) + offers + funds + financing != supply:
+            raise AssertionError("balances + escrow + offers + funds + financing offers != supply")
         if escrow_total(self.state) != self.escrow_sum():
             raise AssertionError("escrow total != sum of escrows")
 
@@ -214,8 +216,10 @@ class MarketChain:
         )
         return self.ok(merchant, body).tx_hash
 
-    def place(self, buyer: str, listing_id: bytes, quantity: int = 1, arbiter: str | None = "a1") -> bytes:
-        """Place an order at the listing's current prices and return its id."""
+    def place(
+        self, buyer: str, listing_id: bytes, quantity: int = 1, arbiter: str | None = "a1", redeem: int = 0
+    ) -> bytes:
+        """Place an order at the listing's current prices (spending ``redeem`` points) and return its id."""
         listing = self.listing(listing_id)
         body = OrderPlace(
             listing_id,
@@ -225,6 +229,7 @@ class MarketChain:
             listing.shipping[0].price,
             b"" if arbiter is None else self.pub(arbiter),
             b"",
+            redeem,
         )
         return self.ok(buyer, body).tx_hash
 
