@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import ClassVar, Final
 
-from chain.accounts import NATIVE_ASSET, credit, debit
+from chain.accounts import credit, debit
 from chain.encoding import U64_MAX, Primitive, as_bool, as_bytes, as_int, as_list, decode, encode
 from chain.errors import TxFailure
 from chain.execution import TxContext
@@ -82,11 +82,6 @@ def volume_key(merchant: bytes, asset: str) -> bytes:
 def fin_total_key(asset: str) -> bytes:
     """The key of the units of ``asset`` locked in financing offers."""
     return FIN_TOTAL_PREFIX + asset.encode()
-
-
-def order_asset(order: Order) -> str:
-    """The asset an order is paid in (its escrow, payout, advances and debts)."""
-    return NATIVE_ASSET
 
 
 # --- records ----------------------------------------------------------------------------------
@@ -375,7 +370,7 @@ def apply_finance_offer(ctx: TxContext, body: FinanceOffer) -> None:
     ids = order_offer_ids(ctx.state, order.order_id)
     if len(ids) >= MAX_ORDER_OFFERS:
         raise TxFailure(f"the order has {MAX_ORDER_OFFERS} open financing offers", "too_many_offers")
-    asset = order_asset(order)
+    asset = order.asset
     debit(ctx.state, ctx.sender, body.advance, asset)
     _lock(ctx.state, asset, body.advance)
     offer = AdvanceOffer(ctx.tx_hash, order.order_id, ctx.sender, asset, body.advance, body.expires_ms, ctx.height)
@@ -467,7 +462,7 @@ def route_payout(ctx: TxContext, order: Order, paid: int) -> list[tuple[bytes, i
     merchant's debt to it. Otherwise the merchant's debts in the asset are repaid first, oldest
     creditor first, and the rest is the merchant's. Unaccepted offers on the order go back.
     """
-    state, asset = ctx.state, order_asset(order)
+    state, asset = ctx.state, order.asset
     for offer_id in order_offer_ids(state, order.order_id):
         offer = get_fin_offer(state, offer_id)
         if offer is not None:

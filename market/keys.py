@@ -4,8 +4,9 @@ Every key the market writes is built here::
 
     mkt/listing/<id:32>          Listing record
     mkt/order/<id:32>            Order record (with its bounded history)
-    mkt/escrow/<order id:32>     int: minor units of AGR held for the order
-    mkt/escrow_total             int: sum of every mkt/escrow/ value
+    mkt/escrow/<order id:32>     int: minor units of the order's asset held for the order
+    mkt/escrow_total             int: sum of every AGR order's mkt/escrow/ value
+    mkt/escrow_total/<symbol>    int: the same for the orders in an issued asset
     mkt/review/<order id:32>     Review record (rating, comment, reply)
     mkt/rep/<merchant:32>        Reputation record of a merchant
     mkt/due/cursor               int: the next deadline bucket to process
@@ -15,12 +16,15 @@ Every key the market writes is built here::
     mkt/due/e/<bucket:be64><i:be32>   order id of the bucket's i-th entry
     mkt/asset/<symbol>           Asset record of an issued asset (market/assets/)
 
-Invariant: the sum of every AGR balance plus ``mkt/escrow_total`` equals the AGR supply.
+Invariant, per asset: the sum of every balance plus the asset's escrow total, offers and
+funds equals the asset's supply (node/audit.py recounts it).
 """
 
 from __future__ import annotations
 
 from typing import Final
+
+from chain.accounts import NATIVE_ASSET
 
 PREFIX: Final = b"mkt/"
 LISTING_PREFIX: Final = PREFIX + b"listing/"
@@ -50,6 +54,13 @@ def order_key(order_id: bytes) -> bytes:
 def escrow_key(order_id: bytes) -> bytes:
     """The key of the amount held in escrow for an order."""
     return ESCROW_PREFIX + order_id
+
+
+def escrow_total_key(asset: str) -> bytes:
+    """The key of the units of ``asset`` held in escrow by every order (AGR keeps the older key)."""
+    if asset == NATIVE_ASSET:
+        return ESCROW_TOTAL_KEY
+    return ESCROW_TOTAL_KEY + b"/" + asset.encode()
 
 
 def review_key(order_id: bytes) -> bytes:

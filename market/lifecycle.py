@@ -95,11 +95,20 @@ def emit_order(ctx: TxContext, order: Order, action: Action, prev: OrderState | 
 
 
 def pay(ctx: TxContext, order: Order, account: bytes, amount: int, role: str) -> None:
-    """Release ``amount`` of the order's escrow to ``account`` and emit an ``escrow`` event."""
+    """Pay ``amount`` of order ``order``'s escrow to payee ``account`` in the order's asset, and
+    emit an ``escrow`` event (with the asset). Every payout of every path goes through here."""
     if amount == 0:
         return
-    release(ctx.state, order.order_id, account, amount)
-    ctx.emit("escrow", movement="release", order_id=order.order_id, account=account, amount=amount, role=role)
+    release(ctx.state, order.order_id, account, amount, order.asset)
+    ctx.emit(
+        "escrow",
+        movement="release",
+        order_id=order.order_id,
+        account=account,
+        amount=amount,
+        asset=order.asset,
+        role=role,
+    )
 
 
 def _restock(state: Overlay, order: Order) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from chain.accounts import NATIVE_ASSET
 from chain.encoding import U64_MAX
 from chain.errors import TxFailure
 from chain.execution import TxContext
@@ -77,8 +76,6 @@ def apply_order_place(ctx: TxContext, body: OrderPlace) -> None:
         raise TxFailure("the order total exceeds the largest amount", "overflow")
     if get_order(ctx.state, ctx.tx_hash) is not None:
         raise TxFailure("order already exists", "duplicate_order")
-    if body.redeem:
-        total -= redeem(ctx, listing.merchant, ctx.sender, body.redeem, total, NATIVE_ASSET, ctx.tx_hash)
     row = transition_for(None, Action.PLACE)
     if row is None:  # the table always has the placing row
         raise TxFailure("placing is not in the transition table", "wrong_state")
@@ -106,8 +103,19 @@ def apply_order_place(ctx: TxContext, body: OrderPlace) -> None:
         ruling=None,
         history=(HistoryEntry(Action.PLACE, row.target, ctx.time_ms, ctx.height, ctx.sender),),
     )
-    lock(ctx.state, ctx.sender, order.order_id, total)
-    ctx.emit("escrow", movement="lock", order_id=order.order_id, account=ctx.sender, amount=total, role="buyer")
+    if body.redeem:
+        total -= redeem(ctx, order.merchant, ctx.sender, body.redeem, total, order.asset, order.order_id)
+        order = replace(order, total=total)
+    lock(ctx.state, ctx.sender, order.order_id, total, order.asset)
+    ctx.emit(
+        "escrow",
+        movement="lock",
+        order_id=order.order_id,
+        account=ctx.sender,
+        amount=total,
+        asset=order.asset,
+        role="buyer",
+    )
     ctx.state.put_value(
         listing_key(listing.listing_id), replace(listing, stock=listing.stock - body.quantity).to_wire()
     )

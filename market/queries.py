@@ -7,9 +7,10 @@ raises DecodeError only if stored state is corrupt.
 
 from __future__ import annotations
 
+from chain.accounts import NATIVE_ASSET
 from chain.encoding import as_int, decode
 from chain.state import StateReader
-from market.keys import ESCROW_TOTAL_KEY, escrow_key, listing_key, order_key, reputation_key, review_key
+from market.keys import escrow_key, escrow_total_key, listing_key, order_key, reputation_key, review_key
 from market.records import Listing, Order, Reputation, Review
 
 
@@ -44,10 +45,10 @@ def get_reputation(state: StateReader, merchant: bytes) -> Reputation:
 
 
 def escrow_of(state: StateReader, order_id: bytes) -> int:
-    """Minor units of AGR held in escrow for this order (0 once paid out)."""
+    """Minor units of the order's asset held in escrow for this order (0 once paid out)."""
     return read_int(state, escrow_key(order_id))
 
 
-def escrow_total(state: StateReader) -> int:
-    """All AGR held in escrow. Invariant: sum of AGR balances + escrow_total = AGR supply."""
-    return read_int(state, ESCROW_TOTAL_KEY)
+def escrow_total(state: StateReader, asset: str = NATIVE_ASSET) -> int:
+    """All of ``asset`` held in escrow. Invariant, per asset: balances + escrow + offers + funds = supply."""
+    return read_int(state, escrow_total_key(asset))

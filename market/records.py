@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, TypeVar
 
+from chain.accounts import NATIVE_ASSET
 from chain.encoding import U64_MAX, DecodeError, Primitive, as_bool, as_bytes, as_int, as_list, as_str
 from chain.keys import PUBLIC_KEY_SIZE
+from market.assets.records import read_asset
 from market.limits import (
     BPS_DENOMINATOR,
     HASH_SIZE,
@@ -73,6 +75,23 @@ def read_optional_bytes(value: object, what: str, size: int) -> bytes:
     if data and len(data) != size:
         raise DecodeError(f"{what}: expected 0 or {size} bytes")
     return data
+
+
+def read_fields(value: object, what: str, length: int, extended: int) -> list[Primitive]:
+    """A record of ``length`` fields, or of ``extended`` fields when it carries the optional
+    trailing ones (a record with their defaults is written short, so each value has one form)."""
+    f = as_list(value, what, max_len=extended)
+    if len(f) not in (length, extended):
+        raise DecodeError(f"{what}: expected {length} or {extended} fields, got {len(f)}")
+    return f
+
+
+def read_order_asset(value: object, what: str = "asset") -> str:
+    """The asset of a long-form record: an issued symbol (AGR records are written short)."""
+    asset = read_asset(value, what)
+    if asset == NATIVE_ASSET:
+        raise DecodeError(f"{what}: an AGR record is written without the asset field")
+    return asset
 
 
 # --- listing parts ----------------------------------------------------------------
@@ -340,6 +359,8 @@ class Order:
     """Who opened a dispute, or empty."""
     ruling: Ruling | None
     history: tuple[HistoryEntry, ...]
+    asset: str = NATIVE_ASSET
+    """The asset the order is priced in and its escrow holds (every payout is in it)."""
 
     @property
     def arbiter_fee(self) -> int:
@@ -370,12 +391,13 @@ class Order:
             self.disputed_by,
             None if self.ruling is None else self.ruling.to_wire(),
             [h.to_wire() for h in self.history],
+            *(() if self.asset == NATIVE_ASSET else (self.asset,)),
         ]
 
     @classmethod
     def from_wire(cls, value: Primitive) -> Order:
         """Parse a stored order."""
-        f = as_list(value, "order", length=21)
+        f = read_fields(value, "order", 21, 22)
         return cls(
             as_bytes(f[0], "order id", size=HASH_SIZE),
             as_bytes(f[1], "listing id", size=HASH_SIZE),
@@ -398,6 +420,7 @@ class Order:
             read_optional_bytes(f[18], "disputed_by", PUBLIC_KEY_SIZE),
             None if f[19] is None else Ruling.from_wire(f[19]),
             tuple(HistoryEntry.from_wire(h) for h in as_list(f[20], "history", max_len=MAX_HISTORY)),
+            NATIVE_ASSET if len(f) == 21 else read_order_asset(f[21]),
         )
 
 

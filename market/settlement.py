@@ -10,7 +10,7 @@ points (:func:`market.points.settle_points`). It never fails: a payout must not 
 from __future__ import annotations
 
 from chain.execution import TxContext
-from market.finance import order_asset, route_payout
+from market.finance import route_payout
 from market.points import settle_points
 from market.records import Order
 
@@ -18,5 +18,5 @@ from market.records import Order
 def payout_legs(ctx: TxContext, order: Order, refunded: int, paid: int) -> list[tuple[bytes, int, str]]:
     """The (account, amount, role) payments of the merchant's share ``paid`` of ``order``, whose
     buyer got ``refunded`` back; the points the order earned or redeemed are settled too."""
-    settle_points(ctx, order.order_id, order.merchant, order.buyer, order_asset(order), refunded, paid)
+    settle_points(ctx, order.order_id, order.merchant, order.buyer, order.asset, refunded, paid)
     return route_payout(ctx, order, paid)

@@ -27,13 +27,11 @@ from chain.encoding import as_int, decode
 from market.assets.offers import OFFER_PREFIX, Offer, offer_total_key
 from market.funds import FUND_PREFIX, fund_total_key
 from market.keys import ESCROW_PREFIX
-from market.queries import escrow_total
+from market.queries import escrow_total, get_order
 
 ACCOUNT_SIZE: Final = 32
 MAX_ACCOUNTS_PAGE: Final = 1000
 DEFAULT_ACCOUNTS_PAGE: Final = 100
-ESCROW_ASSET: Final = NATIVE_ASSET
-"""Escrow holds only the native asset today (market/escrow.py)."""
 _AFTER_SLASH: Final = b"0"  # the byte after b"/": the first key past every "<account>/..." key
 
 
@@ -65,7 +63,7 @@ class AssetTotals:
     in_escrow: int
     """The sum of every order's escrow (recounted)."""
     escrow_counter: int
-    """The maintained escrow total (``mkt/escrow_total``); must equal ``in_escrow``."""
+    """The maintained escrow total of the asset (``mkt/escrow_total[/<asset>]``); must equal ``in_escrow``."""
     fees_paid: int
     """Fees ever paid in the asset, all credited to block proposers (inside ``in_accounts``)."""
     in_offers: int = 0
@@ -125,8 +123,7 @@ def supply_totals(state: OrderedState) -> Supply:
         asset = parts[1]
         held[asset] = held.get(asset, 0) + as_int(decode(raw), "balance")
         holders[asset] = holders.get(asset, 0) + 1
-    in_escrow = sum(as_int(decode(raw), "escrow") for _, raw in state.items(ESCROW_PREFIX))
-    counter = escrow_total(state)
+    in_escrow = _escrow_by_asset(state)
     in_offers: dict[str, int] = {}
     for _, raw in state.items(OFFER_PREFIX):
         offer = Offer.from_wire(decode(raw))
@@ -138,16 +135,15 @@ def supply_totals(state: OrderedState) -> Supply:
             asset = rest[35:].decode(errors="replace")
             in_funds[asset] = in_funds.get(asset, 0) + as_int(decode(raw), "fund holding")
     totals = []
-    for asset in sorted(supply.keys() | held.keys() | in_offers.keys() | in_funds.keys()):
-        native = asset == ESCROW_ASSET
+    for asset in sorted(supply.keys() | held.keys() | in_offers.keys() | in_funds.keys() | in_escrow.keys()):
         totals.append(
             AssetTotals(
                 asset=asset,
                 total_supply=supply.get(asset, 0),
                 in_accounts=held.get(asset, 0),
                 accounts=holders.get(asset, 0),
-                in_escrow=in_escrow if native else 0,
-                escrow_counter=counter if native else 0,
+                in_escrow=in_escrow.get(asset, 0),
+                escrow_counter=escrow_total(state, asset),
                 fees_paid=get_fees_paid(state, asset),
                 in_offers=in_offers.get(asset, 0),
                 offers_counter=_counter(state, offer_total_key(asset)),
@@ -156,6 +152,19 @@ def supply_totals(state: OrderedState) -> Supply:
             )
         )
     return Supply(state.height, tuple(totals))
+
+
+def _escrow_by_asset(state: OrderedState) -> dict[str, int]:
+    """Every order's escrow, recounted and summed per the asset its order record names."""
+    totals: dict[str, int] = {}
+    for key, raw in state.items(ESCROW_PREFIX):
+        amount = as_int(decode(raw), "escrow")
+        if amount == 0:
+            continue
+        order = get_order(state, key[len(ESCROW_PREFIX) :])
+        asset = NATIVE_ASSET if order is None else order.asset  # an escrow without its order: counted as AGR
+        totals[asset] = totals.get(asset, 0) + amount
+    return totals
 
 
 def _counter(state: OrderedState, key: bytes) -> int:

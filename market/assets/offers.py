@@ -24,7 +24,7 @@ from chain.errors import TxFailure
 from chain.execution import TxContext
 from chain.keys import PUBLIC_KEY_SIZE
 from chain.state import Overlay
-from market.assets.records import read_symbol
+from market.assets.records import read_asset
 from market.assets.rules import get_asset
 from market.keys import PREFIX
 
@@ -50,13 +50,6 @@ def book_key(sell: str, buy: str) -> bytes:
 def offer_total_key(asset: str) -> bytes:
     """The key of the units of ``asset`` locked in offers."""
     return OFFER_TOTAL_PREFIX + asset.encode()
-
-
-def _read_asset(value: object, what: str) -> str:
-    """An issued symbol or AGR."""
-    if value == "AGR":
-        return "AGR"
-    return read_symbol(value, what)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +104,8 @@ class Offer:
         return cls(
             as_bytes(f[0], "offer id", size=32),
             as_bytes(f[1], "maker", size=PUBLIC_KEY_SIZE),
-            _read_asset(f[2], "sell"),
-            _read_asset(f[3], "buy"),
+            read_asset(f[2], "sell"),
+            read_asset(f[3], "buy"),
             Rate.from_wire(f[4]),
             as_int(f[5], "remaining", 0, U64_MAX),
             as_int(f[6], "expires", 0, U64_MAX),
@@ -142,8 +135,8 @@ class OfferCreate:
         """Parse; DecodeError if malformed or the two assets are the same."""
         f = as_list(value, "offer.create", length=5)
         body = cls(
-            _read_asset(f[0], "sell"),
-            _read_asset(f[1], "buy"),
+            read_asset(f[0], "sell"),
+            read_asset(f[1], "buy"),
             Rate.from_wire(f[2]),
             as_int(f[3], "amount", 1, U64_MAX),
             as_int(f[4], "expires", 1, U64_MAX),
@@ -191,8 +184,8 @@ class OfferSwap:
         """Parse; DecodeError if malformed or the two assets are the same."""
         f = as_list(value, "offer.swap", length=4)
         body = cls(
-            _read_asset(f[0], "pay"),
-            _read_asset(f[1], "want"),
+            read_asset(f[0], "pay"),
+            read_asset(f[1], "want"),
             as_int(f[2], "amount", 1, U64_MAX),
             Rate.from_wire(f[3], "max rate"),
         )

@@ -32,8 +32,10 @@ def read_symbol(value: object, what: str = "symbol") -> str:
 
 
 def read_asset(value: object, what: str = "asset") -> str:
-    """AGR or a valid issued-asset symbol; DecodeError otherwise."""
-    return NATIVE_ASSET if value == NATIVE_ASSET else read_symbol(value, what)
+    """An issued-asset symbol or the native ``AGR``; DecodeError otherwise."""
+    if value == NATIVE_ASSET:
+        return NATIVE_ASSET
+    return read_symbol(value, what)
 
 
 def read_optional_key(value: object, what: str) -> bytes:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, balance_key, get_supply, nonce_key
+from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, SUPPLY_PREFIX, balance_key, get_supply, nonce_key
 from chain.block import Header
 from chain.encoding import decode, sha256
 from chain.execution import BlockResult, Event, Receipt, build_block, execute_block
@@ -147,25 +147,36 @@ class MarketChain:
             raise AssertionError("no such order")
         return order
 
-    def balances_total(self) -> int:
-        """Sum of every AGR balance."""
-        suffix = b"/" + NATIVE_ASSET.encode()
+    def balances_total(self, asset: str = NATIVE_ASSET) -> int:
+        """Sum of every balance in ``asset``."""
+        suffix = b"/" + asset.encode()
         return sum(decode(v) for k, v in self.state.items() if k.startswith(BALANCE_PREFIX) and k.endswith(suffix))
 
-    def escrow_sum(self) -> int:
-        """Sum of every per-order escrow."""
-        return sum(decode(v) for k, v in self.state.items() if k.startswith(ESCROW_PREFIX))
+    def escrow_sum(self, asset: str = NATIVE_ASSET) -> int:
+        """Sum of the per-order escrows of the orders in ``asset``."""
+        return sum(
+            decode(v)
+            for k, v in self.state.items()
+            if k.startswith(ESCROW_PREFIX) and self.order(k[len(ESCROW_PREFIX) :]).asset == asset
+        )
+
+    def assets(self) -> list[str]:
+        """Every asset with a supply record (AGR and each issued asset)."""
+        return sorted(k[len(SUPPLY_PREFIX) :].decode() for k, _ in self.state.items() if k.startswith(SUPPLY_PREFIX))
 
     def check_conservation(self) -> None:
-        """Balances + escrow + AGR in conversion and financing offers + funds = supply; escrow total = per-order sum."""
-        supply = get_supply(Overlay(self.state), NATIVE_ASSET)
-        offers = Overlay(self.state).get_int(offer_total_key(NATIVE_ASSET))
-        funds = Overlay(self.state).get_int(fund_total_key(NATIVE_ASSET))
-        financing = Overlay(self.state).get_int(fin_total_key(NATIVE_ASSET))
-        if self.balances_total() + escrow_total(self.state) + offers + funds + financing != supply:
-            raise AssertionError("balances + escrow + offers + funds + financing offers != supply")
-        if escrow_total(self.state) != self.escrow_sum():
-            raise AssertionError("escrow total != sum of escrows")
+        """For every asset: balances + escrow + conversion offers + funds + financing offers =
+        supply, and the asset's escrow total matches the escrows of its orders."""
+        view = Overlay(self.state)
+        for asset in self.assets():
+            escrow = escrow_total(self.state, asset)
+            offers = view.get_int(offer_total_key(asset))
+            funds = view.get_int(fund_total_key(asset))
+            financing = view.get_int(fin_total_key(asset))
+            if self.balances_total(asset) + escrow + offers + funds + financing != get_supply(view, asset):
+                raise AssertionError(f"{asset}: balances + escrow + offers + funds + financing offers != supply")
+            if escrow != self.escrow_sum(asset):
+                raise AssertionError(f"{asset}: escrow total != sum of escrows")
 
     def refused(self, name: str, body: Any, code: str) -> None:
         """Send ``body`` as ``name``; it must fail with ``code`` and change nothing but the fee
