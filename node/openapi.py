@@ -926,13 +926,17 @@ _AUDIT_SCHEMAS: Final[dict[str, Any]] = {
                         "escrow_counter": {**_INT, "description": "the maintained escrow total"},
                         "in_offers": {**_INT, "description": "units locked in standing conversion offers, recounted"},
                         "in_funds": {**_INT, "description": "units held by transparent funds, recounted"},
+                        "in_financing": {
+                            **_INT,
+                            "description": "advances locked in open receivable-financing offers, recounted",
+                        },
                         "fees_paid": {**_INT, "description": "fees ever paid; credited to proposers (in accounts)"},
                         "fees_burned": _INT,
                         "accounts": _INT,
                         "balanced": {
                             "type": "boolean",
-                            "description": "total_supply = in_accounts + in_escrow + in_offers + in_funds, and every "
-                            "maintained counter equals its recount",
+                            "description": "total_supply = in_accounts + in_escrow + in_offers + in_funds "
+                            "+ in_financing, and every maintained counter equals its recount",
                         },
                     },
                 },
@@ -988,7 +992,7 @@ _AUDIT_PATHS: Final[dict[str, Any]] = {
     "/api/v1/supply": {
         "get": {
             "summary": "Per asset: total supply, amount in accounts, in escrow and fees paid, recounted from "
-            "the state at the head (total_supply = in_accounts + in_escrow + in_offers + in_funds)",
+            "the state at the head (total_supply = in_accounts + in_escrow + in_offers + in_funds + in_financing)",
             "responses": {"200": _json("Supply", "the totals"), "400": _problem("unknown parameter")},
         },
     },
