@@ -25,11 +25,13 @@ from node.asset_api import ASSET_ROUTES
 from node.audit_api import AUDIT_ROUTES, add_audit_state, block_extras, block_flags
 from node.events import CommittedBlock
 from node.extensions import ApiExtension, apply_extensions
+from node.finance_api import FINANCE_ROUTES
 from node.fund_api import FUND_ROUTES
 from node.market_api import MARKET_ROUTES, single_params, stream_filter
 from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
+from node.points_api import POINTS_ROUTES
 from node.proof_api import PROOF_ROUTES
 from node.provenance_api import PROVENANCE_ROUTES
 from node.render import block_json, receipt_json, to_json_value, tx_json
@@ -491,6 +493,8 @@ ROUTES: Final = (
     *AUDIT_ROUTES,
     *ASSET_ROUTES,
     *FUND_ROUTES,
+    *POINTS_ROUTES,
+    *FINANCE_ROUTES,
     *PROVENANCE_ROUTES,
     ("GET", "/api/v1/openapi.json", get_openapi),
     ("GET", "/healthz", get_healthz),
