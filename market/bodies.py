@@ -11,17 +11,25 @@ from typing import Any, ClassVar, Self
 
 from chain.encoding import U64_MAX, DecodeError, Primitive, as_bytes, as_int, as_list, as_str
 from chain.keys import PUBLIC_KEY_SIZE
+from market.assets.offers import Rate
+from market.assets.records import read_asset
 from market.limits import HASH_SIZE, MAX_COMMENT, MAX_NOTE, MAX_QUANTITY, MAX_SHIPPING_OPTIONS
 from market.records import (
     ArbiterTerms,
+    AssetPrice,
     ShippingOption,
     Windows,
+    check_alt_prices,
+    price_fields,
+    read_alt_prices,
     read_arbiters,
     read_ciphertext,
     read_description,
+    read_fields,
     read_media,
     read_optional_bytes,
     read_price,
+    read_price_fields,
     read_shipping,
     read_stock,
     read_title,
@@ -43,15 +51,22 @@ class ListingCreate:
     title: str
     description: str
     price: int
-    """Unit price in minor units of AGR (at least 1)."""
+    """Unit price in minor units of ``asset`` (at least 1); shipping prices are in ``asset`` too."""
     stock: int
     shipping: tuple[ShippingOption, ...]
     arbiters: tuple[ArbiterTerms, ...]
     windows: Windows
     media: tuple[bytes, ...] = ()
+    asset: str = "AGR"
+    """The asset of the listing's first price (AGR or an issued asset)."""
+    alt_prices: tuple[AssetPrice, ...] = ()
+    """Fixed prices in further assets the listing also takes (each pricing every shipping option)."""
+
+    def __post_init__(self) -> None:
+        check_alt_prices(self.alt_prices, self.asset, len(self.shipping))
 
     def to_wire(self) -> list[Primitive]:
-        """Canonical positional form."""
+        """Canonical positional form (the price fields only when not priced in AGR alone)."""
         return [
             self.title,
             self.description,
@@ -61,21 +76,26 @@ class ListingCreate:
             [a.to_wire() for a in self.arbiters],
             self.windows.to_wire(),
             list(self.media),
+            *price_fields(self.asset, self.alt_prices),
         ]
 
     @classmethod
     def from_wire(cls, value: Primitive) -> ListingCreate:
         """Parse; raise DecodeError if malformed or out of bounds."""
-        f = as_list(value, "listing.create", length=8)
+        f = read_fields(value, "listing.create", 8, 10)
+        shipping = read_shipping(f[4])
+        asset, alt_prices = read_price_fields(f[8:], len(shipping))
         return cls(
             read_title(f[0]),
             read_description(f[1]),
             read_price(f[2]),
             read_stock(f[3]),
-            read_shipping(f[4]),
+            shipping,
             read_arbiters(f[5]),
             Windows.from_wire(f[6]),
             read_media(f[7]),
+            asset,
+            alt_prices,
         )
 
 
@@ -92,9 +112,11 @@ class ListingUpdate:
     description: str | None = None
     shipping: tuple[ShippingOption, ...] | None = None
     media: tuple[bytes, ...] | None = None
+    alt_prices: tuple[AssetPrice, ...] | None = None
+    """New further prices (replacing all of them; ``()`` drops them); None leaves them."""
 
     def to_wire(self) -> list[Primitive]:
-        """Canonical positional form."""
+        """Canonical positional form (the further prices only when they change)."""
         return [
             self.listing_id,
             self.price,
@@ -103,12 +125,16 @@ class ListingUpdate:
             self.description,
             None if self.shipping is None else [s.to_wire() for s in self.shipping],
             None if self.media is None else list(self.media),
+            *(() if self.alt_prices is None else ([p.to_wire() for p in self.alt_prices],)),
         ]
 
     @classmethod
     def from_wire(cls, value: Primitive) -> ListingUpdate:
-        """Parse; raise DecodeError if malformed or out of bounds."""
-        f = as_list(value, "listing.update", length=7)
+        """Parse; raise DecodeError if malformed or out of bounds (the listing's own asset and
+        shipping count are checked against the further prices when the update applies)."""
+        f = read_fields(value, "listing.update", 7, 8)
+        if len(f) == 8 and f[7] is None:
+            raise DecodeError("listing.update: unchanged further prices are written without the field")
         return cls(
             as_bytes(f[0], "listing id", size=HASH_SIZE),
             _optional(f[1], read_price),
@@ -117,6 +143,7 @@ class ListingUpdate:
             _optional(f[4], read_description),
             _optional(f[5], read_shipping),
             _optional(f[6], read_media),
+            None if len(f) == 7 else read_alt_prices(f[7], None, None),
         )
 
 
@@ -163,6 +190,26 @@ class ListingDelist(_ListingRef):
 
 
 @dataclass(frozen=True, slots=True)
+class Conversion:
+    """Pay an order in another asset: the whole total converts through the best standing
+    offers at no more than ``max_rate`` (minor units of ``pay_with`` per minor unit of the
+    order's asset) on any of them, or the order is not placed."""
+
+    pay_with: str
+    max_rate: Rate
+
+    def to_wire(self) -> Primitive:
+        """Canonical positional form."""
+        return [self.pay_with, self.max_rate.to_wire()]
+
+    @classmethod
+    def from_wire(cls, value: Primitive) -> Conversion:
+        """Parse; raise DecodeError if malformed."""
+        f = as_list(value, "conversion", length=2)
+        return cls(read_asset(f[0], "pay with"), Rate.from_wire(f[1], "max rate"))
+
+
+@dataclass(frozen=True, slots=True)
 class OrderPlace:
     """Buy from a listing: the total moves into escrow and the stock is reserved."""
 
@@ -171,19 +218,35 @@ class OrderPlace:
     quantity: int
     shipping_index: int
     expected_unit_price: int
-    """The price the buyer saw; the order fails with 'price_changed' if it differs."""
+    """The price the buyer saw (in the order's asset); the order fails with 'price_changed' if it differs."""
     expected_shipping_price: int
     """Likewise for the chosen shipping option."""
     arbiter: bytes = b""
     """One of the listing's accepted arbiters, or empty for none."""
     delivery: bytes = b""
     """Delivery details sealed to the merchant (market.privacy.seal_for)."""
+    asset: str = ""
+    """The asset the order is priced and escrowed in: one the listing takes; empty for the listing's own asset."""
+    conversion: Conversion | None = None
+    """Pay the total in another asset, converted when the order is placed (needs ``asset``)."""
     redeem: int = 0
     """Loyalty points of the merchant's programme to spend on a discount (market/points.py)."""
 
+    def __post_init__(self) -> None:
+        if self.conversion is not None and self.conversion.pay_with == self.asset:
+            raise DecodeError("order.place: a conversion pays with another asset than the order's")
+        if self.conversion is not None and not self.asset:
+            raise DecodeError("order.place: a conversion names the order's asset")
+
     def to_wire(self) -> list[Primitive]:
-        """Canonical positional form (the redeemed points only when there are some)."""
-        wire: list[Primitive] = [
+        """Canonical positional form: the asset fields only when an asset is named, and all three
+        (asset or "", conversion, points) when points are redeemed."""
+        extra: tuple[Primitive, ...] = ()
+        if self.asset or self.redeem:
+            extra = (self.asset, None if self.conversion is None else self.conversion.to_wire())
+        if self.redeem:
+            extra = (*extra, self.redeem)
+        return [
             self.listing_id,
             self.quantity,
             self.shipping_index,
@@ -191,15 +254,15 @@ class OrderPlace:
             self.expected_shipping_price,
             self.arbiter,
             self.delivery,
+            *extra,
         ]
-        return [*wire, self.redeem] if self.redeem else wire
 
     @classmethod
     def from_wire(cls, value: Primitive) -> OrderPlace:
         """Parse; raise DecodeError if malformed or out of bounds (a trailing redeem is at least 1)."""
-        f = as_list(value, "order.place", max_len=8)
-        if len(f) not in (7, 8):
-            raise DecodeError(f"order.place: expected 7 or 8 fields, got {len(f)}")
+        f = as_list(value, "order.place", max_len=10)
+        if len(f) not in (7, 9, 10):
+            raise DecodeError(f"order.place: expected 7, 9 or 10 fields, got {len(f)}")
         return cls(
             as_bytes(f[0], "listing id", size=HASH_SIZE),
             as_int(f[1], "quantity", 1, MAX_QUANTITY),
@@ -208,7 +271,9 @@ class OrderPlace:
             as_int(f[4], "expected_shipping_price", 0, U64_MAX),
             read_optional_bytes(f[5], "arbiter", PUBLIC_KEY_SIZE),
             read_ciphertext(f[6], "delivery"),
-            as_int(f[7], "redeem", 1, U64_MAX) if len(f) == 8 else 0,
+            "" if len(f) == 7 or (len(f) == 10 and f[7] == "") else read_asset(f[7], "order asset"),
+            None if len(f) == 7 or f[8] is None else Conversion.from_wire(f[8]),
+            as_int(f[9], "redeem", 1, U64_MAX) if len(f) == 10 else 0,
         )
 
 

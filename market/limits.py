@@ -21,6 +21,8 @@ BPS_DENOMINATOR: Final = 10_000
 MAX_MEDIA: Final = 16
 """Hashes of off-chain metadata and images per listing."""
 HASH_SIZE: Final = 32
+MAX_PRICES: Final = 4
+"""Assets a listing takes (its own asset and up to three more, each at a fixed price)."""
 MAX_STOCK: Final = 1_000_000_000
 MAX_QUANTITY: Final = 10_000
 MAX_CIPHERTEXT: Final = 1024

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from chain.accounts import NATIVE_ASSET
+from chain.encoding import DecodeError
 from chain.errors import TxFailure
 from chain.execution import TxContext
 from chain.state import Overlay
+from market.assets.rules import get_asset
 from market.bodies import ListingCreate, ListingDelist, ListingPause, ListingResume, ListingUpdate
 from market.keys import listing_key
 from market.queries import get_listing
-from market.records import Listing, ListingStatus
+from market.records import AssetPrice, Listing, ListingStatus, check_alt_prices
 
 
 def _load_own(ctx: TxContext, listing_id: bytes) -> Listing:
@@ -26,6 +29,18 @@ def _save(state: Overlay, listing: Listing) -> None:
     state.put_value(listing_key(listing.listing_id), listing.to_wire())
 
 
+def _require_priced(ctx: TxContext, asset: str, alt_prices: tuple[AssetPrice, ...], shipping: int) -> None:
+    """TxFailure('unknown_asset') if a priced asset was never issued, 'bad_prices' if the
+    further prices do not fit the listing's asset and shipping options."""
+    for symbol in (asset, *(p.asset for p in alt_prices)):
+        if symbol != NATIVE_ASSET and get_asset(ctx.state, symbol) is None:
+            raise TxFailure(f"no asset {symbol} has been issued", "unknown_asset")
+    try:
+        check_alt_prices(alt_prices, asset, shipping)
+    except DecodeError as exc:
+        raise TxFailure(str(exc), "bad_prices") from None
+
+
 def _emit(ctx: TxContext, listing: Listing, action: str) -> None:
     ctx.emit(
         "listing",
@@ -34,15 +49,18 @@ def _emit(ctx: TxContext, listing: Listing, action: str) -> None:
         merchant=listing.merchant,
         status=listing.status.value,
         price=listing.price,
+        asset=listing.asset,
         stock=listing.stock,
         title=listing.title,
     )
 
 
 def apply_listing_create(ctx: TxContext, body: ListingCreate) -> None:
-    """Create a listing with id = this transaction's hash; fail 'bad_arbiter' if the merchant arbitrates."""
+    """Create a listing with id = this transaction's hash; fail 'bad_arbiter' if the merchant
+    arbitrates, 'unknown_asset' if it is priced in an asset nobody issued."""
     if any(terms.arbiter == ctx.sender for terms in body.arbiters):
         raise TxFailure("a merchant cannot arbitrate its own listing", "bad_arbiter")
+    _require_priced(ctx, body.asset, body.alt_prices, len(body.shipping))
     if get_listing(ctx.state, ctx.tx_hash) is not None:
         raise TxFailure("listing already exists", "duplicate_listing")
     listing = Listing(
@@ -59,24 +77,35 @@ def apply_listing_create(ctx: TxContext, body: ListingCreate) -> None:
         status=ListingStatus.ACTIVE,
         created_ms=ctx.time_ms,
         updated_ms=ctx.time_ms,
+        asset=body.asset,
+        alt_prices=body.alt_prices,
     )
     _save(ctx.state, listing)
     _emit(ctx, listing, "create")
 
 
 def apply_listing_update(ctx: TxContext, body: ListingUpdate) -> None:
-    """Change the given fields of the sender's listing; a delisted listing cannot change."""
+    """Change the given fields of the sender's listing; a delisted listing cannot change.
+
+    The further prices must still price every shipping option ('bad_prices'): an update that
+    changes the number of shipping options gives new further prices too. The listing's own
+    asset never changes.
+    """
     listing = _load_own(ctx, body.listing_id)
     if listing.status is ListingStatus.DELISTED:
         raise TxFailure("the listing is delisted", "listing_delisted")
+    alt_prices = listing.alt_prices if body.alt_prices is None else body.alt_prices
+    shipping = listing.shipping if body.shipping is None else body.shipping
+    _require_priced(ctx, listing.asset, alt_prices, len(shipping))
     listing = replace(
         listing,
         price=listing.price if body.price is None else body.price,
         stock=listing.stock if body.stock is None else body.stock,
         title=listing.title if body.title is None else body.title,
         description=listing.description if body.description is None else body.description,
-        shipping=listing.shipping if body.shipping is None else body.shipping,
+        shipping=shipping,
         media=listing.media if body.media is None else body.media,
+        alt_prices=alt_prices,
         updated_ms=ctx.time_ms,
     )
     _save(ctx.state, listing)

@@ -14,6 +14,7 @@ from typing import Any
 from chain.encoding import U64_MAX
 from chain.errors import TxFailure
 from chain.execution import TxContext
+from market.assets.offers import convert, emit_fills
 from market.bodies import (
     OrderAccept,
     OrderApproveReturn,
@@ -44,10 +45,14 @@ def apply_order_place(ctx: TxContext, body: OrderPlace) -> None:
     """Place an order with id = this transaction's hash.
 
     Fails with 'unknown_listing', 'listing_paused', 'listing_delisted', 'self_purchase',
-    'bad_shipping_option', 'price_changed', 'arbiter_not_accepted', 'insufficient_stock',
-    'overflow' or 'insufficient_funds', and when it redeems points with a code of
-    market.points.redeem_refusal. On success the total (less the points' discount, which the
-    merchant bears) is in escrow and the stock reserved, all or nothing.
+    'asset_not_accepted', 'bad_shipping_option', 'price_changed', 'arbiter_not_accepted',
+    'insufficient_stock', 'overflow', 'insufficient_funds' or 'frozen', and when it redeems
+    points with a code of market.points.redeem_refusal. The order is priced and escrowed in
+    ``body.asset`` (default: the listing's own asset) at the listing's price in it, less the
+    points' discount (which the merchant bears). With a conversion, the whole (discounted) total
+    is first bought with ``pay_with`` through the best offers (market.assets.offers.convert:
+    'rate_above_max', 'offer_expired', 'conversion_unavailable'). On success the total is in
+    escrow and the stock reserved, all or nothing.
     """
     listing = get_listing(ctx.state, body.listing_id)
     if listing is None:
@@ -58,11 +63,16 @@ def apply_order_place(ctx: TxContext, body: OrderPlace) -> None:
         raise TxFailure("the listing is delisted", "listing_delisted")
     if listing.merchant == ctx.sender:
         raise TxFailure("a merchant cannot buy from its own listing", "self_purchase")
+    asset = body.asset or listing.asset
+    priced = listing.terms_in(asset)
+    if priced is None:
+        raise TxFailure(f"the listing takes {', '.join(listing.assets)}, not {asset}", "asset_not_accepted")
+    unit_price, shipping_prices = priced
     if body.shipping_index >= len(listing.shipping):
         raise TxFailure(f"the listing has {len(listing.shipping)} shipping options", "bad_shipping_option")
-    shipping = listing.shipping[body.shipping_index]
-    if body.expected_unit_price != listing.price or body.expected_shipping_price != shipping.price:
-        raise TxFailure(f"the price is now {listing.price} + {shipping.price} shipping", "price_changed")
+    shipping_price = shipping_prices[body.shipping_index]
+    if body.expected_unit_price != unit_price or body.expected_shipping_price != shipping_price:
+        raise TxFailure(f"the price is now {unit_price} + {shipping_price} shipping {asset}", "price_changed")
     fee_bps = 0
     if body.arbiter != NO_ARBITER:
         terms = listing.arbiter_terms(body.arbiter)
@@ -71,7 +81,7 @@ def apply_order_place(ctx: TxContext, body: OrderPlace) -> None:
         fee_bps = terms.fee_bps
     if body.quantity > listing.stock:
         raise TxFailure(f"only {listing.stock} in stock", "insufficient_stock")
-    total = listing.price * body.quantity + shipping.price
+    total = unit_price * body.quantity + shipping_price
     if total > U64_MAX:
         raise TxFailure("the order total exceeds the largest amount", "overflow")
     if get_order(ctx.state, ctx.tx_hash) is not None:
@@ -88,9 +98,9 @@ def apply_order_place(ctx: TxContext, body: OrderPlace) -> None:
         arbiter=body.arbiter,
         arbiter_fee_bps=fee_bps,
         quantity=body.quantity,
-        unit_price=listing.price,
+        unit_price=unit_price,
         shipping_index=body.shipping_index,
-        shipping_price=shipping.price,
+        shipping_price=shipping_price,
         total=total,
         windows=listing.windows,
         delivery=body.delivery,
@@ -102,10 +112,14 @@ def apply_order_place(ctx: TxContext, body: OrderPlace) -> None:
         disputed_by=b"",
         ruling=None,
         history=(HistoryEntry(Action.PLACE, row.target, ctx.time_ms, ctx.height, ctx.sender),),
+        asset=asset,
     )
     if body.redeem:
         total -= redeem(ctx, order.merchant, ctx.sender, body.redeem, total, order.asset, order.order_id)
         order = replace(order, total=total)
+    if body.conversion is not None:
+        pay_with, max_rate = body.conversion.pay_with, body.conversion.max_rate
+        emit_fills(ctx, convert(ctx, ctx.sender, pay_with, asset, total, max_rate), ctx.sender, order.order_id)
     lock(ctx.state, ctx.sender, order.order_id, total, order.asset)
     ctx.emit(
         "escrow",

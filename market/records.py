@@ -26,6 +26,7 @@ from market.limits import (
     MAX_HISTORY,
     MAX_MEDIA,
     MAX_NOTE,
+    MAX_PRICES,
     MAX_QUANTITY,
     MAX_SHIPPING_NAME,
     MAX_SHIPPING_OPTIONS,
@@ -94,6 +95,24 @@ def read_order_asset(value: object, what: str = "asset") -> str:
     return asset
 
 
+def price_fields(asset: str, alt_prices: tuple[AssetPrice, ...]) -> tuple[Primitive, ...]:
+    """The optional trailing fields of a listing's prices: none for a listing priced only in AGR."""
+    if asset == NATIVE_ASSET and not alt_prices:
+        return ()
+    return (asset, [p.to_wire() for p in alt_prices])
+
+
+def read_price_fields(f: list[Primitive], shipping_options: int) -> tuple[str, tuple[AssetPrice, ...]]:
+    """Parse :func:`price_fields` (an empty list: AGR only); a long form of the default is refused."""
+    if not f:
+        return NATIVE_ASSET, ()
+    asset = read_asset(f[0], "listing asset")
+    alt_prices = read_alt_prices(f[1], asset, shipping_options)
+    if asset == NATIVE_ASSET and not alt_prices:
+        raise DecodeError("a listing priced only in AGR is written without the price fields")
+    return asset, alt_prices
+
+
 # --- listing parts ----------------------------------------------------------------
 
 
@@ -103,7 +122,7 @@ class ShippingOption:
 
     name: str
     price: int
-    """Minor units of AGR added once to the order total."""
+    """Minor units of the listing's asset added once to the order total."""
 
     def to_wire(self) -> Primitive:
         """Canonical positional form."""
@@ -163,6 +182,53 @@ class Windows:
     def of(self, name: str) -> int:
         """The window called ``name`` (one of the field names)."""
         return int(getattr(self, name))
+
+
+@dataclass(frozen=True, slots=True)
+class AssetPrice:
+    """A listing's fixed terms in one further asset it takes."""
+
+    asset: str
+    price: int
+    """Unit price in minor units of ``asset``."""
+    shipping: tuple[int, ...]
+    """The price of each of the listing's shipping options (same order), in ``asset``."""
+
+    def to_wire(self) -> Primitive:
+        """Canonical positional form."""
+        return [self.asset, self.price, list(self.shipping)]
+
+    @classmethod
+    def from_wire(cls, value: Primitive) -> AssetPrice:
+        """Parse one further price."""
+        f = as_list(value, "asset price", length=3)
+        shipping = as_list(f[2], "asset shipping prices", max_len=MAX_SHIPPING_OPTIONS)
+        return cls(
+            read_asset(f[0], "price asset"),
+            read_price(f[1]),
+            tuple(as_int(v, "shipping price", 0, U64_MAX) for v in shipping),
+        )
+
+
+def read_alt_prices(value: object, asset: str | None, shipping_options: int | None) -> tuple[AssetPrice, ...]:
+    """Up to MAX_PRICES - 1 further prices, checked by :func:`check_alt_prices`."""
+    prices = tuple(AssetPrice.from_wire(v) for v in as_list(value, "prices", max_len=MAX_PRICES - 1))
+    check_alt_prices(prices, asset, shipping_options)
+    return prices
+
+
+def check_alt_prices(prices: tuple[AssetPrice, ...], asset: str | None, shipping_options: int | None) -> None:
+    """DecodeError unless every further price is in its own asset, other than the listing's
+    ``asset``, and prices each of its ``shipping_options`` shipping options (None: not known
+    yet, as in an update; the rule applying it checks again)."""
+    assets = [p.asset for p in prices]
+    if len(set(assets)) != len(assets) or (asset is not None and asset in assets):
+        raise DecodeError("prices: each asset is priced once (the listing's own asset by its price)")
+    for p in prices:
+        if shipping_options is not None and len(p.shipping) != shipping_options:
+            raise DecodeError(
+                f"prices: {p.asset} prices {len(p.shipping)} shipping options, the listing has {shipping_options}"
+            )
 
 
 def read_shipping(value: object) -> tuple[ShippingOption, ...]:
@@ -230,10 +296,25 @@ class Listing:
     status: ListingStatus
     created_ms: int
     updated_ms: int
+    asset: str = NATIVE_ASSET
+    """The asset of ``price`` and the shipping prices: the listing's first price."""
+    alt_prices: tuple[AssetPrice, ...] = ()
+    """Fixed prices in further assets the listing also takes."""
 
     def arbiter_terms(self, arbiter: bytes) -> ArbiterTerms | None:
         """The terms of ``arbiter`` if the listing accepts it."""
         return next((t for t in self.arbiters if t.arbiter == arbiter), None)
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        """Every asset the listing takes, its own first."""
+        return (self.asset, *(p.asset for p in self.alt_prices))
+
+    def terms_in(self, asset: str) -> tuple[int, tuple[int, ...]] | None:
+        """(unit price, price of each shipping option) in ``asset``, or None if the listing does not take it."""
+        if asset == self.asset:
+            return self.price, tuple(s.price for s in self.shipping)
+        return next(((p.price, p.shipping) for p in self.alt_prices if p.asset == asset), None)
 
     def to_wire(self) -> Primitive:
         """Canonical positional form."""
@@ -251,12 +332,14 @@ class Listing:
             self.status.value,
             self.created_ms,
             self.updated_ms,
+            *price_fields(self.asset, self.alt_prices),
         ]
 
     @classmethod
     def from_wire(cls, value: Primitive) -> Listing:
         """Parse a stored listing."""
-        f = as_list(value, "listing", length=13)
+        f = read_fields(value, "listing", 13, 15)
+        asset, alt_prices = read_price_fields(f[13:], len(as_list(f[6], "shipping options")))
         return cls(
             as_bytes(f[0], "listing id", size=HASH_SIZE),
             as_bytes(f[1], "merchant", size=PUBLIC_KEY_SIZE),
@@ -271,6 +354,8 @@ class Listing:
             read_enum(f[10], "status", ListingStatus),
             as_int(f[11], "created_ms"),
             as_int(f[12], "updated_ms"),
+            asset,
+            alt_prices,
         )
 
 

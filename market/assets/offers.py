@@ -15,6 +15,7 @@ maximum rate, or it fails and nothing changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar, Final
 
@@ -293,55 +294,97 @@ class Fill:
     """Of the paying asset, to the maker."""
 
 
-def convert(ctx: TxContext, taker: bytes, pay: str, want: str, amount: int, max_rate: Rate) -> list[Fill]:
-    """Credit ``taker`` with ``amount`` of ``want`` bought with ``pay`` from the best live offers.
+def plan_conversion(offers: Sequence[Offer], taker: bytes, amount: int, max_rate: Rate, now_ms: int) -> list[Fill]:
+    """The fills that buy ``amount`` of a book's ``sell`` asset for ``taker`` at ``now_ms``, as
+    :func:`convert` makes them (pure: the chain and the CLI both plan with it).
 
-    Each offer is paid at its own rate (rounded up); offers dearer than ``max_rate``, expired
-    or the taker's own are passed over. TxFailure('conversion_unavailable') when the live
-    offers within the limit cannot fill the whole amount, 'insufficient_funds' when the
-    taker cannot pay: the caller's transaction then fails and nothing of it stays.
+    ``offers`` is the book in order (best rate first). Offers that are expired, the taker's
+    own, or dearer than ``max_rate`` are passed over, each is paid at its own rate rounded
+    up. Unless the whole amount fills, raises TxFailure naming why: 'rate_above_max' (the
+    live offers hold enough, but not within the limit), 'offer_expired' (enough within the
+    limit only counting offers that have expired) or 'conversion_unavailable' (not enough
+    liquidity: the offers are exhausted or too few).
     """
     needed = amount
     fills: list[Fill] = []
-    for offer_id in read_book(ctx.state, want, pay):
-        offer = get_offer(ctx.state, offer_id)
-        if offer is None or offer.maker == taker or offer.expires_ms <= ctx.time_ms:
+    for offer in offers:
+        if offer.maker == taker or offer.expires_ms <= now_ms:
             continue
         if not offer.rate.at_most(max_rate):
             break  # the book is sorted: every later offer is dearer still
         units = min(needed, offer.remaining)
-        cost = offer.rate.cost(units)
-        debit(ctx.state, taker, cost, pay)
-        credit(ctx.state, offer.maker, cost, pay)
-        left = replace(offer, remaining=offer.remaining - units)
-        _lock(ctx.state, want, -units)
-        credit(ctx.state, taker, units, want)
+        if units == 0:
+            continue
+        fills.append(Fill(offer.offer_id, offer.maker, units, offer.rate.cost(units)))
+        needed -= units
+        if needed == 0:
+            return fills
+    raise _shortfall(offers, taker, amount, max_rate, now_ms, amount - needed)
+
+
+def _shortfall(offers: Sequence[Offer], taker: bytes, amount: int, max_rate: Rate, now_ms: int, got: int) -> TxFailure:
+    others = [o for o in offers if o.maker != taker]
+    if not others:
+        return TxFailure("nobody offers this conversion", "conversion_unavailable")
+    pair = f"{others[0].sell}/{others[0].buy}"
+    live = sum(o.remaining for o in others if o.expires_ms > now_ms)
+    if live >= amount:
+        return TxFailure(
+            f"the live {pair} offers within the maximum rate supply {got} of {amount}; the rest costs more",
+            "rate_above_max",
+        )
+    if sum(o.remaining for o in others if o.rate.at_most(max_rate)) >= amount:
+        return TxFailure(f"the {pair} offers that could supply {amount} have expired", "offer_expired")
+    return TxFailure(
+        f"the live {pair} offers at or below the maximum rate supply {got} of {amount}: not enough liquidity",
+        "conversion_unavailable",
+    )
+
+
+def book_offers(state: Overlay, sell: str, buy: str) -> list[Offer]:
+    """The offers of the pair's book, best rate first."""
+    return [o for o in (get_offer(state, i) for i in read_book(state, sell, buy)) if o is not None]
+
+
+def convert(ctx: TxContext, taker: bytes, pay: str, want: str, amount: int, max_rate: Rate) -> list[Fill]:
+    """Credit ``taker`` with ``amount`` of ``want`` bought with ``pay`` from the best live offers.
+
+    The fills are :func:`plan_conversion`'s (its failure codes when the whole amount cannot
+    convert within ``max_rate``); 'insufficient_funds' or 'frozen' when the taker cannot pay.
+    On any failure the caller's transaction fails and nothing of it stays.
+    """
+    plan = plan_conversion(book_offers(ctx.state, want, pay), taker, amount, max_rate, ctx.time_ms)
+    for fill in plan:
+        offer = get_offer(ctx.state, fill.offer_id)
+        if offer is None:  # the plan was made from this very state
+            raise TxFailure(f"offer {fill.offer_id.hex()} vanished", "corrupt_state")
+        debit(ctx.state, taker, fill.paid, pay)
+        credit(ctx.state, offer.maker, fill.paid, pay)
+        left = replace(offer, remaining=offer.remaining - fill.units)
+        _lock(ctx.state, want, -fill.units)
+        credit(ctx.state, taker, fill.units, want)
         if left.remaining == 0:
             _close(ctx.state, left)
         else:
             _save(ctx.state, left)
-        fills.append(Fill(offer.offer_id, offer.maker, units, cost))
-        needed -= units
-        if needed == 0:
-            break
-    if needed:
-        raise TxFailure(
-            f"the live {want}/{pay} offers at or below the maximum rate cannot supply {amount}: {needed} short",
-            "conversion_unavailable",
-        )
-    return fills
+    return plan
 
 
-def apply_offer_swap(ctx: TxContext, body: OfferSwap) -> None:
-    """Convert into the sender's own balance (atomic: all of it within the limit, or nothing)."""
-    fills = convert(ctx, ctx.sender, body.pay, body.want, body.amount, body.max_rate)
+def emit_fills(ctx: TxContext, fills: Sequence[Fill], taker: bytes, order_id: bytes = b"") -> None:
+    """One ``offer`` event (action ``fill``) per offer a conversion took (with the order it paid, if any)."""
     for fill in fills:
         ctx.emit(
             "offer",
             action="fill",
             offer_id=fill.offer_id,
             maker=fill.maker,
-            taker=ctx.sender,
+            taker=taker,
             units=fill.units,
             paid=fill.paid,
+            **({"order_id": order_id} if order_id else {}),
         )
+
+
+def apply_offer_swap(ctx: TxContext, body: OfferSwap) -> None:
+    """Convert into the sender's own balance (atomic: all of it within the limit, or nothing)."""
+    emit_fills(ctx, convert(ctx, ctx.sender, body.pay, body.want, body.amount, body.max_rate), ctx.sender)

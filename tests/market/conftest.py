@@ -24,12 +24,12 @@ from chain.tx import sign_transaction
 from chain.votes import Commit, Vote, VoteType, verify_commit
 from market import MARKET_KINDS
 from market.assets.offers import offer_total_key
-from market.bodies import ListingCreate, OrderPlace
+from market.bodies import Conversion, ListingCreate, OrderPlace
 from market.finance import fin_total_key
 from market.funds import fund_total_key
 from market.keys import DUE_CURSOR_KEY, ESCROW_PREFIX
 from market.queries import escrow_total, get_listing, get_order
-from market.records import ArbiterTerms, Listing, Order, ShippingOption, Windows
+from market.records import ArbiterTerms, AssetPrice, Listing, Order, ShippingOption, Windows
 
 REGISTRY = CORE_KINDS.merged(MARKET_KINDS)
 CHAIN_ID = "agora-market-test"
@@ -133,6 +133,14 @@ class MarketChain:
         """AGR balance of ``name``."""
         return Overlay(self.state).get_int(balance_key(self.pub(name), NATIVE_ASSET))
 
+    def nonce(self, name: str) -> int:
+        """The nonce ``name``'s next transaction carries (the number it has sent)."""
+        return Overlay(self.state).get_int(nonce_key(self.pub(name)))
+
+    def held(self, name: str, asset: str) -> int:
+        """``name``'s balance in ``asset``."""
+        return Overlay(self.state).get_int(balance_key(self.pub(name), asset))
+
     def listing(self, listing_id: bytes) -> Listing:
         """A listing that must exist."""
         listing = get_listing(self.state, listing_id)
@@ -213,8 +221,10 @@ class MarketChain:
         shipping: Iterable[tuple[str, int]] = (("post", 50),),
         arbiters: Iterable[tuple[str, int]] = (("a1", 500),),
         windows: Windows = WINDOWS,
+        asset: str = NATIVE_ASSET,
+        alt_prices: Iterable[AssetPrice] = (),
     ) -> bytes:
-        """Create a listing and return its id."""
+        """Create a listing (priced in ``asset``, and in each of ``alt_prices``) and return its id."""
         body = ListingCreate(
             title="Olive oil, 1 l",
             description="Cold pressed.",
@@ -224,25 +234,50 @@ class MarketChain:
             arbiters=tuple(ArbiterTerms(self.pub(a), bps) for a, bps in arbiters),
             windows=windows,
             media=(sha256(b"photo"),),
+            asset=asset,
+            alt_prices=tuple(alt_prices),
         )
         return self.ok(merchant, body).tx_hash
 
-    def place(
-        self, buyer: str, listing_id: bytes, quantity: int = 1, arbiter: str | None = "a1", redeem: int = 0
-    ) -> bytes:
-        """Place an order at the listing's current prices (spending ``redeem`` points) and return its id."""
+    def place_body(
+        self,
+        listing_id: bytes,
+        quantity: int = 1,
+        arbiter: str | None = "a1",
+        asset: str = "",
+        conversion: Conversion | None = None,
+        redeem: int = 0,
+    ) -> OrderPlace:
+        """An order at the listing's current prices in ``asset`` (default: the listing's own),
+        spending ``redeem`` loyalty points."""
         listing = self.listing(listing_id)
-        body = OrderPlace(
+        terms = listing.terms_in(asset or listing.asset)
+        unit, shipping = terms if terms is not None else (listing.price, (listing.shipping[0].price,))
+        return OrderPlace(
             listing_id,
             quantity,
             0,
-            listing.price,
-            listing.shipping[0].price,
+            unit,
+            shipping[0],
             b"" if arbiter is None else self.pub(arbiter),
             b"",
+            asset,
+            conversion,
             redeem,
         )
-        return self.ok(buyer, body).tx_hash
+
+    def place(
+        self,
+        buyer: str,
+        listing_id: bytes,
+        quantity: int = 1,
+        arbiter: str | None = "a1",
+        asset: str = "",
+        conversion: Conversion | None = None,
+        redeem: int = 0,
+    ) -> bytes:
+        """Place an order at the listing's current prices (spending ``redeem`` points) and return its id."""
+        return self.ok(buyer, self.place_body(listing_id, quantity, arbiter, asset, conversion, redeem)).tx_hash
 
 
 @pytest.fixture

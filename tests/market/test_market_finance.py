@@ -12,8 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chain.accounts import balance_key
 from chain.state import Overlay
 from market import bodies
+from market.assets.bodies import AssetCreate, AssetMint
 from market.finance import (
     Debt,
     FinanceAccept,
@@ -230,3 +232,30 @@ def test_money_is_conserved_and_debts_add_up_across_random_financing(
     repaid = shortfalls - owed
     assert 0 <= repaid <= get_volume(chain.state, chain.pub("m1"), "AGR")
     assert get_merchant_finance(chain.state, chain.pub("m1")).open == sum(1 for f in financed if not f.closed)
+
+
+def test_financing_an_order_in_an_issued_asset_advances_and_owes_in_it(chain: Any) -> None:
+    chain.ok("a2", AssetCreate("USDX", "US dollar token", 2))
+    chain.ok("a2", AssetMint("USDX", chain.pub("b1"), 100_000))
+    chain.ok("a2", AssetMint("USDX", chain.pub("b2"), 100_000))
+    lid = chain.create_listing(price=1_000, stock=10, asset="USDX")
+    oid = _accepted(chain, lid)
+    chain.refused("b3", FinanceOffer(oid, 500, chain.time_ms + DAY), "insufficient_funds")  # b3 has no USDX
+    offer = _offer(chain, "b2", oid, 900)
+    assert Overlay(chain.state).get_int(fin_total_key("USDX")) == 900
+    chain.check_conservation()
+    chain.ok("m1", FinanceAccept(offer))
+    assert _usd(chain, "m1") == 900
+    chain.ok("b1", bodies.OrderDispute(oid, "late"))
+    fee = chain.order(oid).arbiter_fee
+    chain.ok("a1", bodies.OrderRule(oid, 1_050 - fee - 500, 500, "half"))
+    assert _usd(chain, "b2") == 100_000 - 900 + 500
+    assert get_debts(chain.state, chain.pub("m1"), "USDX") == [Debt(chain.pub("b2"), 550)]
+    assert _debts(chain) == [], "debts are per asset"
+    _settle(chain, _accepted(chain, lid))
+    assert _usd(chain, "b2") == 100_000 - 900 + 500 + 550 and _usd(chain, "m1") == 900 + 500
+    chain.check_conservation()
+
+
+def _usd(chain: Any, name: str) -> int:
+    return Overlay(chain.state).get_int(balance_key(chain.pub(name), "USDX"))

@@ -206,7 +206,8 @@ def test_every_body_roundtrips() -> None:
         FundOpen("n" * 120, "p" * 2048),
         FundDonate(oid, "USDX", 1, "m" * 256),
         FundDisburse(oid, "AGR", 2**64 - 1, bytes(32), "r" * 512, RefKind.ITEM, b"i" * 256),
-        bodies.OrderPlace(oid, 1, 0, 1, 0, b"", b"", 2**64 - 1),
+        bodies.OrderPlace(oid, 1, 0, 1, 0, b"", b"", redeem=2**64 - 1),
+        bodies.OrderPlace(oid, 1, 0, 1, 0, b"", b"", "USDX", redeem=1),
         PointsOpen(
             Terms("USDX", 2**64 - 1, 10**6, 10**15, 10_000, 10 * 365 * 86_400_000, 2**64 - 1, (Tier(1, 0),) * 1)
         ),
@@ -251,6 +252,8 @@ def _wire_of(body: Any) -> Any:
         (bodies.OrderPlace, [bytes(32), 1, 0, 1, 0, b""]),
         (bodies.OrderPlace, [bytes(32), 1, 0, 1, 0, b"", b"", 0]),
         (bodies.OrderPlace, [bytes(32), 1, 0, 1, 0, b"", b"", 1, 1]),
+        (bodies.OrderPlace, [bytes(32), 1, 0, 1, 0, b"", b"", "", None, 0]),
+        (bodies.OrderPlace, [bytes(32), 1, 0, 1, 0, b"", b"", "", None]),
         (PointsOpen, ["AGR", 0, 1, 1, 0, 0, 0, []]),
         (PointsOpen, ["AGR", 1, 10**6 + 1, 1, 0, 0, 0, []]),
         (PointsOpen, ["AGR", 1, 1, 0, 0, 0, 0, []]),

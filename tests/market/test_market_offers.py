@@ -67,7 +67,7 @@ def test_a_swap_beyond_the_limit_or_the_book_changes_nothing(chain: Any) -> None
     _two_assets(chain)
     _offer(chain, "m1", 105, 100, 1_000)
     _offer(chain, "m2", 12, 10, 1_000)
-    chain.refused("b1", OfferSwap("USDX", "EURS", 1_500, Rate(11, 10)), "conversion_unavailable")
+    chain.refused("b1", OfferSwap("USDX", "EURS", 1_500, Rate(11, 10)), "rate_above_max")
     chain.refused("b1", OfferSwap("USDX", "EURS", 2_001, Rate(2, 1)), "conversion_unavailable")
     chain.refused("m1", OfferSwap("USDX", "EURS", 1_001, Rate(2, 1)), "conversion_unavailable")  # own offer skipped
 
@@ -76,7 +76,7 @@ def test_expired_offers_are_passed_over_and_cancel_returns_the_rest(chain: Any) 
     _two_assets(chain)
     short = _offer(chain, "m1", 1, 1, 1_000, ttl=10)
     chain.advance_to(chain.time_ms + 20)
-    chain.refused("b1", OfferSwap("USDX", "EURS", 1, Rate(1, 1)), "conversion_unavailable")
+    chain.refused("b1", OfferSwap("USDX", "EURS", 1, Rate(1, 1)), "offer_expired")
     chain.refused("m2", OfferCancel(short), "not_maker")
     eur = _held(chain, "m1", "EURS")
     chain.ok("m1", OfferCancel(short))

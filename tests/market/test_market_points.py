@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from chain.encoding import DecodeError, decode, encode
 from market import bodies
+from market.assets.bodies import AssetCreate, AssetMint
 from market.bodies import OrderPlace
 from market.points import (
     HOLDING_PREFIX,
@@ -52,7 +53,7 @@ def _history(chain: Any, name: str) -> list[tuple[str, int]]:
 
 def _redeeming(chain: Any, listing_id: bytes, points: int) -> OrderPlace:
     listing = chain.listing(listing_id)
-    return OrderPlace(listing_id, 1, 0, listing.price, listing.shipping[0].price, chain.pub("a1"), b"", points)
+    return OrderPlace(listing_id, 1, 0, listing.price, listing.shipping[0].price, chain.pub("a1"), b"", redeem=points)
 
 
 def test_points_are_earned_redeemed_given_back_on_refund_and_expire(chain: Any) -> None:
@@ -200,3 +201,20 @@ def test_points_and_money_are_conserved_across_random_flows(make_chain: Callable
         Holding.from_wire(decode(raw)).total for key, raw in chain.state.items() if key.startswith(HOLDING_PREFIX)
     )
     assert held == programme.earned - programme.redeemed - programme.expired
+
+
+def test_a_programme_in_an_issued_asset_earns_and_discounts_in_it_only(chain: Any) -> None:
+    chain.ok("a2", AssetCreate("USDX", "US dollar token", 2))
+    chain.ok("a2", AssetMint("USDX", chain.pub("b1"), 100_000))
+    chain.ok("m1", PointsOpen(Terms("USDX", 100, 1, 10, 5_000, 0, 0)))
+    in_usd = chain.create_listing(price=1_000, stock=10, asset="USDX")
+    in_agr = chain.create_listing(price=1_000, stock=10)
+    _settle(chain, chain.place("b1", in_agr))
+    assert _points(chain, "b1") == 0, "spending in another asset earns nothing"
+    _settle(chain, chain.place("b1", in_usd))
+    assert _points(chain, "b1") == 10
+    chain.refused("b1", _redeeming(chain, in_agr, 5), "wrong_asset")
+    oid = chain.place("b1", in_usd, redeem=5)
+    order = chain.order(oid)
+    assert (order.asset, order.total, escrow_of(chain.state, oid)) == ("USDX", 1_000, 1_000)
+    chain.check_conservation()

@@ -21,7 +21,7 @@ TERMS = Terms("AGR", unit=100, rate=1, point_value=10, max_redeem_bps=5_000, exp
 
 async def _order(m: MarketNode, listing: str, redeem: int = 0) -> str:
     sealed = seal_for(m["merchant"].public_key, b"x")
-    body = OrderPlace(bytes.fromhex(listing), 1, 0, PRICE, SHIP, b"", sealed, redeem)
+    body = OrderPlace(bytes.fromhex(listing), 1, 0, PRICE, SHIP, b"", sealed, redeem=redeem)
     receipt = await m.do("buyer", body)
     oid: str = next(e for e in receipt["events"] if e["type"] == "order")["attrs"]["order_id"]
     await m.do("merchant", OrderAccept(bytes.fromhex(oid)))
