@@ -159,6 +159,10 @@ def place(
             show_default=False,
         ),
     ] = None,
+    redeem: Annotated[
+        int, typer.Option("--redeem", min=0, help="Loyalty points of the merchant's programme to spend on a discount.")
+    ] = 0,
+    force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
     timeout: TimeoutOption = 30.0,
@@ -167,7 +171,8 @@ def place(
     password_file: PasswordFileOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Order from a listing at its current price: the total goes into escrow until the order ends."""
+    """Order from a listing at its current price: the total (less any points discount) goes into
+    escrow until the order ends."""
     from chain.address import decode_address
     from cli.errors import CliError
     from cli.market_tx import parse_id
@@ -207,6 +212,11 @@ def place(
         if arbiter is not None and encode_address(arbiter_key) not in {a["arbiter"] for a in listing["arbiters"]}:
             raise CliError(f"the listing does not accept the arbiter {arbiter!r}")
         total = int(listing["price"]) * quantity + int(chosen["price"])
+        if redeem:
+            from cli.points_cmd import redeem_discount
+
+            me = encode_address(key.public_key)
+            total -= await redeem_discount(client, listing["merchant"], me, redeem, total, "AGR", force)
         status = await client.status()
         needed = total + int(status.get("min_fee", 0))
         have = int(((await fetch_account(client, encode_address(key.public_key))).get("balances") or {}).get("AGR", 0))
@@ -224,6 +234,7 @@ def place(
             int(chosen["price"]),
             arbiter_key,
             _seal(seal_for, merchant, details),
+            redeem=redeem,
         )
 
     _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_, created="order")
