@@ -70,6 +70,12 @@ def offer_refusal_text(view: dict[str, Any], me: str, advance: int) -> str | Non
     return None
 
 
+def _amount(units: int, asset: str, decimals: int) -> str:
+    from cli.amounts import format_amount
+
+    return f"{format_amount(units, decimals)} {asset}"
+
+
 def _id(text: str, what: str) -> str:
     from cli.market_tx import parse_id
 
@@ -208,13 +214,21 @@ def record(
 
     app_ctx = app_context(ctx)
     address = resolve_account(app_ctx.resolve_home(home), merchant)
-    view = call(app_ctx.resolve_node(node), lambda client: client.finance_record(address))
+
+    async def read(client: NodeClient) -> tuple[dict[str, Any], dict[str, int]]:
+        from cli.offer_cmd import decimals_of
+
+        view = await client.finance_record(address)
+        assets = set(view["settled_volume"]) | set(view["debts"])
+        return view, {asset: await decimals_of(client, asset) for asset in assets}
+
+    view, decimals = call(app_ctx.resolve_node(node), read)
     if json_:
         app_ctx.output.json(view)
         return
 
     def per_asset(amounts: dict[str, int]) -> str:
-        return ", ".join(f"{units}u {asset}" for asset, units in sorted(amounts.items())) or "none"
+        return ", ".join(_amount(units, asset, decimals[asset]) for asset, units in sorted(amounts.items())) or "none"
 
     out = app_ctx.output
     out.fields(
@@ -230,7 +244,11 @@ def record(
             ("financed / fell short", f"{view['financed_orders']} / {view['short_financings']}"),
         ],
     )
-    rows = [(asset, d["financier"], f"{d['amount']}u") for asset, debts in view["debts"].items() for d in debts]
+    rows = [
+        (asset, d["financier"], _amount(d["amount"], asset, decimals[asset]))
+        for asset, debts in view["debts"].items()
+        for d in debts
+    ]
     if rows:
         out.table("Debts to financiers (repaid first, oldest first)", ["asset", "financier", "owed"], rows)
 
@@ -239,18 +257,31 @@ def record(
 def show(ctx: typer.Context, order_id: OrderArg, node: NodeOption = None, json_: JsonOption = False) -> None:
     """An order as a financier sees it: state, payout, payee, the accepted financing and open offers."""
     from cli.remote import call
+    from cli.render import deadline
 
     app_ctx = app_context(ctx)
     oid = _id(order_id, "order id")
-    view = call(app_ctx.resolve_node(node), lambda client: fetch_finance_order(client, oid))
+
+    async def read(client: NodeClient) -> tuple[dict[str, Any], int]:
+        from cli.offer_cmd import decimals_of
+
+        view = await fetch_finance_order(client, oid)
+        return view, await decimals_of(client, view["asset"])
+
+    view, decimals = call(app_ctx.resolve_node(node), read)
     if json_:
         app_ctx.output.json(view)
         return
     out = app_ctx.output
     f = view["financing"]
+    asset = view["asset"]
+
+    def amount(units: int) -> str:
+        return _amount(units, asset, decimals)
+
     rows = [
         ("state", view["state"]),
-        ("payout", f"{view['payout']}u {view['asset']}"),
+        ("payout", amount(view["payout"])),
         ("merchant", view["merchant"]),
         ("payee", view["payee"]),
         ("financeable", "yes" if view["financeable"] else "no"),
@@ -258,15 +289,16 @@ def show(ctx: typer.Context, order_id: OrderArg, node: NodeOption = None, json_:
     if f is not None:
         rows += [
             ("financier", f["financier"]),
-            ("advance / face", f"{f['advance']}u / {f['face']}u {f['asset']}"),
-            ("paid out", "not yet" if not f["closed"] else f"{f['received']}u (short {f['shortfall']}u)"),
+            ("advance", amount(f["advance"])),
+            ("face value (owed to it)", amount(f["face"])),
+            ("paid out", "not yet" if not f["closed"] else f"{amount(f['received'])} (short {amount(f['shortfall'])})"),
         ]
     out.fields(f"Order {view['order_id']}", rows)
     out.table(
         "Open financing offers",
         ["offer", "financier", "advance", "expires"],
         [
-            (o["id"], o["financier"], f"{o['advance']}u {o['asset']}", "EXPIRED" if o["expired"] else o["expires_ms"])
+            (o["id"], o["financier"], amount(o["advance"]), "EXPIRED" if o["expired"] else deadline(o["expires_ms"]))
             for o in view["offers"]
         ],
     )

@@ -178,6 +178,7 @@ def _resolve(ctx: typer.Context, home: Any, text: str) -> str:
 
 def _show_programme(out: Any, view: dict[str, Any], decimals: int) -> None:
     from cli.amounts import format_amount
+    from cli.render import deadline, duration
 
     t = view["terms"]
     asset = t["asset"]
@@ -189,8 +190,8 @@ def _show_programme(out: Any, view: dict[str, Any], decimals: int) -> None:
             ("tiers", tiers),
             ("a point is worth", f"{format_amount(t['point_value'], decimals)} {asset}"),
             ("redeem at most", f"{t['max_redeem_bps'] / 100:g} % of an order"),
-            ("points expire after", "never" if not t["expiry_ms"] else f"{t['expiry_ms'] // 60_000} min"),
-            ("ends", "never" if not t["ends_ms"] else ("ENDED" if view["ended"] else t["ends_ms"])),
+            ("points expire after", "never" if not t["expiry_ms"] else duration(t["expiry_ms"])),
+            ("ends", "never" if not t["ends_ms"] else ("ENDED " if view["ended"] else "") + deadline(t["ends_ms"])),
             ("earned / redeemed / expired", f"{view['earned']} / {view['redeemed']} / {view['expired']}"),
             ("outstanding", view["outstanding"]),
         ],
@@ -228,20 +229,25 @@ def balance(
     out = app_ctx.output
     _show_programme(out, view["programme"] if a else view, decimals)
     if a:
+        from cli.amounts import format_amount
+
+        terms_asset = view["programme"]["terms"]["asset"]
         out.fields(
             f"Points of {a}",
             [
                 ("balance", f"{view['balance']} points"),
-                ("lifetime spend", view["spent"]),
+                ("lifetime spend", f"{format_amount(view['spent'], decimals)} {terms_asset}"),
                 ("lots", ", ".join(_lot(lot) for lot in view["lots"]) or "none"),
             ],
         )
 
 
 def _lot(lot: dict[str, Any]) -> str:
+    from cli.render import deadline
+
     if not lot["expires_ms"]:
         return f"{lot['points']} (no expiry)"
-    return f"{lot['points']} ({'until' if lot['live'] else 'expired'} {lot['expires_ms']})"
+    return f"{lot['points']} ({'expires' if lot['live'] else 'EXPIRED'} {deadline(lot['expires_ms'])})"
 
 
 async def _fetch(client: NodeClient, merchant: str, account: str | None, start: int = 0, limit: int = 100) -> Any:
@@ -276,6 +282,8 @@ def history(
     if json_:
         app_ctx.output.json(view)
         return
+    from cli.render import when
+
     app_ctx.output.table(
         f"Points of {a} with {m}: {view['balance']} now ({view['history_count']} entries)",
         ["#", "what", "points", "order", "block", "expires"],
@@ -286,7 +294,7 @@ def history(
                 ("-" if e["kind"] in ("redeem", "expire") else "+") + str(e["points"]),
                 (e["order_id"] or "")[:16],
                 e["height"],
-                e["expires_ms"] or "",
+                when(e["expires_ms"]) if e["expires_ms"] else "",
             )
             for e in view["history"]
         ],
