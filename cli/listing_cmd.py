@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -20,22 +21,20 @@ app = typer.Typer(
 )
 
 PRICE_HELP = "AGR as a decimal (1.5) or minor units with a 'u' suffix (1500000u)."
+PRICES_HELP = (
+    "Unit price, in the listing's asset (--asset, default AGR) or as AMOUNT:ASSET (12.00:USDX); "
+    "repeat for a fixed price in each further asset you take (--price 12.00:USDX --price 10.00:EURX)."
+)
 ListingId = Annotated[str, typer.Argument(metavar="LISTING_ID", help="The listing id (64 hex digits).")]
 ShippingOption = Annotated[
     list[str] | None,
     typer.Option(
         "--shipping",
-        help="A shipping option NAME=PRICE (e.g. standard=2.5 or pickup=0); repeat for several.",
+        help="A shipping option NAME=PRICE[:ASSET] (e.g. standard=2.5 or pickup=0); repeat for several, and "
+        "once per asset for a listing in several assets (a bare price is in the first asset, a bare 0 free in all).",
         show_default=False,
     ),
 ]
-
-
-def _shipping(options: list[str]) -> tuple[Any, ...]:
-    from cli.market_tx import parse_named_amount
-    from market.records import ShippingOption as Option
-
-    return tuple(Option(*parse_named_amount(text, "--shipping")) for text in options)
 
 
 def _arbiters(home: Any, options: list[str]) -> tuple[Any, ...]:
@@ -75,8 +74,11 @@ def create(
     ctx: typer.Context,
     sender: FromOption,
     title: Annotated[str, typer.Option("--title", help="What you sell (at most 120 bytes).")],
-    price: Annotated[str, typer.Option("--price", help=f"Unit price: {PRICE_HELP}")],
+    price: Annotated[list[str], typer.Option("--price", help=PRICES_HELP)],
     stock: Annotated[int, typer.Option("--stock", min=0, max=10**9, help="Units available.")],
+    asset: Annotated[
+        str, typer.Option("--asset", help="The asset of a --price given without one (AGR or an issued symbol).")
+    ] = "AGR",
     description: Annotated[str, typer.Option("--description", help="Longer text (at most 4 KiB).")] = "",
     shipping: ShippingOption = None,
     arbiter: Annotated[
@@ -109,25 +111,35 @@ def create(
     password_file: PasswordFileOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Create a listing; its id is the transaction hash (shown when it is committed)."""
-    from cli.amounts import parse_amount
+    """Create a listing; its id is the transaction hash (shown when it is committed).
+
+    Priced in AGR by default, or in an issued asset, or in several at fixed prices."""
     from cli.market_tx import parse_id, send_market_tx
+    from cli.pricing import asset_decimals, check_price_syntax, parse_listing_prices, price_assets, read_asset_code
     from market.bodies import ListingCreate
 
     app_ctx = app_context(ctx)
-    body = ListingCreate(
-        title,
-        description,
-        parse_amount(price),
-        stock,
-        _shipping(shipping or ["standard=0"]),
-        _arbiters(app_ctx.resolve_home(home), arbiter or []),
-        _windows(accept_window, ship_window, confirm_window, ruling_window),
-        tuple(parse_id(m, "media hash") for m in media or []),
-    )
+    own = read_asset_code(asset, "--asset")
+    check_price_syntax(price, shipping or [], own)
+    assets = price_assets(price, own)
+    arbiters = _arbiters(app_ctx.resolve_home(home), arbiter or [])
+    windows = _windows(accept_window, ship_window, confirm_window, ruling_window)
+    hashes = tuple(parse_id(m, "media hash") for m in media or [])
 
     async def build(client: NodeClient, key: PrivateKey) -> Any:
-        return body
+        terms = parse_listing_prices(price, own, shipping or ["standard=0"], await asset_decimals(client, assets))
+        return ListingCreate(
+            title,
+            description,
+            terms.price,
+            stock,
+            terms.shipping,
+            arbiters,
+            windows,
+            hashes,
+            terms.asset,
+            terms.alt_prices,
+        )
 
     how = sending(sender, fee, wait, timeout, home, node, password_file, json_)
     send_market_tx(app_ctx, how, build, created="listing")
@@ -139,7 +151,13 @@ def update(
     listing_id: ListingId,
     sender: FromOption,
     price: Annotated[
-        str | None, typer.Option("--price", help=f"New unit price: {PRICE_HELP}", show_default=False)
+        list[str] | None,
+        typer.Option(
+            "--price",
+            help="New unit price in the listing's own asset, or AMOUNT:ASSET for (or to add) a price in a "
+            f"further asset; repeatable. {PRICE_HELP}",
+            show_default=False,
+        ),
     ] = None,
     stock: Annotated[
         int | None, typer.Option("--stock", min=0, max=10**9, help="New number of units available.", show_default=False)
@@ -157,28 +175,76 @@ def update(
     password_file: PasswordFileOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Change a listing's price, stock, text or shipping options (only what you give changes)."""
-    from cli.amounts import parse_amount
+    """Change a listing's prices, stock, text or shipping options (only what you give changes)."""
     from cli.errors import CliError
     from cli.market_tx import parse_id, send_market_tx
-    from market.bodies import ListingUpdate
+    from cli.pricing import AGR, check_price_syntax
 
-    if price is None and stock is None and title is None and description is None and not shipping:
+    if not price and stock is None and title is None and description is None and not shipping:
         raise CliError("nothing to update: give --price, --stock, --title, --description or --shipping")
-    body = ListingUpdate(
-        parse_id(listing_id, "listing id"),
-        None if price is None else parse_amount(price),
-        stock,
-        title,
-        description,
-        _shipping(shipping) if shipping else None,
-    )
+    check_price_syntax(price or [], shipping or [], AGR)
+    lid = parse_id(listing_id, "listing id")
 
     async def build(client: NodeClient, key: PrivateKey) -> Any:
-        return body
+        return _update_body(
+            await client.listing(lid.hex()), client, lid, price or [], shipping or [], stock, title, description
+        )
 
     app_ctx = app_context(ctx)
     send_market_tx(app_ctx, sending(sender, fee, wait, timeout, home, node, password_file, json_), build)
+
+
+async def _update_body(
+    listing: dict[str, Any],
+    client: NodeClient,
+    lid: bytes,
+    prices: list[str],
+    shipping: list[str],
+    stock: int | None,
+    title: str | None,
+    description: str | None,
+) -> Any:
+    """The listing.update for the options given, priced in the listing's assets."""
+    from cli.amounts import parse_amount
+    from cli.errors import CliError
+    from cli.pricing import asset_decimals, listing_assets, parse_listing_prices, split_asset
+    from market.bodies import ListingUpdate
+    from market.records import AssetPrice
+
+    current = listing_assets(listing)
+    own = str(current[0]["asset"])
+    units = {str(p["asset"]): int(p["price"]) for p in current}
+    ships = {str(p["asset"]): tuple(int(x) for x in p["shipping"]) for p in current}
+    wanted = [split_asset(p, own, "--price") for p in prices]
+    decimals = await asset_decimals(client, [*units, *(a for _, a in wanted)])
+    for figure, asset in wanted:
+        if asset not in decimals:
+            raise CliError(f"no asset {asset} has been issued on this chain")
+        units[asset] = parse_amount(figure, decimals=decimals[asset])
+    order = [*(str(p["asset"]) for p in current), *(a for _, a in wanted if a not in ships)]
+    if shipping:
+        terms = parse_listing_prices([f"{units[a]}u:{a}" for a in order], own, shipping, decimals)
+        options: Any = terms.shipping
+        alt_prices = terms.alt_prices
+    else:
+        missing = [a for a in order if a not in ships]
+        if missing:
+            raise CliError(
+                f"a new price in {missing[0]} needs its shipping prices: add --shipping NAME=PRICE:{missing[0]}"
+            )
+        options = None
+        alt_prices = tuple(AssetPrice(a, units[a], ships[a]) for a in order[1:])
+    old_alts = tuple(AssetPrice(str(p["asset"]), int(p["price"]), ships[str(p["asset"])]) for p in current[1:])
+    return ListingUpdate(
+        lid,
+        units[own] if units[own] != int(current[0]["price"]) else None,
+        stock,
+        title,
+        description,
+        options,
+        None,
+        None if alt_prices == old_alts else alt_prices,
+    )
 
 
 def _status_command(kind: str, summary: str) -> None:
@@ -259,11 +325,11 @@ def list_(
         "limit": limit,
         "cursor": cursor,
     }
-    page = call(app_ctx.resolve_node(node), lambda client: client.listings(**filters))
+    page, decimals = call(app_ctx.resolve_node(node), lambda client: _with_decimals(client, client.listings(**filters)))
     if json_:
         app_ctx.output.json(page)
     else:
-        show_listings(app_ctx.output, page)
+        show_listings(app_ctx.output, page, decimals)
 
 
 @app.command("show")
@@ -281,10 +347,20 @@ def show(
 
     app_ctx = app_context(ctx)
     clean = parse_id(listing_id, "listing id").hex()
-    listing = call(app_ctx.resolve_node(node), lambda client: client.listing(clean))
+    listing, decimals = call(app_ctx.resolve_node(node), lambda client: _with_decimals(client, client.listing(clean)))
     if json_:
         app_ctx.output.json(listing)
     else:
         from cli.wallets import wallet_names
 
-        show_listing(app_ctx.output, listing, wallet_names(app_ctx.resolve_home(home)))
+        show_listing(app_ctx.output, listing, wallet_names(app_ctx.resolve_home(home)), decimals)
+
+
+async def _with_decimals(client: NodeClient, read: Awaitable[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, int]]:
+    """A listing (or a page of them) and the decimals of every asset it is priced in."""
+    from cli.pricing import asset_decimals, listing_assets
+
+    value = await read
+    listings = value.get("items") if "items" in value else [value]
+    assets = {str(p.get("asset")) for item in listings or [] for p in listing_assets(item)}
+    return value, await asset_decimals(client, assets)

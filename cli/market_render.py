@@ -6,19 +6,32 @@ from collections.abc import Mapping
 from typing import Any
 
 from cli.output import Output
-from cli.render import NO_NAMES, account, agr, deadline, duration, when
+from cli.pricing import listing_assets, money
+from cli.render import NO_NAMES, account, deadline, duration, when
+
+Decimals = Mapping[str, int] | None
+"""The decimals of the issued assets a view shows (cli.pricing.asset_decimals); AGR needs none."""
 
 
-def show_listing(out: Output, listing: dict[str, Any], names: Mapping[str, str] = NO_NAMES) -> None:
-    """One listing with its shipping options and arbiters (windows as durations such as "2d")."""
+def prices_text(listing: dict[str, Any], decimals: Decimals = None) -> str:
+    """Every unit price of a listing, its own asset first ("12 USDX (1200) | 10 EURX (1000)")."""
+    return " | ".join(money(p.get("price"), str(p.get("asset")), decimals) for p in listing_assets(listing))
+
+
+def show_listing(
+    out: Output, listing: dict[str, Any], names: Mapping[str, str] = NO_NAMES, decimals: Decimals = None
+) -> None:
+    """One listing with its prices in each asset's unit, its shipping options and arbiters
+    (windows as durations such as "2d")."""
     windows = listing.get("windows") or {}
+    prices = listing_assets(listing)
     out.fields(
         f"Listing {listing.get('title')!r}",
         [
             ("id", listing.get("id")),
             ("merchant", account(listing.get("merchant"), names)),
             ("status", listing.get("status")),
-            ("price", agr(listing.get("price"))),
+            ("price", prices_text(listing, decimals)),
             ("stock", listing.get("stock")),
             ("description", listing.get("description") or None),
             ("windows", {k.removesuffix("_ms"): duration(int(v)) for k, v in windows.items()}),
@@ -28,8 +41,15 @@ def show_listing(out: Output, listing: dict[str, Any], names: Mapping[str, str] 
     )
     out.table(
         "Shipping options",
-        ["#", "name", "price"],
-        [(s.get("index"), s.get("name"), agr(s.get("price"))) for s in listing.get("shipping") or []],
+        ["#", "name", *(f"price in {p.get('asset')}" for p in prices)],
+        [
+            (
+                s.get("index"),
+                s.get("name"),
+                *(_nth_shipping(p, i, decimals) for p in prices),
+            )
+            for i, s in enumerate(listing.get("shipping") or [])
+        ],
     )
     arbiters = listing.get("arbiters") or []
     if arbiters:
@@ -40,7 +60,12 @@ def show_listing(out: Output, listing: dict[str, Any], names: Mapping[str, str] 
         )
 
 
-def show_listings(out: Output, page: dict[str, Any]) -> None:
+def _nth_shipping(price: dict[str, Any], index: int, decimals: Decimals) -> str:
+    shipping = price.get("shipping") or []
+    return money(shipping[index], str(price.get("asset")), decimals) if index < len(shipping) else "-"
+
+
+def show_listings(out: Output, page: dict[str, Any], decimals: Decimals = None) -> None:
     """A page of listings as a table, and how to get the next one."""
     items = page.get("items") or []
     if not items:
@@ -50,17 +75,36 @@ def show_listings(out: Output, page: dict[str, Any]) -> None:
             None,
             ["id", "title", "price", "stock", "status", "merchant"],
             [
-                (i.get("id"), i.get("title"), agr(i.get("price")), i.get("stock"), i.get("status"), i.get("merchant"))
+                (
+                    i.get("id"),
+                    i.get("title"),
+                    prices_text(i, decimals),
+                    i.get("stock"),
+                    i.get("status"),
+                    i.get("merchant"),
+                )
                 for i in items
             ],
         )
     _more(out, page)
 
 
-def show_order(out: Output, order: dict[str, Any], opened: dict[str, str], names: Mapping[str, str] = NO_NAMES) -> None:
+def show_order(
+    out: Output,
+    order: dict[str, Any],
+    opened: dict[str, str],
+    names: Mapping[str, str] = NO_NAMES,
+    decimals: Decimals = None,
+) -> None:
     """An order, what the local key could decrypt (``opened``), its review and its full history
-    (accounts with the wallet names in ``names``, the deadline as local time and time left)."""
+    (amounts in the order's asset, accounts with the wallet names in ``names``, the deadline as
+    local time and time left)."""
     ruling = order.get("ruling")
+    asset = str(order.get("asset") or "AGR")
+
+    def paid(minor: Any) -> str:
+        return money(minor, asset, decimals)
+
     rows: list[tuple[str, Any]] = [
         ("id", order.get("id")),
         ("listing", order.get("listing_id")),
@@ -69,15 +113,16 @@ def show_order(out: Output, order: dict[str, Any], opened: dict[str, str], names
         ("merchant", account(order.get("merchant"), names)),
         ("arbiter", account(order.get("arbiter"), names)),
         ("quantity", order.get("quantity")),
-        ("unit price", agr(order.get("unit_price"))),
-        ("shipping", agr(order.get("shipping_price"))),
-        ("total", agr(order.get("total"))),
-        ("in escrow", agr(order.get("escrow"))),
+        ("paid in", asset),
+        ("unit price", paid(order.get("unit_price"))),
+        ("shipping", paid(order.get("shipping_price"))),
+        ("total", paid(order.get("total"))),
+        ("in escrow", paid(order.get("escrow"))),
         ("deadline", deadline(order.get("deadline_ms")) if order.get("deadline_ms") else None),
         ("disputed by", account(order.get("disputed_by"), names)),
     ]
     if ruling:
-        rows.append(("ruling", {k: agr(v) for k, v in ruling.items()}))
+        rows.append(("ruling", {k: paid(v) for k, v in ruling.items()}))
     rows.extend(opened.items())
     rows.extend(sealed_hints(order, opened))
     out.fields(f"Order ({order.get('state')})", [(k, v) for k, v in rows if v is not None])
@@ -137,7 +182,7 @@ def sealed_hints(order: dict[str, Any], opened: dict[str, str]) -> list[tuple[st
     ]
 
 
-def show_orders(out: Output, page: dict[str, Any]) -> None:
+def show_orders(out: Output, page: dict[str, Any], decimals: Decimals = None) -> None:
     """A page of orders as a table, and how to get the next one."""
     items = page.get("items") or []
     if not items:
@@ -150,7 +195,7 @@ def show_orders(out: Output, page: dict[str, Any]) -> None:
                 (
                     o.get("id"),
                     o.get("state"),
-                    agr(o.get("total")),
+                    money(o.get("total"), str(o.get("asset") or "AGR"), decimals),
                     o.get("quantity"),
                     o.get("buyer"),
                     o.get("merchant"),
@@ -208,7 +253,8 @@ def event_line(name: str, event: dict[str, Any], names: Mapping[str, str] = NO_N
     next_due = f"  next deadline {deadline(due)}" if isinstance(due, int) and due > 0 else ""
     return (
         f"{when(event.get('time_ms'))}  {headline}  order {event.get('order_id')}  "
-        f"{event.get('prev_state') or '-'} -> {event.get('state')}  total {agr(event.get('total'))}  by {who}"
+        f"{event.get('prev_state') or '-'} -> {event.get('state')}  "
+        f"total {money(event.get('total'), str(event.get('asset') or 'AGR'))}  by {who}"
         f"{next_due}"
     )
 

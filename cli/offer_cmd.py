@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.context import app_context
+from cli.errors import CliError
 from cli.market_options import FeeOption, ForceOption, FromOption, TimeoutOption, WaitOption, sending
 from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
 
@@ -28,17 +29,9 @@ AGR_DECIMALS = 6
 
 
 def _asset(text: str, what: str) -> str:
-    from chain.encoding import DecodeError
-    from cli.errors import CliError
-    from market.assets.records import read_symbol
+    from cli.pricing import read_asset_code
 
-    code = text.strip().upper()
-    if code == "AGR":
-        return code
-    try:
-        return read_symbol(code, what)
-    except DecodeError as exc:
-        raise CliError(f"bad asset: {exc}") from None
+    return read_asset_code(text, what)
 
 
 async def decimals_of(client: NodeClient, asset: str) -> int:
@@ -196,23 +189,17 @@ def list_(
     )
 
 
-def _plan(book: list[dict[str, Any]], taker: str, now_ms: int, amount: int, max_rate: Rate) -> int | None:
-    """What a swap of ``amount`` would cost through ``book`` (as the chain would fill it), or None."""
-    from market.assets.offers import Rate
+def plan_cost(book: list[dict[str, Any]], taker: bytes, now_ms: int, amount: int, max_rate: Rate) -> int:
+    """What converting ``amount`` through the node's ``book`` costs, planned exactly as the chain
+    fills it (market.assets.offers.plan_conversion); CliError naming why it would fail."""
+    from chain.errors import TxFailure
+    from cli.pricing import offers_from_json
+    from market.assets.offers import plan_conversion
 
-    needed, cost = amount, 0
-    for o in book:
-        rate = Rate(int(o["rate"]["num"]), int(o["rate"]["den"]))
-        if o["maker"] == taker or int(o["expires_ms"]) <= now_ms:
-            continue
-        if not rate.at_most(max_rate):
-            break
-        units = min(needed, int(o["remaining"]))
-        cost += rate.cost(units)
-        needed -= units
-        if needed == 0:
-            return cost
-    return None
+    try:
+        return sum(f.paid for f in plan_conversion(offers_from_json(book), taker, amount, max_rate, now_ms))
+    except TxFailure as failure:
+        raise CliError(f"{failure.code}: {failure.message}") from None
 
 
 @app.command("swap")
@@ -252,13 +239,11 @@ def swap(
         me = encode_address(key.public_key)
         book = (await client.offers(getting, paying))["items"]
         now = int((await client.status()).get("head_time_ms") or 0)
-        cost = _plan(book, me, now, units, limit)
         if not force:
-            if cost is None:
-                raise CliError(
-                    f"the standing {getting}/{paying} offers at or below {max_rate} cannot supply "
-                    f"{format_amount(units, want_d)} {getting} (nothing was signed; --force sends it anyway)"
-                )
+            try:
+                cost = plan_cost(book, key.public_key, now, units, limit)
+            except CliError as exc:
+                raise CliError(f"{exc} (nothing was signed; --force sends it anyway)") from None
             held = int((await fetch_account(client, me))["balances"].get(paying, 0))
             if held < cost:
                 raise CliError(

@@ -8,6 +8,7 @@ reclaims a dispute its arbiter left past the ruling deadline.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -162,6 +163,32 @@ def place(
     redeem: Annotated[
         int, typer.Option("--redeem", min=0, help="Loyalty points of the merchant's programme to spend on a discount.")
     ] = 0,
+    asset: Annotated[
+        str | None,
+        typer.Option(
+            "--asset",
+            help="Which of the listing's prices to pay (its asset); default the listing's own.",
+            show_default=False,
+        ),
+    ] = None,
+    pay_with: Annotated[
+        str | None,
+        typer.Option(
+            "--pay-with",
+            help="Pay in this other asset: the whole total converts through the best standing offers "
+            "in the same transaction, or nothing happens (needs --max-rate).",
+            show_default=False,
+        ),
+    ] = None,
+    max_rate: Annotated[
+        str | None,
+        typer.Option(
+            "--max-rate",
+            help="With --pay-with: at most this many units of it per unit of the listing's asset on any offer "
+            "(e.g. 0.95).",
+            show_default=False,
+        ),
+    ] = None,
     force: ForceOption = False,
     fee: FeeOption = None,
     wait: WaitOption = True,
@@ -172,7 +199,10 @@ def place(
     json_: JsonOption = False,
 ) -> None:
     """Order from a listing at its current price: the total (less any points discount) goes into
-    escrow until the order ends."""
+    escrow until the order ends.
+
+    Pay in any asset the listing takes (--asset), or in another through conversion offers
+    (--pay-with ASSET --max-rate R): all of the total converts within your limit, or nothing happens."""
     from chain.address import decode_address
     from cli.errors import CliError
     from cli.market_tx import parse_id
@@ -180,6 +210,8 @@ def place(
 
     if (deliver_to is None) == (delivery_file is None):
         raise CliError("give the delivery details with --deliver-to TEXT or --delivery-file PATH (one of them)")
+    if (pay_with is None) != (max_rate is None):
+        raise CliError("--pay-with and --max-rate go together: the asset you pay in and your limit")
     if delivery_file is not None:
         try:
             details = delivery_file.read_text()
@@ -194,8 +226,6 @@ def place(
 
     async def build(client: NodeClient, key: PrivateKey) -> Any:
         from chain.address import encode_address
-        from cli.amounts import format_amount
-        from cli.remote import fetch_account
         from market.bodies import OrderPlace
         from market.privacy import seal_for
 
@@ -211,33 +241,112 @@ def place(
             raise CliError(f"no shipping option {shipping!r}; the listing offers {names}")
         if arbiter is not None and encode_address(arbiter_key) not in {a["arbiter"] for a in listing["arbiters"]}:
             raise CliError(f"the listing does not accept the arbiter {arbiter!r}")
-        total = int(listing["price"]) * quantity + int(chosen["price"])
-        if redeem:
-            from cli.points_cmd import redeem_discount
-
-            me = encode_address(key.public_key)
-            total -= await redeem_discount(client, listing["merchant"], me, redeem, total, "AGR", force)
-        status = await client.status()
-        needed = total + int(status.get("min_fee", 0))
-        have = int(((await fetch_account(client, encode_address(key.public_key))).get("balances") or {}).get("AGR", 0))
-        if have < needed:
-            raise CliError(
-                f"insufficient funds: the order costs {format_amount(total)} AGR plus the fee, "
-                f"the wallet has {format_amount(have)} AGR"
-            )
+        pricing = await _pricing(
+            client, key, listing, asset, pay_with, max_rate, quantity, int(chosen["index"]), force, redeem
+        )
         merchant = decode_address(listing["merchant"])
         return OrderPlace(
             bytes.fromhex(listing_hex),
             quantity,
             int(chosen["index"]),
-            int(listing["price"]),
-            int(chosen["price"]),
+            pricing.unit_price,
+            pricing.shipping_price,
             arbiter_key,
             _seal(seal_for, merchant, details),
+            pricing.asset,
+            pricing.conversion,
             redeem=redeem,
         )
 
     _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_, created="order")
+
+
+@dataclass(frozen=True, slots=True)
+class _Pricing:
+    """What an order.place names: the asset ("" for the listing's own), the expected prices
+    in it, and the conversion that pays it (or None)."""
+
+    asset: str
+    unit_price: int
+    shipping_price: int
+    conversion: Any
+
+
+async def _pricing(
+    client: NodeClient,
+    key: PrivateKey,
+    listing: dict[str, Any],
+    asset: str | None,
+    pay_with: str | None,
+    max_rate: str | None,
+    quantity: int,
+    shipping_index: int,
+    force: bool,
+    redeem: int = 0,
+) -> _Pricing:
+    """Price the order in the asset asked for and check, before signing, that the wallet can
+    pay: the total less the discount of ``redeem`` points (refused if the chain would refuse
+    the redemption), or, with --pay-with, the conversion planned through the node's book
+    exactly as the chain fills it, and the fee. CliError unless ``force``."""
+    from chain.address import encode_address
+    from cli.amounts import format_amount
+    from cli.errors import CliError
+    from cli.offer_cmd import parse_rate, plan_cost
+    from cli.pricing import AGR, asset_decimals, listing_assets, read_asset_code
+    from cli.remote import fetch_account
+    from market.bodies import Conversion
+
+    def refuse(message: str) -> None:
+        if not force:
+            raise CliError(f"{message} (nothing was signed; --force sends it anyway)")
+
+    prices = listing_assets(listing)
+    own = str(prices[0]["asset"])
+    wanted = own if asset is None else read_asset_code(asset, "--asset")
+    terms = next((p for p in prices if p["asset"] == wanted), None)
+    if terms is None:
+        refuse(f"the listing takes {', '.join(str(p['asset']) for p in prices)}, not {wanted}")
+        terms = prices[0]
+    unit, ship = int(terms["price"]), int(list(terms["shipping"])[shipping_index])
+    total = unit * quantity + ship
+    if redeem:
+        from cli.points_cmd import redeem_discount
+
+        me = encode_address(key.public_key)
+        total -= await redeem_discount(client, str(listing["merchant"]), me, redeem, total, wanted, force)
+    paying = wanted if pay_with is None else read_asset_code(pay_with, "--pay-with")
+    if paying == wanted and pay_with is not None:
+        raise CliError(f"the order is priced in {wanted}: pay it directly, without --pay-with")
+    decimals = await asset_decimals(client, {wanted, paying, AGR})
+    for symbol in (wanted, paying):
+        if symbol not in decimals:
+            raise CliError(f"no asset {symbol} has been issued on this chain")
+    conversion = None
+    cost = total
+    if pay_with is not None and max_rate is not None:
+        limit = parse_rate(max_rate, decimals[paying], decimals[wanted], "--max-rate")
+        conversion = Conversion(paying, limit)
+        book = (await client.offers(wanted, paying))["items"]
+        now = int((await client.status()).get("head_time_ms") or 0)
+        try:
+            cost = plan_cost(book, key.public_key, now, total, limit)
+        except CliError as exc:
+            refuse(f"paying {format_amount(total, decimals[wanted])} {wanted} with {paying}: {exc}")
+    status = await client.status()
+    balances = (await fetch_account(client, encode_address(key.public_key))).get("balances") or {}
+    fee = int(status.get("min_fee", 0))
+    needs = {AGR: fee}
+    needs[paying] = needs.get(paying, 0) + cost
+    for symbol, needed in needs.items():
+        have = int(balances.get(symbol, 0))
+        if have < needed:
+            what = "the fee" if symbol == AGR and paying != AGR else f"{format_amount(cost, decimals[paying])} {paying}"
+            refuse(
+                f"insufficient funds: the order costs {what}{' plus the fee' if symbol == paying == AGR else ''}, "
+                f"the wallet has {format_amount(have, decimals[symbol])} {symbol}"
+            )
+    named = "" if wanted == own and conversion is None else wanted
+    return _Pricing(named, unit, ship, conversion)
 
 
 # --- the simple steps: an order id (and a reason) -----------------------------------------
@@ -489,11 +598,20 @@ def list_(
         "limit": limit,
         "cursor": cursor,
     }
-    page = call(app_ctx.resolve_node(node), lambda client: client.orders(**filters))
+    page, decimals = call(app_ctx.resolve_node(node), lambda client: _orders_and_decimals(client, filters))
     if json_:
         app_ctx.output.json(page)
     else:
-        show_orders(app_ctx.output, page)
+        show_orders(app_ctx.output, page, decimals)
+
+
+async def _orders_and_decimals(
+    client: NodeClient, filters: dict[str, str | int | bool | None]
+) -> tuple[dict[str, Any], dict[str, int]]:
+    from cli.pricing import asset_decimals
+
+    page = await client.orders(**filters)
+    return page, await asset_decimals(client, {str(o.get("asset") or "AGR") for o in page.get("items") or []})
 
 
 def decrypt_for(key: PrivateKey, order: dict[str, Any]) -> dict[str, str]:
@@ -548,7 +666,7 @@ def show(
     app_ctx = app_context(ctx)
     clean = _id(order_id).hex()
     key = None if as_ is None else load_key(app_ctx, home, as_, password_file)
-    order, provenance = call(app_ctx.resolve_node(node), lambda client: _order_and_provenance(client, clean))
+    order, provenance, decimals = call(app_ctx.resolve_node(node), lambda client: _order_and_provenance(client, clean))
     opened = {} if key is None else decrypt_for(key, order)
     if key is not None and not opened and as_ is not None:
         app_ctx.output.info(
@@ -560,13 +678,20 @@ def show(
         from cli.trace_render import show_order_provenance
         from cli.wallets import wallet_names
 
-        show_order(app_ctx.output, order, opened, wallet_names(app_ctx.resolve_home(home)))
+        show_order(app_ctx.output, order, opened, wallet_names(app_ctx.resolve_home(home)), decimals)
         show_order_provenance(app_ctx.output, provenance)
 
 
-async def _order_and_provenance(client: NodeClient, order_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The order and what it is traced to (the lot shipped, any recall that reached it)."""
-    return await client.order(order_id), await client.order_provenance(order_id)
+async def _order_and_provenance(
+    client: NodeClient, order_id: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, int]]:
+    """The order, what it is traced to (the lot shipped, any recall that reached it) and the
+    decimals of its asset."""
+    from cli.pricing import asset_decimals
+
+    order = await client.order(order_id)
+    decimals = await asset_decimals(client, [str(order.get("asset") or "AGR")])
+    return order, await client.order_provenance(order_id), decimals
 
 
 @app.command("watch")

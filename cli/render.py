@@ -49,11 +49,11 @@ def deadline(time_ms: Any, now_ms: int | None = None) -> str:
     return f"{local_time(time_ms)} ({relation})"
 
 
-def agr(minor: Any, asset: str = "AGR") -> str:
-    """``minor`` units as "1.5 AGR (1500000)"."""
+def agr(minor: Any, asset: str = "AGR", decimals: int = 6) -> str:
+    """``minor`` units as "1.5 AGR (1500000)" (an asset with ``decimals`` digits after the point)."""
     if not isinstance(minor, int) or minor < 0:
         return str(minor)
-    return f"{format_amount(minor)} {asset} ({minor})"
+    return f"{format_amount(minor, decimals)} {asset} ({minor})"
 
 
 AMOUNT_ATTRS: Final = frozenset({"amount", "total", "price", "fee", "escrow", "unit_price", "shipping_price"})
@@ -70,15 +70,17 @@ def account(address: Any, names: Mapping[str, str] = NO_NAMES) -> Any:
     return f"{address} ({name})" if name else address
 
 
-def attr_value(name: str, value: Any, names: Mapping[str, str] = NO_NAMES) -> Any:
-    """An event attribute or body field for people: accounts named, amounts in AGR, deadlines
-    as local time with the time left, times as local time, listing windows as durations."""
+def attr_value(name: str, value: Any, names: Mapping[str, str] = NO_NAMES, asset: str = "AGR") -> Any:
+    """An event attribute or body field for people: accounts named, amounts in AGR (in minor
+    units of ``asset`` when the event names an issued asset, whose decimals only the node
+    knows), deadlines as local time with the time left, times as local time, listing windows
+    as durations."""
     if isinstance(value, str) and value.startswith("agora1"):
         return account(value, names)
     if isinstance(value, bool) or not isinstance(value, int):
         return value
     if name in AMOUNT_ATTRS:
-        return agr(value)
+        return agr(value) if asset == "AGR" else f"{value}u {asset}"
     if name in DEADLINE_ATTRS:
         return deadline(value)
     if name in TIME_ATTRS:
@@ -89,15 +91,16 @@ def attr_value(name: str, value: Any, names: Mapping[str, str] = NO_NAMES) -> An
 
 
 def _attrs(attrs: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
-    return {key: _nested(key, value, names) for key, value in attrs.items()}
+    asset = str(attrs.get("asset") or "AGR")
+    return {key: _nested(key, value, names, asset) for key, value in attrs.items()}
 
 
-def _nested(key: str, value: Any, names: Mapping[str, str]) -> Any:
+def _nested(key: str, value: Any, names: Mapping[str, str], asset: str = "AGR") -> Any:
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}={_nested(k, v, names)}" for k, v in value.items())
+        return ", ".join(f"{k}={_nested(k, v, names, asset)}" for k, v in value.items())
     if isinstance(value, list):
-        return "; ".join(str(_nested(key, v, names)) for v in value)
-    return attr_value(key, value, names)
+        return "; ".join(str(_nested(key, v, names, asset)) for v in value)
+    return attr_value(key, value, names, asset)
 
 
 def show_node(out: Output, status: dict[str, Any], url: str) -> None:
@@ -239,7 +242,7 @@ def _body_rows(kind: str, body: dict[str, Any], names: Mapping[str, str]) -> lis
         asset = str(body.get("asset", "AGR"))
         rows: list[tuple[str, Any]] = [
             ("to", account(body.get("to"), names)),
-            ("amount", agr(body.get("amount"), asset)),
+            ("amount", agr(body.get("amount")) if asset == "AGR" else f"{body.get('amount')}u {asset}"),
         ]
         if body.get("memo"):
             rows.append(("memo", body.get("memo")))

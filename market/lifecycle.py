@@ -87,6 +87,7 @@ def emit_order(ctx: TxContext, order: Order, action: Action, prev: OrderState | 
         state=order.state.value,
         prev_state="" if prev is None else prev.value,
         total=order.total,
+        asset=order.asset,
         quantity=order.quantity,
         deadline_ms=order.deadline_ms,
         actor=actor,

@@ -30,6 +30,12 @@ def listing_json(listing: Listing) -> dict[str, Any]:
         "title": listing.title,
         "description": listing.description,
         "price": listing.price,
+        "asset": listing.asset,
+        "prices": [
+            {"asset": asset, "price": price, "shipping": list(shipping)}
+            for asset in listing.assets
+            for price, shipping in (listing.terms_in(asset) or (0, ()),)
+        ],
         "stock": listing.stock,
         "status": listing.status.value,
         "shipping": [{"index": i, "name": s.name, "price": s.price} for i, s in enumerate(listing.shipping)],
@@ -101,6 +107,7 @@ def order_json(
         "arbiter_fee_bps": order.arbiter_fee_bps,
         "arbiter_fee": order.arbiter_fee,
         "quantity": order.quantity,
+        "asset": order.asset,
         "unit_price": order.unit_price,
         "shipping_index": order.shipping_index,
         "shipping_price": order.shipping_price,

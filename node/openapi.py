@@ -380,7 +380,20 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
             "merchant": {"type": "string"},
             "title": {"type": "string"},
             "description": {"type": "string"},
-            "price": _INT,
+            "price": {**_INT, "description": "unit price in minor units of `asset`"},
+            "asset": {"type": "string", "description": "the asset of `price` and the shipping prices (AGR or issued)"},
+            "prices": {
+                "type": "array",
+                "description": "every asset the listing takes at its fixed price, its own asset first",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "asset": {"type": "string"},
+                        "price": _INT,
+                        "shipping": {"type": "array", "items": _INT, "description": "per shipping option"},
+                    },
+                },
+            },
             "stock": _INT,
             "status": {"enum": ["active", "paused", "delisted"]},
             "shipping": {
@@ -421,6 +434,7 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
             "arbiter_fee_bps": _INT,
             "arbiter_fee": _INT,
             "quantity": _INT,
+            "asset": {"type": "string", "description": "the asset the order is priced, escrowed and paid out in"},
             "unit_price": _INT,
             "shipping_index": _INT,
             "shipping_price": _INT,

@@ -325,18 +325,21 @@ def plan_conversion(offers: Sequence[Offer], taker: bytes, amount: int, max_rate
 def _shortfall(offers: Sequence[Offer], taker: bytes, amount: int, max_rate: Rate, now_ms: int, got: int) -> TxFailure:
     others = [o for o in offers if o.maker != taker]
     if not others:
-        return TxFailure("nobody offers this conversion", "conversion_unavailable")
+        return TxFailure(f"nobody offers this conversion: the book cannot supply {amount}", "conversion_unavailable")
     pair = f"{others[0].sell}/{others[0].buy}"
     live = sum(o.remaining for o in others if o.expires_ms > now_ms)
     if live >= amount:
         return TxFailure(
-            f"the live {pair} offers within the maximum rate supply {got} of {amount}; the rest costs more",
+            f"within the maximum rate the live {pair} offers cannot supply {amount} (only {got}): the rest costs more",
             "rate_above_max",
         )
     if sum(o.remaining for o in others if o.rate.at_most(max_rate)) >= amount:
-        return TxFailure(f"the {pair} offers that could supply {amount} have expired", "offer_expired")
+        return TxFailure(
+            f"the live {pair} offers cannot supply {amount}: the offers that could have expired", "offer_expired"
+        )
     return TxFailure(
-        f"the live {pair} offers at or below the maximum rate supply {got} of {amount}: not enough liquidity",
+        f"the live {pair} offers at or below the maximum rate cannot supply {amount} (only {got}): "
+        "not enough liquidity",
         "conversion_unavailable",
     )
 

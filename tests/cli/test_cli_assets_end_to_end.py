@@ -139,3 +139,55 @@ def test_a_fund_takes_donations_disburses_with_a_reason_and_traces_each_donation
     assert code == 0 and "drilling" in out and "drilling" in out and "0u AGR" in out
     code, _, err = _cli(node, "fund", "trace", fund, "9")
     assert code == 1 and "donations 0..1" in err, err
+
+
+def test_a_listing_priced_in_a_stable_asset_bought_through_a_conversion(running_node: RunningNode) -> None:
+    """The README's "Pay in a stable asset": a listing in USDX (or EURX), bought paying EURX
+    through an offer, all of it converted or nothing signed."""
+    node = running_node
+    for who in ("shop", "bob"):
+        assert _cli(node, "wallet", "new", who)[0] == 0
+        assert _cli(node, "tx", "transfer", "--from", "alice", "--to", who, "--amount", "1")[0] == 0
+    for symbol in ("USDX", "EURX"):
+        assert _cli(node, "asset", "create", symbol, "--from", "alice", "--name", symbol, "--decimals", "2")[0] == 0
+    assert _cli(node, "asset", "mint", "USDX", "--from", "alice", "--to", "alice", "--amount", "1000")[0] == 0
+    assert _cli(node, "asset", "mint", "EURX", "--from", "alice", "--to", "bob", "--amount", "100")[0] == 0
+    listing = ["listing", "create", "--from", "shop", "--title", "Tea", "--stock", "5"]
+    code, _, err = _cli(node, *listing, "--price", "12:USDX", "--price", "10:EURX", "--shipping", "post=0.5")
+    assert code == 1 and "--shipping post has no price in EURX" in err, err
+    made = _json(node, *listing, "--price", "12:USDX", "--shipping", "post=0.5", "--shipping", "pickup=0")
+    assert isinstance(made, dict) and made["receipt"]["code"] == "ok"
+    lid = made["hash"]
+    code, out, err = _cli(node, "listing", "show", lid)
+    assert code == 0 and "12 USDX (1200)" in out and "0.5 USDX (50)" in out, err
+    code, out, err = _cli(node, "listing", "list")
+    assert code == 0 and "12 USDX (1200)" in out, err
+
+    place = ["order", "place", lid, "--from", "bob", "--deliver-to", "1 Tea Lane", "--shipping", "post"]
+    code, _, err = _cli(node, *place)
+    assert code == 1 and "insufficient funds" in err and "USDX" in err and "nothing was signed" in err, err
+    code, _, err = _cli(node, *place, "--asset", "AGR")
+    assert code == 1 and "the listing takes USDX, not AGR" in err, err
+    code, _, err = _cli(node, *place, "--pay-with", "EURX", "--max-rate", "0.95")
+    assert code == 1 and "conversion_unavailable" in err and "nothing was signed" in err, err
+    offer = ["offer", "create", "--from", "alice", "--sell", "USDX", "--buy", "EURX", "--rate", "0.9"]
+    assert _cli(node, *offer, "--amount", "500")[0] == 0
+    code, _, err = _cli(node, *place, "--pay-with", "EURX", "--max-rate", "0.85")
+    assert code == 1 and "rate_above_max" in err and "nothing was signed" in err, err
+    code, _, err = _cli(node, *place, "--pay-with", "EURX", "--max-rate", "0.85", "--force")  # the chain refuses
+    assert code == 1 and "rate_above_max" in err and "nothing was signed" not in err, err
+    bob = _json(node, "wallet", "balance", "bob")
+    assert isinstance(bob, dict) and bob["balances"]["EURX"] == 10_000 and "USDX" not in bob["balances"]
+    bought = _json(node, *place, "--pay-with", "EURX", "--max-rate", "0.95")
+    assert isinstance(bought, dict) and bought["receipt"]["code"] == "ok"
+    bob = _json(node, "wallet", "balance", "bob")
+    assert isinstance(bob, dict) and bob["balances"]["EURX"] == 10_000 - 1_125  # 12.50 USDX at 0.90
+    order = _json(node, "order", "show", bought["hash"])
+    assert isinstance(order, dict) and (order["asset"], order["total"], order["escrow"]) == ("USDX", 1_250, 1_250)
+    code, out, err = _cli(node, "order", "show", bought["hash"])
+    assert code == 0 and "12.5 USDX (1250)" in out and "USDX" in out, err
+    supply = _json(node, "chain", "supply")
+    assert isinstance(supply, dict)
+    usdx = {a["asset"]: a for a in supply["assets"]}["USDX"]
+    assert usdx["balanced"] and usdx["in_escrow"] == usdx["escrow_counter"] == 1_250
+    assert usdx["total_supply"] == usdx["in_accounts"] + usdx["in_escrow"] + usdx["in_offers"]
