@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from node.client import NodeClient
 
 app = typer.Typer(
-    help="Receivable financing: read an order and a merchant's record, offer, accept or withdraw an advance.",
+    help="Receivable financing: list a merchant's orders, read one and the merchant's record, "
+    "offer, accept or withdraw an advance.",
     no_args_is_help=True,
 )
 
@@ -251,6 +252,52 @@ def record(
     ]
     if rows:
         out.table("Debts to financiers (repaid first, oldest first)", ["asset", "financier", "owed"], rows)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    merchant: Annotated[str, typer.Argument(metavar="MERCHANT", help="A wallet name or an address.")],
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="Orders per state to read.")] = 50,
+    home: HomeOption = None,
+    node: NodeOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """A merchant's orders that can be financed (accepted or shipped), with payout, payee and open offers."""
+    from cli.remote import call
+    from cli.wallets import resolve_account
+    from market.finance import FINANCEABLE
+
+    app_ctx = app_context(ctx)
+    address = resolve_account(app_ctx.resolve_home(home), merchant)
+
+    async def read(client: NodeClient) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        from cli.offer_cmd import decimals_of
+
+        views = []
+        for state in sorted(s.value for s in FINANCEABLE):
+            page = await client.orders(merchant=address, state=state, limit=limit)
+            views += [await fetch_finance_order(client, o["id"]) for o in page["items"]]
+        return views, {v["asset"]: await decimals_of(client, v["asset"]) for v in views}
+
+    views, decimals = call(app_ctx.resolve_node(node), read)
+    if json_:
+        app_ctx.output.json(views)
+        return
+    app_ctx.output.table(
+        f"Orders of {address} in a financeable state",
+        ["order", "state", "payout", "financed", "open offers"],
+        [
+            (
+                v["order_id"],
+                v["state"],
+                _amount(v["payout"], v["asset"], decimals[v["asset"]]),
+                "no" if v["financing"] is None else f"by {v['financing']['financier']}",
+                len(v["offers"]),
+            )
+            for v in views
+        ],
+    )
 
 
 @app.command("show")

@@ -79,6 +79,8 @@ def test_points_and_financing_through_the_cli_with_refusals_before_signing(runni
     assert _cli(node, "order", "accept", third, "--from", "shop")[0] == 0
     code, _, err = _cli(node, "finance", "offer", third, "--from", "fin", "--advance", "4")
     assert code == 1 and "below the order's payout" in err, err
+    listed = _json(node, "finance", "list", "shop")
+    assert [(v["order_id"], v["financeable"]) for v in listed] == [(third, True)]
     record = _json(node, "finance", "record", "shop")
     assert record["settled_orders"] == 2 and record["outstanding_debt"] == {}
     short = _json(node, "finance", "offer", third, "--from", "fin", "--advance", "3", "--expires", "1s")["hash"]
