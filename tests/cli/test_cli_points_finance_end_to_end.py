@@ -11,6 +11,8 @@ from typing import Any
 
 from cli_testkit import PASSWORD, RunningNode, run_cli
 
+from cli.init_cmd import node_datadir
+
 AGR = 10**6
 
 
@@ -71,6 +73,9 @@ def test_points_and_financing_through_the_cli_with_refusals_before_signing(runni
     assert [e["kind"] for e in history["history"]] == ["earn", "redeem", "earn"]
     code, out, err = _cli(node, "points", "history", "shop", "alice")
     assert code == 0 and "redeem" in out, err
+    genesis = str(node_datadir(node.home) / "genesis.json")
+    verified = _json(node, "verify", "points", "shop", "alice", "--genesis", genesis)
+    assert verified["verified"] and verified["balance"] == history["balance"] == 3
 
     # financing: a third order, accepted and funded
     third: str = _json(node, "order", "place", listing_id, "--from", "alice", "--deliver-to", "A")["hash"]
