@@ -30,7 +30,7 @@ system-packages:
 
 test-deps: $(CHROMIUM) system-packages
 
-# Rebuild web/static/app.js from web/frontend/ (npm packages pinned by its lockfile).
+# Rebuild web/static/{app,wallet,receipt}.js from web/frontend/ (npm packages pinned by its lockfile).
 # The built file is committed, so running a node (and `make demo`) needs no Node.js.
 web-assets:
 	cd $(FRONTEND) && npm ci --no-audit --no-fund && npm run build

@@ -104,7 +104,7 @@ class TrustStore:
         the genesis given is for another chain.
         """
         path = home / "light" / f"{chain_id}.json"
-        genesis = _read_genesis(genesis_file) if genesis_file is not None else None
+        genesis = read_genesis(genesis_file) if genesis_file is not None else None
         if genesis is not None and genesis.chain_id != chain_id:
             raise CliError(f"{genesis_file} is the genesis of chain {genesis.chain_id!r}, the node runs {chain_id!r}")
         if path.exists():
@@ -246,7 +246,8 @@ def _save_evidence(directory: Path, evidence: ForkEvidence) -> Path:
     return path
 
 
-def _read_genesis(path: Path) -> Genesis:
+def read_genesis(path: Path) -> Genesis:
+    """The genesis document in ``path``; CliError saying why when it cannot be read or is not one."""
     try:
         return genesis_from_json(json.loads(path.read_text()))
     except OSError as exc:

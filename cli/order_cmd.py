@@ -333,7 +333,11 @@ async def _pricing(
         except CliError as exc:
             refuse(f"paying {format_amount(total, decimals[wanted])} {wanted} with {paying}: {exc}")
     status = await client.status()
-    balances = (await fetch_account(client, encode_address(key.public_key))).get("balances") or {}
+    mine = await fetch_account(client, encode_address(key.public_key))
+    balances = mine.get("balances") or {}
+    for symbol in {paying, wanted}:
+        if symbol in (mine.get("frozen") or []):
+            refuse(f"your {symbol} is frozen by its freeze authority: you cannot pay with it")
     fee = int(status.get("min_fee", 0))
     needs = {AGR: fee}
     needs[paying] = needs.get(paying, 0) + cost

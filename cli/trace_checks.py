@@ -51,6 +51,16 @@ def recall_refusal(item: dict[str, Any], me: str, time_ms: int) -> str | None:
     return _late(item, time_ms)
 
 
+def reach_refusal(downstream: dict[str, Any]) -> str | None:
+    """Why a recall would fail for marking too many items (the node's ``/downstream`` answer), or None."""
+    if downstream["too_wide"]:
+        return (
+            f"recalling {downstream['item']} would mark more than {downstream['limit']} items (it and everything "
+            "downstream not yet recalled): recall downstream lots first (recall_too_wide)"
+        )
+    return None
+
+
 def consume_refusal(item: dict[str, Any], amount: int, uom: str, time_ms: int) -> str | None:
     """Why consuming ``amount`` ``uom`` of the lot ``item`` in a transformation would fail, or None."""
     found = _recalled(item) or _late(item, time_ms)

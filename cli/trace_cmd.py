@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Product provenance: register product classes and lots, record their journey (GS1 EPCIS events), "
-    "grant roles, recall, and show, export or QR-code any item.",
+    "grant roles, recall, and show, export, QR-code or write a verifiable receipt of any item.",
     no_args_is_help=True,
 )
 
@@ -484,13 +484,16 @@ def recall(
     json_: JsonOption = False,
 ) -> None:
     """Producer: recall an item; everything made from it or packed with it downstream is marked too."""
-    from cli.trace_checks import recall_refusal
+    from cli.trace_checks import reach_refusal, recall_refusal
     from market.provenance.bodies import TraceRecall
 
     body = TraceRecall(_item_key(item), reason, _when(time, None, None, None))
 
     async def check(client: NodeClient, me: str) -> str | None:
-        return recall_refusal(await _fetch(client, body.item), me, body.when.time_ms)
+        from market.provenance.identifiers import parse_key
+
+        found = recall_refusal(await _fetch(client, body.item), me, body.when.time_ms)
+        return found or reach_refusal(await client.item(parse_key(body.item).path(), "downstream"))
 
     _send(ctx, _checked(body, force, check), locals())
 
@@ -639,6 +642,72 @@ def export(
         raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
     count = len(document["epcisBody"]["eventList"])
     app_context(ctx).output.info(f"wrote {count} EPCIS 2.0 events to {output} (valid against the GS1 schema)")
+
+
+@app.command("receipt")
+def receipt(
+    ctx: typer.Context,
+    item: ItemArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the receipt file.")],
+    node: NodeOption = None,
+) -> None:
+    """Write the item's trace receipt: its whole journey with every proof, verifiable offline
+    (`agora trace verify FILE --genesis GENESIS`)."""
+    from cli.errors import CliError
+    from cli.remote import call
+    from cli.trace_parse import parse_item
+    from market.provenance.receipt import ReceiptError, parse_receipt
+
+    path = parse_item(item).path()
+    data = call(app_context(ctx).resolve_node(node), lambda client: client.item_receipt(path))
+    try:
+        parsed = parse_receipt(data)
+    except ReceiptError as exc:
+        raise CliError(f"the node's receipt is not well-formed: {exc}") from None
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"cannot write {output}: {exc.strerror or exc}") from None
+    app_context(ctx).output.info(
+        f"wrote the receipt of {parsed.item} at height {parsed.height} to {output} ({len(data)} bytes: "
+        f"{len(parsed.events)} events of {len(parsed.items)} items, {len(parsed.light_blocks)} certified headers)"
+    )
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A receipt written by `agora trace receipt`.")],
+    genesis: Annotated[
+        Path,
+        typer.Option(
+            "--genesis", help="The chain's genesis.json, the only thing trusted (e.g. <testnet>/nodes/v0/genesis.json)."
+        ),
+    ],
+    json_: JsonOption = False,
+) -> None:
+    """Verify a trace receipt offline, trusting only the genesis: every header's certificate, every
+    event's Merkle proofs, every item's head. Says exactly what fails; exits 1 on failure."""
+    from cli.errors import CliError
+    from cli.light import read_genesis
+    from cli.trace_render import show_verified_receipt
+    from market.provenance.receipt import MAX_RECEIPT_BYTES, ReceiptError, verify_receipt
+
+    trusted = read_genesis(genesis)
+    try:
+        with file.open("rb") as handle:
+            data = handle.read(MAX_RECEIPT_BYTES + 1)
+    except OSError as exc:
+        raise CliError(f"cannot read {file}: {exc.strerror or exc}") from None
+    out = app_context(ctx).output
+    try:
+        verified = verify_receipt(data, trusted)
+    except ReceiptError as exc:
+        if json_:
+            out.json({"ok": False, "where": exc.where, "reason": exc.reason, "message": exc.args[0]})
+            raise typer.Exit(1) from None
+        out.fail(f"RECEIPT VERIFICATION FAILED at {exc.where} ({exc.reason}): {exc.args[0]}")
+    show_verified_receipt(out, verified, json_)
 
 
 @app.command("qr")

@@ -97,3 +97,51 @@ def show_order_provenance(out: Output, provenance: dict[str, Any]) -> None:
     if item["recalled"]:
         rows.append(("RECALLED", f"through {item['recalled_by']}: see agora trace show {item['key']}"))
     out.fields("Provenance", rows)
+
+
+def show_verified_receipt(out: Output, verified: Any, as_json: bool) -> None:
+    """Print what a verified trace receipt proves: each step, then the events in block order."""
+    from rich.markup import escape
+
+    events = sorted(verified.events, key=lambda e: (e.height, e.index))
+    if as_json:
+        out.json(
+            {
+                "ok": True,
+                "chain_id": verified.chain_id,
+                "item": verified.item,
+                "height": verified.height,
+                "time_ms": verified.time_ms,
+                "items": [{"key": k, "events": n} for k, n in verified.items],
+                "events": [
+                    {
+                        "tx": e.tx_hash.hex(),
+                        "height": e.height,
+                        "block_time_ms": e.block_time_ms,
+                        "kind": e.kind,
+                        "records": [
+                            {k: v.hex() if isinstance(v, bytes) else v for k, v in r.items()} for r in e.records
+                        ],
+                    }
+                    for e in events
+                ],
+                "steps": list(verified.steps),
+            }
+        )
+        return
+    for step in verified.steps:
+        out.info(f"[green]✓[/] {escape(step)}")
+    rows = []
+    for e in events:
+        first = e.records[0]
+        touched = sorted({str(r.get("item", "")) for r in e.records})
+        shown = ", ".join(touched[:3]) + (f" (+{len(touched) - 3})" if len(touched) > 3 else "")
+        rows.append(
+            [e.height, e.kind, first.get("biz_step", ""), first.get("disposition", ""), shown, e.tx_hash.hex()[:16]]
+        )
+    out.table(f"Journey of {verified.item}, verified", ["block", "kind", "step", "disposition", "items", "tx"], rows)
+    when = datetime.fromtimestamp(verified.time_ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+    out.out.print(
+        f"[bold green]RECEIPT VERIFIED[/]: {len(events)} events of {len(verified.items)} items on chain "
+        f"{escape(verified.chain_id)}, complete as of block {verified.height} ({when})"
+    )

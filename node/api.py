@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from aiohttp import hdrs, web
 
-from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, SUPPLY_PREFIX, balance_key, nonce_key
+from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, SUPPLY_PREFIX, balance_key, frozen_key, nonce_key
 from chain.address import AddressError, encode_address, parse_account
 from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
@@ -184,8 +184,15 @@ async def get_account(request: web.Request) -> web.Response:
     if not balances and nonce == 0 and pending_nonce == 0:
         raise Problem(404, "not_found", f"account {encode_address(account)} has no balance and no transactions")
     balances.setdefault(NATIVE_ASSET, 0)
+    frozen = sorted(a for a in balances if a != NATIVE_ASSET and s.store.state.get(frozen_key(account, a)) is not None)
     return web.json_response(
-        {"address": encode_address(account), "nonce": nonce, "pending_nonce": pending_nonce, "balances": balances}
+        {
+            "address": encode_address(account),
+            "nonce": nonce,
+            "pending_nonce": pending_nonce,
+            "balances": balances,
+            "frozen": frozen,
+        }
     )
 
 

@@ -77,7 +77,10 @@ class NodeClient:
             await self._session.close()
             self._session = None
 
-    async def _request(self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None) -> Any:
+    async def _exchange(
+        self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None
+    ) -> tuple[int, str, bytes, Any, float | None]:
+        """(status, content type, body bytes, body as JSON or None, Retry-After); NodeApiError on an error status."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         url = self.url + path
@@ -90,7 +93,7 @@ class NodeClient:
         except (TimeoutError, aiohttp.ClientConnectionError) as exc:
             raise NodeUnreachable(f"cannot reach the node at {self.url}: {exc or type(exc).__name__}") from None
         try:
-            decoded = json.loads(data) if data else None
+            decoded = json.loads(data) if data and content_type != "application/octet-stream" else None
         except ValueError:
             decoded = None
         if status >= 400:
@@ -98,6 +101,10 @@ class NodeClient:
                 reason, detail = str(decoded.get("reason", "error")), str(decoded.get("detail", ""))
                 raise NodeApiError(status, reason, detail, retry_after)
             raise NodeApiError(status, "http_error", f"HTTP {status} from {url}", retry_after)
+        return status, content_type, data, decoded, retry_after
+
+    async def _request(self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None) -> Any:
+        status, _, data, decoded, _ = await self._exchange(method, path, body, params)
         if decoded is None and data:
             raise NodeApiError(status, "bad_response", f"the node at {self.url} did not answer with JSON")
         return decoded
@@ -303,6 +310,13 @@ class NodeClient:
         url = "/api/v1/items/" + path.lstrip("/") + suffix
         result: dict[str, Any] = await self._request("GET", url, params=_query(params))
         return result
+
+    async def item_receipt(self, path: str) -> bytes:
+        """GET /api/v1/items/<Digital Link path>/receipt: the trace receipt file's bytes."""
+        _, content_type, data, _, _ = await self._exchange("GET", "/api/v1/items/" + path.lstrip("/") + "/receipt")
+        if content_type != "application/octet-stream":
+            raise NodeApiError(200, "bad_response", f"the node at {self.url} did not answer with a receipt file")
+        return data
 
     async def order_provenance(self, order_id: str) -> dict[str, Any]:
         """GET /api/v1/orders/{id}/provenance."""

@@ -220,6 +220,11 @@ _SCHEMAS: Final[dict[str, Any]] = {
             "nonce": _INT,
             "pending_nonce": {"type": ["integer", "null"], "description": "null for a view at a past height"},
             "balances": {"type": "object", "additionalProperties": _INT},
+            "frozen": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "issued assets of the balances that the asset's freeze authority froze (head view only)",
+            },
         },
     },
     "Block": {
@@ -1005,7 +1010,7 @@ _AUDIT_SCHEMAS: Final[dict[str, Any]] = {
                         "asset": {"type": "string"},
                         "total_supply": _INT,
                         "in_accounts": {**_INT, "description": "every balance, recounted"},
-                        "in_escrow": {**_INT, "description": "every order's escrow, recounted"},
+                        "in_escrow": {**_INT, "description": "the escrow of every order in the asset, recounted"},
                         "escrow_counter": {**_INT, "description": "the maintained escrow total"},
                         "in_offers": {**_INT, "description": "units locked in standing conversion offers, recounted"},
                         "in_funds": {**_INT, "description": "units held by transparent funds, recounted"},

@@ -24,7 +24,7 @@ from chain.validators import ValidatorSet
 from node.api_common import SERVICES, Problem, parse_height, parse_hex
 from node.executor import validator_set_key
 from node.render import receipt_json
-from storage.store import ChainStore, PrunedHeight, StoreError
+from storage.store import ChainStore, PrunedHeight, StoreError, TxRecord
 
 MAX_STATE_KEY_BYTES: Final = 1024
 
@@ -84,18 +84,38 @@ async def get_state_proof(request: web.Request) -> web.Response:
     return web.json_response(state_proof_json(s.store, key, height))
 
 
+LeafCache = dict[int, tuple[list[bytes], list[bytes]]]
+"""Per height: the leaf hashes of its transactions tree and of its results tree."""
+
+
+def tx_evidence(
+    store: ChainStore, tx_hash: bytes, cache: LeafCache | None = None
+) -> tuple[TxRecord, MerkleProof, MerkleProof]:
+    """A committed transaction's record, its proof under ``tx_root`` and its receipt's under
+    ``results_root``; Problem 404 if it is not committed, 410 if its block is no longer kept.
+    With ``cache``, each block's leaves are read once for many transactions."""
+    record = store.tx(tx_hash)
+    if record is None:
+        raise Problem(404, "not_found", f"transaction {tx_hash.hex()} is not committed")
+    leaves = None if cache is None else cache.get(record.height)
+    if leaves is None:
+        block = store.block(record.height)
+        if block is None:
+            raise Problem(410, "pruned", f"block {record.height} of transaction {tx_hash.hex()} is no longer kept")
+        leaves = ([leaf_hash(tx.hash) for tx in block.txs], store.result_leaf_hashes(record.height))
+        if cache is not None:
+            cache[record.height] = leaves
+    tx_proof = merkle_proof_of_hashes(leaves[0], record.index)
+    result_proof = merkle_proof_of_hashes(leaves[1], record.index + 1)
+    return record, tx_proof, result_proof
+
+
 async def get_tx_proof(request: web.Request) -> web.Response:
     """``GET /api/v1/proofs/tx/{hash}``: a committed transaction, its receipt, both Merkle paths,
     the header that holds them and its commit certificate."""
     s = request.app[SERVICES]
     tx_hash = parse_hex(request.match_info["hash"], "transaction hash", 32, size=32)
-    record = s.store.tx(tx_hash)
-    if record is None:
-        raise Problem(404, "not_found", f"transaction {tx_hash.hex()} is not committed")
-    block = s.store.block(record.height)
-    assert block is not None
-    tx_proof = merkle_proof_of_hashes([leaf_hash(tx.hash) for tx in block.txs], record.index)
-    result_proof = merkle_proof_of_hashes(s.store.result_leaf_hashes(record.height), record.index + 1)
+    record, tx_proof, result_proof = tx_evidence(s.store, tx_hash)
     return web.json_response(
         {
             "hash": tx_hash.hex(),

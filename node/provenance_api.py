@@ -18,8 +18,10 @@ from aiohttp import web
 from chain.address import AddressError, encode_address, parse_account
 from market.provenance.access import scopes_of
 from market.provenance.epcis import document_json, event_json
+from market.provenance.graph import reach_of
 from market.provenance.identifiers import IdentifierError, ItemKind, ItemRef, check_base, parse_digital_link
 from market.provenance.journey import journey
+from market.provenance.limits import MAX_RECALL_REACH
 from market.provenance.links import listing_provenance, order_provenance
 from market.provenance.queries import delivered_item, events_of, get_class, get_event, get_head, get_item, has_grant
 from market.provenance.vocab import Role
@@ -27,6 +29,7 @@ from market.queries import get_listing, get_order
 from node.api_common import SERVICES, Problem
 from node.events import CommittedBlock
 from node.market_api import id_text, single_params
+from node.provenance_receipt import build_receipt
 from node.provenance_render import class_json, item_json, journey_json, provenance_json
 
 ITEMS: Final = "/api/v1/items"
@@ -142,6 +145,38 @@ async def get_item_epcis(request: web.Request) -> web.Response:
     header = s.store.header(s.store.height)
     created = header.time_ms if header is not None else s.genesis.genesis_time_ms
     return web.json_response(document_json(list(found.events), created))
+
+
+async def get_item_receipt(request: web.Request) -> web.Response:
+    """``GET .../receipt``: the item's trace receipt (market/provenance/receipt.py), a binary file
+    that ``agora trace verify`` and the item page check offline against the genesis."""
+    _no_params(request)
+    item = _item(request, _ref(request, ITEMS, "/receipt"))
+    s = request.app[SERVICES]
+    data = build_receipt(s.store, s.genesis, item.key)
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "-.") else "_" for c in item.key)
+    return web.Response(
+        body=data,
+        content_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="receipt-{name}.agora"'},
+    )
+
+
+async def get_item_downstream(request: web.Request) -> web.Response:
+    """``GET .../downstream``: how many items a recall of this one would mark (it and everything
+    downstream not yet recalled), counted up to one past the bound, so the CLI can refuse a
+    recall the chain would refuse ('recall_too_wide') before signing it."""
+    _no_params(request)
+    item = _item(request, _ref(request, ITEMS, "/downstream"))
+    reached = reach_of(_state(request), item)
+    return web.json_response(
+        {
+            "item": item.key,
+            "reach": min(len(reached), MAX_RECALL_REACH + 1),
+            "limit": MAX_RECALL_REACH,
+            "too_wide": len(reached) > MAX_RECALL_REACH,
+        }
+    )
 
 
 async def get_item_roles(request: web.Request) -> web.Response:
@@ -277,6 +312,8 @@ PROVENANCE_ROUTES: Final = (
     *(("GET", ITEMS + shape + "/journey", get_item_journey) for shape in (_LOT, _SSCC)),
     *(("GET", ITEMS + shape + "/epcis", get_item_epcis) for shape in (_LOT, _SSCC)),
     *(("GET", ITEMS + shape + "/events", get_item_events) for shape in (_LOT, _SSCC)),
+    *(("GET", ITEMS + shape + "/receipt", get_item_receipt) for shape in (_LOT, _SSCC)),
+    *(("GET", ITEMS + shape + "/downstream", get_item_downstream) for shape in (_LOT, _SSCC)),
     *(("GET", ITEMS + shape + "/roles/{address}", get_item_roles) for shape in (_LOT, _SSCC)),
     ("GET", "/api/v1/orders/{id}/provenance", get_order_provenance),
     ("GET", "/api/v1/listings/{id}/provenance", get_listing_provenance),

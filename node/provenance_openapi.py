@@ -80,6 +80,22 @@ def _item_paths() -> dict[str, Any]:
             params,
             {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
         )
+        paths[base + "/receipt"] = _get(
+            "The item's trace receipt: every event of its journey with its transaction, receipt and Merkle proofs, "
+            "the certified headers from the genesis and each item's head proof (binary; `agora trace verify` "
+            "checks it offline)",
+            params,
+            {
+                "description": "the receipt file (format in docs/ARCHITECTURE.md)",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            },
+        )
+        paths[base + "/downstream"] = _get(
+            "How many items a recall of this one would mark (it and everything downstream not yet recalled, "
+            "counted to one past the limit of 1,024), and whether that is too many",
+            params,
+            _answer("ItemDownstream", "the reach of a recall"),
+        )
         paths[base + "/roles/{address}"] = _get(
             "Whether an account holds, produced or is receiving the item, and its roles on the item or its class",
             [*params, _path("address", {"type": "string", "description": "agora1... address or 64-hex key"})],
@@ -174,6 +190,15 @@ PROVENANCE_SCHEMAS: Final[dict[str, Any]] = {
             "producer": {"type": "boolean"},
             "recipient": {"type": "boolean"},
             "roles": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "ItemDownstream": {
+        "type": "object",
+        "properties": {
+            "item": {"type": "string"},
+            "reach": {"type": "integer", "description": "items a recall would mark, counted to limit + 1"},
+            "limit": {"type": "integer"},
+            "too_wide": {"type": "boolean"},
         },
     },
 }

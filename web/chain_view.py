@@ -8,7 +8,7 @@ worker thread (they read LevelDB).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -17,7 +17,10 @@ from chain.address import encode_address
 from chain.block import Block
 from chain.encoding import decode
 from chain.execution import Event, read_validators
+from chain.state import StateReader
 from chain.tx import Transaction
+from market.assets.records import Asset
+from market.keys import asset_key
 from node.api_common import NodeServices
 from node.render import to_json_value
 
@@ -284,3 +287,13 @@ def account_page(s: NodeServices, account: bytes) -> AccountPage:
         min(scanned_from, head),
         head,
     )
+
+
+def decimals_of(state: StateReader, assets: Iterable[str]) -> dict[str, int]:
+    """The decimals of each issued asset among ``assets`` (AGR needs none; unknown ones are left out)."""
+    found: dict[str, int] = {}
+    for symbol in set(assets) - {"AGR"}:
+        raw = state.get(asset_key(symbol))
+        if raw is not None:
+            found[symbol] = Asset.from_wire(decode(raw)).decimals
+    return found

@@ -90,8 +90,10 @@ async def address(request: web.Request) -> web.StreamResponse:
         as_merchant = await asyncio.to_thread(market.orders, OrderQuery(merchant=account, limit=ADDRESS_ORDERS))
         orders = [("buyer", o) for o in as_buyer.items] + [("merchant", o) for o in as_merchant.items]
         reputation = get_reputation(s.store.state, account)
+    assets = [asset for asset, _ in view.balances] + [o.asset for _, o in orders]
+    places = chain_view.decimals_of(s.store.state, assets)
     return request.app[RENDERER].page(
-        "address.html", view=view, orders=orders, reputation=reputation, page_kind="address"
+        "address.html", view=view, orders=orders, reputation=reputation, places=places, page_kind="address"
     )
 
 

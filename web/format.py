@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Final
 
@@ -13,13 +14,18 @@ UNIT: Final = 10**DECIMALS
 SHORT_HEX: Final = 12
 
 
-def amount(minor: int, asset: str = "AGR") -> str:
-    """``minor`` units as an exact decimal with the asset name, e.g. ``1.5 AGR``; no float is involved."""
+def amount(minor: int, asset: str = "AGR", places: Mapping[str, int] | None = None) -> str:
+    """``minor`` units as an exact decimal with the asset name, e.g. ``1.5 AGR`` or ``12.5 USDX``
+    (an issued asset's decimals from ``places``; without them its minor units, ``1,250u USDX``);
+    no float is involved."""
+    digits = DECIMALS if asset == "AGR" else (places or {}).get(asset)
+    if digits is None:
+        return f"{minor:,}u {asset}"
     sign = "-" if minor < 0 else ""
-    whole, frac = divmod(abs(minor), UNIT)
+    whole, frac = divmod(abs(minor), 10**digits)
     text = f"{whole:,}"
     if frac:
-        text += "." + f"{frac:0{DECIMALS}d}".rstrip("0")
+        text += "." + f"{frac:0{digits}d}".rstrip("0")
     return f"{sign}{text} {asset}"
 
 

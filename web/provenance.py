@@ -3,7 +3,9 @@
 The node's resolver answers ``/01/<gtin>/10/<lot>``, ``/01/<gtin>/21/<serial>`` and
 ``/00/<sscc>`` on the API port with JSON; a browser (``Accept: text/html``) asking for the
 same URI gets this page instead: the item as it stands, its upstream tree and the merged
-timeline of its events with their documents' hashes, read from committed state.
+timeline of its events with their documents' hashes, read from committed state, and a button
+that fetches the item's trace receipt and verifies it in the browser (web/frontend/src/receipt.js)
+against the genesis hash shown, which the shopper may replace with one they trust.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ def item_view(request: web.Request) -> dict[str, Any]:
         base = FALLBACK_BASE
     rendered = journey_json(state, found, base)
     return {
+        "path": ref.path(),
+        "genesis_hash": request.app[SERVICES].genesis.hash.hex(),
         "item": item_json(state, item, base),
         "tree": _flatten(rendered["tree"]),
         "timeline": rendered["timeline"],

@@ -15,6 +15,7 @@ from market.queries import escrow_of, get_listing, get_order, get_reputation, ge
 from market.records import Listing, ListingStatus, Reputation
 from node.api_common import SERVICES
 from node.market_index import MAX_CURSOR_BYTES, ListingQuery, MarketIndex, QueryError, query_words
+from web.chain_view import decimals_of
 from web.order_actions import actions_for
 from web.pages import RENDERER, PageError, not_found, page_handler
 
@@ -110,7 +111,10 @@ async def shop(request: web.Request) -> web.StreamResponse:
         raise PageError(400, "Search not understood", str(exc)) from None
     cards = await asyncio.to_thread(_cards, market, page.items)
     next_cursor = None if page.next_cursor is None else page.next_cursor.hex()
-    return request.app[RENDERER].page("shop.html", cards=cards, q=q, next_cursor=next_cursor, page_kind="shop")
+    places = decimals_of(market.store.state, (c.listing.asset for c in cards))
+    return request.app[RENDERER].page(
+        "shop.html", cards=cards, q=q, next_cursor=next_cursor, places=places, page_kind="shop"
+    )
 
 
 @page_handler
@@ -123,7 +127,8 @@ async def listing(request: web.Request) -> web.StreamResponse:
         raise not_found(f"no listing {listing_id.hex()}")
     card = _cards(market, [item])[0]
     origin = traced(listing_provenance(market.store.state, listing_id))
-    return request.app[RENDERER].page("listing.html", card=card, traced=origin, page_kind="listing")
+    places = decimals_of(market.store.state, item.assets)
+    return request.app[RENDERER].page("listing.html", card=card, traced=origin, places=places, page_kind="listing")
 
 
 @page_handler
@@ -142,6 +147,7 @@ async def order(request: web.Request) -> web.StreamResponse:
         order=record,
         listing=item,
         escrow=escrow_of(state, order_id),
+        places=decimals_of(state, [record.asset]),
         review=review,
         actions=actions_for(record.state, review is not None),
         traced=traced(order_provenance(state, order_id)),

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from chain.errors import TxFailure
 from chain.execution import TxContext
-from chain.state import Overlay
+from chain.state import Overlay, StateReader
 from market.provenance.access import holds_role, require_actor
 from market.provenance.bodies import TraceAggregate, TraceRecall, TraceTransform
 from market.provenance.identifiers import parse_key
@@ -201,11 +201,9 @@ def _base_unit(uom: str) -> str:
     return {"mass": "g", "volume": "ml", "count": "pieces"}[UNITS[uom][0].value]
 
 
-def downstream_of(state: Overlay, item: Item) -> list[Item]:
-    """``item`` and every item downstream of it not yet recalled, in breadth-first order.
-
-    Fails 'recall_too_wide' beyond MAX_RECALL_REACH items.
-    """
+def reach_of(state: StateReader, item: Item, limit: int = MAX_RECALL_REACH) -> list[Item]:
+    """``item`` and every item downstream of it not yet recalled, in breadth-first order,
+    stopping once there are more than ``limit`` (so at most ``limit + 1`` are read)."""
     reached = [item]
     seen = {item.key}
     cursor = 0
@@ -217,10 +215,26 @@ def downstream_of(state: Overlay, item: Item) -> list[Item]:
             nxt = load_item(state, key, live=False)
             if nxt.recalled:
                 continue
-            if len(reached) >= MAX_RECALL_REACH:
-                raise TxFailure(f"the recall reaches more than {MAX_RECALL_REACH} items", "recall_too_wide")
             reached.append(nxt)
+            if len(reached) > limit:
+                return reached
         cursor += 1
+    return reached
+
+
+def downstream_of(state: StateReader, item: Item) -> list[Item]:
+    """What a recall of ``item`` marks: :func:`reach_of`.
+
+    Fails 'recall_too_wide' when that is more than MAX_RECALL_REACH items (the item included),
+    before anything is written.
+    """
+    reached = reach_of(state, item)
+    if len(reached) > MAX_RECALL_REACH:
+        raise TxFailure(
+            f"recalling {item.key} would mark more than {MAX_RECALL_REACH} items (it and everything made "
+            f"from it or packed with it, not yet recalled); nothing was marked: recall downstream lots first",
+            "recall_too_wide",
+        )
     return reached
 
 
@@ -228,7 +242,8 @@ def apply_recall(ctx: TxContext, body: TraceRecall) -> None:
     """Producer recalls an item: it and every item downstream (through transformations and
     packing) are marked recalled, and every listing and order that sells one is reported.
 
-    Failures: 'unknown_item', 'already_recalled', 'not_producer', time rules.
+    Failures: 'unknown_item', 'already_recalled', 'not_producer', 'recall_too_wide' (more than
+    MAX_RECALL_REACH items to mark: nothing is marked), time rules.
     """
     item = load_item(ctx.state, body.item, live=False)
     if item.recalled:

@@ -12,14 +12,14 @@ from collections.abc import Iterable
 from chain.encoding import sha256
 from chain.errors import TxFailure
 from chain.execution import TxContext
-from chain.state import Overlay
+from chain.state import Overlay, StateReader
 from market.provenance.keys import event_key, head_key, item_key, log_key
 from market.provenance.limits import MAX_EVENTS, MAX_FUTURE_MS
 from market.provenance.queries import get_head, get_item
 from market.provenance.records import EventWhen, Head, Item, ProvEvent
 
 
-def load_item(state: Overlay, key: str, *, live: bool = True) -> Item:
+def load_item(state: StateReader, key: str, *, live: bool = True) -> Item:
     """The item, or TxFailure 'unknown_item' (and 'item_recalled' when ``live`` and it was recalled)."""
     item = get_item(state, key)
     if item is None:

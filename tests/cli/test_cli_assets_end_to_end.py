@@ -149,7 +149,8 @@ def test_a_listing_priced_in_a_stable_asset_bought_through_a_conversion(running_
         assert _cli(node, "wallet", "new", who)[0] == 0
         assert _cli(node, "tx", "transfer", "--from", "alice", "--to", who, "--amount", "1")[0] == 0
     for symbol in ("USDX", "EURX"):
-        assert _cli(node, "asset", "create", symbol, "--from", "alice", "--name", symbol, "--decimals", "2")[0] == 0
+        create = ["asset", "create", symbol, "--from", "alice", "--name", symbol, "--decimals", "2"]
+        assert _cli(node, *create, "--freeze-authority", "alice")[0] == 0
     assert _cli(node, "asset", "mint", "USDX", "--from", "alice", "--to", "alice", "--amount", "1000")[0] == 0
     assert _cli(node, "asset", "mint", "EURX", "--from", "alice", "--to", "bob", "--amount", "100")[0] == 0
     listing = ["listing", "create", "--from", "shop", "--title", "Tea", "--stock", "5"]
@@ -186,6 +187,9 @@ def test_a_listing_priced_in_a_stable_asset_bought_through_a_conversion(running_
     assert isinstance(order, dict) and (order["asset"], order["total"], order["escrow"]) == ("USDX", 1_250, 1_250)
     code, out, err = _cli(node, "order", "show", bought["hash"])
     assert code == 0 and "12.5 USDX (1250)" in out and "USDX" in out, err
+    assert _cli(node, "asset", "freeze", "EURX", "bob", "--from", "alice")[0] == 0
+    code, _, err = _cli(node, *place, "--pay-with", "EURX", "--max-rate", "0.95")
+    assert code == 1 and "your EURX is frozen" in err and "nothing was signed" in err, err
     supply = _json(node, "chain", "supply")
     assert isinstance(supply, dict)
     usdx = {a["asset"]: a for a in supply["assets"]}["USDX"]

@@ -165,6 +165,22 @@ def test_farm_to_cup(net: Net, tmp_path: Path) -> None:
     code, _, err = _cli(node, "trace", "ship", SSCC, "--to", "buyer", "--from", "shop")
     assert code == 1 and "item_recalled" in err
 
+    # the shopper's receipt: the whole journey with its proofs, verified offline from the genesis
+    receipt = tmp_path / "coffee.receipt"
+    code, _, err = _cli(node, "trace", "receipt", roasted, "-o", str(receipt))
+    assert code == 0 and "certified headers" in err, err
+    genesis = node.home / "nodes" / "v0" / "genesis.json"
+    verified = run_cli(["trace", "verify", str(receipt), "--genesis", str(genesis), "--json"])
+    assert verified.exit_code == 0, verified.stderr
+    proven = json.loads(verified.stdout)
+    assert proven["ok"] is True and {lots["farm1"], lots["farm2"], roasted} <= {i["key"] for i in proven["items"]}
+    assert "inspecting" in {r.get("biz_step") for e in proven["events"] for r in e["records"]}
+    damaged = bytearray(receipt.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    receipt.write_bytes(bytes(damaged))
+    refused = run_cli(["trace", "verify", str(receipt), "--genesis", str(genesis)])
+    assert refused.exit_code == 1 and "RECEIPT VERIFICATION FAILED" in refused.stderr, refused.stderr
+
     # another system's EPCIS document: GS1's own example, imported, then shown as an Agora journey
     example = Path(__file__).resolve().parents[2] / "market/provenance/standards/Example_9.6.1-ObjectEvent.jsonld"
     imported = _ok(node, "trace", "import", str(example), "--from", "buyer")

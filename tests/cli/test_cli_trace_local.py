@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from cli.errors import CliError
-from cli.trace_checks import consume_refusal, event_refusal, pack_refusal, recall_refusal, role_refusal
+from cli.trace_checks import (
+    consume_refusal,
+    event_refusal,
+    pack_refusal,
+    reach_refusal,
+    recall_refusal,
+    role_refusal,
+)
 from cli.trace_parse import parse_item, parse_line, parse_location, parse_loss, parse_quantity, parse_time
 from market.provenance.identifiers import lot_of, with_check_digit
 
@@ -69,6 +76,11 @@ def test_checks_name_the_chain_code() -> None:
     assert "packed" in str(event_refusal(_item(parent="00/1"), "shipping", "agora1holder", 2_000, "agora1b"))
     assert "not_producer" in str(recall_refusal(_item(), "agora1holder", 2_000))
     assert recall_refusal(_item(), "agora1farm", 2_000) is None
+    wide = {"item": "01/x/10/A", "reach": 1_025, "limit": 1_024, "too_wide": True}
+    assert "would mark more than 1024 items" in str(reach_refusal(wide)) and "recall_too_wide" in str(
+        reach_refusal(wide)
+    )
+    assert reach_refusal({**wide, "reach": 1_024, "too_wide": False}) is None
     assert "insufficient_quantity" in str(consume_refusal(_item(), 6, "KGM", 2_000))
     assert consume_refusal(_item(), 5_000, "GRM", 2_000) is None
     assert "unit_mismatch" in str(consume_refusal(_item(), 1, "LTR", 2_000))

@@ -171,3 +171,33 @@ async def test_an_accounts_standing_on_an_item(tmp_path: Path) -> None:
         holder = (await raw(m, path + addr(m["arbiter"])))[1]
         assert holder["custodian"] is True and holder["roles"] == []
         assert (await raw(m, path + "nobody"))[1]["reason"] == "bad_address"
+
+
+async def test_downstream_counts_what_a_recall_would_mark_up_to_one_past_the_bound(tmp_path: Path) -> None:
+    from market.provenance.bodies import TraceTransform
+    from market.provenance.limits import MAX_DOWNSTREAM, MAX_LINES, MAX_RECALL_REACH
+    from market.provenance.records import QuantityLine
+
+    async with market_node(tmp_path) as m:
+        await m.do("merchant", TraceRegister(GTIN, "Green coffee"))
+        await m.do("merchant", TraceCommission(LOT.key, 1_000, "KGM", WHEN))
+
+        async def split(source: str, prefix: str, count: int, uom: str) -> list[str]:
+            made = []
+            for start in range(0, count, MAX_LINES):
+                outs = tuple(
+                    QuantityLine(lot_of(GTIN, f"{prefix}{i}").key, 1, uom) for i in range(start, start + MAX_LINES)
+                )
+                await m.do("merchant", TraceTransform((QuantityLine(source, len(outs), uom),), outs, 0, WHEN))
+                made.extend(line.item for line in outs)
+            return made
+
+        first = await split(LOT.key, "A", MAX_DOWNSTREAM, "KGM")
+        reach = await m.ok(f"/api/v1/items{LOT.path()}/downstream")
+        assert reach == {"item": LOT.key, "reach": 1 + MAX_DOWNSTREAM, "limit": MAX_RECALL_REACH, "too_wide": False}
+        for i, lot in enumerate(first[: (MAX_RECALL_REACH - MAX_DOWNSTREAM) // MAX_LINES]):
+            await split(lot, f"B{i}-", MAX_LINES, "GRM")
+        reach = await m.ok(f"/api/v1/items{LOT.path()}/downstream")
+        assert (reach["reach"], reach["too_wide"]) == (MAX_RECALL_REACH + 1, True)
+        leaf = await m.ok(f"/api/v1/items{lot_of(GTIN, 'B0-0').path()}/downstream")
+        assert (leaf["reach"], leaf["too_wide"]) == (1, False)

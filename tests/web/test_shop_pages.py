@@ -120,3 +120,38 @@ async def test_merchant_dashboard_shows_waiting_and_open_orders_and_listings_wit
         nobody = text_of(await page(m, f"/merchant/{addr(m['ticker'])}"))
         assert "Nothing waits for you." in nobody and "No listings." in nobody
         await page(m, "/merchant/agora1nope", status=404)
+
+
+async def test_pages_show_a_stable_asset_listing_and_order_in_the_asset_unit(tmp_path: Path) -> None:
+    from market.assets.bodies import AssetCreate, AssetMint
+    from market.bodies import ListingCreate, OrderPlace
+    from market.records import AssetPrice, ShippingOption, Windows
+
+    async with web_node(tmp_path) as m:
+        await m.do("merchant", AssetCreate("USDX", "US dollar token", 2))
+        await m.do("merchant", AssetCreate("EURS", "Euro token", 2))
+        await m.do("merchant", AssetMint("USDX", m["buyer"].public_key, 10_000))
+        windows = Windows(3_600_000, 3_600_000, 3_600_000, 3_600_000)
+        body = ListingCreate(
+            "Green tea",
+            "",
+            1_200,
+            3,
+            (ShippingOption("post", 50),),
+            (),
+            windows,
+            (),
+            "USDX",
+            (AssetPrice("EURS", 1_100, (45,)),),
+        )
+        listing = (await m.send("merchant", body))["hash"]
+        text = text_of(await page(m, f"/listing/{listing}"))
+        assert "12 USDX" in text and "post 0.5 USDX" in text and "or 11 EURS" in text
+        assert "12 USDX" in text_of(await page(m, "/shop"))
+        order = (await m.send("buyer", OrderPlace(bytes.fromhex(listing), 1, 0, 1_200, 50)))["hash"]
+        html = await page(m, f"/order/{order}")
+        assert 'data-asset="USDX" data-decimals="2"' in html  # what the live update formats the escrow with
+        text = text_of(html)
+        assert "Total 12.5 USDX" in text and "Held in escrow 12.5 USDX" in text
+        balances = text_of(await page(m, f"/address/{addr(m['buyer'])}"))
+        assert "87.5 USDX" in balances and "12.5 USDX" in balances  # the balance, and the order's total

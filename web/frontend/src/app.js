@@ -26,9 +26,12 @@ function timeEl(ms) {
   return el("time", Number.isNaN(d.getTime()) ? {} : { datetime: d.toISOString().slice(0, 19) + "+00:00" }, when(ms));
 }
 
-function amount(minor, asset = "AGR") {
-  const whole = Math.floor(minor / 1e6);
-  const frac = String(minor % 1e6).padStart(6, "0").replace(/0+$/, "");
+// minor units of an asset with `decimals` digits after the point (null: unknown, shown as minor units)
+function amount(minor, asset = "AGR", decimals = 6) {
+  if (decimals === null || !Number.isInteger(decimals)) return `${minor.toLocaleString("en-US")}u ${asset}`;
+  const unit = 10 ** decimals;
+  const whole = Math.floor(minor / unit);
+  const frac = decimals ? String(minor % unit).padStart(decimals, "0").replace(/0+$/, "") : "";
   return `${whole.toLocaleString("en-US")}${frac ? "." + frac : ""} ${asset}`;
 }
 
@@ -127,7 +130,9 @@ function orderPage(orderId) {
       const note = el("p", {}, `The order is now ${order.state}. `, link(window.location.pathname, "Reload"), " to act on it.");
       actions.append(note);
     }
-    document.getElementById("order-escrow").textContent = amount(order.escrow);
+    const escrow = document.getElementById("order-escrow");
+    const places = escrow.dataset.decimals ? Number(escrow.dataset.decimals) : null;
+    escrow.textContent = amount(order.escrow, escrow.dataset.asset || "AGR", places);
     const items = order.history.map((h) => {
       const who = h.actor
         ? el("span", { class: "who" }, "by ", link(`/address/${h.actor}`, short(h.actor, 14), h.actor))
@@ -160,7 +165,7 @@ function merchantPage(merchant) {
       { class: "fresh" },
       e.prev_state ? "Order " : "New order ",
       link(`/order/${e.order_id}`, short(e.order_id), e.order_id),
-      `: ${e.action} → ${e.state}, ${e.quantity} for ${amount(e.total)}, block `,
+      `: ${e.action} → ${e.state}, ${e.quantity} for ${e.asset && e.asset !== "AGR" ? amount(e.total, e.asset, null) : amount(e.total)}, block `,
       link(`/block/${e.height}`, String(e.height)),
     );
     list.prepend(item);

@@ -1,0 +1,82 @@
+"""The item page verifies the item's trace receipt in Chromium (web/frontend/src/receipt.js):
+a good receipt passes every step; a damaged one fails at the very part, with the very reason,
+that the Python verifier (market/provenance/receipt.py) names for the same bytes."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from browser_kit import PHONE, chromium, collect_errors
+from playwright.async_api import Page, expect
+from trace_kit import COFFEE, roasted_journey
+from web_kit import web_node
+
+from chain.genesis import genesis_from_json
+from market.provenance.receipt import ReceiptError, parse_receipt, verify_receipt
+
+
+async def _verify_file(page: Page, name: str, data: bytes) -> str:
+    """Give the page ``data`` as a receipt file; the result line once the page has verified it."""
+    await page.set_input_files(
+        "#receipt-file", files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}]
+    )
+    result = page.locator("#receipt-result")
+    await expect(result).to_have_attribute("data-source", name)
+    return await result.inner_text()
+
+
+async def test_the_item_page_verifies_the_receipt_and_names_what_a_damaged_one_fails(tmp_path: Path) -> None:
+    import json
+
+    async with web_node(tmp_path) as m, chromium(tmp_path / "profile") as browser:
+        await roasted_journey(m)
+        data = await m.client.item_receipt(COFFEE.path())
+        genesis = genesis_from_json(json.loads((tmp_path / "node" / "genesis.json").read_text()))
+        proven = verify_receipt(data, genesis)
+        page = await browser.new_page()
+        errors = collect_errors(page)
+        await page.goto(m.url + COFFEE.path())
+        await expect(page.locator("#receipt-genesis")).to_have_value(genesis.hash.hex())
+
+        await page.get_by_role("button", name="Verify the receipt in this browser").click()
+        result = page.locator("#receipt-result")
+        await expect(result).to_have_attribute("data-ok", "true")
+        await expect(result).to_contain_text(f"{len(proven.events)} events of 3 items")
+        steps = page.locator("#receipt-steps li")
+        await expect(steps).to_have_count(len(proven.steps))
+        assert await steps.all_inner_texts() == [f"✓ {step}" for step in proven.steps]  # the same steps as Python's
+
+        # a damaged receipt fails at the same part with the same reason as the Python verifier
+        rng = random.Random(7)
+        receipt = parse_receipt(data)
+        signature = receipt.light_blocks[-1].commit.signatures[0].signature
+        positions = [
+            data.index(signature) + 5,
+            data.index(receipt.events[0].tx_raw) + 40,
+            *rng.sample(range(len(data)), 10),
+        ]
+        for n, position in enumerate(positions):
+            damaged = bytearray(data)
+            damaged[position] ^= rng.randrange(1, 256)
+            try:
+                verify_receipt(bytes(damaged), genesis)
+                raise AssertionError(f"a receipt changed at byte {position} verified in Python")
+            except ReceiptError as exc:
+                expected = f"RECEIPT VERIFICATION FAILED at {exc.where} ({exc.reason}): "
+            text = await _verify_file(page, f"damaged-{n}.receipt", bytes(damaged))
+            assert text.startswith(expected), (position, text, expected)
+            await expect(result).to_have_attribute("data-ok", "false")
+            if n == 0:
+                assert "forged_commit" in text and "does not verify" in text
+            if n == 1:
+                assert "bad_tx_proof" in text and "event 0" in text
+
+        assert "Receipt verified" in await _verify_file(page, "good.receipt", data)
+        await page.locator("#receipt-genesis").fill("00" * 32)  # a genesis the receipt is not from
+        text = await _verify_file(page, "other-genesis.receipt", data)
+        assert text.startswith("RECEIPT VERIFICATION FAILED at genesis (wrong_genesis)")
+        await page.set_viewport_size(PHONE)  # the verification's steps fit a phone
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the item page is {overflow}px wider than a phone"
+        assert errors == []
