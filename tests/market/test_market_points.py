@@ -218,3 +218,23 @@ def test_a_programme_in_an_issued_asset_earns_and_discounts_in_it_only(chain: An
     order = chain.order(oid)
     assert (order.asset, order.total, escrow_of(chain.state, oid)) == ("USDX", 1_000, 1_000)
     chain.check_conservation()
+
+
+def test_a_returned_order_earns_nothing_and_gives_its_redeemed_points_back(chain: Any) -> None:
+    chain.ok("m1", PointsOpen(TERMS))
+    lid = chain.create_listing(price=1_000, stock=10)
+    _settle(chain, chain.place("b1", lid))
+    assert _points(chain, "b1") == 10
+    oid = chain.place("b1", lid, redeem=6)
+    chain.ok("m1", bodies.OrderAccept(oid))
+    chain.ok("m1", bodies.OrderShip(oid, b""))
+    chain.ok("b1", bodies.OrderRequestReturn(oid, "too small"))
+    chain.ok("m1", bodies.OrderApproveReturn(oid))
+    chain.ok("b1", bodies.OrderShipReturn(oid, b""))
+    buyer_before = chain.balance("b1")
+    chain.ok("m1", bodies.OrderReceiveReturn(oid))
+    assert chain.order(oid).state.value == "refunded"
+    assert chain.balance("b1") == buyer_before + 1_050 - 60, "the refund is what the buyer paid"
+    assert _points(chain, "b1") == 10, "the 6 redeemed points are back and the return earned none"
+    assert _history(chain, "b1")[-2:] == [("redeem", 6), ("restore", 6)]
+    chain.check_conservation()
