@@ -186,7 +186,7 @@ def update(
     lid = parse_id(listing_id, "listing id")
 
     async def build(client: NodeClient, key: PrivateKey) -> Any:
-        return _update_body(
+        return await _update_body(
             await client.listing(lid.hex()), client, lid, price or [], shipping or [], stock, title, description
         )
 

@@ -62,16 +62,6 @@ def parse_id(text: str, what: str) -> bytes:
     return bytes.fromhex(cleaned)
 
 
-def parse_named_amount(text: str, what: str) -> tuple[str, int]:
-    """``NAME=AMOUNT`` (AMOUNT in AGR, or minor units with a 'u' suffix; 0 allowed)."""
-    from cli.amounts import parse_amount
-
-    name, sep, amount = text.partition("=")
-    if not sep or not name.strip():
-        raise CliError(f"{what}: {text!r} must look like NAME=AMOUNT (e.g. standard=2.5)")
-    return name.strip(), parse_amount(amount, allow_zero=True)
-
-
 def receipt_failure(record: dict[str, Any]) -> str | None:
     """'code: message' of a failed receipt, or None if the transaction succeeded (or is pending)."""
     receipt = record.get("receipt") or {}

@@ -187,6 +187,17 @@ def test_a_listing_priced_in_a_stable_asset_bought_through_a_conversion(running_
     assert isinstance(order, dict) and (order["asset"], order["total"], order["escrow"]) == ("USDX", 1_250, 1_250)
     code, out, err = _cli(node, "order", "show", bought["hash"])
     assert code == 0 and "12.5 USDX (1250)" in out and "USDX" in out, err
+    update = ["listing", "update", lid, "--from", "shop", "--price", "11:EURX"]
+    code, _, err = _cli(node, *update)
+    assert code == 1 and "needs its shipping prices" in err, err
+    shipping = ["--shipping", "post=0.5", "--shipping", "post=0.45:EURX", "--shipping", "pickup=0"]
+    assert _cli(node, *update, *shipping)[0] == 0
+    code, out, err = _cli(node, "listing", "show", lid)
+    assert code == 0 and "12 USDX (1200) | 11 EURX (1100)" in out and "0.45 EURX (45)" in out, err
+    direct = _json(node, *place, "--asset", "EURX")
+    assert isinstance(direct, dict) and direct["receipt"]["code"] == "ok"
+    order = _json(node, "order", "show", direct["hash"])
+    assert isinstance(order, dict) and (order["asset"], order["total"]) == ("EURX", 1_145)
     assert _cli(node, "asset", "freeze", "EURX", "bob", "--from", "alice")[0] == 0
     code, _, err = _cli(node, *place, "--pay-with", "EURX", "--max-rate", "0.95")
     assert code == 1 and "your EURX is frozen" in err and "nothing was signed" in err, err

@@ -8,7 +8,8 @@ import pytest
 from cli_testkit import run_cli
 
 from cli.errors import CliError
-from cli.market_tx import parse_duration, parse_id, parse_named_amount, receipt_failure
+from cli.market_tx import parse_duration, parse_id, receipt_failure
+from cli.pricing import check_price_syntax
 
 UNREACHABLE = "http://127.0.0.1:1"
 LISTING = "ab" * 32
@@ -32,11 +33,9 @@ def test_parsers_are_exact_and_bounded() -> None:
     for bad in ("ab", LISTING + "00", "zz" * 32):
         with pytest.raises(CliError):
             parse_id(bad, "id")
-    assert parse_named_amount("express=2.5", "s") == ("express", 2_500_000)
-    assert parse_named_amount("pickup=0", "s") == ("pickup", 0)
-    for bad in ("express", "=1", "x=abc", "x=-1"):
-        with pytest.raises((CliError, ValueError)):
-            parse_named_amount(bad, "s")
+    for bad in ("express", "=1", "x=abc", "x=-1"):  # --shipping NAME=AMOUNT[:ASSET]
+        with pytest.raises(CliError):
+            check_price_syntax(["1"], [bad], "AGR")
     assert receipt_failure({"receipt": {"code": "ok"}}) is None
     assert receipt_failure({"status": "pending"}) is None
     assert receipt_failure({"receipt": {"code": "wrong_state", "message": "no"}}) == "wrong_state: no"
@@ -59,3 +58,58 @@ def test_commands_refuse_bad_input_with_one_line_and_exit_1(tmp_path: Path) -> N
     assert "either --rating" in _fails(tmp_path, *both)
     assert "no wallet named 'bob'" in _fails(tmp_path, "order", "cancel", LISTING, "--from", "bob")
     assert "cannot reach the node" in _fails(tmp_path, "order", "list", "--state", "placed")
+
+
+def test_listing_prices_in_several_assets_parse_exactly() -> None:
+    from cli.pricing import check_price_syntax, parse_listing_prices, split_asset
+    from market.records import AssetPrice, ShippingOption
+
+    decimals = {"AGR": 6, "USDX": 2, "EURS": 2}
+    assert split_asset("12.00:usdx", "AGR", "--price") == ("12.00", "USDX")
+    assert split_asset("1.5", "AGR", "--price") == ("1.5", "AGR")
+    agr = parse_listing_prices(["1.5"], "AGR", ["standard=0"], decimals)
+    assert (agr.asset, agr.price, agr.shipping, agr.alt_prices) == (
+        "AGR",
+        1_500_000,
+        (ShippingOption("standard", 0),),
+        (),
+    )
+    two = parse_listing_prices(["12:USDX", "11:EURS"], "AGR", ["post=0.5", "post=0.45:EURS", "pickup=0"], decimals)
+    assert (two.asset, two.price) == ("USDX", 1_200)
+    assert two.shipping == (ShippingOption("post", 50), ShippingOption("pickup", 0))
+    assert two.alt_prices == (AssetPrice("EURS", 1_100, (45, 0)),)  # a bare 0 is free in every asset
+    assert parse_listing_prices(["12"], "USDX", ["post=0.5"], decimals).asset == "USDX"
+    bad = [
+        (["12:USDX", "11:EURS"], ["post=0.5"], "has no price in EURS"),
+        (["12:USDX", "13:USDX"], ["post=0"], "one price per asset"),
+        (["12:USDX"], ["post=1:EURS"], "not priced in EURS"),
+        (["12.001:USDX"], ["post=0"], "more than 2 decimals"),
+        (["12:GBPX"], ["post=0"], "no asset GBPX"),
+    ]
+    for prices, shipping, message in bad:
+        with pytest.raises(CliError, match=message):
+            parse_listing_prices(prices, "AGR", shipping, decimals)
+    for prices, shipping in ((["cheap"], []), (["1"], ["post"]), (["1:usd$"], []), (["1"], ["post=x:EURS"])):
+        with pytest.raises(CliError):
+            check_price_syntax(prices, shipping, "AGR")
+
+
+def test_a_listing_update_changes_only_what_is_given() -> None:
+    import asyncio
+
+    from cli.listing_cmd import _update_body
+    from market.bodies import ListingUpdate
+    from market.records import ShippingOption
+
+    lid = bytes.fromhex(LISTING)
+    agr = {"asset": "AGR", "price": 1_000_000, "shipping": [{"index": 0, "name": "post", "price": 0}]}
+    agr["prices"] = [{"asset": "AGR", "price": 1_000_000, "shipping": [0]}]
+
+    def body(prices: list[str], shipping: list[str], stock: int | None = None) -> ListingUpdate:
+        made: ListingUpdate = asyncio.run(_update_body(agr, None, lid, prices, shipping, stock, None, None))  # type: ignore[arg-type]
+        return made
+
+    assert body(["2"], []) == ListingUpdate(lid, price=2_000_000)
+    assert body(["1"], [], stock=3) == ListingUpdate(lid, stock=3)  # the same price is no change
+    assert body([], ["post=0.5"]) == ListingUpdate(lid, shipping=(ShippingOption("post", 500_000),))
+    assert len(body(["2"], []).to_wire()) == 7  # an AGR listing's update keeps the short form
