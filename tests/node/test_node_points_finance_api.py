@@ -95,5 +95,15 @@ async def test_a_financier_reads_the_order_and_the_record_and_the_supply_adds_up
         assert record["settled_volume"] == {"AGR": PRICE + SHIP} and record["financed_orders"] == 1
         status, _ = await m.get(f"/api/v1/finance/offers/{offer_id}")
         assert status == 404
+        for path, code in (
+            ("/api/v1/finance/orders/zz", "bad_id"),
+            (f"/api/v1/finance/orders/{'0' * 64}", "not_found"),
+            ("/api/v1/finance/merchants/nobody", "bad_address"),
+            (f"/api/v1/finance/offers/{'0' * 63}", "bad_id"),
+        ):
+            status, body = await m.get(path)
+            assert (status, body["reason"]) == ((404 if code == "not_found" else 400), code), path
+        status, body = await m.get(f"/api/v1/finance/orders/{oid}", prove="maybe")
+        assert (status, body["reason"]) == (400, "bad_bool")
         supply = await m.ok("/api/v1/supply")
         assert all(a["balanced"] for a in supply["assets"])
