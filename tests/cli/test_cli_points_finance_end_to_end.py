@@ -73,6 +73,8 @@ def test_points_and_financing_through_the_cli_with_refusals_before_signing(runni
     assert [e["kind"] for e in history["history"]] == ["earn", "redeem", "earn"]
     code, out, err = _cli(node, "points", "history", "shop", "alice")
     assert code == 0 and "redeem" in out, err
+    code, out, err = _cli(node, "points", "balance", "shop")
+    assert code == 0 and "0.01 AGR" in out and "50 %" in out and "from 10: 2" in out, err
     genesis = str(node_datadir(node.home) / "genesis.json")
     verified = _json(node, "verify", "points", "shop", "alice", "--genesis", genesis)
     assert verified["verified"] and verified["balance"] == history["balance"] == 3
@@ -101,6 +103,8 @@ def test_points_and_financing_through_the_cli_with_refusals_before_signing(runni
     assert shown["payee"] == _json(node, "wallet", "show", "fin")["address"] and shown["offers"] == []
     code, _, err = _cli(node, "finance", "offer", third, "--from", "fin", "--advance", "1")
     assert code == 1 and "already financed" in err, err
+    code, out, err = _cli(node, "finance", "show", third)
+    assert code == 0 and "3.5 AGR" in out and "not yet" in out, err
     assert _cli(node, "order", "ship", third, "--from", "shop")[0] == 0
     assert _cli(node, "order", "confirm", third, "--from", "alice")[0] == 0
     fin_after = int(_json(node, "wallet", "balance", "fin")["balances"]["AGR"])
