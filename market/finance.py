@@ -404,6 +404,9 @@ def apply_finance_accept(ctx: TxContext, body: FinanceAccept) -> None:
     if broken is not None:
         raise TxFailure(*broken)
     counters = get_merchant_finance(ctx.state, order.merchant)
+    # Bound: a financing that closes short adds at most one creditor to its asset's list and
+    # closes one open financing, so creditors(asset) + open financings in it never exceed
+    # MAX_DEBTS once every acceptance checks it here (the debt list can never overflow).
     if counters.open + len(get_debts(ctx.state, order.merchant, offer.asset)) >= MAX_DEBTS:
         raise TxFailure(f"at most {MAX_DEBTS} open financings and creditors per merchant", "financing_limit")
     _lock(ctx.state, offer.asset, -offer.advance)
