@@ -259,3 +259,15 @@ def test_financing_an_order_in_an_issued_asset_advances_and_owes_in_it(chain: An
 
 def _usd(chain: Any, name: str) -> int:
     return Overlay(chain.state).get_int(balance_key(chain.pub(name), "USDX"))
+
+
+def test_a_merchant_takes_at_most_max_debts_open_financings(chain: Any) -> None:
+    from market.finance import MAX_DEBTS
+
+    lid = chain.create_listing(price=100, stock=MAX_DEBTS + 1)
+    for _ in range(MAX_DEBTS):
+        oid = _accepted(chain, lid)
+        chain.ok("m1", FinanceAccept(_offer(chain, "a2", oid, 10)))
+    last = _accepted(chain, lid)
+    chain.refused("m1", FinanceAccept(_offer(chain, "a2", last, 10)), "financing_limit")
+    assert get_merchant_finance(chain.state, chain.pub("m1")).open == MAX_DEBTS
