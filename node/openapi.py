@@ -466,6 +466,13 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
                     "reply_time_ms": {"type": ["integer", "null"]},
                 },
             },
+            "points_redeemed": {
+                "type": ["object", "null"],
+                "description": "loyalty points the order spent and the discount they took off its total",
+                "properties": {"points": _INT, "discount": _INT},
+            },
+            "payee": {"type": "string", "description": "who the payout goes to: the merchant, or its financier"},
+            "financed_by": {**_NULLABLE_ADDRESS, "description": "the financier whose advance the merchant took"},
             "history": {
                 "type": "array",
                 "items": {

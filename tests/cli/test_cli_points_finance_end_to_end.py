@@ -67,6 +67,8 @@ def test_points_and_financing_through_the_cli_with_refusals_before_signing(runni
     second = _buy_and_settle(node, listing_id, "--redeem", "4")
     order = _json(node, "order", "show", second)
     assert order["total"] == 4 * AGR - 4 * 10_000, "4 points took 0.04 AGR off"
+    code, out, err = _cli(node, "order", "show", second)
+    assert code == 0 and "points redeemed" in out and "4 points, 0.04 AGR" in out, err
     shop_after = int(_json(node, "wallet", "balance", "shop")["balances"]["AGR"])
     assert shop_after - shop_before == order["total"] - 2 * int(_json(node, "chain", "status")["min_fee"])
     history = _json(node, "points", "history", "shop", "alice")
@@ -103,6 +105,8 @@ def test_points_and_financing_through_the_cli_with_refusals_before_signing(runni
     assert shown["payee"] == _json(node, "wallet", "show", "fin")["address"] and shown["offers"] == []
     code, _, err = _cli(node, "finance", "offer", third, "--from", "fin", "--advance", "1")
     assert code == 1 and "already financed" in err, err
+    code, out, err = _cli(node, "order", "show", third)
+    assert code == 0 and "financed by" in out, err
     code, out, err = _cli(node, "finance", "show", third)
     assert code == 0 and "3.5 AGR" in out and "not yet" in out, err
     assert _cli(node, "order", "ship", third, "--from", "shop")[0] == 0

@@ -42,7 +42,8 @@ async def test_points_views_prove_the_balance_and_history(tmp_path: Path) -> Non
         listing = await m.create_listing()
         await _settle(m, await _order(m, listing))
         second = await _order(m, listing, redeem=5)
-        assert (await m.order(second))["total"] == PRICE + SHIP - 50
+        placed = await m.order(second)
+        assert placed["total"] == PRICE + SHIP - 50 and placed["points_redeemed"] == {"points": 5, "discount": 50}
 
         view = await m.ok(f"/api/v1/points/{merchant}/{buyer}")
         assert view["balance"] == 11 - 5 and view["spent"] == PRICE + SHIP
@@ -88,6 +89,8 @@ async def test_a_financier_reads_the_order_and_the_record_and_the_supply_adds_up
         financed = await m.ok(f"/api/v1/finance/orders/{oid}", prove="true")
         assert financed["value"]["payee"] == financier and financed["value"]["financing"]["face"] == PRICE + SHIP
         assert financing_key(bytes.fromhex(oid)) in _verified(m, financed)
+        shown = await m.order(oid)
+        assert (shown["payee"], shown["financed_by"]) == (financier, financier)
         f_before = await m.balance("buyer2")
         await _settle(m, oid)
         assert await m.balance("buyer2") == f_before + PRICE + SHIP
