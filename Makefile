@@ -49,8 +49,9 @@ unit: setup test-deps
 
 test: lint unit
 
+# `make bench ARGS="testnet --validators 4 --mix market --rate 2000 --seconds 60"` (no ARGS: the list)
 bench: setup
-	$(BIN)/python -m bench
+	$(BIN)/agora bench $(or $(ARGS),--help)
 
 # The long nemesis run (root): SOAK_MINUTES (default 30) of seeded faults; figures in soak/
 soak: setup system-packages

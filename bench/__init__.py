@@ -1,1 +1,1 @@
-"""Agora's benchmark suite: `python -m bench --help` (or `make bench`)."""
+"""Agora's benchmark suite: `agora bench --help` (or `python -m bench`, `make bench`)."""

@@ -1,227 +1,374 @@
-"""Measuring committed throughput and submit-to-final latency through the client API."""
+"""Open-loop load through the client API: committed throughput, latency, refusals and CPU.
+
+Each lane (one submitter, senders of its own) sends its schedule's transactions at their
+due times whatever the node answered before; it has at most one request in flight and
+sends, when it wakes, everything due by then (in batches). What the node refuses for load
+goes again after its Retry-After, ahead of newer transactions, which the lane holds
+meanwhile (later nonces of a refused sender would only be stranded). Latency runs from a
+transaction's *scheduled* time to the moment it is seen committed (no coordinated
+omission: a late send counts against the system). Commits are followed on node 0.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import os
 import platform
-import statistics
 import time
+from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from bench.workload import Lane
+from bench.procstat import cpu_seconds
+from bench.workload import Lane, Schedule, paced
 from chain.tx import Transaction
-from node.client import DEFAULT_RETRY_SECONDS, MAX_RETRY_SECONDS, NodeApiError, NodeClient
+from node.client import DEFAULT_RETRY_SECONDS, MAX_RETRY_SECONDS, NodeApiError, NodeClient, NodeUnreachable
+
+DEFAULT_TICK = 0.1
+"""A lane that is caught up wakes this often (seconds) to send what has come due."""
+
+
+def cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def machine() -> dict[str, str]:
     """Where a benchmark ran (every report names it)."""
     return {
-        "machine": f"{platform.machine()} {os.cpu_count()} cores (nodes and load generator share it)",
+        "machine": f"{platform.machine()} {cores()} cores (nodes and load generator share it)",
         "python": platform.python_version(),
     }
 
 
+def quantile(ordered: Sequence[float], q: float) -> float:
+    """The q-quantile (0..1) of sorted ``ordered`` (nan when empty)."""
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    """What one load run measured."""
+    """What one load run measured. Times are seconds after the run's start."""
 
     submitted: int
+    """Transactions taken from the schedules (each counted once, however often resubmitted)."""
     accepted: int
     committed: int
+    """Of ours, seen committed (whatever their receipt said)."""
     admit_seconds: float
-    """From the first submission to the last batch acknowledged."""
+    """From the start to the last request answered."""
     commit_seconds: float
-    """From the first submission to the last transaction seen committed."""
+    """From the start to the last transaction seen committed."""
     latencies: tuple[float, ...]
-    """Submit-to-final seconds of every committed transaction."""
+    """Scheduled-to-final seconds of the committed transactions scheduled in the window."""
     refusals: dict[str, int] = field(default_factory=dict)
     """Refusals by reason (a transaction refused for load and resubmitted counts each time)."""
     resubmitted: int = 0
     """Sends of transactions that had been refused for load before (after the node's Retry-After)."""
+    failed: dict[str, int] = field(default_factory=dict)
+    """Committed transactions whose receipt failed, by code (only when receipts were read)."""
+    window: tuple[float, float] = (0.0, 0.0)
+    """The steady window the rates, latencies and CPU are measured over."""
+    offered_in_window: int = 0
+    committed_in_window: int = 0
+    ok_in_window: int = 0
+    """Committed in the window with a successful receipt (= committed_in_window without receipts)."""
+    cpu_seconds: tuple[float, ...] = ()
+    """User + system CPU seconds each node process used during the window."""
+    started_at: float = 0.0
+    """perf_counter() at the run's start (time 0)."""
+
+    @property
+    def window_seconds(self) -> float:
+        """Length of the steady window."""
+        return max(0.0, self.window[1] - self.window[0])
 
     @property
     def admit_tps(self) -> float:
-        """Transactions admitted per second."""
+        """Transactions admitted per second, over the whole run."""
         return self.accepted / self.admit_seconds if self.admit_seconds else 0.0
 
     @property
     def commit_tps(self) -> float:
-        """Transactions committed per second, sustained over the whole run."""
-        return self.committed / self.commit_seconds if self.commit_seconds else 0.0
+        """Transactions committed per second over the steady window."""
+        return self.committed_in_window / self.window_seconds if self.window_seconds else 0.0
 
     def percentile(self, q: float) -> float:
-        """The q-quantile (0..1) of the latencies, in seconds."""
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        """The q-quantile (0..1) of the window's latencies, in seconds."""
+        return quantile(sorted(self.latencies), q)
 
-    def summary(self, verify_bound: float) -> dict[str, object]:
-        """The figures every scenario reports, with efficiency against ``verify_bound`` tx/s."""
+    def summary(self, verify_bound: float) -> dict[str, Any]:
+        """The figures every load scenario reports, with efficiency against ``verify_bound`` tx/s."""
+        ordered = sorted(self.latencies)
+        per_node = [c / self.committed_in_window * 1000 if self.committed_in_window else None for c in self.cpu_seconds]
+        w = self.window_seconds
+
+        def rounded(x: float, digits: int = 3) -> float | None:
+            return None if math.isnan(x) else round(x, digits)
+
         return {
+            "window_s": [round(self.window[0], 2), round(self.window[1], 2)],
+            "submitted": self.submitted,
             "accepted": self.accepted,
             "committed": self.committed,
+            "pending_at_end": self.accepted - self.committed,
+            "offered_tps": round(self.offered_in_window / w, 1) if w else None,
+            "committed_tps": round(self.commit_tps, 1),
+            "goodput_tps": round(self.ok_in_window / w, 1) if w else None,
+            "committed_in_window": self.committed_in_window,
             "admit_tps": round(self.admit_tps),
-            "commit_tps": round(self.commit_tps),
-            "latency_p50_s": round(self.percentile(0.50), 3),
-            "latency_p99_s": round(self.percentile(0.99), 3),
+            "latency_p50_s": rounded(quantile(ordered, 0.50)),
+            "latency_p90_s": rounded(quantile(ordered, 0.90)),
+            "latency_p99_s": rounded(quantile(ordered, 0.99)),
+            "latency_max_s": rounded(ordered[-1]) if ordered else None,
             "refused_by_reason": dict(sorted(self.refusals.items())),
+            "failed_by_code": dict(sorted(self.failed.items())),
             "resubmitted": self.resubmitted,
+            "cpu_s_per_node": [round(c, 3) for c in self.cpu_seconds],
+            "cpu_ms_per_committed_tx_per_node": [None if x is None else round(x, 4) for x in per_node],
+            "cpu_ms_per_committed_tx": round(sum(self.cpu_seconds) / self.committed_in_window * 1000, 4)
+            if self.committed_in_window
+            else None,
             "verify_bound_tps": round(verify_bound),
             "efficiency": round(self.commit_tps / verify_bound, 3) if verify_bound else None,
         }
 
-    @property
-    def mean_latency(self) -> float:
-        """Mean submit-to-final latency in seconds."""
-        return statistics.fmean(self.latencies) if self.latencies else float("nan")
 
+class _Tracker:
+    """Our transactions in flight and what became of them (shared by every lane)."""
 
-@dataclass
-class _LaneStats:
-    accepted: int = 0
-    resubmitted: int = 0
-    refusals: Counter[str] = field(default_factory=Counter)
+    def __init__(self, t0: float, window: tuple[float, float]) -> None:
+        self.t0 = t0
+        self.window = (t0 + window[0], t0 + window[1])
+        self.scheduled: dict[bytes, float] = {}
+        """Hash -> scheduled time (perf_counter) of every transaction not yet seen committed."""
+        self.known: set[bytes] = set()
+        self.latencies = array("d")
+        self.submitted = 0
+        self.offered_in_window = 0
+        self.committed = 0
+        self.committed_in_window = 0
+        self.ok_in_window = 0
+        self.last_commit = t0
+        self.failed: Counter[str] = Counter()
+        self.accepted = 0
+        self.resubmitted = 0
+        self.refusals: Counter[str] = Counter()
+
+    def take(self, tx: Transaction, at: float) -> None:
+        self.scheduled[tx.hash] = at
+        self.submitted += 1
+        if self.window[0] <= at < self.window[1]:
+            self.offered_in_window += 1
+
+    def committed_now(self, tx_hash: bytes, code: str | None, now: float) -> None:
+        at = self.scheduled.pop(tx_hash, None)
+        if at is None:
+            return
+        self.committed += 1
+        self.last_commit = now
+        ok = code is None or code == "ok"
+        if not ok:
+            self.failed[str(code)] += 1
+        if self.window[0] <= now < self.window[1]:
+            self.committed_in_window += 1
+            self.ok_in_window += ok
+        if self.window[0] <= at < self.window[1]:
+            self.latencies.append(now - at)
 
 
 async def _send(
-    client: NodeClient, items: Sequence[Transaction], batch: int, sent_at: dict[bytes, float], stats: _LaneStats
+    client: NodeClient, items: Sequence[Transaction], batch: int, track: _Tracker, sent: set[bytes]
 ) -> tuple[float, list[Transaction]]:
     """Send ``items`` in order, ``batch`` per request; return (seconds to wait, what to resubmit).
 
-    Once a request has refusals for load, the rest is not sent (it holds later nonces of the
-    refused senders) and comes back with them, to go again after the node's Retry-After.
+    Once a request is refused for load, the rest is not sent (it holds later nonces of the
+    refused senders) and comes back with it, to go again after the node's Retry-After. A
+    transaction refused for any other reason is dropped (it will never commit).
     """
     for start in range(0, len(items), batch):
         chunk = items[start : start + batch]
-        now = time.perf_counter()
         for tx in chunk:
-            if tx.hash in sent_at:
-                stats.resubmitted += 1
-            else:
-                sent_at[tx.hash] = now
+            if tx.hash in sent:
+                track.resubmitted += 1
+            sent.add(tx.hash)
         try:
             answer = await client.submit_batch([tx.raw for tx in chunk])
         except NodeApiError as exc:
+            track.refusals[exc.reason] += len(chunk)
             if not exc.retryable:
-                raise
-            stats.refusals[exc.reason] += len(chunk)
+                for tx in chunk:
+                    track.scheduled.pop(tx.hash, None)
+                continue
             wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_SECONDS
             return wait, list(items[start:])
+        except NodeUnreachable:
+            track.refusals["unreachable"] += len(chunk)
+            return DEFAULT_RETRY_SECONDS, list(items[start:])
         results = answer["results"]
-        stats.accepted += sum(1 for r in results if r.get("accepted"))
-        stats.refusals.update(str(r.get("reason")) for r in results if not r.get("accepted"))
-        again = [chunk[i] for i in answer.get("resubmit") or ()]
-        if again:
+        again_at = set(answer.get("resubmit") or ())
+        for i, (tx, r) in enumerate(zip(chunk, results, strict=True)):
+            if r.get("accepted"):
+                track.accepted += 1
+                continue
+            track.refusals[str(r.get("reason"))] += 1
+            if i not in again_at:
+                track.scheduled.pop(tx.hash, None)
+        if again_at:
             retry = answer.get("retry_after")
             wait = min(MAX_RETRY_SECONDS, float(retry)) if retry is not None else DEFAULT_RETRY_SECONDS
-            return wait, again + list(items[start + batch :])
+            return wait, [chunk[i] for i in sorted(again_at)] + list(items[start + batch :])
     return 0.0, []
 
 
 async def _submit_lane(
-    client: NodeClient,
-    lane: Lane,
-    batch: int,
-    sent_at: dict[bytes, float],
-    interval: float | None,
-    stats: _LaneStats,
-    deadline: float,
+    client: NodeClient, schedule: Schedule, batch: int, tick: float, track: _Tracker, stop_at: float
 ) -> None:
-    """Send one lane in batches; with ``interval``, one batch every ``interval`` seconds (open loop).
-
-    What the node refuses for load is resubmitted, in nonce order and ahead of newer
-    transactions, no sooner than its Retry-After; meanwhile the lane holds its newer batches
-    (sending later nonces of a refused sender would only strand them) and then sends every
-    batch whose time has come. Gives up at ``deadline`` (perf_counter seconds).
-    """
-    txs = lane.txs
-    chunks = [txs[i : i + batch] for i in range(0, len(txs), batch)]
+    """Send one lane's schedule open loop (see the module docstring); give up at ``stop_at``."""
+    t0 = track.t0
+    it = iter(schedule)
+    nxt = next(it, None)
     backlog: list[Transaction] = []
+    sent: set[bytes] = set()
     retry_at = 0.0
-    started = time.perf_counter()
-    n = 0
-    while n < len(chunks) or backlog:
-        due = started + n * interval if interval is not None and n < len(chunks) else 0.0
-        if backlog:
-            due = retry_at  # newer batches wait behind the resubmission
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        now = time.perf_counter()
-        if now > deadline:
+    limit = batch * 32
+    while nxt is not None or backlog:
+        woke = time.perf_counter()
+        if woke > stop_at:
             return
         fresh: list[Transaction] = []
-        while n < len(chunks) and (not fresh if interval is None else started + n * interval <= now):
-            fresh.extend(chunks[n])
-            n += 1
-        wait, backlog = await _send(client, backlog + fresh, batch, sent_at, stats)
-        retry_at = time.perf_counter() + wait
+        while nxt is not None and t0 + nxt[0] <= woke and len(fresh) < limit:
+            track.take(nxt[1], t0 + nxt[0])
+            fresh.append(nxt[1])
+            nxt = next(it, None)
+        backlog.extend(fresh)
+        if backlog and woke >= retry_at:
+            wait, backlog = await _send(client, backlog, batch, track, sent)
+            retry_at = time.perf_counter() + wait
+            if not backlog:
+                sent.clear()  # nothing of it will be sent again
+        now = time.perf_counter()
+        if backlog:
+            target = retry_at
+        elif nxt is not None:
+            due = t0 + nxt[0]
+            target = due if due <= now else max(due, woke + tick)
+        else:
+            return
+        if target > now:
+            await asyncio.sleep(target - now)
 
 
 async def _watch_commits(
-    client: NodeClient, start_height: int, expected: int, committed_at: dict[bytes, float], deadline: float
+    client: NodeClient, start_height: int, track: _Tracker, done: asyncio.Event, stop_at: float, receipts: bool
 ) -> None:
+    """Follow the chain from ``start_height``; stop once ``done`` is set and nothing accepted is pending."""
     height = start_height
-    while len(committed_at) < expected and time.perf_counter() < deadline:
+    while time.perf_counter() < stop_at:
+        if done.is_set() and (track.committed >= track.accepted or not track.scheduled):
+            return
         head = await client.head()
         while height < head["height"]:
             height += 1
-            block = await client.block(height)
-            now = time.perf_counter()
-            for tx_hash in block["txs"]:
-                committed_at.setdefault(bytes.fromhex(tx_hash), now)
+            if receipts:
+                block = await client.block_for_replay(height)
+                now = time.perf_counter()
+                for r in block["receipts"]:
+                    if r is not None:
+                        track.committed_now(bytes.fromhex(r["hash"]), r["code"], now)
+            else:
+                block = await client.block(height)
+                now = time.perf_counter()
+                for tx_hash in block["txs"]:
+                    track.committed_now(bytes.fromhex(tx_hash), None, now)
         await asyncio.sleep(0.01)
+
+
+async def _cpu_over_window(pids: Sequence[int], track: _Tracker, done: asyncio.Event) -> tuple[float, ...]:
+    """CPU seconds each process used from the window's start to its end (or the run's, if sooner)."""
+    start, end = track.window
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    before = [cpu_seconds(p) for p in pids]
+    with_end = end - time.perf_counter()
+    if math.isfinite(with_end) and with_end > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), with_end)
+    else:
+        await done.wait()
+    after = [cpu_seconds(p) for p in pids]
+    return tuple(a - b for a, b in zip(after, before, strict=True))
 
 
 async def run_load(
     urls: Sequence[str],
-    lanes: Sequence[Lane],
+    lanes: Sequence[Lane | Schedule],
     batch: int = 500,
     watch_seconds: float = 300.0,
     rate: float | None = None,
+    *,
+    window: tuple[float, float] | None = None,
+    pids: Sequence[int] = (),
+    receipts: bool = False,
+    tick: float = DEFAULT_TICK,
 ) -> RunResult:
-    """Send every lane (lane i to node i % len(urls)) and watch node 0 until all commit or time out.
+    """Send every lane (lane i to node i % len(urls)) open loop and follow node 0's commits.
 
-    Without ``rate`` every lane sends as fast as the node admits (a burst); with ``rate``
-    the lanes together offer ``rate`` transactions per second, evenly paced (sustained load).
+    A :class:`Lane` is paced evenly so that the lanes together offer ``rate`` tx/s (a burst
+    without ``rate``); any other lane is a schedule of (due, transaction). ``window`` (seconds
+    after the start) is where rates, latencies and the CPU of ``pids`` are measured; without
+    it, the whole run up to the last commit. ``receipts`` reads each block's receipts to count
+    failed transactions by code. Everything stops at ``watch_seconds``; when the schedules are
+    sent, the run ends once every accepted transaction is seen committed.
     """
-    interval = None if rate is None else batch * len(lanes) / rate
+    lane_rate = None if rate is None else rate / len(lanes)
+    schedules = [paced(lane, lane_rate) if isinstance(lane, Lane) else lane for lane in lanes]
     clients = [NodeClient(url, timeout=60.0) for url in urls]
     try:
         start_height = (await clients[0].head())["height"]
-        sent_at: dict[bytes, float] = {}
-        committed_at: dict[bytes, float] = {}
-        total = sum(len(lane.txs) for lane in lanes)
         t0 = time.perf_counter()
-        watcher = asyncio.create_task(_watch_commits(clients[0], start_height, total, committed_at, t0 + watch_seconds))
-        stats = [_LaneStats() for _ in lanes]
+        track = _Tracker(t0, window if window is not None else (0.0, math.inf))
+        stop_at = t0 + watch_seconds
+        done = asyncio.Event()
+        watcher = asyncio.create_task(_watch_commits(clients[0], start_height, track, done, stop_at, receipts))
+        cpu = asyncio.create_task(_cpu_over_window(pids, track, done)) if pids else None
         await asyncio.gather(
             *(
-                _submit_lane(clients[i % len(clients)], lane, batch, sent_at, interval, stats[i], t0 + watch_seconds)
-                for i, lane in enumerate(lanes)
+                _submit_lane(clients[i % len(clients)], schedule, batch, tick, track, stop_at)
+                for i, schedule in enumerate(schedules)
             )
         )
         admit_seconds = time.perf_counter() - t0
+        if window is not None:
+            await asyncio.sleep(max(0.0, t0 + window[1] - time.perf_counter()))
+        done.set()
         await watcher
-        ours = [h for h in committed_at if h in sent_at]
-        last_commit = max((committed_at[h] for h in ours), default=t0)
-        latencies = tuple(committed_at[h] - sent_at[h] for h in ours)
-        refusals: Counter[str] = Counter()
-        for lane_stats in stats:
-            refusals.update(lane_stats.refusals)
+        cpu_used = await cpu if cpu is not None else ()
+        measured = window if window is not None else (0.0, track.last_commit - t0)
         return RunResult(
-            total,
-            sum(x.accepted for x in stats),
-            len(ours),
-            admit_seconds,
-            last_commit - t0,
-            latencies,
-            dict(refusals),
-            sum(x.resubmitted for x in stats),
+            submitted=track.submitted,
+            accepted=track.accepted,
+            committed=track.committed,
+            admit_seconds=admit_seconds,
+            commit_seconds=track.last_commit - t0,
+            latencies=tuple(track.latencies),
+            refusals=dict(track.refusals),
+            resubmitted=track.resubmitted,
+            failed=dict(track.failed),
+            window=measured,
+            offered_in_window=track.offered_in_window,
+            committed_in_window=track.committed_in_window,
+            ok_in_window=track.ok_in_window,
+            cpu_seconds=cpu_used,
+            started_at=t0,
         )
     finally:
         for client in clients:
@@ -254,14 +401,26 @@ class LoadReport:
     verifying_nodes: int
     """How many nodes verify every transaction (the bound divides by it)."""
     verify_per_core: float = field(default_factory=lambda: signature_bound())
+    """Measured in the same run, once the load is over."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Scenario-specific figures (the mix, node settings, ...)."""
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, Any]:
         """A JSON-able summary."""
-        bound = self.verify_per_core * (os.cpu_count() or 1) / self.verifying_nodes
+        bound = self.verify_per_core * cores() / self.verifying_nodes
         return {
             "scenario": self.scenario,
             **machine(),
             "txs": self.txs,
             "offered_rate": self.rate or "burst",
+            **self.extra,
             **self.result.summary(bound),
+            "verifies_per_s_per_core": round(self.verify_per_core),
+            "cores": cores(),
+            "verifying_nodes": self.verifying_nodes,
         }
+
+
+def materialize(schedules: Iterable[Schedule]) -> list[list[tuple[float, Transaction]]]:
+    """Sign every schedule up front (so signing costs nothing during the timed run)."""
+    return [list(s) for s in schedules]

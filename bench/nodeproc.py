@@ -36,12 +36,14 @@ def stop_nodes(procs: Iterable[subprocess.Popen[bytes]]) -> None:
 
 
 @contextlib.contextmanager
-def nodes_running(nodes: Iterable[tuple[Path, tuple[str, ...]]], password: str) -> Iterator[None]:
-    """Run a node per (datadir, extra args); always stop them all on exit."""
+def nodes_running(
+    nodes: Iterable[tuple[Path, tuple[str, ...]]], password: str
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Run a node per (datadir, extra args) and give their processes; always stop them all on exit."""
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for datadir, args in nodes:
             procs.append(start_node(datadir, password, *args))
-        yield
+        yield procs
     finally:
         stop_nodes(procs)

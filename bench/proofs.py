@@ -39,7 +39,7 @@ from chain.state_tree import NodeRef, StateProof, apply_writes, read_at, root_ha
 from storage import keys as k
 from storage.store import NODE_CACHE_BYTES, DbNodes, NodeCache
 
-_STATE_KEY: web.AppKey[Callable[[bytes], dict[str, Any]]] = web.AppKey("prove", Callable[[bytes], dict[str, Any]])
+_STATE_KEY: web.AppKey[Callable[[bytes], dict[str, Any]]] = web.AppKey("prove")
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:

@@ -6,12 +6,17 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import procstat
+from bench.load import LoadSpec, build_workload, run_workload
 from bench.measure import LoadReport, RunResult, machine, run_load
 from bench.nodeproc import nodes_running, start_node, stop_nodes
+from bench.settings import node_settings
+from bench.testnet import load_defaults
 from bench.workload import make_accounts, transfer_lanes
 from chain.keys import PrivateKey
 from node.client import NodeClient
@@ -42,18 +47,29 @@ class SingleNode:
         return ("--api-port", str(self.port))
 
 
-def prepare_single_node(tmp: Path, accounts: int, txs: int, block_interval_ms: int) -> SingleNode:
-    """Write a one-validator datadir funding ``accounts`` accounts, sized for ``txs`` in flight."""
+def prepare_single_node(
+    tmp: Path,
+    accounts: int,
+    txs: int,
+    block_interval_ms: int,
+    funded: Sequence[bytes] = (),
+    settings: Mapping[str, object] | None = None,
+) -> SingleNode:
+    """A one-validator datadir funding ``accounts`` bench accounts (and ``funded``), sized for ``txs`` in flight."""
     keys = make_accounts(accounts, "bench")
     validator = PrivateKey.generate()
-    genesis = dev_genesis(CHAIN_ID, [validator.public_key], {k.public_key: 10**13 for k in keys})
+    balances = {k.public_key: 10**13 for k in keys}
+    balances.update({key: 10**15 for key in funded})
+    genesis = dev_genesis(CHAIN_ID, [validator.public_key], balances)
     datadir = tmp / "node"
-    config = {
-        "min_block_interval_ms": block_interval_ms,
-        "mempool_max_txs": min(1_000_000, max(20_000, txs * 2)),
-        "mempool_max_bytes": 1024 * 1024 * 1024,
-        "log_level": "warning",
-    }
+    config = node_settings(
+        {
+            "min_block_interval_ms": block_interval_ms,
+            "mempool_max_txs": min(1_000_000, max(20_000, txs * 2)),
+            "mempool_max_bytes": 1024 * 1024 * 1024,
+        },
+        settings or {},
+    )
     init_datadir(datadir, genesis, validator, PASSWORD, config)
     return SingleNode(datadir, free_ports(1)[0], keys, genesis.params.min_fee)
 
@@ -65,15 +81,18 @@ async def _load(node: SingleNode, txs: int, lanes: int, batch: int, rate: float 
     return await run_load([node.url], work, batch=batch, rate=rate, watch_seconds=3600.0)
 
 
-def run_single_node(
-    txs: int, accounts: int, lanes: int, batch: int, block_interval_ms: int, rate: float | None = None
-) -> LoadReport:
-    """Start one validator on a fresh datadir, load it with ``txs`` transfers, measure."""
+def run_single_node(spec: LoadSpec, settings: Mapping[str, object] | None = None) -> LoadReport:
+    """Start one validator on a fresh datadir, load it as ``spec`` says, measure."""
+    base = {"min_block_interval_ms": 100, **load_defaults(spec)}
+    config = node_settings(base, settings or {})
+    work = build_workload(spec, CHAIN_ID)
+    kinds = work.presign()
     with tempfile.TemporaryDirectory(prefix="agora-bench-") as tmp:
-        node = prepare_single_node(Path(tmp), accounts, txs, block_interval_ms)
-        with nodes_running([(node.datadir, node.args)], PASSWORD):
-            result = asyncio.run(_load(node, txs, lanes, batch, rate))
-    return LoadReport("single-node", txs, rate, result, verifying_nodes=1)
+        node = prepare_single_node(Path(tmp), 0, 0, 100, work.funded, config)
+        with nodes_running([(node.datadir, node.args)], PASSWORD) as procs:
+            result = run_workload([node.url], [p.pid for p in procs], spec, work)
+    extra = {**spec.describe(), "offered_by_kind": kinds, "node_settings": config}
+    return LoadReport("single-node", sum(kinds.values()), spec.rate, result, verifying_nodes=1, extra=extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +128,9 @@ class RestartReport:
         }
 
 
-def _rss(pid: int) -> tuple[int, int]:
-    """(anonymous, file-backed) resident bytes of ``pid``: the heap, and mapped files such as LevelDB tables."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in ("RssAnon", "RssFile"):
-            fields[name] = int(rest.split()[0]) * 1024
-    return fields.get("RssAnon", 0), fields.get("RssFile", 0)
-
-
-def run_restart(txs: int, keep: Path | None = None, restarts: int = 1) -> RestartReport:
+def run_restart(
+    txs: int, keep: Path | None = None, restarts: int = 1, settings: Mapping[str, object] | None = None
+) -> RestartReport:
     """Commit ``txs`` transfers on one validator, stop it, and time ``restarts`` restarts.
 
     With ``keep``, the chain is built in that directory and left there, or, if the
@@ -128,9 +139,9 @@ def run_restart(txs: int, keep: Path | None = None, restarts: int = 1) -> Restar
     """
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
-        return _restart_in(keep, txs, restarts)
+        return _restart_in(keep, txs, restarts, settings)
     with tempfile.TemporaryDirectory(prefix="agora-bench-restart-") as tmp:
-        return _restart_in(Path(tmp), txs, restarts)
+        return _restart_in(Path(tmp), txs, restarts, settings)
 
 
 async def _ready_height(url: str) -> int:
@@ -139,11 +150,11 @@ async def _ready_height(url: str) -> int:
         return int((await client.head())["height"])
 
 
-def _restart_in(root: Path, txs: int, restarts: int) -> RestartReport:
+def _restart_in(root: Path, txs: int, restarts: int, settings: Mapping[str, object] | None) -> RestartReport:
     datadir = root / "node"
     built: int | None = None
     if not (datadir / "db").is_dir() or not any((datadir / "db").iterdir()):
-        node = prepare_single_node(root, max(1_000, txs // 50), txs, 100)
+        node = prepare_single_node(root, max(1_000, txs // 50), txs, 100, settings=settings)
         first = start_node(node.datadir, PASSWORD, *node.args)
         try:
             result = asyncio.run(_load(node, txs, 4, 500, None))
@@ -164,7 +175,7 @@ def _restart_in(root: Path, txs: int, restarts: int) -> RestartReport:
         try:
             height = asyncio.run(_ready_height(url))
             times.append(time.perf_counter() - started)
-            rss = _rss(proc.pid)
+            rss = procstat.rss(proc.pid)
         finally:
             stop_nodes([proc])
     return RestartReport(built, height, db_bytes, tuple(times), rss)

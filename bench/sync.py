@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.measure import machine, run_load
 from bench.nodeproc import start_node, stop_nodes
+from bench.settings import node_settings
 from bench.workload import make_accounts, transfer_lanes
 from node.client import NodeClient
 from node.testnet import init_testnet
@@ -44,7 +46,7 @@ class SyncReport:
         }
 
 
-def run_sync(txs: int, accounts: int) -> SyncReport:
+def run_sync(txs: int, accounts: int, settings: Mapping[str, object] | None = None) -> SyncReport:
     """Build a history of ``txs`` transfers on one validator, then time a fresh follower's sync."""
     keys = make_accounts(accounts, "bench")
     with tempfile.TemporaryDirectory(prefix="agora-bench-sync-") as tmp:
@@ -55,7 +57,7 @@ def run_sync(txs: int, accounts: int) -> SyncReport:
             chain_id="agora-bench",
             heartbeat_interval_ms=60_000,
             extra_balances={k.public_key: 10**15 for k in keys},
-            node_config={"mempool_max_txs": max(20_000, txs * 2), "log_level": "warning"},
+            node_config=node_settings({"mempool_max_txs": max(20_000, txs * 2)}, settings or {}),
         )
         password = net.password_file.read_text().strip()
         validator, follower = net.nodes

@@ -1,44 +1,64 @@
-"""Testnet benchmark: a local testnet of validator processes committing signed transfers."""
+"""Testnet benchmark: a local testnet of validator processes under an open-loop load."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import subprocess
 import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from bench.measure import LoadReport, RunResult, run_load
+from bench.load import LoadSpec, build_workload, run_workload
+from bench.measure import LoadReport
 from bench.nodeproc import nodes_running
-from bench.workload import make_accounts, transfer_lanes
-from node.client import NodeClient
-from node.testnet import init_testnet
+from bench.settings import node_settings
+from node.testnet import Testnet, init_testnet
+
+CHAIN_ID = "agora-bench"
+FUNDS = 10**15
 
 
-def run_testnet(
-    validators: int, txs: int, accounts: int, lanes: int, batch: int, rate: float | None = None
-) -> LoadReport:
-    """Start a ``validators``-node testnet, send ``txs`` transfers spread over all nodes, measure."""
-    keys = make_accounts(accounts, "bench")
+def load_defaults(spec: LoadSpec) -> dict[str, object]:
+    """Node settings a load needs unless the caller says otherwise: a burst must fit the mempool."""
+    if spec.rate is None:
+        return {"mempool_max_txs": min(1_000_000, max(20_000, spec.txs * 2)), "mempool_max_bytes": 1024**3}
+    return {}
+
+
+@contextlib.contextmanager
+def testnet_running(
+    validators: int, funded: Sequence[bytes], config: Mapping[str, object]
+) -> Iterator[tuple[Testnet, list[subprocess.Popen[bytes]]]]:
+    """A fresh ``validators``-node testnet in a temporary directory, funding ``funded``, running.
+
+    Gives the testnet and its node processes; stops them and removes everything on exit.
+    """
     with tempfile.TemporaryDirectory(prefix="agora-bench-net-") as tmp:
         net = init_testnet(
             Path(tmp) / "net",
             validators,
             0,
-            chain_id="agora-bench",
-            min_block_interval_ms=100,
-            heartbeat_interval_ms=1000,
-            extra_balances={k.public_key: 10**15 for k in keys},
-            node_config={"mempool_max_txs": max(20_000, txs * 2), "log_level": "warning"},
+            chain_id=CHAIN_ID,
+            extra_balances={key: FUNDS for key in funded},
+            node_config=config,
         )
         password = net.password_file.read_text().strip()
-        urls = [n.api_url for n in net.nodes]
-        work = transfer_lanes(net.chain_id, keys, txs, lanes, fee=10)
-        with nodes_running([(n.datadir, ()) for n in net.nodes], password):
+        with nodes_running([(n.datadir, ()) for n in net.nodes], password) as procs:
+            yield net, procs
 
-            async def go() -> RunResult:
-                for url in urls:
-                    async with NodeClient(url) as client:
-                        await client.wait_ready(60.0)
-                return await run_load(urls, work, batch=batch, rate=rate)
 
-            result = asyncio.run(go())
-    return LoadReport(f"testnet-{validators}-validators", txs, rate, result, verifying_nodes=validators)
+def run_testnet(validators: int, spec: LoadSpec, settings: Mapping[str, object] | None = None) -> LoadReport:
+    """Start a ``validators``-node testnet, load it as ``spec`` says (lanes spread over the nodes), measure.
+
+    ``settings`` are node config keys given to every node (over the bench's defaults).
+    """
+    config = node_settings(
+        {"min_block_interval_ms": 100, "heartbeat_interval_ms": 1000}, load_defaults(spec), settings or {}
+    )
+    work = build_workload(spec, CHAIN_ID)
+    kinds = work.presign()
+    with testnet_running(validators, work.funded, config) as (net, procs):
+        result = run_workload([n.api_url for n in net.nodes], [p.pid for p in procs], spec, work)
+    extra = {**spec.describe(), "validators": validators, "offered_by_kind": kinds, "node_settings": config}
+    total = sum(kinds.values())
+    return LoadReport(f"testnet-{validators}-validators", total, spec.rate, result, validators, extra=extra)

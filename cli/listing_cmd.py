@@ -296,8 +296,20 @@ def list_(
             "--search", "-q", help="Whole words that must all be in the title or description.", show_default=False
         ),
     ] = None,
-    min_price: Annotated[str | None, typer.Option("--min-price", help=PRICE_HELP, show_default=False)] = None,
-    max_price: Annotated[str | None, typer.Option("--max-price", help=PRICE_HELP, show_default=False)] = None,
+    asset: Annotated[
+        str | None,
+        typer.Option(
+            "--asset", help="Only listings that take this asset; --min/--max-price are then in it.", show_default=False
+        ),
+    ] = None,
+    min_price: Annotated[
+        str | None,
+        typer.Option("--min-price", help=f"{PRICE_HELP} (in --asset's unit when given)", show_default=False),
+    ] = None,
+    max_price: Annotated[
+        str | None,
+        typer.Option("--max-price", help=f"{PRICE_HELP} (in --asset's unit when given)", show_default=False),
+    ] = None,
     in_stock: Annotated[bool, typer.Option("--in-stock", help="Only listings with stock left.")] = False,
     status: Annotated[str, typer.Option("--status", help="active, paused, delisted or any.")] = "active",
     limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="Listings per page.")] = 20,
@@ -308,24 +320,41 @@ def list_(
     node: NodeOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Browse listings: by merchant, words, price range, stock and status (oldest first)."""
+    """Browse listings: by merchant, words, asset, price range, stock and status (oldest first)."""
     from cli.amounts import parse_amount
+    from cli.errors import CliError
     from cli.market_render import show_listings
+    from cli.pricing import AGR, AGR_DECIMALS, asset_decimals, read_asset_code
     from cli.remote import call
     from cli.wallets import resolve_account
 
     app_ctx = app_context(ctx)
+    wanted = None if asset is None else read_asset_code(asset, "--asset")
+    for bound in (min_price, max_price):
+        if bound is not None and wanted in (None, AGR):
+            parse_amount(bound, allow_zero=True)  # refused here, before the node is asked
     filters: dict[str, str | int | bool | None] = {
         "merchant": None if merchant is None else resolve_account(app_ctx.resolve_home(home), merchant),
         "q": search,
-        "min_price": None if min_price is None else parse_amount(min_price, allow_zero=True),
-        "max_price": None if max_price is None else parse_amount(max_price, allow_zero=True),
+        "asset": wanted,
         "in_stock": in_stock or None,
         "status": status,
         "limit": limit,
         "cursor": cursor,
     }
-    page, decimals = call(app_ctx.resolve_node(node), lambda client: _with_decimals(client, client.listings(**filters)))
+
+    async def read(client: NodeClient) -> tuple[dict[str, Any], dict[str, int]]:
+        places = AGR_DECIMALS
+        if wanted not in (None, AGR):
+            known = await asset_decimals(client, [wanted])
+            if wanted not in known:
+                raise CliError(f"no asset {wanted} has been issued on this chain")
+            places = known[wanted]
+        for key, bound in (("min_price", min_price), ("max_price", max_price)):
+            filters[key] = None if bound is None else parse_amount(bound, allow_zero=True, decimals=places)
+        return await _with_decimals(client, client.listings(**filters))
+
+    page, decimals = call(app_ctx.resolve_node(node), read)
     if json_:
         app_ctx.output.json(page)
     else:

@@ -75,6 +75,24 @@ app.add_typer(trace_cmd.app, name="trace")
 app.command("init")(init)
 app.command("demo")(demo)
 
+COMMANDS_GROUP = "agora.commands"
+"""Entry points of command groups mounted by name (``agora bench``: the bench package, pyproject.toml)."""
+
+
+def _mount_entry_points() -> None:
+    """Add the Typer apps the installed distributions register under COMMANDS_GROUP.
+
+    They are loaded by name, not imported here: bench/ sits beside cli/ and may use what the
+    CLI may not (storage, in-process trees), so cli/ never depends on it.
+    """
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        app.add_typer(ep.load(), name=ep.name)
+
+
+_mount_entry_points()
+
 
 @app.callback()
 def root(

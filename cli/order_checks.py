@@ -105,8 +105,11 @@ def reply_refusal_text(order: dict[str, Any], me: bytes) -> str | None:
     return "you have already replied to this review"
 
 
-def split_refusal_text(order: dict[str, Any], buyer: int, merchant: int, in_minor: bool) -> str | None:
-    """Why a ruling of ``buyer`` + ``merchant`` cannot settle ``order``, in the unit the user typed, or None."""
+def split_refusal_text(
+    order: dict[str, Any], buyer: int, merchant: int, in_minor: bool, asset: str = "AGR", decimals: int = 6
+) -> str | None:
+    """Why a ruling of ``buyer`` + ``merchant`` cannot settle ``order``, in the unit the user typed
+    (the order's ``asset``, with its ``decimals``), or None."""
     from cli.amounts import format_amount
 
     total, fee = int(order.get("total") or 0), int(order.get("arbiter_fee") or 0)
@@ -114,7 +117,7 @@ def split_refusal_text(order: dict[str, Any], buyer: int, merchant: int, in_mino
         return None
 
     def unit(minor: int) -> str:
-        return f"{minor}u" if in_minor else f"{format_amount(minor)} AGR"
+        return f"{minor}u" if in_minor else f"{format_amount(minor, decimals)} {asset}"
 
     return (
         f"the shares must add up to {unit(total - fee)} (the escrow {unit(total)} less your fee {unit(fee)}); "

@@ -491,9 +491,11 @@ def resolve(
     ctx: typer.Context,
     order_id: OrderId,
     sender: FromOption,
-    buyer_amount: Annotated[str, typer.Option("--buyer-amount", help="The buyer's share: AGR or minor units (u).")],
+    buyer_amount: Annotated[
+        str, typer.Option("--buyer-amount", help="The buyer's share in the order's asset, or minor units (u).")
+    ],
     merchant_amount: Annotated[
-        str, typer.Option("--merchant-amount", help="The merchant's share: AGR or minor units (u).")
+        str, typer.Option("--merchant-amount", help="The merchant's share in the order's asset, or minor units (u).")
     ],
     note: Annotated[str, typer.Option("--note", help="The ruling's public reasoning.")] = "",
     force: ForceOption = False,
@@ -505,20 +507,41 @@ def resolve(
     password_file: PasswordFileOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Arbiter: rule a disputed order; the two shares must add up to the escrow less your fee."""
+    """Arbiter: rule a disputed order; the two shares (in the order's asset) must add up to the
+    escrow less your fee."""
     from cli.amounts import parse_amount
-    from cli.order_checks import split_refusal_text
+    from cli.errors import CliError
+    from cli.order_checks import chain_now_ms, fetch_order, refuse, split_refusal_text
+    from cli.pricing import AGR, AGR_DECIMALS, asset_decimals
+    from market.assets.records import MAX_DECIMALS
     from market.bodies import OrderRule
 
     oid = _id(order_id)
-    to_buyer, to_merchant = parse_amount(buyer_amount, allow_zero=True), parse_amount(merchant_amount, allow_zero=True)
+    for text in (buyer_amount, merchant_amount):  # refused here already if it is not an amount at all
+        parse_amount(text, allow_zero=True, decimals=MAX_DECIMALS)
     in_minor = buyer_amount.strip().endswith("u") and merchant_amount.strip().endswith("u")
     rule = _step_check("rule")
 
-    def check(order: dict[str, Any], me: bytes, now_ms: int) -> str | None:
-        return rule(order, me, now_ms) or split_refusal_text(order, to_buyer, to_merchant, in_minor)
+    async def build(client: NodeClient, key: PrivateKey) -> Any:
+        try:
+            order = await fetch_order(client, oid.hex())
+        except CliError:
+            if not force:
+                raise
+            order = {}  # --force: sent as typed, in AGR's unit when the node cannot say the order's asset
+        asset = str(order.get("asset") or AGR)
+        places = AGR_DECIMALS if asset == AGR else (await asset_decimals(client, [asset])).get(asset)
+        if places is None:
+            raise CliError(f"the order's asset {asset} is unknown to the node")
+        shares = [parse_amount(text, allow_zero=True, decimals=places) for text in (buyer_amount, merchant_amount)]
+        if not force:
+            now = await chain_now_ms(client)
+            refuse(
+                rule(order, key.public_key, now)
+                or split_refusal_text(order, shares[0], shares[1], in_minor, asset, places)
+            )
+        return OrderRule(oid, shares[0], shares[1], note)
 
-    build = _guarded(oid, force, check, _fixed(OrderRule(oid, to_buyer, to_merchant, note)))
     _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
 
 

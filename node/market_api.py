@@ -16,7 +16,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from chain.address import AddressError, parse_account
-from chain.encoding import U64_MAX
+from chain.encoding import U64_MAX, DecodeError
+from market.assets.records import read_asset
 from market.finance import get_financing
 from market.order_state import OrderState
 from market.points import get_redemption
@@ -39,7 +40,9 @@ from storage.store import ChainStore
 
 DEFAULT_LIMIT: Final = 20
 MAX_PARAM_CHARS: Final = 512
-LISTING_PARAMS: Final = frozenset({"merchant", "q", "min_price", "max_price", "in_stock", "status", "limit", "cursor"})
+LISTING_PARAMS: Final = frozenset(
+    {"merchant", "q", "min_price", "max_price", "in_stock", "status", "limit", "cursor", "asset"}
+)
 ORDER_PARAMS: Final = frozenset({"buyer", "merchant", "arbiter", "state", "listing", "limit", "cursor"})
 EVENT_PARAMS: Final = frozenset({"merchant", "buyer", "order", "types"})
 ANY_STATUS: Final = "any"
@@ -135,7 +138,14 @@ def listing_query(query: Any) -> ListingQuery:
         except QueryError as exc:
             raise Problem(400, exc.reason, str(exc)) from None
     limit, cursor = _page(params)
+    asset = None
+    if "asset" in params:
+        try:
+            asset = read_asset(params["asset"], "asset")
+        except DecodeError as exc:
+            raise Problem(400, "bad_asset", str(exc)) from None
     return ListingQuery(
+        asset=asset,
         merchant=account_param(params, "merchant"),
         words=words,
         min_price=min_price,

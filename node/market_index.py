@@ -230,11 +230,14 @@ class ListingQuery:
     words: tuple[str, ...] = ()
     """Whole words that must all appear in the title or description (lowercase)."""
     min_price: int | None = None
+    """Lowest unit price: in minor units of ``asset`` when given, else of each listing's own asset."""
     max_price: int | None = None
     in_stock: bool = False
     status: ListingStatus | None = None
     limit: int = 20
     cursor: bytes | None = None
+    asset: str | None = None
+    """Only listings that take this asset (at any of their prices)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +268,8 @@ def _listing_range(q: ListingQuery) -> tuple[bytes, bytes]:
         prefix = L_WORD + q.words[0].encode() + SEP
     elif q.merchant is not None:
         prefix = L_MERCHANT + q.merchant
-    elif q.min_price is not None or q.max_price is not None:
+    elif (q.min_price is not None or q.max_price is not None) and q.asset is None:
+        # the price index holds each listing's own price: a price in a named asset is filtered instead
         low = (q.min_price or 0).to_bytes(8, "big")
         high = q.max_price
         stop = prefix_end(L_PRICE) if high is None or high >= 2**64 - 1 else L_PRICE + (high + 1).to_bytes(8, "big")
@@ -300,9 +304,15 @@ def listing_matches(listing: Listing, q: ListingQuery) -> bool:
     """True if ``listing`` passes every filter of ``q``."""
     if q.merchant is not None and listing.merchant != q.merchant:
         return False
-    if q.min_price is not None and listing.price < q.min_price:
+    price = listing.price
+    if q.asset is not None:
+        terms = listing.terms_in(q.asset)
+        if terms is None:
+            return False
+        price = terms[0]
+    if q.min_price is not None and price < q.min_price:
         return False
-    if q.max_price is not None and listing.price > q.max_price:
+    if q.max_price is not None and price > q.max_price:
         return False
     if q.in_stock and listing.stock == 0:
         return False

@@ -532,8 +532,9 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
             "parameters": [
                 _query("merchant", _ADDRESS, "only this merchant's listings"),
                 _query("q", {"type": "string"}, "whole words (case-insensitive) all in the title or description"),
-                _query("min_price", _INT, "lowest unit price (minor units)"),
-                _query("max_price", _INT, "highest unit price (minor units)"),
+                _query("asset", {"type": "string"}, "only listings that take this asset (AGR or an issued symbol)"),
+                _query("min_price", _INT, "lowest unit price (minor units of `asset`, else of each listing's own)"),
+                _query("max_price", _INT, "highest unit price (minor units of `asset`, else of each listing's own)"),
                 _query("in_stock", {"type": "boolean", "default": False}, "only listings with stock"),
                 _query(
                     "status",

@@ -194,6 +194,17 @@ def test_a_listing_priced_in_a_stable_asset_bought_through_a_conversion(running_
     assert _cli(node, *update, *shipping)[0] == 0
     code, out, err = _cli(node, "listing", "show", lid)
     assert code == 0 and "12 USDX (1200) | 11 EURX (1100)" in out and "0.45 EURX (45)" in out, err
+
+    def found(*filters: str) -> list[str]:
+        page = _json(node, "listing", "list", *filters)
+        assert isinstance(page, dict)
+        return [i["id"] for i in page["items"]]
+
+    assert found("--asset", "EURX") == [lid] == found("--asset", "usdx", "--max-price", "12")
+    assert found("--asset", "USDX", "--max-price", "11.99") == [] == found("--asset", "AGR")
+    assert found("--asset", "EURX", "--min-price", "11", "--max-price", "11") == [lid]
+    code, _, err = _cli(node, "listing", "list", "--asset", "GBPX")
+    assert code == 1 and "no asset GBPX" in err, err
     direct = _json(node, *place, "--asset", "EURX")
     assert isinstance(direct, dict) and direct["receipt"]["code"] == "ok"
     order = _json(node, "order", "show", direct["hash"])

@@ -113,3 +113,12 @@ def test_a_listing_update_changes_only_what_is_given() -> None:
     assert body(["1"], [], stock=3) == ListingUpdate(lid, stock=3)  # the same price is no change
     assert body([], ["post=0.5"]) == ListingUpdate(lid, shipping=(ShippingOption("post", 500_000),))
     assert len(body(["2"], []).to_wire()) == 7  # an AGR listing's update keeps the short form
+
+
+def test_a_split_is_explained_in_the_order_asset_unit() -> None:
+    from cli.order_checks import split_refusal_text
+
+    order = {"total": 1_250, "arbiter_fee": 62, "asset": "USDX"}
+    assert split_refusal_text(order, 1_000, 188, False, "USDX", 2) is None
+    text = split_refusal_text(order, 1_000, 100, False, "USDX", 2)
+    assert text is not None and "add up to 11.88 USDX (the escrow 12.5 USDX less your fee 0.62 USDX)" in text
