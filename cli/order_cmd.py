@@ -458,8 +458,26 @@ def ship(
     from market.bodies import OrderShip
 
     oid = _id(order_id)
-    build = _guarded(oid, force, _step_check("ship"), _sealed_to_party(oid, "buyer", tracking, OrderShip))
+    sealed = _sealed_to_party(oid, "buyer", tracking, OrderShip)
+    build = _guarded(oid, force, _step_check("ship"), sealed if force else _untraced(oid, sealed))
     _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
+
+
+def _untraced(order_id: bytes, build: Builder) -> Builder:
+    """``build``, after the node shows the order's listing names no traced item (the chain's 'item_required')."""
+
+    async def untraced(client: NodeClient, key: PrivateKey) -> Any:
+        from cli.order_checks import refuse
+
+        traced = (await client.order_provenance(order_id.hex())).get("item")
+        if traced is not None:
+            refuse(
+                f"item_required: this listing sells the traced item {traced.get('key')}; ship it with "
+                f"`agora trace ship-order {order_id.hex()} LOT`, naming the lot or serial delivered"
+            )
+        return await build(client, key)
+
+    return untraced
 
 
 @return_app.command("ship")

@@ -97,7 +97,8 @@ def _attrs(attrs: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]
 
 def _nested(key: str, value: Any, names: Mapping[str, str], asset: str = "AGR") -> Any:
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}={_nested(k, v, names, asset)}" for k, v in value.items())
+        shown = {k: _nested(k, v, names, asset) for k, v in _quantities(value).items()}
+        return ", ".join(f"{k}={v}" for k, v in shown.items() if v is not None and v != "")  # unset parts left out
     if isinstance(value, list):
         return "; ".join(str(_nested(key, v, names, asset)) for v in value)
     return attr_value(key, value, names, asset)
@@ -247,7 +248,16 @@ def _body_rows(kind: str, body: dict[str, Any], names: Mapping[str, str]) -> lis
         if body.get("memo"):
             rows.append(("memo", body.get("memo")))
         return rows
-    return [(f"body.{key}", _nested(key, value, names)) for key, value in body.items()]
+    return [(f"body.{key}", _nested(key, value, names)) for key, value in _quantities(body).items()]
+
+
+def _quantities(fields: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``fields`` with an ``amount`` that sits beside a ``uom`` (a traced item's quantity, e.g. 800 KGM)
+    shown in that unit rather than as AGR."""
+    amount, uom = fields.get("amount"), fields.get("uom")
+    if not isinstance(uom, str) or not uom or isinstance(amount, bool) or not isinstance(amount, int):
+        return fields
+    return {key: f"{amount} {uom}" if key == "amount" else value for key, value in fields.items() if key != "uom"}
 
 
 def show_tx(out: Output, record: dict[str, Any], names: Mapping[str, str] = NO_NAMES) -> None:

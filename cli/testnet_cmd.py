@@ -482,3 +482,9 @@ def down(
     if clean:
         shutil.rmtree(testnet.path)
         out.info(f"removed {testnet.path}")
+
+
+# `start` and `stop` are what many people type first (typer would suggest `status` for `start`):
+# hidden aliases of `up` and `down`, so the help lists each command once.
+app.command("start", hidden=True)(up)
+app.command("stop", hidden=True)(down)

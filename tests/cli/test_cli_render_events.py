@@ -105,3 +105,27 @@ def test_listing_windows_print_as_durations(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert "accept=2d" in out and "ship=5d" in out and "confirm=14d" in out and "ruling=1h 30m" in out
     assert "172800s" not in out and f"{MERCHANT} (shop)" in out
+
+
+def test_traced_quantities_show_in_their_unit_and_empty_places_are_left_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    nowhere = {"gln": "", "lat_e7": None, "lon_e7": None, "extension": ""}
+    when = {"time_ms": 1_000, "tz_offset_min": 0, "read_point": {**nowhere, "gln": "0614141000012"}}
+    when = {**when, "biz_location": nowhere, "documents": []}
+    lot = {"item": "01/09506000134307/10/F1", "amount": 1000, "uom": "KGM", "when": when}
+    line = {"item": "01/09506000134307/10/F1", "amount": 800, "uom": "KGM"}
+    transform = {"inputs": [line], "outputs": [{**line, "amount": 650}], "loss_bps": 2000, "when": when}
+    for kind, body in (("trace.commission", lot), ("trace.transform", transform)):
+        record = {
+            "hash": "ab" * 32,
+            "status": "committed",
+            "tx": {"kind": kind, "sender": MERCHANT, "fee": 10, "nonce": 1, "body": body},
+            "receipt": {"code": "ok", "events": []},
+        }
+        show_tx(Output(), record, NAMES)
+    out = capsys.readouterr().out
+    assert "1000 KGM" in out and "amount=800 KGM" in out and "amount=650 KGM" in out, out
+    assert "AGR (1000)" not in out and "AGR (800)" not in out and "uom" not in out
+    assert "read_point=gln=0614141000012" in out and "None" not in out and "biz_location" not in out
+    assert "fee" in out and "0.00001 AGR (10)" in out  # the fee is still money

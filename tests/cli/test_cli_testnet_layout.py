@@ -128,3 +128,14 @@ def test_status_of_a_testnet_whose_nodes_are_all_down_exits_1(tmp_path: Path) ->
         assert "v0" in result.stdout and "v1" in result.stdout
     nodes = json.loads(run_cli(["testnet", "status", "--dir", str(path), "--json"]).stdout)["nodes"]
     assert [n["name"] for n in nodes] == ["v0", "v1"]
+
+
+def test_start_and_stop_are_up_and_down(tmp_path: Path) -> None:
+    path = tmp_path / "net"
+    assert _init(path, "--validators", "2")[0] == 0
+    stopped = run_cli(["testnet", "stop", "--dir", str(path)])
+    assert stopped.exit_code == 0 and "is not running" in stopped.stderr + stopped.stdout, stopped.stderr
+    started = run_cli(["testnet", "start", "--help"])
+    assert started.exit_code == 0 and "Start every node" in started.stdout
+    listed = run_cli(["testnet", "--help"]).stdout
+    assert " up " in listed and " start " not in listed and " stop " not in listed

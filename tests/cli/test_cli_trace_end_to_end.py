@@ -131,8 +131,12 @@ def test_farm_to_cup(net: Net, tmp_path: Path) -> None:
     _ok(node, "trace", "sell", listing, "01/" + ROASTED, "--from", "shop")
     order = _ok(node, "order", "place", listing, "--from", "buyer", "--deliver-to", "B, 2 High St")["hash"]
     _ok(node, "order", "accept", order, "--from", "shop")
+    nonce = _ok(node, "wallet", "balance", "shop")["nonce"]
+    code, _, err = _cli(node, "order", "ship", order, "--from", "shop")
+    assert code == 1 and "item_required" in err and "trace ship-order" in err and "--force" in err, err
+    assert _ok(node, "wallet", "balance", "shop")["nonce"] == nonce  # refused before signing: no fee spent
     code, _, err = _cli(node, "order", "ship", order, "--from", "shop", "--force")
-    assert code == 1 and "item_required" in err
+    assert code == 1 and "transaction failed: item_required" in err
     _ok(node, "trace", "ship-order", order, roasted, "--tracking", "TRACK-7", "--from", "shop")
 
     journey = _ok(node, "trace", "show", roasted)
