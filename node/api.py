@@ -21,13 +21,24 @@ from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
 from node.admission import RETRYABLE_REASONS
 from node.api_common import SERVICES, NodeServices, Problem, parse_height, parse_hex, problem_response, read_json
+from node.api_models import MAX_BATCH, STREAM_EVENT, BatchResults, EventsQuery, SubmitBatch, Submitted, SubmitTx
+from node.api_schema import (
+    Operation,
+    json_answer,
+    json_body,
+    model_components,
+    parse_body,
+    problem,
+    query_params,
+    routes_of,
+)
 from node.asset_api import ASSET_ROUTES
 from node.audit_api import AUDIT_ROUTES, add_audit_state, block_extras, block_flags
 from node.events import CommittedBlock
 from node.extensions import ApiExtension, apply_extensions
 from node.finance_api import FINANCE_ROUTES
 from node.fund_api import FUND_ROUTES
-from node.market_api import MARKET_ROUTES, single_params, stream_filter
+from node.market_api import MARKET_OPERATIONS, MARKET_ROUTES, stream_filter
 from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
@@ -36,11 +47,11 @@ from node.proof_api import PROOF_ROUTES
 from node.provenance_api import PROVENANCE_ROUTES
 from node.render import block_json, receipt_json, to_json_value, tx_json
 from node.sigverify import verify_many
-from node.view_proofs import VIEW_PARAMS, ViewRequest, reader_for, view_answer, view_request
+from node.view_proofs import ViewRequest, reader_for, view_answer, view_request
+from p2p.edge import mark_streaming
 from storage.store import ChainStore
 
 log = logging.getLogger("agora.api")
-MAX_BATCH: Final = 1000
 MAX_ASSETS_LISTED: Final = 1000
 VERSION: Final = "0.1.0"
 SSE_KEEPALIVE_SECONDS: Final = 15.0
@@ -165,7 +176,7 @@ async def get_account(request: web.Request) -> web.Response:
     every balance and the nonce beside the value (node/view_proofs.py).
     """
     s = request.app[SERVICES]
-    view = view_request(s.store, single_params(request.query, VIEW_PARAMS))
+    view = view_request(s.store, request.query)
     text = request.match_info["address"]
     try:
         account = parse_account(text)
@@ -292,17 +303,15 @@ async def post_tx(request: web.Request) -> web.Response:
     refusal = _gate_refusal(s)
     if refusal is not None:
         return refusal
-    body = await read_json(request)
-    if not isinstance(body, dict) or set(body) != {"tx"}:
-        raise Problem(400, "malformed_body", 'body must be {"tx": "<hex of the signed transaction>"}')
-    raw = parse_hex(body["tx"], "tx", MAX_TX_BYTES)
+    body = parse_body(SubmitTx, await read_json(request), '{"tx": "<hex of the signed transaction>"}')
+    raw = parse_hex(body.tx, "tx", MAX_TX_BYTES)
     try:
         tx = _admit_one(s, raw)
     except Problem as p:
         if p.status != 429:
             raise
         return _too_many(p.reason, p.detail, _retry_after(s))
-    return web.json_response({"hash": tx.hash.hex(), "status": "pending"}, status=202)
+    return web.json_response(Submitted(hash=tx.hash.hex(), status="pending").model_dump(), status=202)
 
 
 async def post_txs_batch(request: web.Request) -> web.Response:
@@ -319,12 +328,10 @@ async def post_txs_batch(request: web.Request) -> web.Response:
     refusal = _gate_refusal(s)
     if refusal is not None:
         return refusal
-    body = await read_json(request)
-    if not isinstance(body, dict) or set(body) != {"txs"} or not isinstance(body["txs"], list):
-        raise Problem(400, "malformed_body", 'body must be {"txs": ["<hex>", ...]}')
-    items = body["txs"]
-    if len(items) > MAX_BATCH:
+    data = await read_json(request)
+    if isinstance(data, dict) and isinstance(data.get("txs"), list) and len(data["txs"]) > MAX_BATCH:
         raise Problem(413, "batch_too_large", f"at most {MAX_BATCH} transactions per batch")
+    items = parse_body(SubmitBatch, data, '{"txs": ["<hex>", ...]}').txs
     results: list[dict[str, Any] | None] = [None] * len(items)
     take, retry_after = len(items), _retry_after(s)
     gate = s.admission
@@ -366,9 +373,10 @@ async def post_txs_batch(request: web.Request) -> web.Response:
             s.metrics.txs_rejected.labels(r["reason"]).inc()
     s.metrics.txs_admitted.inc(sum(1 for r in results if r is not None and r["accepted"]))
     resubmit = [i for i, r in enumerate(results) if r is not None and r["reason"] in RETRYABLE_REASONS]
-    response = web.json_response(
+    answer = BatchResults.model_validate(
         {"results": results, "resubmit": resubmit, "retry_after": retry_after if resubmit else None}
-    )
+    )  # the documented shape, checked
+    response = web.json_response(answer.model_dump())
     if resubmit:
         response.headers["Retry-After"] = str(retry_after)
     return response
@@ -407,7 +415,7 @@ async def get_tx(request: web.Request) -> web.Response:
 
 async def get_openapi(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 description of this API."""
-    return web.json_response(openapi_document())
+    return web.json_response(openapi_document(OPERATIONS))
 
 
 async def get_healthz(request: web.Request) -> web.Response:
@@ -459,6 +467,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     async with s.events.subscribe() as queue:
         await response.prepare(request)
+        mark_streaming(request)  # not a request in progress for the connection cap
         try:
             await response.write(b": agora event stream\n\n")
             last_write = time.monotonic()
@@ -485,16 +494,97 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     return response
 
 
+_AT_CAPACITY: Final = {
+    **problem("at capacity: mempool_full or overloaded; the Retry-After header says when to send again"),
+    "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}, "description": "seconds"}},
+}
+_BAD_BODY: Final = {
+    "400": problem("malformed body (malformed_body), bad hex (bad_hex) or a transaction that does not decode"),
+    "413": problem("body or transaction too large"),
+    "415": problem("not application/json, or a compressed body"),
+}
+
+CORE_OPERATIONS: Final = (
+    Operation(
+        "POST",
+        "/api/v1/txs",
+        post_tx,
+        {
+            "summary": "Submit a signed transaction to the mempool",
+            "requestBody": json_body(SubmitTx),
+            "responses": {
+                "202": {
+                    **json_answer(Submitted, "pending"),
+                    "links": {
+                        "GetSubmitted": {
+                            "operationId": "getTx",
+                            "parameters": {"hash": "$response.body#/hash"},
+                            "description": "the submitted transaction, pending or committed",
+                        }
+                    },
+                },
+                **_BAD_BODY,
+                "409": problem("duplicate"),
+                "422": problem("nonce_too_low, nonce_gap, insufficient_funds or fee_too_low"),
+                "429": _AT_CAPACITY,
+            },
+        },
+        model_components(SubmitTx, Submitted),
+    ),
+    Operation(
+        "POST",
+        "/api/v1/txs/batch",
+        post_txs_batch,
+        {
+            "summary": f"Submit up to {MAX_BATCH} signed transactions; each gets its own result",
+            "requestBody": json_body(SubmitBatch),
+            "responses": {
+                "200": json_answer(
+                    BatchResults,
+                    "one result per transaction, in order; what was refused for load is listed in resubmit "
+                    "(with a Retry-After header)",
+                ),
+                **_BAD_BODY,
+                "429": _AT_CAPACITY,
+            },
+        },
+        model_components(SubmitBatch, BatchResults),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/events",
+        get_events,
+        {
+            "summary": "Server-sent events: per committed block a `block` event, then its market events "
+            "(`order`, `listing`, `review`, `review_reply`, `escrow`, `deadline_error`, `provenance_delivery`, "
+            "`provenance_recall`) in the order applied",
+            "parameters": query_params(EventsQuery),
+            "responses": {
+                "200": {
+                    "description": "event stream; each event's data is one JSON object",
+                    "content": {"text/event-stream": {"schema": STREAM_EVENT}},
+                },
+                "400": problem(
+                    "a bad query parameter: unknown_parameter, repeated_parameter, bad_address, bad_id, bad_types"
+                ),
+            },
+        },
+    ),
+)
+"""The core operations described by typed models (node/api_models.py)."""
+
+OPERATIONS: Final = (*CORE_OPERATIONS, *MARKET_OPERATIONS)
+"""Every area's registered operations: routed below and documented in /api/v1/openapi.json."""
+
 ROUTES: Final = (
+    *routes_of(OPERATIONS),
     ("GET", "/api/v1/status", get_status),
     ("GET", "/api/v1/head", get_head),
     ("GET", "/api/v1/accounts/{address}", get_account),
     ("GET", "/api/v1/blocks/{height}", get_block),
     ("GET", "/api/v1/blocks/hash/{hash}", get_block_by_hash),
-    ("POST", "/api/v1/txs", post_tx),
-    ("POST", "/api/v1/txs/batch", post_txs_batch),
-    ("GET", "/api/v1/txs/{hash}", get_tx),
-    ("GET", "/api/v1/events", get_events),
+    # not the POST-only paths beside it, so their 405 answers Allow: POST (not GET, POST)
+    ("GET", "/api/v1/txs/{hash:(?!batch$|lookup$)[^/]+}", get_tx),
     *MARKET_ROUTES,
     *PROOF_ROUTES,
     *AUDIT_ROUTES,

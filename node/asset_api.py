@@ -49,8 +49,8 @@ def read_assets(store: ChainStore, after: str = "", limit: int = MAX_ASSETS_PAGE
 async def get_assets(request: web.Request) -> web.Response:
     """``GET /api/v1/assets?after=SYMBOL&limit=N``: issued assets with their supply."""
     s = request.app[SERVICES]
-    after = request.query.get("after", "")
-    if after:
+    after = request.query.get("after")
+    if after is not None:
         try:
             read_symbol(after, "after")
         except DecodeError as exc:
@@ -59,7 +59,7 @@ async def get_assets(request: web.Request) -> web.Response:
     if not (text.isdigit() and 1 <= int(text) <= MAX_ASSETS_PAGE):
         raise Problem(400, "bad_query", f"limit must be 1..{MAX_ASSETS_PAGE}")
     limit = int(text)
-    assets = read_assets(s.store, after, limit + 1)
+    assets = read_assets(s.store, after or "", limit + 1)
     items = [asset_json(a, _supply(s.store, a.symbol)) for a in assets[:limit]]
     more = len(assets) > limit
     return web.json_response({"items": items, "next": items[-1]["symbol"] if more else None})
@@ -69,6 +69,8 @@ async def get_asset(request: web.Request) -> web.Response:
     """``GET /api/v1/assets/{symbol}``: one issued asset (404 if nobody issued it)."""
     s = request.app[SERVICES]
     text = request.match_info["symbol"]
+    if text == "AGR":
+        raise Problem(404, "not_found", "AGR is the native asset: nobody issued it (see /api/v1/supply)")
     try:
         symbol = read_symbol(text)
     except DecodeError as exc:

@@ -29,9 +29,9 @@ from market.finance import (
 from market.limits import BPS_DENOMINATOR
 from market.queries import escrow_of, get_order, get_reputation
 from node.api_common import SERVICES, NodeServices, Problem
-from node.market_api import id_text, single_params
+from node.market_api import id_text
 from node.points_api import account_arg, block_time_ms
-from node.view_proofs import VIEW_PARAMS, ViewRequest, answer, versioned_reader, view_request
+from node.view_proofs import ViewRequest, answer, versioned_reader, view_request
 
 MAX_ASSETS: Final = 1000
 
@@ -144,7 +144,7 @@ def _offer_view(s: NodeServices, offer_id: bytes, view: ViewRequest) -> dict[str
 async def get_finance_order(request: web.Request) -> web.Response:
     """``GET /api/v1/finance/orders/{id}``: the order's state, payout, payee, financing and offers."""
     s = request.app[SERVICES]
-    view = view_request(s.store, single_params(request.query, VIEW_PARAMS))
+    view = view_request(s.store, request.query)
     order_id = id_text(request.match_info["id"], "order id")
     return web.json_response(await asyncio.to_thread(_order_view, s, order_id, view))
 
@@ -152,7 +152,7 @@ async def get_finance_order(request: web.Request) -> web.Response:
 async def get_finance_merchant(request: web.Request) -> web.Response:
     """``GET /api/v1/finance/merchants/{address}``: the merchant's record for financiers."""
     s = request.app[SERVICES]
-    view = view_request(s.store, single_params(request.query, VIEW_PARAMS))
+    view = view_request(s.store, request.query)
     merchant = account_arg(request, "address")
     return web.json_response(await asyncio.to_thread(_merchant_view, s, merchant, view))
 
@@ -160,7 +160,7 @@ async def get_finance_merchant(request: web.Request) -> web.Response:
 async def get_finance_offer(request: web.Request) -> web.Response:
     """``GET /api/v1/finance/offers/{id}``: one open financing offer."""
     s = request.app[SERVICES]
-    view = view_request(s.store, single_params(request.query, VIEW_PARAMS))
+    view = view_request(s.store, request.query)
     offer_id = id_text(request.match_info["id"], "offer id")
     return web.json_response(await asyncio.to_thread(_offer_view, s, offer_id, view))
 

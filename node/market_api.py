@@ -16,18 +16,18 @@ from typing import Any, Final
 from aiohttp import web
 
 from chain.address import AddressError, parse_account
-from chain.encoding import U64_MAX, DecodeError
+from chain.encoding import DecodeError
 from market.assets.records import read_asset
 from market.finance import get_financing
-from market.order_state import OrderState
 from market.points import get_redemption
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
 from market.records import ListingStatus
 from node.api_common import SERVICES, Problem
+from node.api_models import EventsQuery, ListingsQuery, OrdersQuery
+from node.api_schema import Operation, QueryModel, json_ref, parse_query, problem, query_params
 from node.market_events import STREAM_TYPES, StreamFilter
 from node.market_index import (
     MAX_CURSOR_BYTES,
-    MAX_LIMIT,
     ListingQuery,
     MarketIndex,
     OrderQuery,
@@ -35,16 +35,10 @@ from node.market_index import (
     query_words,
 )
 from node.market_render import listing_json, order_json, reputation_json
-from node.view_proofs import VIEW_PARAMS, ViewRequest, reader_for, view_answer, view_request
+from node.view_proofs import ViewRequest, reader_for, view_answer, view_request
 from storage.store import ChainStore
 
-DEFAULT_LIMIT: Final = 20
 MAX_PARAM_CHARS: Final = 512
-LISTING_PARAMS: Final = frozenset(
-    {"merchant", "q", "min_price", "max_price", "in_stock", "status", "limit", "cursor", "asset"}
-)
-ORDER_PARAMS: Final = frozenset({"buyer", "merchant", "arbiter", "state", "listing", "limit", "cursor"})
-EVENT_PARAMS: Final = frozenset({"merchant", "buyer", "order", "types"})
 ANY_STATUS: Final = "any"
 
 
@@ -86,115 +80,83 @@ def id_text(text: str, what: str) -> bytes:
         raise Problem(400, "bad_id", f"{what} must be 64 hex digits") from None
 
 
-def _uint(params: Mapping[str, str], name: str, reason: str, low: int, high: int) -> int | None:
-    text = params.get(name)
+def _cursor(text: str | None) -> bytes | None:
     if text is None:
         return None
-    if not text.isascii() or not text.isdigit() or len(text) > 20 or not low <= int(text) <= high:
-        raise Problem(400, reason, f"{name} must be an integer in {low}..{high}")
-    return int(text)
+    cursor = bytes.fromhex(text)  # the model's pattern: 1..MAX_CURSOR_BYTES bytes of hex
+    if len(cursor) > MAX_CURSOR_BYTES:
+        raise Problem(400, "bad_cursor", "cursor must be the hex next_cursor of a previous page")
+    return cursor
 
 
-def _bool(params: Mapping[str, str], name: str) -> bool:
-    text = params.get(name, "false").lower()
-    if text not in ("true", "false", "1", "0"):
-        raise Problem(400, "bad_bool", f"{name} must be true or false")
-    return text in ("true", "1")
-
-
-def _page(params: Mapping[str, str]) -> tuple[int, bytes | None]:
-    limit = _uint(params, "limit", "bad_limit", 1, MAX_LIMIT)
-    text = params.get("cursor")
-    cursor = None
-    if text is not None:
-        try:
-            cursor = bytes.fromhex(text)
-        except ValueError:
-            raise Problem(400, "bad_cursor", "cursor must be the hex next_cursor of a previous page") from None
-        if not cursor or len(cursor) > MAX_CURSOR_BYTES:
-            raise Problem(400, "bad_cursor", "cursor must be the hex next_cursor of a previous page")
-    return (DEFAULT_LIMIT if limit is None else limit), cursor
+def _accounts(params: QueryModel, *names: str) -> dict[str, bytes | None]:
+    given = {n: v for n in names if isinstance(v := getattr(params, n), str)}
+    return {n: account_param(given, n) for n in names}
 
 
 def listing_query(query: Any) -> ListingQuery:
-    """The listing search the query string asks for, or Problem."""
-    params = single_params(query, LISTING_PARAMS)
-    min_price = _uint(params, "min_price", "bad_price", 0, U64_MAX)
-    max_price = _uint(params, "max_price", "bad_price", 0, U64_MAX)
-    if min_price is not None and max_price is not None and min_price > max_price:
+    """The listing search the query string asks for, or Problem (the checks are
+    node/api_models.py's ListingsQuery, which also documents them)."""
+    params = parse_query(ListingsQuery, query)
+    if params.min_price is not None and params.max_price is not None and params.min_price > params.max_price:
         raise Problem(400, "bad_price", "min_price is greater than max_price")
-    status_text = params.get("status", ANY_STATUS)
-    status = None
-    if status_text != ANY_STATUS:
-        try:
-            status = ListingStatus(status_text)
-        except ValueError:
-            allowed = [ANY_STATUS, *(s.value for s in ListingStatus)]
-            raise Problem(400, "bad_status", f"status must be one of {allowed}") from None
     words: tuple[str, ...] = ()
-    if "q" in params:
+    if params.q is not None:
         try:
-            words = query_words(params["q"])
+            words = query_words(params.q)
         except QueryError as exc:
             raise Problem(400, exc.reason, str(exc)) from None
-    limit, cursor = _page(params)
     asset = None
-    if "asset" in params:
+    if params.asset is not None:
         try:
-            asset = read_asset(params["asset"], "asset")
+            asset = read_asset(params.asset, "asset")
         except DecodeError as exc:
             raise Problem(400, "bad_asset", str(exc)) from None
     return ListingQuery(
         asset=asset,
-        merchant=account_param(params, "merchant"),
+        merchant=_accounts(params, "merchant")["merchant"],
         words=words,
-        min_price=min_price,
-        max_price=max_price,
-        in_stock=_bool(params, "in_stock"),
-        status=status,
-        limit=limit,
-        cursor=cursor,
+        min_price=params.min_price,
+        max_price=params.max_price,
+        in_stock=params.in_stock,
+        status=None if params.status == ANY_STATUS else ListingStatus(params.status),
+        limit=params.limit,
+        cursor=_cursor(params.cursor),
     )
 
 
 def order_query(query: Any) -> OrderQuery:
-    """The order search the query string asks for, or Problem."""
-    params = single_params(query, ORDER_PARAMS)
-    state = None
-    if "state" in params:
-        try:
-            state = OrderState(params["state"])
-        except ValueError:
-            raise Problem(400, "bad_state", f"state must be one of {[s.value for s in OrderState]}") from None
-    limit, cursor = _page(params)
-    listing = params.get("listing")
+    """The order search the query string asks for, or Problem (the checks are
+    node/api_models.py's OrdersQuery, which also documents them)."""
+    params = parse_query(OrdersQuery, query)
+    accounts = _accounts(params, "buyer", "merchant", "arbiter")
     return OrderQuery(
-        buyer=account_param(params, "buyer"),
-        merchant=account_param(params, "merchant"),
-        arbiter=account_param(params, "arbiter"),
-        state=state,
-        listing=None if listing is None else id_text(listing, "listing"),
-        limit=limit,
-        cursor=cursor,
+        buyer=accounts["buyer"],
+        merchant=accounts["merchant"],
+        arbiter=accounts["arbiter"],
+        state=params.state,
+        listing=None if params.listing is None else id_text(params.listing, "listing"),
+        limit=params.limit,
+        cursor=_cursor(params.cursor),
     )
 
 
 def stream_filter(query: Any) -> StreamFilter:
-    """The live-stream filter the query string asks for (``types`` comma-separated), or Problem."""
-    params = single_params(query, EVENT_PARAMS)
+    """The live-stream filter the query string asks for (``types`` comma-separated), or Problem
+    (the checks are node/api_models.py's EventsQuery, which also documents them)."""
+    params = parse_query(EventsQuery, query)
     types = STREAM_TYPES
-    if "types" in params:
-        names = frozenset(t.strip() for t in params["types"].split(",") if t.strip())
-        unknown = names - STREAM_TYPES
-        if not names or unknown:
+    if params.types is not None:
+        names = frozenset(t.strip() for t in params.types.split(",") if t.strip())
+        if not names or names - STREAM_TYPES:
             raise Problem(400, "bad_types", f"types must be a comma-separated subset of {sorted(STREAM_TYPES)}")
         types = names
-    order = params.get("order")
+    given = {k: v for k, v in params.model_dump().items() if isinstance(v, str)}
     return StreamFilter(
         types=types,
-        merchant=account_param(params, "merchant"),
-        buyer=account_param(params, "buyer"),
-        order_id=None if order is None else id_text(order, "order"),
+        merchant=account_param(given, "merchant"),
+        buyer=account_param(given, "buyer"),
+        order_id=None if params.order is None else id_text(params.order, "order"),
     )
 
 
@@ -231,7 +193,7 @@ async def get_listings(request: web.Request) -> web.Response:
 async def get_listing_one(request: web.Request) -> web.Response:
     """One listing by id (``?height=H``, ``?prove=true``: node/view_proofs.py)."""
     market = _market(request)
-    view = view_request(market.store, single_params(request.query, VIEW_PARAMS))
+    view = view_request(market.store, request.query)
     listing_id = id_text(request.match_info["id"], "listing id")
     if view.versioned:
         return await asyncio.to_thread(_listing_at, market.store, listing_id, view)
@@ -279,7 +241,7 @@ async def get_orders(request: web.Request) -> web.Response:
 async def get_order_one(request: web.Request) -> web.Response:
     """One order by id, with its full history, escrow and review (``?height``, ``?prove``: node/view_proofs.py)."""
     market = _market(request)
-    view = view_request(market.store, single_params(request.query, VIEW_PARAMS))
+    view = view_request(market.store, request.query)
     order_id = id_text(request.match_info["id"], "order id")
     if view.versioned:
         return await asyncio.to_thread(_order_at, market, order_id, view)
@@ -329,10 +291,53 @@ async def get_reputation_of(request: web.Request) -> web.Response:
     return web.json_response(reputation_json(merchant, get_reputation(market.store.state, merchant)))
 
 
+_BAD_QUERY: Final = problem(
+    "a bad query parameter: unknown_parameter, repeated_parameter, bad_parameter, bad_address, bad_id, bad_price, "
+    "bad_bool, bad_status, bad_state, bad_query, bad_limit or bad_cursor"
+)
+
+MARKET_OPERATIONS: Final = (
+    Operation(
+        "GET",
+        "/api/v1/listings",
+        get_listings,
+        {
+            "summary": "Listings by merchant, words, price range, stock and status; paginated in a stable order",
+            "parameters": query_params(ListingsQuery),
+            "responses": {
+                "200": {
+                    **json_ref("ListingPage", "one page of listings"),
+                    "links": {
+                        "First": {"operationId": "getListing", "parameters": {"id": "$response.body#/items/0/id"}},
+                    },
+                },
+                "400": _BAD_QUERY,
+            },
+        },
+    ),
+    Operation(
+        "GET",
+        "/api/v1/orders",
+        get_orders,
+        {
+            "summary": "Orders by buyer, merchant, arbiter and state; paginated, oldest first",
+            "parameters": query_params(OrdersQuery),
+            "responses": {
+                "200": {
+                    **json_ref("OrderPage", "one page of orders"),
+                    "links": {
+                        "First": {"operationId": "getOrder", "parameters": {"id": "$response.body#/items/0/id"}},
+                    },
+                },
+                "400": _BAD_QUERY,
+            },
+        },
+    ),
+)
+"""The market's operations described by typed models (routed and documented by node/api.py)."""
+
 MARKET_ROUTES: Final = (
-    ("GET", "/api/v1/listings", get_listings),
     ("GET", "/api/v1/listings/{id}", get_listing_one),
-    ("GET", "/api/v1/orders", get_orders),
     ("GET", "/api/v1/orders/{id}", get_order_one),
     ("GET", "/api/v1/merchants/{address}/reputation", get_reputation_of),
 )

@@ -1,19 +1,26 @@
 """The OpenAPI 3.1 description of the client API, as data (served at /api/v1/openapi.json).
 
-A test holds it true to the routes: every registered route is documented and every
+Areas register their operations, with typed models, next to their handlers
+(node/api_schema.py); what is not yet described that way is written by hand below. A test
+holds the document true to the routes: every registered route is documented and every
 documented path is routed.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any, Final
 
+from node.api_models import ADDRESS_SCHEMA, ViewQuery
+from node.api_schema import Operation, document_paths, query_params
 from node.provenance_openapi import PROVENANCE_PATHS, PROVENANCE_SCHEMAS
 
 _HEX32: Final = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
-_ADDRESS: Final = {"type": "string", "description": "agora1... address (bech32m) or 64-hex public key"}
+_ADDRESS: Final = ADDRESS_SCHEMA
 _INT: Final = {"type": "integer", "minimum": 0}
+_HEIGHT_Q: Final = {"type": "integer", "minimum": 0, "maximum": 2**64 - 1}
+"""A height in a query: ASCII digits of a u64 (above the head: 404)."""
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -39,21 +46,7 @@ def _path_param(name: str, schema: dict[str, Any], description: str) -> dict[str
 
 
 # typed views read at a past height or answered with their proofs (node/view_proofs.py)
-_VIEW_PARAMS: Final = [
-    _query_param(
-        "height",
-        _INT,
-        "read the view after this block, from the versioned state (default: the head); 410 once pruned",
-        False,
-    ),
-    _query_param(
-        "prove",
-        {"type": "boolean", "default": False},
-        "answer {value, height, proofs: [{key, value, proof}], header, commit, state_root}: the view beside "
-        "the proof of every state key it read",
-        False,
-    ),
-]
+_VIEW_PARAMS: Final = query_params(ViewQuery)
 
 
 def _view(schema_ref: str, description: str) -> dict[str, Any]:
@@ -65,7 +58,7 @@ def _view(schema_ref: str, description: str) -> dict[str, Any]:
             {"type": "object", "properties": {"value": view}},
         ]
     }
-    return {"description": description, "content": {"application/json": {"schema": {"oneOf": [view, proved]}}}}
+    return {"description": description, "content": {"application/json": {"schema": {"anyOf": [view, proved]}}}}
 
 
 _BLOCK_FLAGS: Final = [
@@ -97,6 +90,7 @@ _MERKLE: Final = {
     "properties": {"index": _INT, "size": _INT, "path": {"type": "array", "items": _HEX32}},
 }
 _HEX: Final = {"type": "string", "pattern": "^([0-9a-fA-F]{2})*$"}
+_SYMBOL: Final = {"type": "string", "pattern": "^[A-Z][A-Z0-9]{1,11}$", "description": "an asset symbol"}
 _SCHEMAS: Final[dict[str, Any]] = {
     "StateProof": {
         "type": "object",
@@ -269,46 +263,6 @@ _SCHEMAS: Final[dict[str, Any]] = {
             },
         },
     },
-    "SubmitTx": {
-        "type": "object",
-        "required": ["tx"],
-        "additionalProperties": False,
-        "properties": {"tx": {"type": "string", "description": "hex of the canonical signed transaction"}},
-    },
-    "Submitted": {
-        "type": "object",
-        "properties": {"hash": _HEX32, "status": {"const": "pending"}},
-    },
-    "SubmitBatch": {
-        "type": "object",
-        "required": ["txs"],
-        "additionalProperties": False,
-        "properties": {"txs": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}},
-    },
-    "BatchResults": {
-        "type": "object",
-        "properties": {
-            "results": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "hash": {"type": ["string", "null"]},
-                        "accepted": {"type": "boolean"},
-                        "reason": {"type": ["string", "null"]},
-                        "detail": {"type": ["string", "null"]},
-                    },
-                },
-            },
-            "resubmit": {
-                "type": "array",
-                "items": {"type": "integer"},
-                "description": "indices refused for load (mempool_full, overloaded, earlier_nonce_refused): "
-                "send them again, in this order, after retry_after seconds",
-            },
-            "retry_after": {"type": ["integer", "null"], "description": "seconds; null when resubmit is empty"},
-        },
-    },
     "Event": {
         "type": "object",
         "properties": {"type": {"type": "string"}, "attrs": {"type": "object"}},
@@ -352,10 +306,6 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-_PAGE_PARAMS: Final = [
-    _query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "items per page"),
-    _query("cursor", {"type": "string"}, "the next_cursor of the previous page (hex)"),
-]
 _BAD_QUERY: Final = _problem(
     "a bad query parameter: unknown_parameter, repeated_parameter, bad_parameter, bad_address, bad_id, bad_price, "
     "bad_bool, bad_status, bad_state, bad_query, bad_limit, bad_cursor or bad_types"
@@ -526,28 +476,9 @@ _MARKET_SCHEMAS: Final[dict[str, Any]] = {
 }
 
 _MARKET_PATHS: Final[dict[str, Any]] = {
-    "/api/v1/listings": {
-        "get": {
-            "summary": "Listings by merchant, words, price range, stock and status; paginated in a stable order",
-            "parameters": [
-                _query("merchant", _ADDRESS, "only this merchant's listings"),
-                _query("q", {"type": "string"}, "whole words (case-insensitive) all in the title or description"),
-                _query("asset", {"type": "string"}, "only listings that take this asset (AGR or an issued symbol)"),
-                _query("min_price", _INT, "lowest unit price (minor units of `asset`, else of each listing's own)"),
-                _query("max_price", _INT, "highest unit price (minor units of `asset`, else of each listing's own)"),
-                _query("in_stock", {"type": "boolean", "default": False}, "only listings with stock"),
-                _query(
-                    "status",
-                    {"enum": ["any", "active", "paused", "delisted"], "default": "any"},
-                    "only listings in this status",
-                ),
-                *_PAGE_PARAMS,
-            ],
-            "responses": {"200": _json("ListingPage", "one page of listings"), "400": _BAD_QUERY},
-        },
-    },
     "/api/v1/listings/{id}": {
         "get": {
+            "operationId": "getListing",
             "summary": "A listing",
             "parameters": [
                 _path_param("id", _HEX_ID, "listing id (the hash of the transaction that created it)"),
@@ -561,22 +492,9 @@ _MARKET_PATHS: Final[dict[str, Any]] = {
             },
         },
     },
-    "/api/v1/orders": {
-        "get": {
-            "summary": "Orders by buyer, merchant, arbiter and state; paginated, oldest first",
-            "parameters": [
-                _query("buyer", _ADDRESS, "only this buyer's orders"),
-                _query("merchant", _ADDRESS, "only orders to this merchant"),
-                _query("arbiter", _ADDRESS, "only orders naming this arbiter"),
-                _query("state", {"enum": _ORDER_STATES}, "only orders in this state"),
-                _query("listing", _HEX_ID, "only orders of this listing"),
-                *_PAGE_PARAMS,
-            ],
-            "responses": {"200": _json("OrderPage", "one page of orders"), "400": _BAD_QUERY},
-        },
-    },
     "/api/v1/orders/{id}": {
         "get": {
+            "operationId": "getOrder",
             "summary": "An order with its full history, escrow and review",
             "parameters": [
                 _path_param("id", _HEX_ID, "order id (the hash of the transaction that placed it)"),
@@ -618,7 +536,17 @@ _PATHS: Final[dict[str, Any]] = {
         "get": {"summary": "Node and chain status", "responses": {"200": _json("Status", "status")}},
     },
     "/api/v1/head": {
-        "get": {"summary": "The last committed block", "responses": {"200": _json("Head", "head")}},
+        "get": {
+            "summary": "The last committed block",
+            "responses": {
+                "200": {
+                    **_json("Head", "head"),
+                    "links": {
+                        "HeadBlock": {"operationId": "getBlockByHash", "parameters": {"hash": "$response.body#/hash"}}
+                    },
+                }
+            },
+        },
     },
     "/api/v1/accounts/{address}": {
         "get": {
@@ -648,6 +576,7 @@ _PATHS: Final[dict[str, Any]] = {
     },
     "/api/v1/blocks/hash/{hash}": {
         "get": {
+            "operationId": "getBlockByHash",
             "summary": "A block by hash",
             "parameters": [_path_param("hash", _HEX32, "block hash"), *_BLOCK_FLAGS],
             "responses": {
@@ -657,42 +586,9 @@ _PATHS: Final[dict[str, Any]] = {
             },
         },
     },
-    "/api/v1/txs": {
-        "post": {
-            "summary": "Submit a signed transaction to the mempool",
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitTx"}}},
-            },
-            "responses": {
-                "202": _json("Submitted", "pending"),
-                **_BAD_BODY,
-                "409": _problem("duplicate"),
-                "422": _problem("nonce_too_low, nonce_gap, insufficient_funds or fee_too_low"),
-                "429": _AT_CAPACITY,
-            },
-        },
-    },
-    "/api/v1/txs/batch": {
-        "post": {
-            "summary": "Submit up to 1000 signed transactions; each gets its own result",
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitBatch"}}},
-            },
-            "responses": {
-                "200": _json(
-                    "BatchResults",
-                    "one result per transaction, in order; what was refused for load is listed in resubmit "
-                    "(with a Retry-After header)",
-                ),
-                **_BAD_BODY,
-                "429": _AT_CAPACITY,
-            },
-        },
-    },
     "/api/v1/txs/{hash}": {
         "get": {
+            "operationId": "getTx",
             "summary": "A transaction (pending or committed) with its receipt",
             "parameters": [_path_param("hash", _HEX32, "transaction hash")],
             "responses": {
@@ -744,7 +640,7 @@ _PATHS: Final[dict[str, Any]] = {
         "get": {
             "summary": "Issued assets in symbol order, with their supply",
             "parameters": [
-                _query("after", {"type": "string", "pattern": "^[A-Z][A-Z0-9]{1,11}$"}, "list after this symbol"),
+                _query("after", _SYMBOL, "list after this symbol"),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size (default 100)"),
             ],
             "responses": {
@@ -769,7 +665,7 @@ _PATHS: Final[dict[str, Any]] = {
     "/api/v1/assets/{symbol}": {
         "get": {
             "summary": "One issued asset",
-            "parameters": [_path_param("symbol", {"type": "string"}, "the asset's symbol")],
+            "parameters": [_path_param("symbol", _SYMBOL, "the asset's symbol (AGR, the native asset, is 404)")],
             "responses": {
                 "200": _json("Asset", "the asset"),
                 "400": _problem("not a valid symbol"),
@@ -781,8 +677,8 @@ _PATHS: Final[dict[str, Any]] = {
         "get": {
             "summary": "The book of standing conversion offers selling one asset for another, best rate first",
             "parameters": [
-                {**_query("sell", {"type": "string"}, "the asset the offers give"), "required": True},
-                {**_query("buy", {"type": "string"}, "the asset the offers take"), "required": True},
+                {**_query("sell", _SYMBOL, "the asset the offers give (an issued asset or AGR)"), "required": True},
+                {**_query("buy", _SYMBOL, "the asset the offers take (an issued asset or AGR)"), "required": True},
             ],
             "responses": {
                 "200": {
@@ -852,7 +748,8 @@ _PATHS: Final[dict[str, Any]] = {
             "responses": {
                 "200": _view("PointsProgramme", "the programme; with prove=true, beside its proofs"),
                 "400": _problem("not an address (bad_address), bad height or prove"),
-                "404": _problem("the merchant runs no programme"),
+                "404": _problem("the merchant runs no programme (then), or a height above the head"),
+                "410": _problem("the state at that height was pruned"),
             },
         },
     },
@@ -872,7 +769,8 @@ _PATHS: Final[dict[str, Any]] = {
             "responses": {
                 "200": _view("PointsHolding", "the points; with prove=true, beside the proof of every key read"),
                 "400": _problem("bad address, page, height or prove"),
-                "404": _problem("the merchant runs no programme"),
+                "404": _problem("the merchant runs no programme (then), or a height above the head"),
+                "410": _problem("the state at that height was pruned"),
             },
         },
     },
@@ -884,7 +782,8 @@ _PATHS: Final[dict[str, Any]] = {
             "responses": {
                 "200": _view("FinanceOrder", "the order's financing view"),
                 "400": _problem("bad id, height or prove"),
-                "404": _problem("no such order"),
+                "404": _problem("no such order (then), or a height above the head"),
+                "410": _problem("the state at that height was pruned"),
             },
         },
     },
@@ -896,6 +795,8 @@ _PATHS: Final[dict[str, Any]] = {
             "responses": {
                 "200": _view("FinanceRecord", "the record"),
                 "400": _problem("not an address (bad_address), bad height or prove"),
+                "404": _problem("a height above the head"),
+                "410": _problem("the state at that height was pruned"),
             },
         },
     },
@@ -909,7 +810,8 @@ _PATHS: Final[dict[str, Any]] = {
             "responses": {
                 "200": _view("FinanceOffer", "the offer"),
                 "400": _problem("bad id, height or prove"),
-                "404": _problem("no open offer with this id"),
+                "404": _problem("no open offer with this id (then), or a height above the head"),
+                "410": _problem("the state at that height was pruned"),
             },
         },
     },
@@ -917,31 +819,11 @@ _PATHS: Final[dict[str, Any]] = {
         "get": {
             "summary": "A light block: the header at a height, its commit certificate, and the validator sets "
             "it names (the one that certified it and the next one)",
-            "parameters": [_path_param("height", _INT, "block height (1 or more)")],
+            "parameters": [_path_param("height", {**_HEIGHT_Q, "minimum": 1}, "block height (1 or more)")],
             "responses": {
                 "200": _json("LightBlock", "the light block"),
                 "400": _problem("bad height"),
                 "404": _problem("no certified header at that height"),
-            },
-        },
-    },
-    "/api/v1/events": {
-        "get": {
-            "summary": "Server-sent events: per committed block a `block` event, then its market events "
-            "(`order`, `listing`, `review`, `review_reply`, `escrow`, `deadline_error`, `provenance_delivery`, "
-            "`provenance_recall`) in the order applied",
-            "parameters": [
-                _query("types", {"type": "string"}, "comma-separated event names to receive (default: all)"),
-                _query("merchant", _ADDRESS, "only market events of this merchant"),
-                _query("buyer", _ADDRESS, "only market events of this buyer"),
-                _query("order", _HEX_ID, "only market events of this order"),
-            ],
-            "responses": {
-                "200": {
-                    "description": "event stream; each event's data is one JSON object",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
-                },
-                "400": _BAD_QUERY,
             },
         },
     },
@@ -1197,6 +1079,7 @@ _AUDIT_PATHS: Final[dict[str, Any]] = {
                         "schema": {
                             "type": "object",
                             "required": ["hashes"],
+                            "additionalProperties": False,
                             "properties": {"hashes": {"type": "array", "maxItems": 1000, "items": _HEX32}},
                         }
                     }
@@ -1213,8 +1096,14 @@ _AUDIT_PATHS: Final[dict[str, Any]] = {
 }
 
 
-def openapi_document() -> dict[str, Any]:
-    """A fresh copy of the OpenAPI 3.1 document."""
+def openapi_document(operations: Iterable[Operation] = ()) -> dict[str, Any]:
+    """A fresh copy of the OpenAPI 3.1 document: the hand-written paths and schemas below, with
+    the ``operations`` each area registers (node/api_schema.py) merged in; an operation
+    replaces a hand-written one of the same method and path."""
+    registered, schemas = document_paths(operations)
+    paths = copy.deepcopy({**_PATHS, **_MARKET_PATHS, **_AUDIT_PATHS, **PROVENANCE_PATHS})
+    for path, item in copy.deepcopy(registered).items():
+        paths.setdefault(path, {}).update(item)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -1223,8 +1112,8 @@ def openapi_document() -> dict[str, Any]:
             "description": "Amounts are integers in minor units; binary values are lowercase hex; accounts are "
             "agora1... addresses. Errors are application/problem+json with a stable `reason`.",
         },
-        "paths": copy.deepcopy({**_PATHS, **_MARKET_PATHS, **_AUDIT_PATHS, **PROVENANCE_PATHS}),
+        "paths": paths,
         "components": {
-            "schemas": copy.deepcopy({**_SCHEMAS, **_MARKET_SCHEMAS, **_AUDIT_SCHEMAS, **PROVENANCE_SCHEMAS})
+            "schemas": copy.deepcopy({**_SCHEMAS, **_MARKET_SCHEMAS, **_AUDIT_SCHEMAS, **PROVENANCE_SCHEMAS, **schemas})
         },
     }

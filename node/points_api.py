@@ -12,15 +12,18 @@ import asyncio
 from typing import Any, Final
 
 from aiohttp import web
+from multidict import MultiDict
 
 from chain.address import AddressError, encode_address, parse_account
 from chain.state import StateReader
 from market.points import Holding, PointsEntry, Programme, Terms, get_entry, get_holding, get_programme
 from node.api_common import SERVICES, NodeServices, Problem
 from node.market_api import single_params
-from node.view_proofs import VIEW_PARAMS, ViewRequest, answer, versioned_reader, view_request
+from node.view_proofs import ViewRequest, answer, versioned_reader, view_request
 
 MAX_HISTORY_PAGE: Final = 500
+VIEW_PARAMS: Final = frozenset({"height", "prove"})
+"""The typed view's own parameters (node/api_models.py ViewQuery checks them)."""
 POINTS_PARAMS: Final = VIEW_PARAMS | {"from", "limit"}
 
 
@@ -138,7 +141,7 @@ def _holding_view(
 async def get_points_programme(request: web.Request) -> web.Response:
     """``GET /api/v1/points/{merchant}``: the merchant's programme and its totals (``?height``, ``?prove``)."""
     s = request.app[SERVICES]
-    view = view_request(s.store, single_params(request.query, VIEW_PARAMS))
+    view = view_request(s.store, request.query)
     merchant = account_arg(request, "merchant")
     return web.json_response(await asyncio.to_thread(_programme_view, s, merchant, view))
 
@@ -149,7 +152,7 @@ async def get_points_holding(request: web.Request) -> web.Response:
     s = request.app[SERVICES]
     params = single_params(request.query, POINTS_PARAMS)
     start, limit = _page(params)
-    view = view_request(s.store, {k: v for k, v in params.items() if k in VIEW_PARAMS})
+    view = view_request(s.store, MultiDict((k, v) for k, v in params.items() if k in VIEW_PARAMS))
     merchant, account = account_arg(request, "merchant"), account_arg(request, "account")
     return web.json_response(await asyncio.to_thread(_holding_view, s, merchant, account, view, start, limit))
 

@@ -171,6 +171,8 @@ async def get_light_block(request: web.Request) -> web.Response:
     height = parse_height(request.match_info["height"])
     if height == 0:
         raise Problem(400, "bad_height", "height 0 is the genesis: a light client starts from the genesis document")
+    if height > s.store.height:  # also keeps a height past u64 (20 digits parse) from the store's keys
+        raise Problem(404, "not_found", f"no certified header at height {height} (head is {s.store.height})")
     block = light_block_at(s.store, height)
     return web.json_response(
         {

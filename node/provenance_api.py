@@ -31,6 +31,7 @@ from node.events import CommittedBlock
 from node.market_api import id_text, single_params
 from node.provenance_receipt import build_receipt
 from node.provenance_render import class_json, item_json, journey_json, provenance_json
+from p2p.edge import mark_streaming
 
 ITEMS: Final = "/api/v1/items"
 MAX_PAGE: Final = 500
@@ -236,6 +237,7 @@ async def get_item_events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     async with s.events.subscribe() as queue:
         await response.prepare(request)
+        mark_streaming(request)  # not a request in progress for the connection cap
         try:
             await response.write(b": agora item stream " + item.key.encode() + b"\n\n")
             last_write = time.monotonic()

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from node.api_models import ADDRESS_SCHEMA
+
 _PROBLEM: Final = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-_GTIN: Final = {"type": "string", "pattern": "^([0-9]{8}|[0-9]{12,14})$", "description": "GTIN-8/12/13/14"}
+_GTIN: Final = {
+    "type": "string",
+    "pattern": "^([0-9]{8}|[0-9]{12,14})$",
+    "format": "gs1-gtin",
+    "description": "GTIN-8/12/13/14 (its last digit is the GS1 check digit)",
+}
 _AI: Final = {"enum": ["10", "21"], "description": "10: a lot (batch); 21: a serial number"}
-_VALUE: Final = {"type": "string", "description": "the lot or serial, percent-encoded (1-20 characters of GS1 set 82)"}
-_SSCC: Final = {"type": "string", "pattern": "^[0-9]{18}$", "description": "SSCC of a case or pallet"}
+_VALUE: Final = {
+    "type": "string",
+    "pattern": "^[-!\"%&'()*+,./0-9:;<=>?A-Z_a-z]{1,20}$",
+    "description": "the lot or serial, percent-encoded (1-20 characters of GS1 set 82)",
+}
+_SSCC: Final = {
+    "type": "string",
+    "pattern": "^[0-9]{18}$",
+    "format": "gs1-sscc",
+    "description": "SSCC of a case or pallet (its last digit is the GS1 check digit)",
+}
 _ID: Final = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
 
 
@@ -98,7 +114,7 @@ def _item_paths() -> dict[str, Any]:
         )
         paths[base + "/roles/{address}"] = _get(
             "Whether an account holds, produced or is receiving the item, and its roles on the item or its class",
-            [*params, _path("address", {"type": "string", "description": "agora1... address or 64-hex key"})],
+            [*params, _path("address", ADDRESS_SCHEMA)],
             _answer("ItemRoles", "the account's standing"),
         )
         paths[shape] = _get(

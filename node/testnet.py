@@ -121,8 +121,8 @@ def init_testnet(
     ``extra_balances`` funds more accounts at genesis (benchmarks); ``node_config`` adds
     settings to every node's config.toml. ``hosts="netns"`` places each node in a network
     namespace of its own (needs root; TestnetError without). Refuses (TestnetError) a
-    non-empty directory or counts out of bounds; nothing is left half-written on a refusal
-    before the first file.
+    non-empty directory, a directory it cannot read or write, or counts out of bounds; nothing
+    is left half-written on a refusal before the first file.
     """
     if hosts not in HOSTS:
         raise TestnetError(f"--hosts must be one of {', '.join(HOSTS)}")
@@ -135,7 +135,11 @@ def init_testnet(
         raise TestnetError(f"--validators must be 1..{MAX_VALIDATORS}")
     if not 0 <= followers <= MAX_FOLLOWERS:
         raise TestnetError(f"--nodes must be 0..{MAX_FOLLOWERS}")
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    try:
+        occupied = path.exists() and (not path.is_dir() or any(path.iterdir()))
+    except OSError as exc:  # e.g. a parent that may not be searched, a directory that may not be listed
+        raise TestnetError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if occupied:
         raise TestnetError(f"{path} exists and is not empty (run `agora testnet down` and remove it, or pick another)")
     password = secrets.token_urlsafe(24)
     validator_keys = [PrivateKey.generate() for _ in range(validators)]
@@ -180,12 +184,11 @@ def init_testnet(
             netns = None if layout is None else layout.hosts[i].namespace
             api_url, p2p_url = f"http://{ips[i]}:{api_ports[i]}", f"http://{ips[i]}:{p2p_ports[i]}"
             nodes.append(TestnetNode(name, role, datadir, api_url, p2p_url, netns))
+        wallets = {name: encode_address(k.public_key) for name, k in wallet_keys.items()}
+        testnet = Testnet(path, chain_id, tuple(nodes), wallets, layout)
+        (path / LAYOUT_FILE).write_text(json.dumps(_to_json(testnet), indent=2) + "\n")
     except (OSError, DatadirError) as exc:
         raise TestnetError(f"cannot write the testnet in {path}: {exc}") from None
-    testnet = Testnet(
-        path, chain_id, tuple(nodes), {name: encode_address(k.public_key) for name, k in wallet_keys.items()}, layout
-    )
-    (path / LAYOUT_FILE).write_text(json.dumps(_to_json(testnet), indent=2) + "\n")
     return testnet
 
 
@@ -282,5 +285,7 @@ def load_testnet(path: Path) -> Testnet:
         raise TestnetError(
             f"{path} is not a testnet (no {LAYOUT_FILE}; create one with `agora testnet init`)"
         ) from None
+    except PermissionError as exc:
+        raise TestnetError(f"cannot read {path / LAYOUT_FILE}: {exc.strerror}") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, NetnsError) as exc:
         raise TestnetError(f"{path / LAYOUT_FILE} is malformed: {exc}") from None

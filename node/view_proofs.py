@@ -14,17 +14,18 @@ proven bytes and checks each proof against the certified header's ``state_root``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
+
+from multidict import MultiMapping
 
 from chain.state import StateReader
 from chain.state_tree import StateProof, TreeError
 from node.api_common import Problem
+from node.api_models import ViewQuery
+from node.api_schema import parse_query
 from node.proof_api import proofs_beside, view_height
 from storage.store import ChainStore, PrunedHeight, StoreError
-
-VIEW_PARAMS: Final = frozenset({"height", "prove"})
 
 
 @dataclass(slots=True)
@@ -64,17 +65,14 @@ class ViewRequest:
         return self.height is not None or self.prove
 
 
-def view_request(store: ChainStore, params: Mapping[str, str]) -> ViewRequest:
-    """Parse ``height`` and ``prove`` (true/false/1/0) of a typed view; Problem on bad input."""
-    text = params.get("prove", "false").lower()
-    if text not in ("true", "false", "1", "0"):
-        raise Problem(400, "bad_bool", "prove must be true or false")
-    prove = text in ("true", "1")
-    height_text = params.get("height")
-    height = None if height_text is None else view_height(store, height_text)
-    if prove and height is None:
+def view_request(store: ChainStore, query: MultiMapping[str]) -> ViewRequest:
+    """Parse ``height`` and ``prove`` (true/false/1/0) of a typed view, and nothing else (the
+    checks are node/api_models.py's ViewQuery, which also documents them); Problem on bad input."""
+    params = parse_query(ViewQuery, query)
+    height = None if params.height is None else view_height(store, str(params.height))
+    if params.prove and height is None:
         height = store.height
-    return ViewRequest(height, prove)
+    return ViewRequest(height, params.prove)
 
 
 def reader_for(store: ChainStore, request: ViewRequest) -> ProvingReader:

@@ -22,6 +22,10 @@ client API) use these, as nginx's ``client_body_timeout`` and ``limit_conn`` wou
   room first, from the host holding the most connections first, so a port full of idle
   strangers still takes any newcomer. One host holds at most ``per_host`` connections: a new
   one beyond that closes the same host's oldest idle connection, or is refused.
+  A handler whose response is a long-lived stream (server-sent events) calls
+  :func:`mark_streaming`: its connection no longer counts as a request in progress. It is
+  closed to make room like an idle one, but only when no idle connection is left (the
+  oldest stream first), so streams can neither fill a port for good nor be the first to go.
 """
 
 from __future__ import annotations
@@ -43,11 +47,14 @@ __all__ = [
     "ConnectionCap",
     "Middleware",
     "body_limits_middleware",
+    "mark_streaming",
     "start_site",
 ]
 
 RESERVED_ROOM: Final = web.RequestKey("agora_reserved_room", bool)
 """Request key set on a request admitted to the reserved room (its handler must verify the claim)."""
+_STREAMING: Final[web.RequestKey[Callable[[], None]]] = web.RequestKey("agora_mark_streaming")
+"""Request key holding the cap's hook that turns the request into a stream (see mark_streaming)."""
 Refuse = Callable[[int, str, str], web.StreamResponse]
 """Builds a port's refusal (status, stable reason, detail) in that port's format."""
 
@@ -154,6 +161,8 @@ class _Conn:
     """The remote address (known once the connection is made)."""
     made: bool = False
     """True once asyncio called connection_made (before that there is no transport to close)."""
+    streaming: bool = False
+    """Its request in progress is a long-lived stream (not counted in ``busy``)."""
 
 
 class _Counted(asyncio.Protocol):
@@ -280,17 +289,17 @@ class ConnectionCap:
         return False
 
     def _evict_one(self, host: str | None = None, spare: asyncio.BaseProtocol | None = None) -> bool:
-        """Close one idle connection (of ``host`` when given): outside the reserved room first, then
-        from the host holding the most connections, then the oldest."""
+        """Close one idle connection (of ``host`` when given): a stream only when no other is idle;
+        outside the reserved room first, then from the host holding the most connections, then the oldest."""
         per_host = Counter(c.host for c in self._open.values())
         idle = [
-            (c.provisional, -per_host[c.host] if c.made else 0, c.opened, p)
+            (c.streaming, c.provisional, -per_host[c.host] if c.made else 0, c.opened, p)
             for p, c in self._open.items()
             if not c.busy and not c.reserved and p is not spare and (host is None or c.host == host)
         ]
         if not idle:
             return False
-        *_, protocol = min(idle, key=lambda entry: entry[:3])
+        *_, protocol = min(idle, key=lambda entry: entry[:4])
         conn = self._open.pop(protocol)
         self.evicted += 1
         if not conn.made:  # accepted in the same batch, not yet connected: refused once it is
@@ -317,16 +326,41 @@ class ConnectionCap:
                 conn.reserved = True  # a forged claim is refused by the handler, which closes it below
                 request[RESERVED_ROOM] = True
             conn.busy += 1
+            counted = True
+
+            def streaming() -> None:
+                nonlocal counted
+                if counted:
+                    counted = False
+                    conn.busy -= 1
+                    conn.streaming = True
+
+            request[_STREAMING] = streaming
             try:
                 response = await handler(request)
             finally:
-                conn.busy -= 1
+                if counted:
+                    conn.busy -= 1
+                else:
+                    conn.streaming = False
             if conn.provisional and response.status >= 400:
                 response.force_close()
                 conn.reserved = False
             return response
 
         return cap_connections
+
+
+def mark_streaming(request: web.Request) -> None:
+    """Tell the port's cap that ``request``'s response is a long-lived stream.
+
+    From then until its handler returns, the connection is not a request in progress: it may
+    be closed to make room once no idle connection is left. Does nothing on a server without a
+    cap. Idempotent.
+    """
+    hook = request.get(_STREAMING)
+    if hook is not None:
+        hook()
 
 
 class CappedTCPSite(web.TCPSite):

@@ -127,8 +127,9 @@ class PeerState:
     a request already in flight under it is not refused."""
     inbound_seq: int = 0
     """Sequence number of its last accepted request."""
-    inbound_hello_ms: int = 0
-    """Timestamp of its last accepted hello (a replayed or older hello is refused)."""
+    hellos: SeenCache | None = None
+    """Digests of the hellos accepted from it while they are fresh (an exact replay is refused).
+    Not their timestamps: a node whose clock ran ahead and was corrected sends older stamps."""
     link: OutboundLink | None = None
     """Our session to it (None: we cannot send to it right now)."""
     host: str | None = None

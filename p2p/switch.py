@@ -57,6 +57,8 @@ HEADER_MAC = "X-Agora-Mac"
 CONTENT_TYPE = "application/x-msgpack"
 HANDSHAKE_PATH = "/p2p/handshake"
 MSG_PATH = "/p2p/msg"
+HELLOS_REMEMBERED = 64
+"""Per peer: how many of its accepted hellos are remembered (for their freshness window) to refuse replays."""
 _NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 DIAL_REASONS = frozenset(
     {
@@ -434,7 +436,7 @@ class Switch:
         """Answer a peer's hello with our signed hello, installing its inbound session.
 
         Raises Rejection (nothing changes) for a malformed or forged hello, another chain,
-        ourselves, a banned or replayed node, a full peer table, or a switch not yet started;
+        ourselves, a banned node, a replayed hello, a full peer table, or a switch not yet started;
         and, when ``claimed`` is given (the hex node id the request was let in under, as a
         reserved peer), for a hello from any other node or a node that is not reserved.
         """
@@ -471,12 +473,13 @@ class Switch:
         if not self._running:
             raise Rejection(503, "not_ready", "the switch is not started")
         peer = self._peers.get(hello.node_id)
-        if peer is not None and hello.timestamp_ms <= peer.inbound_hello_ms:
-            raise Rejection(409, "duplicate", "a newer session from this node exists")
+        digest = hello_digest(signed)
+        if peer is not None and peer.hellos is not None and peer.hellos.contains(digest):
+            raise Rejection(409, "duplicate", "this hello was already used for a session")
         if peer is None and len(self._peers) >= self.config.max_peers and not self.is_reserved(hello.node_id):
             raise Rejection(503, "too_many_peers")
         eph_private, eph_public = new_ephemeral()
-        answer = self._own_hello(eph_public, hello_digest(signed))
+        answer = self._own_hello(eph_public, digest)
         try:
             key = derive_session_key(eph_private, hello.ephemeral_key, signed.raw, answer.raw)
         except KeyAgreementError as exc:
@@ -489,7 +492,10 @@ class Switch:
         peer.inbound_previous_key = peer.inbound_key
         peer.inbound_key = key
         peer.inbound_seq = 0
-        peer.inbound_hello_ms = hello.timestamp_ms
+        if peer.hellos is None:
+            # a hello passes the freshness check for at most 2 x max_clock_skew after it was accepted
+            peer.hellos = SeenCache(HELLOS_REMEMBERED, 2 * self.config.max_clock_skew_ms / 1000, self._clock)
+        peer.hellos.add(digest)
         peer.last_inbound = self._clock.monotonic()
         peer.host = host
         self._book.learn(hello.listen_url, hello.node_id)

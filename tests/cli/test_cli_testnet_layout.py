@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,6 +130,46 @@ def test_status_of_a_testnet_whose_nodes_are_all_down_exits_1(tmp_path: Path) ->
         assert "v0" in result.stdout and "v1" in result.stdout
     nodes = json.loads(run_cli(["testnet", "status", "--dir", str(path), "--json"]).stdout)["nodes"]
     assert [n["name"] for n in nodes] == ["v0", "v1"]
+
+
+def _as_unprivileged(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user that file permissions apply to: as root, in a new user namespace with
+    no mapping (uid 65534 there, and root's files are no longer exempt from their modes)."""
+    prefix = ["unshare", "--user"] if os.geteuid() == 0 else []
+    return subprocess.run(
+        [*prefix, sys.executable, "-P", "-m", "cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+        env={k: v for k, v in os.environ.items() if not k.startswith("AGORA_")} | {"HOME": str(home)},
+    )
+
+
+def test_init_in_a_directory_it_cannot_read_or_write_is_one_clear_line(tmp_path: Path) -> None:
+    shut = tmp_path / "shut"  # may not be searched: whether shut/net exists cannot even be asked
+    shut.mkdir(mode=0o600)
+    locked = tmp_path / "locked"  # may be read, not written
+    locked.mkdir(mode=0o500)
+    try:
+        for target, message in (
+            (shut / "net", f"error: cannot read {shut / 'net'}: Permission denied"),
+            (locked, f"error: cannot write the testnet in {locked}: [Errno 13] Permission denied"),
+            (locked / "net", f"error: cannot write the testnet in {locked / 'net'}: [Errno 13] Permission denied"),
+        ):
+            done = _as_unprivileged(["testnet", "init", "--dir", str(target)], tmp_path)
+            assert done.returncode == 1, done
+            assert "Traceback" not in done.stderr, done.stderr
+            assert done.stderr.strip().splitlines() == [done.stderr.strip()] and done.stderr.startswith(message), done
+        done = _as_unprivileged(["testnet", "status", "--dir", str(shut / "net")], tmp_path)
+        assert (
+            done.returncode == 1
+            and done.stderr.strip() == f"error: cannot read {shut / 'net' / 'testnet.json'}: Permission denied"
+        ), done
+        assert list(locked.iterdir()) == []
+    finally:
+        shut.chmod(0o700)
+        locked.chmod(0o700)
 
 
 def test_start_and_stop_are_up_and_down(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from chain.encoding import sha256
 from chain.keys import PrivateKey
 from p2p import ChannelSpec, P2PConfig, P2PServer, PeerInfo, Switch, serve_p2p
+from p2p.limits import Clock, SystemClock
 from p2p.session import derive_session_key, message_mac, new_ephemeral
 from p2p.switch import CONTENT_TYPE, HEADER_MAC, HEADER_NODE, HEADER_SEQ
 from p2p.wire import PROTOCOL_VERSION, Hello, decode_signed_hello, hello_digest, sign_hello
@@ -118,6 +119,7 @@ class Cluster:
         chain_id: str = CHAIN_ID,
         genesis: bytes = GENESIS,
         relay: bool = True,
+        clock: Clock | None = None,
     ) -> Node:
         key = key or PrivateKey(random.Random(self.seed * 1000 + len(self.nodes)).randbytes(32))
         registry = CollectorRegistry()
@@ -128,6 +130,7 @@ class Cluster:
             replace(config, seeds=tuple(seeds)),
             registry=registry,
             rng=random.Random(self.seed + len(self.nodes)),
+            clock=clock,
         )
         reactor = Recorder(relay)
         reactor.network = switch
@@ -141,6 +144,17 @@ class Cluster:
     async def close(self) -> None:
         for node in self.nodes:
             await node.stop()
+
+
+class SkewedClock(SystemClock):
+    """The real clock, with its wall-clock time ``offset_ms`` off (as under libfaketime); monotonic time is true."""
+
+    def __init__(self, offset_ms: int) -> None:
+        self.offset_ms = offset_ms
+
+    def time_ms(self) -> int:
+        """Return the real Unix time in milliseconds plus the offset."""
+        return super().time_ms() + self.offset_ms
 
 
 async def wait_for(condition: Callable[[], bool], within: float = 15.0, what: str = "condition") -> None:

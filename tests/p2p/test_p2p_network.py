@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -10,7 +11,7 @@ from chain.keys import PrivateKey
 from p2p import ChannelSpec, PeerInfo, Switch, create_p2p_subapp
 from p2p.config import P2PConfig
 
-from .conftest import CHAIN_ID, DIRECT, FAST, GENESIS, GOSSIP, Cluster, Recorder, wait_for
+from .conftest import CHAIN_ID, DIRECT, FAST, GENESIS, GOSSIP, Cluster, Recorder, SkewedClock, wait_for
 
 
 async def full_mesh(cluster: Cluster, n: int) -> None:
@@ -119,6 +120,27 @@ async def test_reconnects_after_a_peer_restarts_on_the_same_port(cluster: Cluste
         lambda: a.reactor.count(GOSSIP, b"after restart") == 1 and b.reactor.count(GOSSIP, b"after restart") == 1,
         what="gossip from the restarted node",
     )
+
+
+async def test_a_node_whose_clock_ran_ahead_reconnects_at_once_when_restarted_with_the_true_clock(
+    cluster: Cluster,
+) -> None:
+    # The soak's lockout: its peers kept the skewed hello's timestamp and answered every hello
+    # that was not newer with 409 duplicate, for as long as the skew had been (here 90 s).
+    patient = replace(FAST, ping_interval=5.0)  # a keeps the peer's state across the restart
+    a = await cluster.start(config=patient)
+    b = await cluster.start(seeds=[a.url], config=patient, clock=SkewedClock(90_000))
+    await wait_for(lambda: b.node_id in a.outbound() and a.node_id in b.outbound(), what="pair")
+    port, key = b.port, b.key
+    await b.stop()
+    b2 = await cluster.start(seeds=[a.url], key=key, port=port, config=patient)
+    await wait_for(
+        lambda: b2.node_id in a.outbound() and a.node_id in b2.outbound(),
+        what="the corrected node is let back in",
+    )
+    assert b2.switch.broadcast(GOSSIP, b"back on time") == 1
+    await wait_for(lambda: a.reactor.count(GOSSIP, b"back on time") == 1, what="its gossip is accepted")
+    assert a.metric("agora_p2p_handshakes_total", {"direction": "in", "result": "ok"}) >= 2
 
 
 async def test_p2p_shares_a_port_with_the_client_api() -> None:

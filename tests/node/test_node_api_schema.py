@@ -1,0 +1,83 @@
+"""The typed-model registry of the client API (node/api_schema.py): one model validates and documents."""
+
+from __future__ import annotations
+
+import pytest
+from multidict import MultiDict
+
+from chain.address import encode_address
+from node.api import OPERATIONS, ROUTES
+from node.api_common import Problem
+from node.api_models import EventsQuery, ListingsQuery, SubmitBatch, SubmitTx, ViewQuery
+from node.api_schema import Operation, document_paths, parse_body, parse_query, query_params
+from node.openapi import openapi_document
+
+ADDRESS = encode_address(bytes(range(32)))
+
+
+def _refused(call: object) -> tuple[int, str]:
+    with pytest.raises(Problem) as info:
+        call()  # type: ignore[operator]
+    return info.value.status, info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("pairs", "reason"),
+    [
+        ([("color", "red")], "unknown_parameter"),
+        ([("q", "shoe"), ("q", "hat")], "repeated_parameter"),
+        ([("q", "word " * 200)], "bad_parameter"),
+        ([("q", "  ,; ")], "bad_query"),
+        ([("q", "a b c d e f g h i")], "bad_query"),
+        ([("merchant", ADDRESS[:-1] + "b")], "bad_address"),  # b: outside bech32 (checksums: the handler)
+        ([("min_price", "+5")], "bad_price"),
+        ([("min_price", " 5")], "bad_price"),
+        ([("min_price", "5_0")], "bad_price"),
+        ([("max_price", str(2**64))], "bad_price"),
+        ([("in_stock", "yes")], "bad_bool"),
+        ([("status", "sold")], "bad_status"),
+        ([("limit", "0")], "bad_limit"),
+        ([("limit", "101")], "bad_limit"),
+        ([("cursor", "ab cd")], "bad_cursor"),
+    ],
+)
+def test_a_query_that_breaks_its_model_is_a_400_with_the_field_reason(
+    pairs: list[tuple[str, str]], reason: str
+) -> None:
+    assert _refused(lambda: parse_query(ListingsQuery, MultiDict(pairs))) == (400, reason)
+
+
+def test_a_query_that_fits_its_model_is_read_with_its_defaults() -> None:
+    q = parse_query(ListingsQuery, MultiDict([("merchant", ADDRESS), ("min_price", "7"), ("in_stock", "TRUE")]))
+    assert (q.merchant, q.min_price, q.in_stock, q.limit, q.status, q.cursor) == (ADDRESS, 7, True, 20, "any", None)
+    assert parse_query(ViewQuery, MultiDict([("prove", "1")])).prove is True
+    assert parse_query(EventsQuery, MultiDict([("types", " order , block ")])).types == " order , block "
+    assert _refused(lambda: parse_query(EventsQuery, MultiDict([("types", "order,weather")]))) == (400, "bad_types")
+
+
+def test_bodies_are_checked_by_type_then_by_the_field_reason() -> None:
+    assert parse_body(SubmitTx, {"tx": "00ff"}, "x").tx == "00ff"
+    assert _refused(lambda: parse_body(SubmitTx, {"tx": "zz"}, "x")) == (400, "bad_hex")
+    assert _refused(lambda: parse_body(SubmitTx, {"tx": 5}, "x")) == (400, "malformed_body")
+    assert _refused(lambda: parse_body(SubmitTx, {"tx": "00", "more": 1}, "x")) == (400, "malformed_body")
+    assert _refused(lambda: parse_body(SubmitBatch, {"txs": ["00", 1]}, "x")) == (400, "malformed_body")
+    assert parse_body(SubmitBatch, {"txs": ["zz"]}, "x").txs == ["zz"]  # per-item checks are the handler's
+
+
+def test_the_document_shows_what_the_models_check() -> None:
+    params = {p["name"]: p for p in query_params(ListingsQuery)}
+    assert params["min_price"]["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**64 - 1}
+    assert params["limit"]["schema"]["maximum"] == 100 and params["limit"]["required"] is False
+    assert params["merchant"]["schema"]["format"] == "agora-address"
+    doc = openapi_document(OPERATIONS)
+    assert doc["components"]["schemas"]["SubmitTx"]["additionalProperties"] is False
+    events = doc["paths"]["/api/v1/events"]["get"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
+    assert events["required"] == ["event", "id", "data"]
+
+
+def test_every_registered_operation_is_routed_and_none_twice() -> None:
+    routed = {(m, p.split("{hash:")[0]) for m, p, _ in ROUTES}
+    assert all((op.method, op.path.split("{hash:")[0]) in routed for op in OPERATIONS)
+    again = Operation("GET", "/api/v1/listings", OPERATIONS[0].handler, {"responses": {}})
+    with pytest.raises(ValueError, match="registered twice"):
+        document_paths([*OPERATIONS, again])
