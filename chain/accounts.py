@@ -90,10 +90,11 @@ def credit(state: Overlay, account: bytes, amount: int, asset: str = NATIVE_ASSE
     """Add ``amount`` to a balance; raise TxFailure('overflow') if it would exceed u64."""
     if amount < 0:
         raise TxFailure("negative credit", "invalid_amount")
-    balance = get_balance(state, account, asset)
+    key = balance_key(account, asset)
+    balance = state.get_int(key)
     if balance + amount > U64_MAX:
         raise TxFailure("balance would overflow", "overflow")
-    state.put_int(balance_key(account, asset), balance + amount)
+    state.put_int(key, balance + amount)
 
 
 def debit(state: Overlay, account: bytes, amount: int, asset: str = NATIVE_ASSET) -> None:
@@ -103,10 +104,11 @@ def debit(state: Overlay, account: bytes, amount: int, asset: str = NATIVE_ASSET
         raise TxFailure("negative debit", "invalid_amount")
     if is_frozen(state, account, asset):
         raise TxFailure(f"the account's {asset} is frozen by the asset's freeze authority", "frozen")
-    balance = get_balance(state, account, asset)
+    key = balance_key(account, asset)
+    balance = state.get_int(key)
     if balance < amount:
         raise TxFailure(f"insufficient funds: balance {balance} {asset}, needs {amount}", "insufficient_funds")
-    state.put_int(balance_key(account, asset), balance - amount)
+    state.put_int(key, balance - amount)
 
 
 def move(state: Overlay, source: bytes, target: bytes, amount: int, asset: str = NATIVE_ASSET) -> None:

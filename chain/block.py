@@ -9,6 +9,7 @@ the evidence it carries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -160,17 +161,27 @@ def commit_hash(commit: Commit | None) -> bytes:
     return ZERO_HASH if commit is None else commit.hash()
 
 
-def block_from_wire(value: Primitive, registry: KindRegistry) -> Block:
+KnownTx = Callable[[bytes], Transaction | None]
+"""Returns the already decoded transaction whose hash is given, if there is one."""
+
+
+def block_from_wire(value: Primitive, registry: KindRegistry, known: KnownTx | None = None) -> Block:
     """Parse a block; raise DecodeError if anything in it is malformed.
 
     Only the shape is checked; :func:`chain.execution.execute_block` checks the rules.
+    ``known`` (the mempool's pending transactions) lets a transaction whose exact bytes were
+    decoded before be reused instead of decoded again: the same bytes decode to the same
+    transaction, so the block parsed is the same either way.
     """
     f = as_list(value, "block", length=4)
     header = Header.from_wire(f[0])
     txs = []
     for raw in as_list(f[1], "transactions", max_len=MAX_BLOCK_TXS_LIMIT):
         raw_tx = as_bytes(raw, "transaction", max_len=MAX_TX_BYTES)
-        txs.append(transaction_from_wire(decode(raw_tx, MAX_TX_BYTES), registry, raw_tx))
+        tx = None if known is None else known(sha256(raw_tx))
+        if tx is None or tx.raw != raw_tx:
+            tx = transaction_from_wire(decode(raw_tx, MAX_TX_BYTES), registry, raw_tx)
+        txs.append(tx)
     last_commit = None if f[2] is None else Commit.from_wire(f[2])
     evidence = tuple(DuplicateVoteEvidence.from_wire(e) for e in as_list(f[3], "evidence", max_len=MAX_EVIDENCE))
     if (last_commit is None) != (header.height == 1):
@@ -183,6 +194,9 @@ def decode_header(data: bytes) -> Header:
     return Header.from_wire(decode(data, 4096))
 
 
-def decode_block(data: bytes, registry: KindRegistry) -> Block:
-    """Decode canonical block bytes; raise DecodeError for anything malformed or oversized."""
-    return block_from_wire(decode(data, MAX_BLOCK_WIRE_BYTES), registry)
+def decode_block(data: bytes, registry: KindRegistry, known: KnownTx | None = None) -> Block:
+    """Decode canonical block bytes; raise DecodeError for anything malformed or oversized.
+
+    ``known`` as in :func:`block_from_wire`.
+    """
+    return block_from_wire(decode(data, MAX_BLOCK_WIRE_BYTES), registry, known)

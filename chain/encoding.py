@@ -22,6 +22,8 @@ U64_MAX: Final = 2**64 - 1
 I64_MIN: Final = -(2**63)
 MAX_DEPTH: Final = 32
 DEFAULT_MAX_SIZE: Final = 4 * 1024 * 1024
+MEDIA_TYPE: Final = "application/msgpack"
+"""The HTTP content type of a body in this encoding (the client API's binary batch)."""
 
 
 class DecodeError(ValueError):
@@ -81,6 +83,27 @@ def decode(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> Primitive:
     if encode(value) != bytes(data):
         raise DecodeError("non-canonical encoding")
     return value
+
+
+_UINT_MIN: Final = {0xCC: (1, 0x80), 0xCD: (2, 0x100), 0xCE: (4, 0x10000), 0xCF: (8, 0x1_0000_0000)}
+"""uint8/16/32/64 markers: (payload bytes, the least value that form is canonical for)."""
+
+
+def decode_uint(data: bytes) -> int | None:
+    """The non-negative integer whose canonical encoding is exactly ``data``, else None.
+
+    A fast path for the state's counters: whatever it returns, :func:`decode` returns too;
+    for None (another value, or not canonical) the caller falls back to :func:`decode`.
+    """
+    n = len(data)
+    if n == 1:
+        first = data[0]
+        return first if first < 0x80 else None
+    form = _UINT_MIN.get(data[0]) if n else None
+    if form is None or n != form[0] + 1:
+        return None
+    value = int.from_bytes(data[1:], "big")
+    return value if value >= form[1] else None
 
 
 # --- field readers for positional records -------------------------------------------

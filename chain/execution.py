@@ -18,7 +18,7 @@ from chain.block import Block, Header, commit_hash, evidence_root, tx_root
 from chain.encoding import DecodeError, Primitive, as_bytes, as_int, as_list, as_str, decode, encode
 from chain.errors import InvalidBlock, InvalidTransaction, TxFailure
 from chain.genesis import PARAMS_KEY, VALIDATORS_KEY
-from chain.merkle import merkle_root
+from chain.merkle import leaf_hash, merkle_root, root_of_leaf_hashes
 from chain.params import ChainParams
 from chain.state import CommittedState, Overlay, StateReader
 from chain.state_tree import TreeUpdate, apply_writes
@@ -151,6 +151,8 @@ class BlockResult:
     """The state-tree nodes this block writes; ``tree.root_hash`` is the new state root."""
     results_root: bytes
     next_validators_hash: bytes
+    result_leaf_hashes: tuple[bytes, ...]
+    """The leaf hashes of :func:`result_leaves` (what the store keeps), computed once with the root."""
     """Hash of the validator set in the state after the block (certifies the next block)."""
 
     @property
@@ -296,13 +298,15 @@ class BlockBuilder:
         writes = dict(self._overlay.writes)
         tree = apply_writes(self._state, self._state.tree_root, self.height, writes)
         receipts = tuple(self.receipts)
+        leaf_hashes = tuple(leaf_hash(leaf) for leaf in result_leaves(self.block_events, receipts))
         return BlockResult(
             writes,
             receipts,
             self.block_events,
             tree,
-            results_root(self.block_events, receipts),
+            root_of_leaf_hashes(leaf_hashes),
             read_validators(self._overlay).hash(),
+            leaf_hashes,
         )
 
 

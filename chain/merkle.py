@@ -41,9 +41,14 @@ def _root_of_hashes(hashes: Sequence[bytes]) -> bytes:
 
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
     """Return the root of ``leaves`` (EMPTY_ROOT for none)."""
-    if not leaves:
+    return root_of_leaf_hashes([leaf_hash(leaf) for leaf in leaves])
+
+
+def root_of_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
+    """The root of the leaves whose :func:`leaf_hash` es are ``hashes`` (EMPTY_ROOT for none)."""
+    if not hashes:
         return EMPTY_ROOT
-    return _root_of_hashes([leaf_hash(leaf) for leaf in leaves])
+    return _root_of_hashes(hashes)
 
 
 @dataclass(frozen=True, slots=True)

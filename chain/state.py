@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Final, Protocol
 
-from chain.encoding import U64_MAX, Primitive, decode, encode
+from chain.encoding import U64_MAX, Primitive, decode, decode_uint, encode
 from chain.state_tree import NodeRef, apply_writes, root_hash
 
 _DELETED: Final = None
@@ -144,9 +144,11 @@ class Overlay:
         raw = self.get(key)
         if raw is None:
             return 0
-        value = decode(raw)
-        if type(value) is not int:
-            raise ValueError(f"state key {key!r} does not hold an integer")
+        value = decode_uint(raw)
+        if value is None:
+            value = decode(raw)
+            if type(value) is not int:
+                raise ValueError(f"state key {key!r} does not hold an integer")
         return value
 
     def put_int(self, key: bytes, value: int) -> None:

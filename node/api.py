@@ -17,23 +17,57 @@ from aiohttp import hdrs, web
 
 from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, SUPPLY_PREFIX, balance_key, frozen_key, nonce_key
 from chain.address import AddressError, encode_address, parse_account
+from chain.block import Block as ChainBlock
 from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
 from node.admission import RETRYABLE_REASONS
-from node.api_common import SERVICES, NodeServices, Problem, parse_height, parse_hex, problem_response, read_json
-from node.api_models import MAX_BATCH, STREAM_EVENT, BatchResults, EventsQuery, SubmitBatch, Submitted, SubmitTx
+from node.api_common import (
+    MSGPACK,
+    SERVICES,
+    NodeServices,
+    Problem,
+    parse_hex,
+    problem_response,
+    read_json,
+    read_msgpack_blobs,
+)
+from node.api_models import (
+    MAX_BATCH,
+    STREAM_EVENT,
+    Account,
+    AccountPath,
+    BatchResults,
+    Block,
+    BlockQuery,
+    EventsQuery,
+    HashPath,
+    Head,
+    Health,
+    HeightPath,
+    Ready,
+    Status,
+    SubmitBatch,
+    Submitted,
+    SubmitTx,
+    TxRecord,
+    ViewQuery,
+)
 from node.api_schema import (
     Operation,
     json_answer,
     json_body,
+    json_view_answer,
     model_components,
     parse_body,
+    parse_path,
+    parse_query,
+    path_params,
     problem,
     query_params,
     routes_of,
 )
 from node.asset_api import ASSET_ROUTES
-from node.audit_api import AUDIT_ROUTES, add_audit_state, block_extras, block_flags
+from node.audit_api import AUDIT_OPERATIONS, add_audit_state, block_extras
 from node.events import CommittedBlock
 from node.extensions import ApiExtension, apply_extensions
 from node.finance_api import FINANCE_ROUTES
@@ -43,10 +77,10 @@ from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
 from node.points_api import POINTS_ROUTES
-from node.proof_api import PROOF_ROUTES
+from node.proof_api import PROOF_OPERATIONS
 from node.provenance_api import PROVENANCE_ROUTES
 from node.render import block_json, receipt_json, to_json_value, tx_json
-from node.sigverify import verify_many
+from node.sigverify import verify_async
 from node.view_proofs import ViewRequest, reader_for, view_answer, view_request
 from p2p.edge import mark_streaming
 from storage.store import ChainStore
@@ -177,7 +211,7 @@ async def get_account(request: web.Request) -> web.Response:
     """
     s = request.app[SERVICES]
     view = view_request(s.store, request.query)
-    text = request.match_info["address"]
+    text = parse_path(AccountPath, request.match_info).address
     try:
         account = parse_account(text)
     except AddressError as exc:
@@ -233,29 +267,29 @@ def _account_at(s: NodeServices, account: bytes, view: ViewRequest) -> web.Respo
 async def get_block(request: web.Request) -> web.Response:
     """A block by height; ``?receipts=true`` adds receipts and block events, ``?raw=true`` the bytes."""
     s = request.app[SERVICES]
-    text = request.match_info["height"]
-    height = parse_height(text)
-    receipts, raw = block_flags(request.query)
-    block = s.store.block(height)
+    height = parse_path(HeightPath, request.match_info).height
+    flags = parse_query(BlockQuery, request.query)
+    block = s.store.block(height) if height <= s.store.height else None
     if block is None:
-        raise Problem(404, "not_found", f"no block at height {text} (head is {s.store.height})")
-    answer = block_json(block)
-    if receipts or raw:
-        answer.update(await asyncio.to_thread(block_extras, s.store, block, receipts, raw))
-    return web.json_response(answer)
+        raise Problem(404, "not_found", f"no block at height {height} (head is {s.store.height})")
+    return await _block_answer(s, block, flags)
 
 
 async def get_block_by_hash(request: web.Request) -> web.Response:
     """A block by its hash (``?receipts=true``, ``?raw=true`` as by height)."""
     s = request.app[SERVICES]
-    block_hash = parse_hex(request.match_info["hash"], "block hash", 32, size=32)
-    receipts, raw = block_flags(request.query)
+    block_hash = bytes.fromhex(parse_path(HashPath, request.match_info).hash)
+    flags = parse_query(BlockQuery, request.query)
     block = s.store.block_by_hash(block_hash)
     if block is None:
         raise Problem(404, "not_found", f"no committed block {block_hash.hex()}")
+    return await _block_answer(s, block, flags)
+
+
+async def _block_answer(s: NodeServices, block: ChainBlock, flags: BlockQuery) -> web.Response:
     answer = block_json(block)
-    if receipts or raw:
-        answer.update(await asyncio.to_thread(block_extras, s.store, block, receipts, raw))
+    if flags.receipts or flags.raw:
+        answer.update(await asyncio.to_thread(block_extras, s.store, block, flags.receipts, flags.raw))
     return web.json_response(answer)
 
 
@@ -317,6 +351,9 @@ async def post_tx(request: web.Request) -> web.Response:
 async def post_txs_batch(request: web.Request) -> web.Response:
     """Submit up to 1000 transactions; signatures are verified in one pass off the loop.
 
+    The body is ``{"txs": ["<hex>", ...]}`` (application/json) or, without hex, the canonical
+    msgpack list of the raw transactions (application/msgpack); the answer is the same JSON.
+
     A node at capacity answers 429 with Retry-After before reading the body. Otherwise the
     admission gate takes a prefix of the batch; the rest is refused unread (``mempool_full``
     or ``overloaded``, hash null). ``resubmit`` lists, in order, the indices of every
@@ -328,10 +365,14 @@ async def post_txs_batch(request: web.Request) -> web.Response:
     refusal = _gate_refusal(s)
     if refusal is not None:
         return refusal
-    data = await read_json(request)
-    if isinstance(data, dict) and isinstance(data.get("txs"), list) and len(data["txs"]) > MAX_BATCH:
-        raise Problem(413, "batch_too_large", f"at most {MAX_BATCH} transactions per batch")
-    items = parse_body(SubmitBatch, data, '{"txs": ["<hex>", ...]}').txs
+    items: list[bytes] | list[str]
+    if request.content_type == MSGPACK:
+        items = await read_msgpack_blobs(request, MAX_BATCH)
+    else:
+        data = await read_json(request)
+        if isinstance(data, dict) and isinstance(data.get("txs"), list) and len(data["txs"]) > MAX_BATCH:
+            raise Problem(413, "batch_too_large", f"at most {MAX_BATCH} transactions per batch")
+        items = parse_body(SubmitBatch, data, '{"txs": ["<hex>", ...]}').txs
     results: list[dict[str, Any] | None] = [None] * len(items)
     take, retry_after = len(items), _retry_after(s)
     gate = s.admission
@@ -344,7 +385,7 @@ async def post_txs_batch(request: web.Request) -> web.Response:
     decoded: list[tuple[int, Transaction]] = []
     for i, item in enumerate(items[:take]):
         try:
-            raw = parse_hex(item, f"txs[{i}]", MAX_TX_BYTES)
+            raw = item if type(item) is bytes else parse_hex(item, f"txs[{i}]", MAX_TX_BYTES)
             decoded.append((i, decode_candidate(raw, s.registry)))
         except Problem as p:
             results[i] = {"hash": None, "accepted": False, "reason": p.reason, "detail": p.detail}
@@ -354,7 +395,7 @@ async def post_txs_batch(request: web.Request) -> web.Response:
     if gate is not None:
         gate.verifying += len(txs)
     try:
-        signatures = await asyncio.to_thread(verify_many, txs) if txs else []
+        signatures = await verify_async(txs)
     finally:
         if gate is not None:
             gate.verifying -= len(txs)
@@ -385,7 +426,7 @@ async def post_txs_batch(request: web.Request) -> web.Response:
 async def get_tx(request: web.Request) -> web.Response:
     """A transaction, pending or committed (with its receipt)."""
     s = request.app[SERVICES]
-    tx_hash = parse_hex(request.match_info["hash"], "transaction hash", 32, size=32)
+    tx_hash = bytes.fromhex(parse_path(HashPath, request.match_info).hash)
     record = s.store.tx(tx_hash)
     if record is not None:
         return web.json_response(
@@ -420,7 +461,7 @@ async def get_openapi(request: web.Request) -> web.Response:
 
 async def get_healthz(request: web.Request) -> web.Response:
     """Liveness: the process answers."""
-    return web.json_response({"status": "ok"})
+    return web.json_response(Health(status="ok").model_dump())
 
 
 async def get_readyz(request: web.Request) -> web.Response:
@@ -428,7 +469,7 @@ async def get_readyz(request: web.Request) -> web.Response:
     s = request.app[SERVICES]
     if not s.ready or s.stopping.is_set():
         raise Problem(503, "not_ready", "the node is starting or stopping")
-    return web.json_response({"status": "ready", "height": s.store.height})
+    return web.json_response(Ready(status="ready", height=s.store.height).model_dump())
 
 
 async def get_metrics(request: web.Request) -> web.Response:
@@ -506,6 +547,46 @@ _BAD_BODY: Final = {
 
 CORE_OPERATIONS: Final = (
     Operation(
+        "GET",
+        "/api/v1/status",
+        get_status,
+        {"summary": "Node and chain status", "responses": {"200": json_answer(Status, "status")}},
+        model_components(Status),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/head",
+        get_head,
+        {
+            "summary": "The last committed block",
+            "responses": {
+                "200": {
+                    **json_answer(Head, "head"),
+                    "links": {
+                        "HeadBlock": {"operationId": "getBlockByHash", "parameters": {"hash": "$response.body#/hash"}}
+                    },
+                }
+            },
+        },
+        model_components(Head),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/accounts/{address}",
+        get_account,
+        {
+            "summary": "An account's balances and nonces",
+            "parameters": [*path_params(AccountPath), *query_params(ViewQuery)],
+            "responses": {
+                "200": json_view_answer(Account, "the account; with prove=true, the account beside its proofs"),
+                "400": problem("not an address (bad_address), bad height (bad_height) or prove (bad_bool)"),
+                "404": problem("the account has no state (not_found), or the height is above the head"),
+                "410": problem("the state at that height was pruned; the detail names the oldest height kept"),
+            },
+        },
+        model_components(Account),
+    ),
+    Operation(
         "POST",
         "/api/v1/txs",
         post_tx,
@@ -537,7 +618,15 @@ CORE_OPERATIONS: Final = (
         post_txs_batch,
         {
             "summary": f"Submit up to {MAX_BATCH} signed transactions; each gets its own result",
-            "requestBody": json_body(SubmitBatch),
+            "description": "The body is JSON with hex, or binary: the canonical msgpack list of the raw "
+            "transactions (application/msgpack; refused unless canonical). The answer is JSON either way.",
+            "requestBody": {
+                **json_body(SubmitBatch),
+                "content": {
+                    **json_body(SubmitBatch)["content"],
+                    MSGPACK: {"schema": {"type": "string", "format": "binary"}},
+                },
+            },
             "responses": {
                 "200": json_answer(
                     BatchResults,
@@ -570,33 +659,118 @@ CORE_OPERATIONS: Final = (
             },
         },
     ),
+    Operation(
+        "GET",
+        "/api/v1/blocks/{height}",
+        get_block,
+        {
+            "summary": "A block by height",
+            "parameters": [*path_params(HeightPath), *query_params(BlockQuery)],
+            "responses": {
+                "200": json_answer(Block, "the block"),
+                "400": problem("bad height (bad_height), bad flag (bad_bool) or parameter"),
+                "404": problem("no such block"),
+            },
+        },
+        model_components(Block),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/blocks/hash/{hash}",
+        get_block_by_hash,
+        {
+            "operationId": "getBlockByHash",
+            "summary": "A block by hash",
+            "parameters": [*path_params(HashPath), *query_params(BlockQuery)],
+            "responses": {
+                "200": json_answer(Block, "the block"),
+                "400": problem("bad hash (bad_hex), bad flag (bad_bool) or parameter"),
+                "404": problem("no such block"),
+            },
+        },
+        model_components(Block),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/txs/{hash}",
+        get_tx,
+        {
+            "operationId": "getTx",
+            "summary": "A transaction (pending or committed) with its receipt",
+            "parameters": path_params(HashPath),
+            "responses": {
+                "200": json_answer(TxRecord, "the transaction"),
+                "400": problem("bad hash (bad_hex)"),
+                "404": problem("unknown transaction"),
+            },
+        },
+        model_components(TxRecord),
+        # not the POST-only paths beside it, so their 405 answers Allow: POST (not GET, POST)
+        route="/api/v1/txs/{hash:(?!batch$|lookup$)[^/]+}",
+    ),
 )
 """The core operations described by typed models (node/api_models.py)."""
 
-OPERATIONS: Final = (*CORE_OPERATIONS, *MARKET_OPERATIONS)
+NODE_OPERATIONS: Final = (
+    Operation(
+        "GET",
+        "/api/v1/openapi.json",
+        get_openapi,
+        {
+            "summary": "This document",
+            "responses": {
+                "200": {
+                    "description": "OpenAPI 3.1 document",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        },
+    ),
+    Operation(
+        "GET",
+        "/healthz",
+        get_healthz,
+        {"summary": "Liveness", "responses": {"200": json_answer(Health, "the process answers")}},
+        model_components(Health),
+    ),
+    Operation(
+        "GET",
+        "/readyz",
+        get_readyz,
+        {
+            "summary": "Readiness",
+            "responses": {"200": json_answer(Ready, "serving"), "503": problem("starting or stopping (not_ready)")},
+        },
+        model_components(Ready),
+    ),
+    Operation(
+        "GET",
+        "/metrics",
+        get_metrics,
+        {
+            "summary": "Prometheus metrics",
+            "responses": {
+                "200": {
+                    "description": "text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        },
+    ),
+)
+"""The node's own routes (its document, liveness, readiness, metrics)."""
+
+OPERATIONS: Final = (*CORE_OPERATIONS, *MARKET_OPERATIONS, *PROOF_OPERATIONS, *AUDIT_OPERATIONS, *NODE_OPERATIONS)
 """Every area's registered operations: routed below and documented in /api/v1/openapi.json."""
 
 ROUTES: Final = (
     *routes_of(OPERATIONS),
-    ("GET", "/api/v1/status", get_status),
-    ("GET", "/api/v1/head", get_head),
-    ("GET", "/api/v1/accounts/{address}", get_account),
-    ("GET", "/api/v1/blocks/{height}", get_block),
-    ("GET", "/api/v1/blocks/hash/{hash}", get_block_by_hash),
-    # not the POST-only paths beside it, so their 405 answers Allow: POST (not GET, POST)
-    ("GET", "/api/v1/txs/{hash:(?!batch$|lookup$)[^/]+}", get_tx),
     *MARKET_ROUTES,
-    *PROOF_ROUTES,
-    *AUDIT_ROUTES,
     *ASSET_ROUTES,
     *FUND_ROUTES,
     *POINTS_ROUTES,
     *FINANCE_ROUTES,
     *PROVENANCE_ROUTES,
-    ("GET", "/api/v1/openapi.json", get_openapi),
-    ("GET", "/healthz", get_healthz),
-    ("GET", "/readyz", get_readyz),
-    ("GET", "/metrics", get_metrics),
 )
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import hdrs, web
 from aiohttp.http_exceptions import PayloadEncodingError
 
+from chain.encoding import MEDIA_TYPE as MSGPACK
+from chain.encoding import DecodeError, decode
 from chain.genesis import Genesis
 from chain.keys import PrivateKey
 from chain.tx import KindRegistry
@@ -91,6 +93,19 @@ def problem_response(status: int, reason: str, detail: str) -> web.Response:
 # --- input helpers --------------------------------------------------------------------
 
 
+async def _read_body(request: web.Request) -> bytes:
+    """The raw body; Problem for a compressed or oversized one (refused before it is read)."""
+    encoding = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise Problem(415, "unsupported_content_encoding", "send the body uncompressed (no Content-Encoding)")
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise Problem(413, "body_too_large", "request body is larger than the node accepts") from None
+    except PayloadEncodingError:  # only reachable if the server inflates bodies itself
+        raise Problem(400, "malformed_body", "request body is not validly encoded") from None
+
+
 async def read_json(request: web.Request) -> Any:
     """The request's JSON body; Problem for a wrong content type or encoding, oversized or malformed body.
 
@@ -99,21 +114,35 @@ async def read_json(request: web.Request) -> Any:
     """
     if request.content_type != "application/json":
         raise Problem(415, "unsupported_media_type", "send the body as application/json")
-    encoding = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
-    if encoding not in ("", "identity"):
-        raise Problem(415, "unsupported_content_encoding", "send the body uncompressed (no Content-Encoding)")
-    try:
-        data = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise Problem(413, "body_too_large", "request body is larger than the node accepts") from None
-    except PayloadEncodingError:  # only reachable if the server inflates bodies itself
-        raise Problem(400, "malformed_body", "request body is not validly encoded") from None
+    data = await _read_body(request)
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise Problem(400, "malformed_body", "request body is not valid JSON") from None
     except RecursionError:  # deeper nesting than the decoder's stack allows, e.g. 30,000 '['
         raise Problem(400, "malformed_body", "request body nests JSON too deeply") from None
+
+
+async def read_msgpack_blobs(request: web.Request, max_items: int) -> list[bytes]:
+    """A MSGPACK body holding one canonical list of byte strings (the binary batch form).
+
+    Problem 415 for another content type, 400 ``malformed_body`` for anything but such a
+    list (decoded by chain.encoding's strict canonical decoder: no alternative encoding, no
+    trailing bytes), 413 ``batch_too_large`` beyond ``max_items`` items. Item lengths are
+    the caller's to check, item by item.
+    """
+    if request.content_type != MSGPACK:
+        raise Problem(415, "unsupported_media_type", f"send the body as {MSGPACK}")
+    data = await _read_body(request)
+    try:
+        value = decode(data, len(data))
+    except DecodeError as exc:
+        raise Problem(400, "malformed_body", f"request body is not canonical msgpack: {exc}") from None
+    if type(value) is not list or any(type(item) is not bytes for item in value):
+        raise Problem(400, "malformed_body", "body must be a msgpack list of byte strings")
+    if len(value) > max_items:
+        raise Problem(413, "batch_too_large", f"at most {max_items} items per batch")
+    return value
 
 
 def parse_height(text: str) -> int:

@@ -54,6 +54,13 @@ class QueryModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PathModel(BaseModel):
+    """Base of a path-parameter model: one field per ``{name}`` of the route's path template,
+    each a string on the wire; a field's ``x-reason`` names its refusal."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class BodyModel(BaseModel):
     """Base of a JSON body model: exactly the declared members, nothing coerced."""
 
@@ -71,6 +78,8 @@ class Operation:
     """The OpenAPI operation object (summary, parameters, requestBody, responses, links)."""
     schemas: Mapping[str, Any] = field(default_factory=dict)
     """Component schemas the operation refers to (merged into ``components.schemas``)."""
+    route: str | None = None
+    """The aiohttp path when it differs from the documented ``path`` (a placeholder with a regex)."""
 
 
 def problem(description: str) -> dict[str, Any]:
@@ -96,7 +105,7 @@ def model_components(*models: type[BaseModel]) -> dict[str, Any]:
     return out
 
 
-def query_params(model: type[QueryModel]) -> list[dict[str, Any]]:
+def query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
     """The OpenAPI query parameters of a query model, one per field (none required unless the
     field is), each with the field's schema and description."""
     schema, defs = _schema_of(model, "validation")
@@ -115,6 +124,11 @@ def query_params(model: type[QueryModel]) -> list[dict[str, Any]]:
             {"name": name, "in": "query", "required": name in required, "schema": prop, "description": description}
         )
     return params
+
+
+def path_params(model: type[PathModel]) -> list[dict[str, Any]]:
+    """The OpenAPI path parameters of a path model, one per field (all required)."""
+    return [{**param, "in": "path", "required": True} for param in query_params(model)]
 
 
 def _inline(schema: dict[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:
@@ -144,6 +158,16 @@ def json_answer(model: type[BaseModel], description: str) -> dict[str, Any]:
         "description": description,
         "content": {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}},
     }
+
+
+def json_view_answer(model: type[BaseModel] | str, description: str) -> dict[str, Any]:
+    """A typed view's JSON answer: ``model`` (or the component schema of that name) itself, or
+    (``prove=true``) a ProvedView whose value is it (node/view_proofs.py)."""
+    view = {"$ref": REF_TEMPLATE.format(model=model if isinstance(model, str) else model.__name__)}
+    proved = {
+        "allOf": [{"$ref": REF_TEMPLATE.format(model="ProvedView")}, {"type": "object", "properties": {"value": view}}]
+    }
+    return {"description": description, "content": {"application/json": {"schema": {"anyOf": [view, proved]}}}}
 
 
 _VALUE_ERRORS: Final = frozenset(
@@ -195,19 +219,19 @@ def _detail(error: Mapping[str, Any]) -> str:
     return f"{loc[:80]}: {message[:200]}"
 
 
-def parse_query(model: type[M], query: MultiMapping[str]) -> M:
+def parse_query(model: type[M], query: MultiMapping[str], max_chars: int = MAX_PARAM_CHARS) -> M:
     """``query`` (a request's multidict) validated by ``model``; Problem 400 otherwise.
 
     A repeated parameter is ``repeated_parameter``, an unknown one ``unknown_parameter``, one
-    over MAX_PARAM_CHARS ``bad_parameter``, a value that does not fit its field that field's
+    over ``max_chars`` ``bad_parameter``, a value that does not fit its field that field's
     ``x-reason`` (default ``bad_parameter``).
     """
     values: dict[str, str] = {}
     for name in query:
         if len(query.getall(name)) > 1:
             raise Problem(400, "repeated_parameter", f"parameter {name[:40]!r} given more than once")
-        if len(query[name]) > MAX_PARAM_CHARS:
-            raise Problem(400, "bad_parameter", f"parameter {name[:40]!r} is longer than {MAX_PARAM_CHARS} characters")
+        if len(query[name]) > max_chars:
+            raise Problem(400, "bad_parameter", f"parameter {name[:40]!r} is longer than {max_chars} characters")
         values[name] = query[name]
     try:
         return model.model_validate(values)
@@ -217,6 +241,16 @@ def parse_query(model: type[M], query: MultiMapping[str]) -> M:
             name = str((error.get("loc") or ("?",))[0])
             allowed = sorted(model.model_fields)
             raise Problem(400, "unknown_parameter", f"unknown parameter {name[:40]!r}; allowed: {allowed}") from None
+        raise Problem(400, _reason(model, error, "bad_parameter"), _detail(error)) from None
+
+
+def parse_path(model: type[M], match_info: Mapping[str, str]) -> M:
+    """A request's path parameters validated by ``model``; Problem 400 with the failing field's
+    ``x-reason`` (default ``bad_parameter``) otherwise."""
+    try:
+        return model.model_validate(dict(match_info))
+    except ValidationError as exc:
+        error = exc.errors()[0]
         raise Problem(400, _reason(model, error, "bad_parameter"), _detail(error)) from None
 
 
@@ -233,7 +267,7 @@ def parse_body(model: type[M], data: Any, usage: str) -> M:
 
 def routes_of(operations: Iterable[Operation]) -> list[tuple[str, str, Handler]]:
     """The (method, path, handler) routes of ``operations``, in order."""
-    return [(op.method, op.path, op.handler) for op in operations]
+    return [(op.method, op.route or op.path, op.handler) for op in operations]
 
 
 def document_paths(operations: Iterable[Operation]) -> tuple[dict[str, Any], dict[str, Any]]:

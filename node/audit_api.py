@@ -19,20 +19,26 @@ from aiohttp import web
 from chain.address import encode_address
 from chain.block import Block
 from chain.execution import block_events_leaf
-from node.api_common import SERVICES, NodeServices, Problem, parse_hex, read_json
-from node.audit import DEFAULT_ACCOUNTS_PAGE, MAX_ACCOUNTS_PAGE, AccountPage, Supply, account_page, supply_totals
-from node.market_api import single_params
+from node.api_common import SERVICES, NodeServices, Problem, read_json
+from node.api_models import MAX_LOOKUP, AccountsQuery, Genesis, NoQuery, TxLookup, TxLookupBody
+from node.api_models import AccountPage as AccountPageAnswer
+from node.api_models import Supply as SupplyAnswer
+from node.api_schema import (
+    Operation,
+    json_answer,
+    json_body,
+    model_components,
+    parse_body,
+    parse_query,
+    problem,
+    query_params,
+)
+from node.audit import AccountPage, Supply, account_page, supply_totals
 from node.render import event_json, receipt_json, tx_json
 from storage.store import ChainStore, TxRecord
 
-MAX_LOOKUP: Final = 1000
-"""Hashes one ``POST /api/v1/txs/lookup`` may ask for."""
 MAX_LOOKUP_BODY: Final = 160 * 1024
 """Bytes of a lookup body: 1,000 quoted 64-digit hashes with separators fit with room."""
-BLOCK_PARAMS: Final = frozenset({"receipts", "raw"})
-ACCOUNTS_PARAMS: Final = frozenset({"limit", "cursor"})
-_TRUE: Final = frozenset({"true", "1"})
-_FALSE: Final = frozenset({"false", "0"})
 
 
 SUPPLY_DUTY_FACTOR: Final = 4.0
@@ -64,21 +70,12 @@ class SupplyCache:
 SUPPLY_CACHE: Final = web.AppKey("supply_cache", SupplyCache)
 
 
-def _flag(params: dict[str, str], name: str) -> bool:
-    text = params.get(name, "false").lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise Problem(400, "bad_bool", f"{name} must be true or false")
-
-
 # --- genesis and supply -----------------------------------------------------------------------
 
 
 async def get_genesis(request: web.Request) -> web.Response:
     """``GET /api/v1/genesis``: the genesis document this node runs (its hash is in /status)."""
-    single_params(request.query, frozenset())
+    parse_query(NoQuery, request.query)
     s = request.app[SERVICES]
     response = web.json_response(s.genesis.to_json())
     response.headers["X-Agora-Genesis-Hash"] = s.genesis.hash.hex()
@@ -122,7 +119,7 @@ async def get_supply(request: web.Request) -> web.Response:
     Recounted from the state (off the event loop, from one snapshot) at most once per height
     and throttled by :data:`SUPPLY_DUTY_FACTOR`; the answer names the height it is at.
     """
-    single_params(request.query, frozenset())
+    parse_query(NoQuery, request.query)
     s = request.app[SERVICES]
     supply = await request.app[SUPPLY_CACHE].get(s.store)
     return web.json_response(supply_json(supply))
@@ -147,34 +144,15 @@ def _accounts(store: ChainStore, cursor: bytes | None, limit: int) -> AccountPag
 
 async def get_accounts(request: web.Request) -> web.Response:
     """``GET /api/v1/accounts?limit=&cursor=``: every account with a balance, by public key."""
-    params = single_params(request.query, ACCOUNTS_PARAMS)
-    limit = DEFAULT_ACCOUNTS_PAGE
-    text = params.get("limit")
-    if text is not None:
-        if not text.isascii() or not text.isdigit() or len(text) > 5 or not 1 <= int(text) <= MAX_ACCOUNTS_PAGE:
-            raise Problem(400, "bad_limit", f"limit must be an integer in 1..{MAX_ACCOUNTS_PAGE}")
-        limit = int(text)
-    cursor = None
-    text = params.get("cursor")
-    if text is not None:
-        try:
-            cursor = bytes.fromhex(text)
-        except ValueError:
-            cursor = b""
-        if len(cursor) != 32:
-            raise Problem(400, "bad_cursor", "cursor must be the next_cursor of a previous page (64 hex digits)")
+    query = parse_query(AccountsQuery, request.query)
+    cursor = None if query.cursor is None else bytes.fromhex(query.cursor)
+    limit = query.limit
     s = request.app[SERVICES]
     page = await asyncio.to_thread(_accounts, s.store, cursor, limit)
     return web.json_response(accounts_json(page))
 
 
 # --- blocks with receipts and raw bytes ---------------------------------------------------------
-
-
-def block_flags(query: Any) -> tuple[bool, bool]:
-    """``(receipts, raw)`` asked for by a block request's query; Problem for anything else."""
-    params = single_params(query, BLOCK_PARAMS)
-    return _flag(params, "receipts"), _flag(params, "raw")
 
 
 def block_extras(store: ChainStore, block: Block, receipts: bool, raw: bool) -> dict[str, Any]:
@@ -240,28 +218,74 @@ async def post_txs_lookup(request: web.Request) -> web.Response:
     """
     if request.content_length is not None and request.content_length > MAX_LOOKUP_BODY:
         raise Problem(413, "body_too_large", f"a lookup body is at most {MAX_LOOKUP_BODY} bytes")
-    body = await read_json(request)
-    if not isinstance(body, dict) or set(body) != {"hashes"} or not isinstance(body["hashes"], list):
-        raise Problem(400, "malformed_body", 'body must be {"hashes": ["<64 hex digits>", ...]}')
-    items = body["hashes"]
-    if len(items) > MAX_LOOKUP:
+    data = await read_json(request)
+    if isinstance(data, dict) and isinstance(data.get("hashes"), list) and len(data["hashes"]) > MAX_LOOKUP:
         raise Problem(413, "batch_too_large", f"at most {MAX_LOOKUP} hashes per lookup")
-    hashes = []
-    for i, item in enumerate(items):
-        if not isinstance(item, str) or len(item) != 64:
-            raise Problem(400, "bad_hex", f"hashes[{i}] must be 64 hex digits")
-        hashes.append(parse_hex(item, f"hashes[{i}]", 32, size=32))
+    body = parse_body(TxLookupBody, data, '{"hashes": ["<64 hex digits>", ...]}')
+    hashes = [bytes.fromhex(h) for h in body.hashes]
     s = request.app[SERVICES]
     records = await asyncio.to_thread(_committed, s.store, hashes)
     return web.json_response({"results": [_lookup_json(s, h, r) for h, r in zip(hashes, records, strict=True)]})
 
 
-AUDIT_ROUTES: Final = (
-    ("GET", "/api/v1/genesis", get_genesis),
-    ("GET", "/api/v1/supply", get_supply),
-    ("GET", "/api/v1/accounts", get_accounts),
-    ("POST", "/api/v1/txs/lookup", post_txs_lookup),
+_UNKNOWN: Final = problem("a query parameter (unknown_parameter, repeated_parameter)")
+
+AUDIT_OPERATIONS: Final = (
+    Operation(
+        "GET",
+        "/api/v1/genesis",
+        get_genesis,
+        {
+            "summary": "The genesis document this node runs",
+            "parameters": query_params(NoQuery),
+            "responses": {"200": json_answer(Genesis, "the document"), "400": _UNKNOWN},
+        },
+        model_components(Genesis),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/supply",
+        get_supply,
+        {
+            "summary": "Per asset: total supply, amount in accounts, in escrow and fees paid, recounted from "
+            "the state at the head (total_supply = in_accounts + in_escrow + in_offers + in_funds + in_financing)",
+            "parameters": query_params(NoQuery),
+            "responses": {"200": json_answer(SupplyAnswer, "the totals"), "400": _UNKNOWN},
+        },
+        model_components(SupplyAnswer),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/accounts",
+        get_accounts,
+        {
+            "summary": "Every account holding a balance, ordered by public key, paginated",
+            "parameters": query_params(AccountsQuery),
+            "responses": {
+                "200": json_answer(AccountPageAnswer, "one page"),
+                "400": problem("bad limit or cursor (bad_limit, bad_cursor, unknown_parameter, repeated_parameter)"),
+            },
+        },
+        model_components(AccountPageAnswer),
+    ),
+    Operation(
+        "POST",
+        "/api/v1/txs/lookup",
+        post_txs_lookup,
+        {
+            "summary": "Up to 1,000 transactions at once: committed (with receipt), pending or unknown",
+            "requestBody": json_body(TxLookupBody),
+            "responses": {
+                "200": json_answer(TxLookup, "one result per hash, in the order asked"),
+                "400": problem("malformed body (malformed_body) or hash (bad_hex)"),
+                "413": problem("more than 1,000 hashes (batch_too_large) or a body over 160 KiB (body_too_large)"),
+                "415": problem("not application/json"),
+            },
+        },
+        model_components(TxLookupBody, TxLookup),
+    ),
 )
+"""The auditors' operations described by typed models (routed and documented by node/api.py)."""
 
 
 def add_audit_state(app: web.Application) -> None:

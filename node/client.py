@@ -16,6 +16,9 @@ from typing import Any, Final
 
 import aiohttp
 
+from chain.encoding import MEDIA_TYPE as MSGPACK
+from chain.encoding import encode
+
 DEFAULT_TIMEOUT: Final = 30.0
 MAX_EVENT_LINE: Final = 16 * 1024 * 1024
 
@@ -78,14 +81,26 @@ class NodeClient:
             self._session = None
 
     async def _exchange(
-        self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        binary: bytes | None = None,
     ) -> tuple[int, str, bytes, Any, float | None]:
-        """(status, content type, body bytes, body as JSON or None, Retry-After); NodeApiError on an error status."""
+        """(status, content type, body bytes, body as JSON or None, Retry-After); NodeApiError on an error status.
+
+        The request body is ``body`` as JSON, or ``binary`` as application/msgpack when given.
+        """
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         url = self.url + path
+        if binary is not None:
+            kwargs: dict[str, Any] = {"data": binary, "headers": {"Content-Type": MSGPACK}}
+        else:
+            kwargs = {"json": body}
         try:
-            async with self._session.request(method, url, json=body, params=params) as response:
+            async with self._session.request(method, url, params=params, **kwargs) as response:
                 data = await response.read()
                 status = response.status
                 content_type = response.content_type
@@ -103,8 +118,16 @@ class NodeClient:
             raise NodeApiError(status, "http_error", f"HTTP {status} from {url}", retry_after)
         return status, content_type, data, decoded, retry_after
 
-    async def _request(self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None) -> Any:
-        status, _, data, decoded, _ = await self._exchange(method, path, body, params)
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        binary: bytes | None = None,
+    ) -> Any:
+        """One request with a JSON ``body`` (or a msgpack ``binary`` one); the JSON answer."""
+        status, _, data, decoded, _ = await self._exchange(method, path, body, params, binary)
         if decoded is None and data:
             raise NodeApiError(status, "bad_response", f"the node at {self.url} did not answer with JSON")
         return decoded
@@ -229,8 +252,10 @@ class NodeClient:
 
     async def submit_batch(self, raws: list[bytes]) -> dict[str, Any]:
         """POST /api/v1/txs/batch; returns the whole answer: ``results`` (one per transaction),
-        ``resubmit`` (indices refused for load) and ``retry_after`` (seconds, or None)."""
-        result: dict[str, Any] = await self._request("POST", "/api/v1/txs/batch", {"txs": [r.hex() for r in raws]})
+        ``resubmit`` (indices refused for load) and ``retry_after`` (seconds, or None).
+
+        The body is binary (application/msgpack: the raw transactions, no hex, no JSON)."""
+        result: dict[str, Any] = await self._request("POST", "/api/v1/txs/batch", binary=encode(list(raws)))
         return result
 
     async def submit_tx_retrying(self, raw: bytes, timeout: float = 60.0) -> dict[str, Any]:  # noqa: ASYNC109

@@ -315,7 +315,7 @@ class ConsensusDriver:
     def _block(self, block_hash: bytes, raw: bytes) -> Block:
         block = self._blocks.get(block_hash)
         if block is None:
-            block = decode_block(raw, self.executor.registry)
+            block = decode_block(raw, self.executor.registry, self.mempool.get)  # pending txs decoded once
             if block.hash != block_hash:
                 raise InvalidBlock("block does not hash to the proposed hash", "bad_hash")
             self._keep(block)

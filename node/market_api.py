@@ -23,8 +23,29 @@ from market.points import get_redemption
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
 from market.records import ListingStatus
 from node.api_common import SERVICES, Problem
-from node.api_models import EventsQuery, ListingsQuery, OrdersQuery
-from node.api_schema import Operation, QueryModel, json_ref, parse_query, problem, query_params
+from node.api_models import (
+    EventsQuery,
+    IdPath,
+    Listing,
+    ListingPage,
+    ListingsQuery,
+    Order,
+    OrderPage,
+    OrdersQuery,
+    ViewQuery,
+)
+from node.api_schema import (
+    Operation,
+    QueryModel,
+    json_answer,
+    json_view_answer,
+    model_components,
+    parse_path,
+    parse_query,
+    path_params,
+    problem,
+    query_params,
+)
 from node.market_events import STREAM_TYPES, StreamFilter
 from node.market_index import (
     MAX_CURSOR_BYTES,
@@ -194,7 +215,7 @@ async def get_listing_one(request: web.Request) -> web.Response:
     """One listing by id (``?height=H``, ``?prove=true``: node/view_proofs.py)."""
     market = _market(request)
     view = view_request(market.store, request.query)
-    listing_id = id_text(request.match_info["id"], "listing id")
+    listing_id = bytes.fromhex(parse_path(IdPath, request.match_info).id)
     if view.versioned:
         return await asyncio.to_thread(_listing_at, market.store, listing_id, view)
     listing = get_listing(market.store.state, listing_id)
@@ -242,7 +263,7 @@ async def get_order_one(request: web.Request) -> web.Response:
     """One order by id, with its full history, escrow and review (``?height``, ``?prove``: node/view_proofs.py)."""
     market = _market(request)
     view = view_request(market.store, request.query)
-    order_id = id_text(request.match_info["id"], "order id")
+    order_id = bytes.fromhex(parse_path(IdPath, request.match_info).id)
     if view.versioned:
         return await asyncio.to_thread(_order_at, market, order_id, view)
     state = market.store.state
@@ -306,7 +327,7 @@ MARKET_OPERATIONS: Final = (
             "parameters": query_params(ListingsQuery),
             "responses": {
                 "200": {
-                    **json_ref("ListingPage", "one page of listings"),
+                    **json_answer(ListingPage, "one page of listings"),
                     "links": {
                         "First": {"operationId": "getListing", "parameters": {"id": "$response.body#/items/0/id"}},
                     },
@@ -314,6 +335,7 @@ MARKET_OPERATIONS: Final = (
                 "400": _BAD_QUERY,
             },
         },
+        model_components(ListingPage),
     ),
     Operation(
         "GET",
@@ -324,7 +346,7 @@ MARKET_OPERATIONS: Final = (
             "parameters": query_params(OrdersQuery),
             "responses": {
                 "200": {
-                    **json_ref("OrderPage", "one page of orders"),
+                    **json_answer(OrderPage, "one page of orders"),
                     "links": {
                         "First": {"operationId": "getOrder", "parameters": {"id": "$response.body#/items/0/id"}},
                     },
@@ -332,12 +354,44 @@ MARKET_OPERATIONS: Final = (
                 "400": _BAD_QUERY,
             },
         },
+        model_components(OrderPage),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/listings/{id}",
+        get_listing_one,
+        {
+            "operationId": "getListing",
+            "summary": "A listing",
+            "parameters": [*path_params(IdPath), *query_params(ViewQuery)],
+            "responses": {
+                "200": json_view_answer(Listing, "the listing; with prove=true, the listing beside its proofs"),
+                "400": problem("bad id (bad_id), bad height (bad_height) or prove (bad_bool)"),
+                "404": problem("no such listing, or the height is above the head"),
+                "410": problem("the state at that height was pruned; the detail names the oldest height kept"),
+            },
+        },
+        model_components(Listing),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/orders/{id}",
+        get_order_one,
+        {
+            "operationId": "getOrder",
+            "summary": "An order with its full history, escrow and review",
+            "parameters": [*path_params(IdPath), *query_params(ViewQuery)],
+            "responses": {
+                "200": json_view_answer(Order, "the order; with prove=true, the order beside its proofs"),
+                "400": problem("bad id (bad_id), bad height (bad_height) or prove (bad_bool)"),
+                "404": problem("no such order, or the height is above the head"),
+                "410": problem("the state at that height was pruned; the detail names the oldest height kept"),
+            },
+        },
+        model_components(Order),
     ),
 )
-"""The market's operations described by typed models (routed and documented by node/api.py)."""
+"""The market's operations described by typed models (routed and documented by node/api.py); the
+pages are still hand-written schemas (node/openapi.py)."""
 
-MARKET_ROUTES: Final = (
-    ("GET", "/api/v1/listings/{id}", get_listing_one),
-    ("GET", "/api/v1/orders/{id}", get_order_one),
-    ("GET", "/api/v1/merchants/{address}/reputation", get_reputation_of),
-)
+MARKET_ROUTES: Final = (("GET", "/api/v1/merchants/{address}/reputation", get_reputation_of),)

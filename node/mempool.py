@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from chain.accounts import NATIVE_ASSET, balance_key, nonce_key
-from chain.encoding import DecodeError, decode
+from chain.encoding import DecodeError, decode, decode_uint
 from chain.params import ChainParams
 from chain.state import StateReader
 from chain.transfer import Transfer
@@ -88,6 +88,9 @@ def _read_int(state: StateReader, key: bytes) -> int:
     raw = state.get(key)
     if raw is None:
         return 0
+    fast = decode_uint(raw)
+    if fast is not None:
+        return fast
     value = decode(raw)
     return value if type(value) is int else 0
 

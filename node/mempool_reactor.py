@@ -3,8 +3,9 @@
 A transaction admitted locally (API) or received from a peer is queued and flushed to
 every peer in batches of up to :data:`MAX_BATCH_TXS`; one received from a peer is never
 sent back to it. Each node admits a transaction once, so each transaction crosses each
-link about once. Received batches are decoded, their signatures verified in one pass off
-the event loop, and admitted like API submissions; undecodable batches or bad signatures
+link about once. Received batches are decoded (only the transactions not already
+pending: each is decoded once per node), their signatures verified in one pass off the
+event loop, and admitted like API submissions; undecodable batches or bad signatures
 score the sender down.
 """
 
@@ -13,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Final
 
-from chain.encoding import DecodeError, as_bytes, as_list, decode, encode
+from chain.encoding import DecodeError, as_bytes, as_list, decode, encode, sha256
 from chain.tx import MAX_TX_BYTES, KindRegistry, Transaction, decode_transaction
 from node.mempool import Mempool
-from node.sigverify import verify_many
+from node.sigverify import verify_async
 from p2p import ChannelSpec, Network, PeerInfo, Severity
 
 log = logging.getLogger("agora.mempool.reactor")
@@ -34,10 +35,21 @@ def encode_batch(raws: Sequence[bytes]) -> bytes:
     return encode(list(raws))
 
 
-def decode_batch(payload: bytes, registry: KindRegistry) -> list[Transaction]:
-    """Decode a batch; DecodeError if it or any transaction in it is malformed."""
+def decode_batch(payload: bytes, registry: KindRegistry, known: Container[bytes] = ()) -> list[Transaction]:
+    """Decode a batch, skipping transactions whose hash is in ``known`` (already pending here).
+
+    DecodeError if the batch or any transaction decoded from it is malformed. A skipped
+    transaction's bytes hash to a pending one's, so they are that transaction's bytes, which
+    decoded when it was admitted: a transaction is decoded once per node, however many peers
+    relay it.
+    """
     items = as_list(decode(payload, MAX_BATCH_BYTES + 16 * 1024), "tx batch", max_len=MAX_BATCH_TXS)
-    return [decode_transaction(as_bytes(raw, "tx", max_len=MAX_TX_BYTES), registry) for raw in items]
+    txs = []
+    for item in items:
+        raw = as_bytes(item, "tx", max_len=MAX_TX_BYTES)
+        if sha256(raw) not in known:
+            txs.append(decode_transaction(raw, registry))
+    return txs
 
 
 class MempoolReactor:
@@ -68,14 +80,13 @@ class MempoolReactor:
     async def receive(self, peer_id: bytes, channel: str, payload: bytes) -> None:
         """Admit a peer's batch; report undecodable batches and bad signatures."""
         try:
-            txs = decode_batch(payload, self.registry)
+            fresh = decode_batch(payload, self.registry, self.mempool)
         except DecodeError as exc:
             self.network.report(peer_id, Severity.MAJOR, f"bad transaction batch: {exc}")
             return
-        fresh = [tx for tx in txs if tx.hash not in self.mempool]
         if not fresh:
             return
-        signatures = await asyncio.to_thread(verify_many, fresh)
+        signatures = await verify_async(fresh)
         if not all(signatures):
             self.network.report(peer_id, Severity.MAJOR, "transaction with a bad signature")
         self._source = peer_id

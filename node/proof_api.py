@@ -21,22 +21,32 @@ from chain.light_client import LightBlock
 from chain.merkle import MerkleProof, leaf_hash, merkle_proof_of_hashes
 from chain.state_tree import StateProof, TreeError
 from chain.validators import ValidatorSet
-from node.api_common import SERVICES, Problem, parse_height, parse_hex
+from node.api_common import SERVICES, Problem
+from node.api_models import MAX_STATE_KEY_BYTES, HashPath, LightHeightPath, StateProofQuery, TxProof
+from node.api_models import LightBlock as LightBlockAnswer
+from node.api_models import StateProof as StateProofAnswer
+from node.api_schema import (
+    Operation,
+    json_answer,
+    model_components,
+    parse_path,
+    parse_query,
+    path_params,
+    problem,
+    query_params,
+)
 from node.executor import validator_set_key
 from node.render import receipt_json
 from storage.store import ChainStore, PrunedHeight, StoreError, TxRecord
-
-MAX_STATE_KEY_BYTES: Final = 1024
 
 
 def _merkle_json(proof: MerkleProof) -> dict[str, Any]:
     return {"index": proof.index, "size": proof.size, "path": [p.hex() for p in proof.path]}
 
 
-def _height_param(store: ChainStore, text: str | None) -> int:
-    if text is None:
+def _height_param(store: ChainStore, height: int | None) -> int:
+    if height is None:
         return store.height
-    height = parse_height(text)
     if height > store.height:
         raise Problem(404, "not_found", f"no block at height {height} yet (head is {store.height})")
     return height
@@ -74,14 +84,11 @@ def state_proof_json(store: ChainStore, key: bytes, height: int) -> dict[str, An
 async def get_state_proof(request: web.Request) -> web.Response:
     """``GET /api/v1/proofs/state?key=<hex>&height=<h>``: a value (or its absence) with its proof."""
     s = request.app[SERVICES]
-    text = request.query.get("key")
-    if text is None:
+    if "key" not in request.query:
         raise Problem(400, "missing_key", "give the state key as ?key=<hex>")
-    key = parse_hex(text, "key", MAX_STATE_KEY_BYTES)
-    if not key:
-        raise Problem(400, "bad_hex", "key must not be empty")
-    height = _height_param(s.store, request.query.get("height"))
-    return web.json_response(state_proof_json(s.store, key, height))
+    query = parse_query(StateProofQuery, request.query, max_chars=2 * MAX_STATE_KEY_BYTES)
+    height = _height_param(s.store, query.height)
+    return web.json_response(state_proof_json(s.store, bytes.fromhex(query.key), height))
 
 
 LeafCache = dict[int, tuple[list[bytes], list[bytes]]]
@@ -114,7 +121,7 @@ async def get_tx_proof(request: web.Request) -> web.Response:
     """``GET /api/v1/proofs/tx/{hash}``: a committed transaction, its receipt, both Merkle paths,
     the header that holds them and its commit certificate."""
     s = request.app[SERVICES]
-    tx_hash = parse_hex(request.match_info["hash"], "transaction hash", 32, size=32)
+    tx_hash = bytes.fromhex(parse_path(HashPath, request.match_info).hash)
     record, tx_proof, result_proof = tx_evidence(s.store, tx_hash)
     return web.json_response(
         {
@@ -168,7 +175,7 @@ def light_block_at(store: ChainStore, height: int) -> LightBlock:
 async def get_light_block(request: web.Request) -> web.Response:
     """``GET /api/v1/light/{height}``: what a light client needs to verify the header at a height."""
     s = request.app[SERVICES]
-    height = parse_height(request.match_info["height"])
+    height = parse_path(LightHeightPath, request.match_info).height
     if height == 0:
         raise Problem(400, "bad_height", "height 0 is the genesis: a light client starts from the genesis document")
     if height > s.store.height:  # also keeps a height past u64 (20 digits parse) from the store's keys
@@ -183,11 +190,57 @@ async def get_light_block(request: web.Request) -> web.Response:
     )
 
 
-PROOF_ROUTES: Final = (
-    ("GET", "/api/v1/proofs/state", get_state_proof),
-    ("GET", "/api/v1/proofs/tx/{hash}", get_tx_proof),
-    ("GET", "/api/v1/light/{height}", get_light_block),
+PROOF_OPERATIONS: Final = (
+    Operation(
+        "GET",
+        "/api/v1/proofs/state",
+        get_state_proof,
+        {
+            "summary": "A state value (or its absence) at a height, with its proof against that header's state root",
+            "parameters": query_params(StateProofQuery),
+            "responses": {
+                "200": json_answer(StateProofAnswer, "the value, the proof, the header and its certificate"),
+                "400": problem("no key (missing_key), bad key (bad_hex), bad height (bad_height) or parameter"),
+                "404": problem("height above the head"),
+                "410": problem("the state at that height was pruned; the detail names the oldest height kept"),
+            },
+        },
+        model_components(StateProofAnswer),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/proofs/tx/{hash}",
+        get_tx_proof,
+        {
+            "summary": "A committed transaction with its receipt, both Merkle paths, the header and its certificate",
+            "parameters": path_params(HashPath),
+            "responses": {
+                "200": json_answer(TxProof, "the proof"),
+                "400": problem("bad hash (bad_hex)"),
+                "404": problem("not committed"),
+                "410": problem("its block is no longer kept"),
+            },
+        },
+        model_components(TxProof),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/light/{height}",
+        get_light_block,
+        {
+            "summary": "A light block: the header at a height, its commit certificate, and the validator sets "
+            "it names (the one that certified it and the next one)",
+            "parameters": path_params(LightHeightPath),
+            "responses": {
+                "200": json_answer(LightBlockAnswer, "the light block"),
+                "400": problem("bad height, or 0 (the genesis needs no light block) (bad_height)"),
+                "404": problem("no certified header at that height"),
+            },
+        },
+        model_components(LightBlockAnswer),
+    ),
 )
+"""Proofs and light blocks, described by typed models (routed and documented by node/api.py)."""
 
 
 # --- typed views with their proofs beside the value (node/view_proofs.py) ----------------------
@@ -211,6 +264,7 @@ def proofs_beside(
     }
 
 
-def view_height(store: ChainStore, text: str | None) -> int:
-    """The height a typed view is asked at (default the head); Problem 400/404 as for ``/proofs/state``."""
-    return _height_param(store, text)
+def view_height(store: ChainStore, height: int | None) -> int:
+    """The height a typed view is asked at (default the head); Problem 404 above the head, as for
+    ``/proofs/state``."""
+    return _height_param(store, height)

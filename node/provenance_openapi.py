@@ -57,7 +57,7 @@ def _get(summary: str, params: list[dict[str, Any]], ok: dict[str, Any]) -> dict
 _LOT_PARAMS: Final = [_path("gtin", _GTIN), _path("ai", _AI), _path("value", _VALUE)]
 _SSCC_PARAMS: Final = [_path("sscc", _SSCC)]
 _PAGE: Final = [
-    _query("start", {"type": "integer", "minimum": 0, "default": 0}, "index of the first event"),
+    _query("start", {"type": "integer", "minimum": 0, "maximum": 2**32, "default": 0}, "index of the first event"),
     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}, "events per page"),
 ]
 _SHAPES: Final = (("/01/{gtin}/{ai}/{value}", _LOT_PARAMS), ("/00/{sscc}", _SSCC_PARAMS))

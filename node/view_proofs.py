@@ -69,7 +69,7 @@ def view_request(store: ChainStore, query: MultiMapping[str]) -> ViewRequest:
     """Parse ``height`` and ``prove`` (true/false/1/0) of a typed view, and nothing else (the
     checks are node/api_models.py's ViewQuery, which also documents them); Problem on bad input."""
     params = parse_query(ViewQuery, query)
-    height = None if params.height is None else view_height(store, str(params.height))
+    height = None if params.height is None else view_height(store, params.height)
     if params.prove and height is None:
         height = store.height
     return ViewRequest(height, params.prove)

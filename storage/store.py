@@ -19,9 +19,8 @@ import plyvel
 
 from chain.block import Block, Header, decode_block, decode_header
 from chain.encoding import DecodeError, Primitive, as_bytes, as_int, as_list, as_str, decode, encode
-from chain.execution import BlockResult, Event, Receipt, result_leaves
+from chain.execution import BlockResult, Event, Receipt
 from chain.genesis import Genesis
-from chain.merkle import leaf_hash
 from chain.state_tree import NodeRef, StateProof, TreeError, apply_writes, read_at
 from chain.tx import MAX_TX_BYTES, KindRegistry, Transaction, decode_transaction
 from chain.votes import Commit
@@ -512,12 +511,11 @@ class ChainStore:
             if len(result.receipts) != len(block.txs):
                 raise StoreError("receipts do not match the block's transactions")
             height_key = k.height_bytes(header.height)
-            leaves = result_leaves(result.block_events, result.receipts)
             tree = result.tree
             with self._db.write_batch(transaction=True, sync=True) as batch:
                 batch.put(k.block_key(header.height), block.encode())
                 batch.put(k.header_key(header.height), header.encode())
-                batch.put(k.result_leaves_key(header.height), b"".join(leaf_hash(leaf) for leaf in leaves))
+                batch.put(k.result_leaves_key(header.height), b"".join(result.result_leaf_hashes))
                 for node_key, node in tree.new_nodes.items():
                     batch.put(k.tree_node_key(node_key), node)
                 if tree.stale:

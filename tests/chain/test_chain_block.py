@@ -87,6 +87,20 @@ def test_blocks_round_trip(chain_with_blocks: TestChain) -> None:
         assert [t.raw for t in decoded.txs] == [t.raw for t in block.txs]
 
 
+def test_known_transactions_are_reused_only_for_their_exact_bytes(chain_with_blocks: TestChain) -> None:
+    block = chain_with_blocks.blocks[0]
+    pending = {tx.hash: tx for tx in block.txs[:1]}
+    decoded = decode_block(block.encode(), CORE_KINDS, pending.get)
+    assert decoded == block and decoded.txs[0] is block.txs[0] and decoded.txs[1] is not block.txs[1]
+    # a lookup that answers with another transaction's object for a hash is never trusted
+    liar = {tx.hash: block.txs[1] for tx in block.txs[:1]}
+    assert decode_block(block.encode(), CORE_KINDS, liar.get).txs[0].raw == block.txs[0].raw
+    # what is not known is still decoded and checked: a malformed transaction is refused
+    w = _wire(block)
+    with pytest.raises(DecodeError):
+        decode_block(encode([w[0], [block.txs[0].raw, b"\x00"], None, []]), CORE_KINDS, pending.get)
+
+
 def _wire(block: Block) -> list[Any]:
     value = decode(block.encode())
     assert isinstance(value, list)

@@ -21,6 +21,7 @@ from chain.encoding import (
     as_list,
     as_str,
     decode,
+    decode_uint,
     encode,
     sha256,
 )
@@ -182,6 +183,32 @@ def test_integer_extremes() -> None:
         encode(U64_MAX + 1)
     with pytest.raises(OverflowError):
         encode(I64_MIN - 1)
+
+
+@given(st.integers(min_value=0, max_value=U64_MAX))
+@settings(max_examples=300, deadline=None)
+def test_decode_uint_reads_every_canonical_unsigned_integer(value: int) -> None:
+    assert decode_uint(encode(value)) == value
+
+
+@given(
+    st.binary(max_size=10)
+    | st.builds(lambda m, tail: bytes([m]) + tail, st.sampled_from([0xCC, 0xCD, 0xCE, 0xCF]), st.binary(max_size=9))
+    | canonical_values.map(encode)
+)
+@settings(max_examples=600, deadline=None)
+def test_decode_uint_answers_only_what_decode_answers(data: bytes) -> None:
+    fast = decode_uint(data)
+    if fast is not None:
+        assert decode(data) == fast and type(decode(data)) is int
+
+
+def test_decode_uint_leaves_non_canonical_and_other_values_to_decode() -> None:
+    for data in (b"\xcc\x05", b"\xcd\x00\xff", b"\xce\x00\x00\xff\xff", b"\xcf" + bytes(4) + b"\xff" * 4, b"", b"\xff"):
+        assert decode_uint(data) is None
+    assert (
+        decode_uint(encode(True)) is None and decode_uint(encode(b"\x01")) is None and decode_uint(b"\x01\x00") is None
+    )
 
 
 def test_bool_and_none_are_distinct_from_ints() -> None:

@@ -199,6 +199,22 @@ async def test_batch_submission_reports_each_transaction(tmp_path: Path) -> None
             code, body = await r.post("/api/v1/txs/batch", {"txs": ["zz", txs[0].raw.hex()]})
             assert code == 200
             assert [x["reason"] for x in body["results"]] == ["bad_hex", "duplicate"]
+            # the binary form (what the client sends): same answers, item by item
+            binary = [b"\xc1", b"\x00" * (70 * 1024), txs[1].raw, _bad_signature(r.tx(r.alice, 40))]
+            code, body = await r.post("/api/v1/txs/batch", encode(binary), "application/msgpack")
+            assert code == 200
+            got = [x["reason"] for x in body["results"]]
+            assert got[:2] == ["decode_error", "tx_too_large"] and got[3] == "bad_signature"
+            assert got[2] in ("duplicate", "nonce_too_low")  # pending still, or committed meanwhile
+            for bad, status, reason in [
+                (encode(binary) + b"\x00", 400, "malformed_body"),  # trailing bytes: not canonical
+                (b"\xdc\x00\x01\xc4\x01\x00", 400, "malformed_body"),  # array16 where fixarray fits
+                (encode([txs[1].raw.hex()]), 400, "malformed_body"),  # hex inside the binary form
+                (encode({"txs": []}), 400, "malformed_body"),
+                (encode([b"\x00"] * 1001), 413, "batch_too_large"),
+            ]:
+                code, problem = await r.post("/api/v1/txs/batch", bad, "application/msgpack")
+                assert (code, problem["reason"]) == (status, reason), problem
             await client.wait_for_tx(txs[-1].hash.hex(), 10)
             bob = await client.account(encode_address(r.bob.public_key))
             assert bob["balances"]["AGR"] == sum(range(1, 41))

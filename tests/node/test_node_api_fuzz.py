@@ -35,7 +35,9 @@ from yarl import URL
 
 from chain.transfer import Transfer
 from chain.tx import sign_transaction
+from market.assets.bodies import AssetCreate, AssetMint
 from market.bodies import OrderPlace
+from market.funds import FundDonate, FundOpen
 
 T = TypeVar("T")
 REQUEST_SECONDS: Final = 5.0
@@ -127,6 +129,13 @@ class NodeThread:
 async def _seed(m: MarketNode) -> Seeded:
     await m.do("buyer", Transfer(m["buyer2"].public_key, 5_000))
     listing = await m.create_listing()
+    # an asset and a fund, so their routes answer with data and not only 404
+    await m.do("merchant", AssetCreate("FUZZ", "Fuzz token", 2))
+    await m.do("merchant", AssetMint("FUZZ", m["buyer"].public_key, 1_000))
+    opened = await m.send("merchant", FundOpen("Relief", "blankets"))
+    assert opened["receipt"]["code"] == "ok", opened
+    fund = opened["hash"]
+    await m.do("buyer", FundDonate(bytes.fromhex(fund), "AGR", 100))
     receipt = await m.do("buyer", OrderPlace(bytes.fromhex(listing), 1, 0, 1_000, 100))
     order = receipt["events"][-1]["attrs"]["order_id"]
     head = await m.ok("/api/v1/head")
@@ -139,7 +148,7 @@ async def _seed(m: MarketNode) -> Seeded:
     raw.append(sign_transaction(m["buyer2"], "other-chain", nonce, FEE, Transfer(m["buyer"].public_key, 1)).raw.hex())
     return Seeded(
         addresses=(*(addr(k) for k in m.keys.values()), m["merchant"].public_key.hex()),
-        hex_ids=(listing, order, head["hash"], block["txs"][0]),
+        hex_ids=(listing, order, fund, head["hash"], block["txs"][0]),
         heights=("1", str(head["height"]), str(head["height"] + 1)),
         raw_txs=tuple(raw),
     )
@@ -414,6 +423,8 @@ def test_every_body_route_survives_fuzzed_bodies(fuzz_node: NodeThread) -> None:
     @example("/api/v1/txs", (b'{"tx": "' + b"a" * (MAX_BODY * 2) + b'"}', "application/json"))
     @example("/api/v1/txs/batch", (b'{"txs": [' + b'"00",' * 1_200 + b'"00"]}', "application/json"))
     @example("/api/v1/txs/batch", (b'{"txs": ["00"]}', "application/json"))
+    @example("/api/v1/txs/batch", (b"\x91\xc4\x01\x00", "application/msgpack"))
+    @example("/api/v1/txs/batch", (b"\x91\xc4\x01\x00\x00", "application/msgpack"))
     @example("/api/v1/txs", (b"", "application/json"))
     @example("/api/v1/txs", (b'{"tx": "00"}', "text/plain"))
     @example("/api/v1/txs/lookup", (b'{"hashes": ["' + b"ab" * 32 + b'"]}', "application/json"))

@@ -8,8 +8,16 @@ from multidict import MultiDict
 from chain.address import encode_address
 from node.api import OPERATIONS, ROUTES
 from node.api_common import Problem
-from node.api_models import EventsQuery, ListingsQuery, SubmitBatch, SubmitTx, ViewQuery
-from node.api_schema import Operation, document_paths, parse_body, parse_query, query_params
+from node.api_models import EventsQuery, HashPath, HeightPath, ListingsQuery, SubmitBatch, SubmitTx, ViewQuery
+from node.api_schema import (
+    Operation,
+    document_paths,
+    parse_body,
+    parse_path,
+    parse_query,
+    path_params,
+    query_params,
+)
 from node.openapi import openapi_document
 
 ADDRESS = encode_address(bytes(range(32)))
@@ -75,9 +83,31 @@ def test_the_document_shows_what_the_models_check() -> None:
     assert events["required"] == ["event", "id", "data"]
 
 
+@pytest.mark.parametrize(
+    ("model", "params", "reason"),
+    [
+        (HeightPath, {"height": "-1"}, "bad_height"),
+        (HeightPath, {"height": "\u00b2"}, "bad_height"),
+        (HeightPath, {"height": "1" * 21}, "bad_height"),
+        (HashPath, {"hash": "xyz"}, "bad_hex"),
+        (HashPath, {"hash": "ab" * 33}, "bad_hex"),
+    ],
+)
+def test_a_path_parameter_that_breaks_its_model_is_a_400_with_the_field_reason(
+    model: type[HeightPath] | type[HashPath], params: dict[str, str], reason: str
+) -> None:
+    assert _refused(lambda: parse_path(model, params)) == (400, reason)
+    assert parse_path(HeightPath, {"height": "7"}).height == 7
+
+
+def test_path_models_document_required_path_parameters() -> None:
+    (param,) = path_params(HashPath)
+    assert param["in"] == "path" and param["required"] and param["schema"]["pattern"] == "^[0-9a-fA-F]{64}$"
+
+
 def test_every_registered_operation_is_routed_and_none_twice() -> None:
-    routed = {(m, p.split("{hash:")[0]) for m, p, _ in ROUTES}
-    assert all((op.method, op.path.split("{hash:")[0]) in routed for op in OPERATIONS)
+    routed = {(m, p) for m, p, _ in ROUTES}
+    assert all((op.method, op.route or op.path) in routed for op in OPERATIONS)
     again = Operation("GET", "/api/v1/listings", OPERATIONS[0].handler, {"responses": {}})
     with pytest.raises(ValueError, match="registered twice"):
         document_paths([*OPERATIONS, again])

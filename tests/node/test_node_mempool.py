@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain.accounts import balance_key, get_nonce, nonce_key
-from chain.encoding import encode, sha256
+from chain.encoding import DecodeError, encode, sha256
 from chain.execution import build_block
 from chain.genesis import Genesis, GenesisBalance
 from chain.keys import PrivateKey
@@ -20,6 +20,7 @@ from chain.transfer import CORE_KINDS, Transfer
 from chain.tx import Transaction, sign_transaction
 from chain.validators import Validator, ValidatorSet
 from node.mempool import AdmissionError, Mempool, decode_candidate
+from node.mempool_reactor import MAX_BATCH_TXS, decode_batch, encode_batch
 
 CHAIN = "mempool-test"
 VALIDATOR = PrivateKey(sha256(b"mempool-validator"))
@@ -181,6 +182,17 @@ def test_batch_admission_uses_precomputed_signature_results() -> None:
     assert [r.accepted for r in results] == [True, False, False]
     assert results[1].error is not None and results[1].error.reason == "bad_signature"
     assert results[2].error is not None and results[2].error.reason == "duplicate"
+
+
+def test_gossip_batches_decode_only_what_is_not_pending_and_still_refuse_malformed_ones() -> None:
+    pool = _pool(_state())
+    pending, fresh = _tx(KEYS[0], 0), _tx(KEYS[1], 0)
+    pool.add(pending, signature_checked=True)
+    assert decode_batch(encode_batch([pending.raw, fresh.raw]), CORE_KINDS, pool) == [fresh]
+    assert decode_batch(encode_batch([pending.raw, fresh.raw]), CORE_KINDS) == [pending, fresh]
+    for bad in ([pending.raw, b"\xc1"], [fresh.raw[:-1]], [pending.raw] * (MAX_BATCH_TXS + 1)):
+        with pytest.raises(DecodeError):
+            decode_batch(encode_batch(bad), CORE_KINDS, pool)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
