@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 from cli import (
     asset_cmd,
     chain_cmd,
+    finance_cmd,
     fund_cmd,
     listing_cmd,
     market_cmd,
@@ -18,6 +19,7 @@ from cli import (
     node_cmd,
     offer_cmd,
     order_cmd,
+    points_cmd,
     testnet_cmd,
     trace_cmd,
     tx_cmd,
@@ -69,6 +71,8 @@ app.add_typer(verify_cmd.app, name="verify")
 app.add_typer(asset_cmd.app, name="asset")
 app.add_typer(offer_cmd.app, name="offer")
 app.add_typer(fund_cmd.app, name="fund")
+app.add_typer(points_cmd.app, name="points")
+app.add_typer(finance_cmd.app, name="finance")
 app.add_typer(trace_cmd.app, name="trace")
 app.command("init")(init)
 app.command("demo")(demo)

@@ -89,6 +89,12 @@ def show_listings(out: Output, page: dict[str, Any], decimals: Decimals = None) 
     _more(out, page)
 
 
+def _redeemed(redeemed: Any, paid: Any) -> str | None:
+    if not isinstance(redeemed, dict):
+        return None
+    return f"{redeemed.get('points')} points, {paid(redeemed.get('discount'))} off (borne by the merchant)"
+
+
 def show_order(
     out: Output,
     order: dict[str, Any],
@@ -118,6 +124,8 @@ def show_order(
         ("shipping", paid(order.get("shipping_price"))),
         ("total", paid(order.get("total"))),
         ("in escrow", paid(order.get("escrow"))),
+        ("points redeemed", _redeemed(order.get("points_redeemed"), paid)),
+        ("financed by", account(order.get("financed_by"), names)),
         ("deadline", deadline(order.get("deadline_ms")) if order.get("deadline_ms") else None),
         ("disputed by", account(order.get("disputed_by"), names)),
     ]

@@ -160,6 +160,9 @@ def place(
             show_default=False,
         ),
     ] = None,
+    redeem: Annotated[
+        int, typer.Option("--redeem", min=0, help="Loyalty points of the merchant's programme to spend on a discount.")
+    ] = 0,
     asset: Annotated[
         str | None,
         typer.Option(
@@ -195,7 +198,8 @@ def place(
     password_file: PasswordFileOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Order from a listing at its current price: the total goes into escrow until the order ends.
+    """Order from a listing at its current price: the total (less any points discount) goes into
+    escrow until the order ends.
 
     Pay in any asset the listing takes (--asset), or in another through conversion offers
     (--pay-with ASSET --max-rate R): all of the total converts within your limit, or nothing happens."""
@@ -237,7 +241,9 @@ def place(
             raise CliError(f"no shipping option {shipping!r}; the listing offers {names}")
         if arbiter is not None and encode_address(arbiter_key) not in {a["arbiter"] for a in listing["arbiters"]}:
             raise CliError(f"the listing does not accept the arbiter {arbiter!r}")
-        pricing = await _pricing(client, key, listing, asset, pay_with, max_rate, quantity, int(chosen["index"]), force)
+        pricing = await _pricing(
+            client, key, listing, asset, pay_with, max_rate, quantity, int(chosen["index"]), force, redeem
+        )
         merchant = decode_address(listing["merchant"])
         return OrderPlace(
             bytes.fromhex(listing_hex),
@@ -249,6 +255,7 @@ def place(
             _seal(seal_for, merchant, details),
             pricing.asset,
             pricing.conversion,
+            redeem=redeem,
         )
 
     _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_, created="order")
@@ -275,10 +282,12 @@ async def _pricing(
     quantity: int,
     shipping_index: int,
     force: bool,
+    redeem: int = 0,
 ) -> _Pricing:
     """Price the order in the asset asked for and check, before signing, that the wallet can
-    pay: the total (or, with --pay-with, the conversion planned through the node's book
-    exactly as the chain fills it) and the fee. CliError unless ``force``."""
+    pay: the total less the discount of ``redeem`` points (refused if the chain would refuse
+    the redemption), or, with --pay-with, the conversion planned through the node's book
+    exactly as the chain fills it, and the fee. CliError unless ``force``."""
     from chain.address import encode_address
     from cli.amounts import format_amount
     from cli.errors import CliError
@@ -300,6 +309,11 @@ async def _pricing(
         terms = prices[0]
     unit, ship = int(terms["price"]), int(list(terms["shipping"])[shipping_index])
     total = unit * quantity + ship
+    if redeem:
+        from cli.points_cmd import redeem_discount
+
+        me = encode_address(key.public_key)
+        total -= await redeem_discount(client, str(listing["merchant"]), me, redeem, total, wanted, force)
     paying = wanted if pay_with is None else read_asset_code(pay_with, "--pay-with")
     if paying == wanted and pay_with is not None:
         raise CliError(f"the order is priced in {wanted}: pay it directly, without --pay-with")

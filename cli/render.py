@@ -154,7 +154,7 @@ NO_DECIMALS: Final[Mapping[str, int]] = {}
 
 
 def show_supply(out: Output, supply: dict[str, Any], decimals: Mapping[str, int] = NO_DECIMALS) -> None:
-    """Per asset: total supply, in accounts, escrow, offers and funds, fees paid, and whether they add up.
+    """Per asset: total supply, in accounts, escrow, offers, funds, financing offers, fees paid; do they add up.
 
     Amounts are in the asset's unit when its ``decimals`` are known (AGR: 6), else in minor units.
     """
@@ -176,6 +176,7 @@ def show_supply(out: Output, supply: dict[str, Any], decimals: Mapping[str, int]
                 amount(a.get("in_escrow"), asset),
                 amount(a.get("in_offers"), asset),
                 amount(a.get("in_funds"), asset),
+                amount(a.get("in_financing"), asset),
                 amount(a.get("fees_paid"), asset),
                 a.get("accounts"),
                 "yes" if a.get("balanced") is True else "NO",
@@ -190,6 +191,7 @@ def show_supply(out: Output, supply: dict[str, Any], decimals: Mapping[str, int]
             "in escrow",
             "in offers",
             "in funds",
+            "in financing offers",
             "fees paid",
             "accounts",
             "adds up",

@@ -21,6 +21,7 @@ from cli.options import HomeOption, JsonOption, NodeOption
 if TYPE_CHECKING:
     from chain.light_client import LightBlock
     from cli.light import TrustStore
+    from market.points import Holding, Programme
     from market.records import Order
     from node.client import NodeClient
 
@@ -295,6 +296,35 @@ async def verify_order(
         ) from None
 
 
+async def verify_points(
+    url: str,
+    primary: NodeClient,
+    witnesses: dict[str, NodeClient],
+    trust: TrustOptions,
+    merchant: bytes,
+    account: bytes,
+    height: int | None,
+) -> tuple[Verified, Programme | None, Holding]:
+    """The merchant's points programme and the account's points with it (an empty holding when
+    proven absent), each proven against a verified, cross-checked header."""
+    from chain.encoding import DecodeError, decode
+    from chain.light_client import LightClientError
+    from cli.light import VerificationFailed
+    from market.points import Holding, Programme, holding_key, programme_key
+
+    v = await verified_header(url, primary, witnesses, trust, height)
+    raw_programme = await _proven_value(primary, url, v, programme_key(merchant))
+    raw_holding = await _proven_value(primary, url, v, holding_key(merchant, account))
+    try:
+        programme = None if raw_programme is None else Programme.from_wire(decode(raw_programme))
+        holding = Holding() if raw_holding is None else Holding.from_wire(decode(raw_holding))
+    except (DecodeError, ValueError) as exc:
+        raise VerificationFailed(
+            url, LightClientError("bad_value", f"the proven points do not decode: {exc}")
+        ) from None
+    return v, programme, holding
+
+
 @app.command("balance")
 def balance(
     ctx: typer.Context,
@@ -330,6 +360,64 @@ def balance(
         )
         return
     app_ctx.output.fields("VERIFIED balance", [("address", address), ("balance", agr(amount, asset)), *_header_rows(v)])
+
+
+@app.command("points")
+def points(
+    ctx: typer.Context,
+    merchant: Annotated[str, typer.Argument(metavar="MERCHANT", help="The merchant: an address or a wallet name.")],
+    address: Annotated[str, typer.Argument(metavar="ACCOUNT", help="Whose points: an address or a wallet name.")],
+    height: Annotated[int | None, typer.Option("--height", min=1, help="Verify at this height.")] = None,
+    node: NodeOption = None,
+    witness: WitnessOption = None,
+    genesis: GenesisOption = None,
+    trust_height: TrustHeightOption = None,
+    trust_hash: TrustHashOption = None,
+    max_lag: MaxLagOption = DEFAULT_MAX_LAG,
+    home: HomeOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Verify an account's loyalty points with a merchant (live at the block's time) and the programme's totals."""
+    from chain.address import decode_address
+    from cli.errors import CliError
+    from cli.wallets import resolve_account
+
+    app_ctx = app_context(ctx)
+    trust = _trust(app_ctx.resolve_home(home), genesis, trust_height, trust_hash, max_lag)
+    merchant_address, account_address = resolve_account(trust.home, merchant), resolve_account(trust.home, address)
+    m, a = decode_address(merchant_address), decode_address(account_address)
+
+    async def action(url: str, primary: NodeClient, witnesses: dict[str, NodeClient]) -> Any:
+        return await verify_points(url, primary, witnesses, trust, m, a, height)
+
+    v, programme, holding = _run(ctx, node, witness, action)
+    if programme is None:
+        raise CliError(f"VERIFIED: {merchant_address} runs no points programme at height {v.block.height}")
+    now = v.block.header.time_ms
+    balance = holding.balance(now)
+    if json_:
+        app_ctx.output.json(
+            {
+                "verified": True,
+                "merchant": merchant_address,
+                "account": account_address,
+                "balance": balance,
+                "at_ms": now,
+                "lots": [[lot.expires_ms, lot.points] for lot in holding.lots],
+                "history_count": holding.entries,
+                "programme": {"earned": programme.earned, "redeemed": programme.redeemed, "expired": programme.expired},
+                **_header_json(v),
+            }
+        )
+        return
+    rows = [
+        ("merchant", merchant_address),
+        ("account", account_address),
+        ("points", f"{balance} live at the block's time"),
+        ("history entries", holding.entries),
+        ("programme earned / redeemed / expired", f"{programme.earned} / {programme.redeemed} / {programme.expired}"),
+    ]
+    app_ctx.output.fields("VERIFIED points", [*rows, *_header_rows(v)])
 
 
 @app.command("order")

@@ -229,6 +229,8 @@ class OrderPlace:
     """The asset the order is priced and escrowed in: one the listing takes; empty for the listing's own asset."""
     conversion: Conversion | None = None
     """Pay the total in another asset, converted when the order is placed (needs ``asset``)."""
+    redeem: int = 0
+    """Loyalty points of the merchant's programme to spend on a discount (market/points.py)."""
 
     def __post_init__(self) -> None:
         if self.conversion is not None and self.conversion.pay_with == self.asset:
@@ -237,10 +239,13 @@ class OrderPlace:
             raise DecodeError("order.place: a conversion names the order's asset")
 
     def to_wire(self) -> list[Primitive]:
-        """Canonical positional form (the asset fields only when an asset is named)."""
+        """Canonical positional form: the asset fields only when an asset is named, and all three
+        (asset or "", conversion, points) when points are redeemed."""
         extra: tuple[Primitive, ...] = ()
-        if self.asset:
+        if self.asset or self.redeem:
             extra = (self.asset, None if self.conversion is None else self.conversion.to_wire())
+        if self.redeem:
+            extra = (*extra, self.redeem)
         return [
             self.listing_id,
             self.quantity,
@@ -254,8 +259,10 @@ class OrderPlace:
 
     @classmethod
     def from_wire(cls, value: Primitive) -> OrderPlace:
-        """Parse; raise DecodeError if malformed or out of bounds."""
-        f = read_fields(value, "order.place", 7, 9)
+        """Parse; raise DecodeError if malformed or out of bounds (a trailing redeem is at least 1)."""
+        f = as_list(value, "order.place", max_len=10)
+        if len(f) not in (7, 9, 10):
+            raise DecodeError(f"order.place: expected 7, 9 or 10 fields, got {len(f)}")
         return cls(
             as_bytes(f[0], "listing id", size=HASH_SIZE),
             as_int(f[1], "quantity", 1, MAX_QUANTITY),
@@ -264,8 +271,9 @@ class OrderPlace:
             as_int(f[4], "expected_shipping_price", 0, U64_MAX),
             read_optional_bytes(f[5], "arbiter", PUBLIC_KEY_SIZE),
             read_ciphertext(f[6], "delivery"),
-            "" if len(f) == 7 else read_asset(f[7], "order asset"),
+            "" if len(f) == 7 or (len(f) == 10 and f[7] == "") else read_asset(f[7], "order asset"),
             None if len(f) == 7 or f[8] is None else Conversion.from_wire(f[8]),
+            as_int(f[9], "redeem", 1, U64_MAX) if len(f) == 10 else 0,
         )
 
 

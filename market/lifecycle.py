@@ -36,6 +36,7 @@ from market.order_state import (
 from market.queries import escrow_of, get_listing, get_order
 from market.records import HistoryEntry, Order
 from market.reputation import record_closed
+from market.settlement import payout_legs
 
 
 def load_order(state: Overlay, order_id: bytes) -> Order:
@@ -121,19 +122,22 @@ def _restock(state: Overlay, order: Order) -> None:
 
 def _pay_out(ctx: TxContext, order: Order) -> None:
     kind = payout_of(order.state)
+    if kind is Payout.NONE:
+        return
     held = escrow_of(ctx.state, order.order_id)
-    if kind in (Payout.REFUND_RESTOCK, Payout.REFUND):
-        pay(ctx, order, order.buyer, held, "buyer")
-        if kind is Payout.REFUND_RESTOCK:
-            _restock(ctx.state, order)
-    elif kind is Payout.MERCHANT:
-        pay(ctx, order, order.merchant, held, "merchant")
+    refunded, paid = held, 0
+    if kind is Payout.MERCHANT:
+        refunded, paid = 0, held
     elif kind is Payout.SPLIT:
         if order.ruling is None:
             raise TxFailure("a split needs a ruling", "bad_split")
         pay(ctx, order, order.arbiter, order.ruling.arbiter_fee, "arbiter")
-        pay(ctx, order, order.buyer, order.ruling.buyer_amount, "buyer")
-        pay(ctx, order, order.merchant, order.ruling.merchant_amount, "merchant")
+        refunded, paid = order.ruling.buyer_amount, order.ruling.merchant_amount
+    pay(ctx, order, order.buyer, refunded, "buyer")
+    if kind is Payout.REFUND_RESTOCK:
+        _restock(ctx.state, order)
+    for account, amount, role in payout_legs(ctx, order, refunded, paid):
+        pay(ctx, order, account, amount, role)
 
 
 def advance(ctx: TxContext, order: Order, row: Transition, actor: bytes, note: str = "", **changes: Any) -> Order:

@@ -35,6 +35,7 @@ from market.escrow import lock
 from market.keys import listing_key
 from market.lifecycle import advance, authorize, emit_order, load_order, save_order
 from market.order_state import WINDOW_OF, Action, OrderState, transition_for
+from market.points import redeem
 from market.provenance.links import require_item_named
 from market.queries import get_listing, get_order
 from market.records import NO_ARBITER, HistoryEntry, ListingStatus, Order, Ruling
@@ -45,12 +46,13 @@ def apply_order_place(ctx: TxContext, body: OrderPlace) -> None:
 
     Fails with 'unknown_listing', 'listing_paused', 'listing_delisted', 'self_purchase',
     'asset_not_accepted', 'bad_shipping_option', 'price_changed', 'arbiter_not_accepted',
-    'insufficient_stock', 'overflow', 'insufficient_funds' or 'frozen'. The order is priced
-    and escrowed in ``body.asset`` (default: the listing's own asset) at the listing's price
-    in it. With a conversion, the whole total is first bought with ``pay_with`` through the
-    best offers (market.assets.offers.convert: 'rate_above_max', 'offer_expired',
-    'conversion_unavailable'). On success the total is in escrow and the stock reserved,
-    all or nothing.
+    'insufficient_stock', 'overflow', 'insufficient_funds' or 'frozen', and when it redeems
+    points with a code of market.points.redeem_refusal. The order is priced and escrowed in
+    ``body.asset`` (default: the listing's own asset) at the listing's price in it, less the
+    points' discount (which the merchant bears). With a conversion, the whole (discounted) total
+    is first bought with ``pay_with`` through the best offers (market.assets.offers.convert:
+    'rate_above_max', 'offer_expired', 'conversion_unavailable'). On success the total is in
+    escrow and the stock reserved, all or nothing.
     """
     listing = get_listing(ctx.state, body.listing_id)
     if listing is None:
@@ -112,6 +114,9 @@ def apply_order_place(ctx: TxContext, body: OrderPlace) -> None:
         history=(HistoryEntry(Action.PLACE, row.target, ctx.time_ms, ctx.height, ctx.sender),),
         asset=asset,
     )
+    if body.redeem:
+        total -= redeem(ctx, order.merchant, ctx.sender, body.redeem, total, order.asset, order.order_id)
+        order = replace(order, total=total)
     if body.conversion is not None:
         pay_with, max_rate = body.conversion.pay_with, body.conversion.max_rate
         emit_fills(ctx, convert(ctx, ctx.sender, pay_with, asset, total, max_rate), ctx.sender, order.order_id)

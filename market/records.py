@@ -427,7 +427,7 @@ class Order:
     shipping_index: int
     shipping_price: int
     total: int
-    """unit_price * quantity + shipping_price: what went into escrow."""
+    """unit_price * quantity + shipping_price, less any loyalty points discount: what went into escrow."""
     windows: Windows
     delivery: bytes
     """Delivery details sealed to the merchant (opaque to the chain)."""

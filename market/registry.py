@@ -19,6 +19,14 @@ from market.assets.offers import (
     apply_offer_swap,
 )
 from market.assets.rules import apply_asset_burn, apply_asset_create, apply_asset_freeze, apply_asset_mint
+from market.finance import (
+    FinanceAccept,
+    FinanceOffer,
+    FinanceWithdraw,
+    apply_finance_accept,
+    apply_finance_offer,
+    apply_finance_withdraw,
+)
 from market.funds import FundDisburse, FundDonate, FundOpen, apply_fund_disburse, apply_fund_donate, apply_fund_open
 from market.hook import process_deadlines
 from market.listings import (
@@ -43,6 +51,7 @@ from market.orders import (
     apply_order_ship,
     apply_order_ship_return,
 )
+from market.points import PointsOpen, apply_points_open
 from market.provenance.registry import PROVENANCE_SPECS
 from market.reviews import apply_order_reply, apply_order_review
 
@@ -78,6 +87,10 @@ MARKET_KINDS: Final = KindRegistry.of(
         KindSpec(FundOpen, apply_fund_open),
         KindSpec(FundDonate, apply_fund_donate),
         KindSpec(FundDisburse, apply_fund_disburse),
+        KindSpec(PointsOpen, apply_points_open),
+        KindSpec(FinanceOffer, apply_finance_offer),
+        KindSpec(FinanceAccept, apply_finance_accept),
+        KindSpec(FinanceWithdraw, apply_finance_withdraw),
         *PROVENANCE_SPECS,
     ],
     hooks=[process_deadlines],

@@ -71,11 +71,13 @@ from node.asset_api import ASSET_ROUTES
 from node.audit_api import AUDIT_OPERATIONS, add_audit_state, block_extras
 from node.events import CommittedBlock
 from node.extensions import ApiExtension, apply_extensions
+from node.finance_api import FINANCE_ROUTES
 from node.fund_api import FUND_ROUTES
 from node.market_api import MARKET_OPERATIONS, MARKET_ROUTES, stream_filter
 from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
+from node.points_api import POINTS_ROUTES
 from node.proof_api import PROOF_OPERATIONS
 from node.provenance_api import PROVENANCE_ROUTES
 from node.render import block_json, receipt_json, to_json_value, tx_json
@@ -767,6 +769,8 @@ ROUTES: Final = (
     *MARKET_ROUTES,
     *ASSET_ROUTES,
     *FUND_ROUTES,
+    *POINTS_ROUTES,
+    *FINANCE_ROUTES,
     *PROVENANCE_ROUTES,
     *ACCOUNT_ROUTES,
 )

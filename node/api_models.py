@@ -562,12 +562,13 @@ class AssetSupply(BaseModel):
     escrow_counter: Uint = Field(description="the maintained escrow total")
     in_offers: Uint = Field(description="units locked in standing conversion offers, recounted")
     in_funds: Uint = Field(description="units held by transparent funds, recounted")
+    in_financing: Uint = Field(description="advances locked in open receivable-financing offers, recounted")
     fees_paid: Uint = Field(description="fees ever paid; credited to proposers (in accounts)")
     fees_burned: Uint
     accounts: Uint
     balanced: bool = Field(
-        description="total_supply = in_accounts + in_escrow + in_offers + in_funds, and every maintained counter "
-        "equals its recount"
+        description="total_supply = in_accounts + in_escrow + in_offers + in_funds + in_financing, and every "
+        "maintained counter equals its recount"
     )
 
 
@@ -771,6 +772,13 @@ class HistoryEntry(BaseModel):
     )
 
 
+class PointsRedeemed(BaseModel):
+    """What an order's loyalty points bought."""
+
+    points: Uint
+    discount: Uint = Field(description="minor units of the order's asset taken off its total")
+
+
 class Order(BaseModel):
     """An order with its sealed fields (hex), what escrow still holds, its review and full history."""
 
@@ -797,6 +805,11 @@ class Order(BaseModel):
     tracking: Hex = Field(description="hex of the tracking reference sealed to the buyer")
     return_tracking: Hex = Field(description="hex of the return tracking sealed to the merchant")
     review: Review | None
+    points_redeemed: PointsRedeemed | None = Field(
+        description="loyalty points the order spent and the discount they took off its total (market/points.py)"
+    )
+    payee: str = Field(description="who the payout goes to: the merchant, or its financier once financed")
+    financed_by: str | None = Field(description="the financier whose advance the merchant took, or null")
     history: list[HistoryEntry]
 
 

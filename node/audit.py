@@ -3,15 +3,16 @@
 Money is only ever moved on this chain (chain/accounts.py): genesis creates the AGR
 supply, an issued asset's issuer mints and holders burn (both move ``supply/<asset>``), and
 every unit sits in an account's balance, an order's escrow (market/escrow.py), a standing
-conversion offer (market/assets/offers.py) or a fund (market/funds.py). Fees are not burned:
+conversion offer (market/assets/offers.py), a fund (market/funds.py) or an advance offered
+to finance an order (market/finance.py; an accepted advance is the merchant's balance). Fees are not burned:
 each is moved from its payer to the block's proposer, so the fees ever paid (the state
 counter ``fees/<asset>``) are a flow already counted inside the accounts. Hence, for every
 asset, at every height::
 
-    total_supply = in_accounts + in_escrow + in_offers + in_funds
+    total_supply = in_accounts + in_escrow + in_offers + in_funds + in_financing
 
 :func:`supply_totals` recounts every term from the state itself (every balance, every
-order's escrow, every offer, every fund holding), not from the maintained counters, and
+order's escrow, every offer, every fund holding, every financing offer), not from the maintained counters, and
 reports whether the identity holds and each maintained counter equals its recount. It
 reads every balance once: O(accounts), which is why the API caches its answer per height.
 """
@@ -25,6 +26,7 @@ from typing import Final, Protocol
 from chain.accounts import BALANCE_PREFIX, NATIVE_ASSET, SUPPLY_PREFIX, get_fees_paid, nonce_key
 from chain.encoding import as_int, decode
 from market.assets.offers import OFFER_PREFIX, Offer, offer_total_key
+from market.finance import FIN_OFFER_PREFIX, AdvanceOffer, fin_total_key
 from market.funds import FUND_PREFIX, fund_total_key
 from market.keys import ESCROW_PREFIX
 from market.queries import escrow_total, get_order
@@ -74,15 +76,21 @@ class AssetTotals:
     """Units held by transparent funds (recounted from every fund's holdings)."""
     funds_counter: int = 0
     """The maintained ``mkt/fund_total/<asset>``; must equal ``in_funds``."""
+    in_financing: int = 0
+    """Advances locked in open receivable-financing offers (recounted from every offer)."""
+    financing_counter: int = 0
+    """The maintained ``mkt/fin_total/<asset>``; must equal ``in_financing``."""
 
     @property
     def balanced(self) -> bool:
-        """True if supply = accounts + escrow + offers + funds and every counter agrees with its recount."""
+        """True if supply = accounts + escrow + offers + funds + financing offers and every
+        counter agrees with its recount."""
         return (
-            self.total_supply == self.in_accounts + self.in_escrow + self.in_offers + self.in_funds
+            self.total_supply == self.in_accounts + self.in_escrow + self.in_offers + self.in_funds + self.in_financing
             and self.escrow_counter == self.in_escrow
             and self.offers_counter == self.in_offers
             and self.funds_counter == self.in_funds
+            and self.financing_counter == self.in_financing
         )
 
 
@@ -134,8 +142,13 @@ def supply_totals(state: OrderedState) -> Supply:
         if len(rest) > 35 and rest[32:35] == b"/h/":
             asset = rest[35:].decode(errors="replace")
             in_funds[asset] = in_funds.get(asset, 0) + as_int(decode(raw), "fund holding")
+    in_financing: dict[str, int] = {}
+    for _, raw in state.items(FIN_OFFER_PREFIX):
+        advance = AdvanceOffer.from_wire(decode(raw))
+        in_financing[advance.asset] = in_financing.get(advance.asset, 0) + advance.advance
     totals = []
-    for asset in sorted(supply.keys() | held.keys() | in_offers.keys() | in_funds.keys() | in_escrow.keys()):
+    named = supply.keys() | held.keys() | in_offers.keys() | in_funds.keys() | in_escrow.keys() | in_financing.keys()
+    for asset in sorted(named):
         totals.append(
             AssetTotals(
                 asset=asset,
@@ -149,6 +162,8 @@ def supply_totals(state: OrderedState) -> Supply:
                 offers_counter=_counter(state, offer_total_key(asset)),
                 in_funds=in_funds.get(asset, 0),
                 funds_counter=_counter(state, fund_total_key(asset)),
+                in_financing=in_financing.get(asset, 0),
+                financing_counter=_counter(state, fin_total_key(asset)),
             )
         )
     return Supply(state.height, tuple(totals))

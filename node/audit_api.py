@@ -86,8 +86,8 @@ def supply_json(supply: Supply) -> dict[str, Any]:
     """The supply answer: per asset, where every unit is, and whether the identity holds."""
     return {
         "height": supply.height,
-        "identity": "total_supply = in_accounts + in_escrow + in_offers + in_funds; fees are paid to block "
-        "proposers, so fees_paid is part of in_accounts (nothing is burned)",
+        "identity": "total_supply = in_accounts + in_escrow + in_offers + in_funds + in_financing; fees are paid "
+        "to block proposers, so fees_paid is part of in_accounts (nothing is burned)",
         "assets": [
             {
                 "asset": a.asset,
@@ -97,6 +97,7 @@ def supply_json(supply: Supply) -> dict[str, Any]:
                 "escrow_counter": a.escrow_counter,
                 "in_offers": a.in_offers,
                 "in_funds": a.in_funds,
+                "in_financing": a.in_financing,
                 "fees_paid": a.fees_paid,
                 "fees_burned": 0,
                 "accounts": a.accounts,
@@ -247,7 +248,7 @@ AUDIT_OPERATIONS: Final = (
         get_supply,
         {
             "summary": "Per asset: total supply, amount in accounts, in escrow and fees paid, recounted from "
-            "the state at the head (total_supply = in_accounts + in_escrow + in_offers + in_funds)",
+            "the state at the head (total_supply = in_accounts + in_escrow + in_offers + in_funds + in_financing)",
             "parameters": query_params(NoQuery),
             "responses": {"200": json_answer(SupplyAnswer, "the totals"), "400": _UNKNOWN},
         },

@@ -196,6 +196,33 @@ class NodeClient:
         result: dict[str, Any] = await self._request("GET", path)
         return result
 
+    async def points(self, merchant: str) -> dict[str, Any]:
+        """GET /api/v1/points/{merchant}: the merchant's programme (NodeApiError not_found if none)."""
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/points/{_quote(merchant)}")
+        return result
+
+    async def points_of(self, merchant: str, account: str, start: int = 0, limit: int = 100) -> dict[str, Any]:
+        """GET /api/v1/points/{merchant}/{account}: the live balance, lots and a page of history."""
+        params = {"from": str(start), "limit": str(limit)}
+        path = f"/api/v1/points/{_quote(merchant)}/{_quote(account)}"
+        result: dict[str, Any] = await self._request("GET", path, params=params)
+        return result
+
+    async def finance_order(self, order_id: str) -> dict[str, Any]:
+        """GET /api/v1/finance/orders/{id}: state, payout, payee, financing and offers of an order."""
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/finance/orders/{_quote(order_id)}")
+        return result
+
+    async def finance_record(self, merchant: str) -> dict[str, Any]:
+        """GET /api/v1/finance/merchants/{address}: the merchant's record for financiers."""
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/finance/merchants/{_quote(merchant)}")
+        return result
+
+    async def finance_offer(self, offer_id: str) -> dict[str, Any]:
+        """GET /api/v1/finance/offers/{id} (NodeApiError not_found once accepted, withdrawn or returned)."""
+        result: dict[str, Any] = await self._request("GET", f"/api/v1/finance/offers/{_quote(offer_id)}")
+        return result
+
     # --- verification (light client) -------------------------------------------------------
 
     async def light_block(self, height: int) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from aiohttp import web
 from chain.address import AddressError, encode_address, parse_account
 from chain.encoding import DecodeError
 from market.assets.records import read_asset
+from market.finance import get_financing
+from market.points import get_redemption
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
 from market.records import ListingStatus
 from node.api_common import SERVICES, Problem
@@ -245,7 +247,14 @@ async def get_orders(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "items": [
-                order_json(o, escrow_of(state, o.order_id), get_review(state, o.order_id), market.history_origins(o))
+                order_json(
+                    o,
+                    escrow_of(state, o.order_id),
+                    get_review(state, o.order_id),
+                    market.history_origins(o),
+                    get_redemption(state, o.order_id),
+                    get_financing(state, o.order_id),
+                )
                 for o in page.items
             ],
             "next_cursor": None if page.next_cursor is None else page.next_cursor.hex(),
@@ -265,7 +274,15 @@ async def get_order_one(request: web.Request) -> web.Response:
     if order is None:
         raise Problem(404, "not_found", f"no order {order_id.hex()}")
     origins = market.history_origins(order)
-    return web.json_response(order_json(order, escrow_of(state, order_id), get_review(state, order_id), origins))
+    value = order_json(
+        order,
+        escrow_of(state, order_id),
+        get_review(state, order_id),
+        origins,
+        get_redemption(state, order_id),
+        get_financing(state, order_id),
+    )
+    return web.json_response(value)
 
 
 def _order_at(market: MarketIndex, order_id: bytes, view: ViewRequest) -> web.Response:
@@ -275,7 +292,14 @@ def _order_at(market: MarketIndex, order_id: bytes, view: ViewRequest) -> web.Re
         raise Problem(404, "not_found", f"no order {order_id.hex()} at height {reader.height}")
     # a past history is a prefix of today's, so today's origins index covers it
     origins = market.history_origins(order)
-    value = order_json(order, escrow_of(reader, order_id), get_review(reader, order_id), origins)
+    value = order_json(
+        order,
+        escrow_of(reader, order_id),
+        get_review(reader, order_id),
+        origins,
+        get_redemption(reader, order_id),
+        get_financing(reader, order_id),
+    )
     return web.json_response(view_answer(view, reader, value))
 
 

@@ -12,6 +12,8 @@ from typing import Any, Final
 from chain.address import encode_address
 from chain.execution import Event
 from chain.keys import PUBLIC_KEY_SIZE
+from market.finance import Financing
+from market.points import Redemption
 from market.records import HistoryEntry, Listing, Order, Reputation, Review
 
 ACCOUNT_ATTRS: Final = frozenset({"buyer", "merchant", "arbiter", "actor", "account", "disputed_by"})
@@ -91,9 +93,15 @@ def review_json(review: Review) -> dict[str, Any]:
 
 
 def order_json(
-    order: Order, escrow: int, review: Review | None, origins: Sequence[bytes | None] = ()
+    order: Order,
+    escrow: int,
+    review: Review | None,
+    origins: Sequence[bytes | None] = (),
+    redemption: Redemption | None = None,
+    financing: Financing | None = None,
 ) -> dict[str, Any]:
-    """An order with its sealed fields (hex), what escrow still holds, its review and full history.
+    """An order with its sealed fields (hex), what escrow still holds, its review and full history,
+    the loyalty points it redeemed and who its payout goes to (its financier once financed).
 
     ``origins[i]`` is what made history entry i (see :func:`history_json`); missing: unknown.
     """
@@ -128,6 +136,11 @@ def order_json(
         "tracking": order.tracking.hex(),
         "return_tracking": order.return_tracking.hex(),
         "review": None if review is None else review_json(review),
+        "points_redeemed": None
+        if redemption is None
+        else {"points": redemption.points, "discount": redemption.discount},
+        "payee": encode_address(order.merchant if financing is None else financing.financier),
+        "financed_by": None if financing is None else encode_address(financing.financier),
         "history": [history_json(h, origins[i] if i < len(origins) else None) for i, h in enumerate(order.history)],
     }
 

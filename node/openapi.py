@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from node.api_models import ADDRESS_SCHEMA, Problem, ProvedView
 from node.api_schema import Operation, document_paths, model_components
+from node.loyalty_openapi import LOYALTY_PATHS, LOYALTY_SCHEMAS
 from node.provenance_openapi import PROVENANCE_PATHS, PROVENANCE_SCHEMAS
 
 _HEX32: Final = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
@@ -348,7 +349,7 @@ def openapi_document(operations: Iterable[Operation] = ()) -> dict[str, Any]:
     the ``operations`` each area registers (node/api_schema.py) merged in; an operation
     replaces a hand-written one of the same method and path."""
     registered, schemas = document_paths(operations)
-    paths = copy.deepcopy({**_PATHS, **_MARKET_PATHS, **PROVENANCE_PATHS})
+    paths = copy.deepcopy({**_PATHS, **_MARKET_PATHS, **PROVENANCE_PATHS, **LOYALTY_PATHS})
     for path, item in copy.deepcopy(registered).items():
         paths.setdefault(path, {}).update(item)
     return {
@@ -366,6 +367,7 @@ def openapi_document(operations: Iterable[Operation] = ()) -> dict[str, Any]:
                     **_SCHEMAS,
                     **_MARKET_SCHEMAS,
                     **PROVENANCE_SCHEMAS,
+                    **LOYALTY_SCHEMAS,
                     **model_components(Problem, ProvedView),
                     **schemas,
                 }

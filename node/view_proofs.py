@@ -19,6 +19,7 @@ from typing import Any
 
 from multidict import MultiMapping
 
+from chain.state import StateReader
 from chain.state_tree import StateProof, TreeError
 from node.api_common import Problem
 from node.api_models import ViewQuery
@@ -84,3 +85,17 @@ def view_answer(request: ViewRequest, reader: ProvingReader, value: dict[str, An
     if not request.prove:
         return value
     return {"value": value, **proofs_beside(reader.store, reader.height, reader.reads)}
+
+
+def versioned_reader(store: ChainStore, view: ViewRequest) -> tuple[StateReader, int, ProvingReader | None]:
+    """The state a view reads (the live state, or the versioned tree at the view's height,
+    recording proofs), that height, and the proving reader when there is one."""
+    if view.versioned:
+        reader = reader_for(store, view)
+        return reader, reader.height, reader
+    return store.state, store.height, None
+
+
+def answer(view: ViewRequest, proving: ProvingReader | None, value: dict[str, Any]) -> dict[str, Any]:
+    """The view's value, beside the proofs of every key it read when they were asked for."""
+    return value if proving is None else view_answer(view, proving, value)

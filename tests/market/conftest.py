@@ -25,6 +25,7 @@ from chain.votes import Commit, Vote, VoteType, verify_commit
 from market import MARKET_KINDS
 from market.assets.offers import offer_total_key
 from market.bodies import Conversion, ListingCreate, OrderPlace
+from market.finance import fin_total_key
 from market.funds import fund_total_key
 from market.keys import DUE_CURSOR_KEY, ESCROW_PREFIX
 from market.queries import escrow_total, get_listing, get_order
@@ -172,15 +173,16 @@ class MarketChain:
         return sorted(k[len(SUPPLY_PREFIX) :].decode() for k, _ in self.state.items() if k.startswith(SUPPLY_PREFIX))
 
     def check_conservation(self) -> None:
-        """For every asset: balances + escrow + offers + funds = supply, and the asset's escrow
-        total matches the escrows of its orders."""
+        """For every asset: balances + escrow + conversion offers + funds + financing offers =
+        supply, and the asset's escrow total matches the escrows of its orders."""
         view = Overlay(self.state)
         for asset in self.assets():
             escrow = escrow_total(self.state, asset)
             offers = view.get_int(offer_total_key(asset))
             funds = view.get_int(fund_total_key(asset))
-            if self.balances_total(asset) + escrow + offers + funds != get_supply(view, asset):
-                raise AssertionError(f"{asset}: balances + escrow + offers + funds != supply")
+            financing = view.get_int(fin_total_key(asset))
+            if self.balances_total(asset) + escrow + offers + funds + financing != get_supply(view, asset):
+                raise AssertionError(f"{asset}: balances + escrow + offers + funds + financing offers != supply")
             if escrow != self.escrow_sum(asset):
                 raise AssertionError(f"{asset}: escrow total != sum of escrows")
 
@@ -244,8 +246,10 @@ class MarketChain:
         arbiter: str | None = "a1",
         asset: str = "",
         conversion: Conversion | None = None,
+        redeem: int = 0,
     ) -> OrderPlace:
-        """An order at the listing's current prices in ``asset`` (default: the listing's own)."""
+        """An order at the listing's current prices in ``asset`` (default: the listing's own),
+        spending ``redeem`` loyalty points."""
         listing = self.listing(listing_id)
         terms = listing.terms_in(asset or listing.asset)
         unit, shipping = terms if terms is not None else (listing.price, (listing.shipping[0].price,))
@@ -259,6 +263,7 @@ class MarketChain:
             b"",
             asset,
             conversion,
+            redeem,
         )
 
     def place(
@@ -269,9 +274,10 @@ class MarketChain:
         arbiter: str | None = "a1",
         asset: str = "",
         conversion: Conversion | None = None,
+        redeem: int = 0,
     ) -> bytes:
-        """Place an order at the listing's current prices and return its id."""
-        return self.ok(buyer, self.place_body(listing_id, quantity, arbiter, asset, conversion)).tx_hash
+        """Place an order at the listing's current prices (spending ``redeem`` points) and return its id."""
+        return self.ok(buyer, self.place_body(listing_id, quantity, arbiter, asset, conversion, redeem)).tx_hash
 
 
 @pytest.fixture

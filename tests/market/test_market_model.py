@@ -15,6 +15,7 @@ from market import MARKET_KINDS, bodies
 from market.assets.bodies import AssetBurn, AssetCreate, AssetFreeze, AssetMint
 from market.assets.offers import OfferCancel, OfferCreate, OfferSwap, Rate
 from market.due import BUCKET_MS, MAX_BUCKETS_PER_BLOCK, MAX_DUE_PER_BLOCK, round_up, schedule, take_due
+from market.finance import FinanceAccept, FinanceOffer, FinanceWithdraw
 from market.funds import FundDisburse, FundDonate, FundOpen, RefKind
 from market.limits import MAX_HISTORY
 from market.order_state import (
@@ -30,6 +31,7 @@ from market.order_state import (
     is_valid_path,
     longest_path,
 )
+from market.points import PointsOpen, Terms, Tier
 from market.privacy import SealError, open_sealed, seal_for
 from market.provenance.registry import PROVENANCE_SPECS
 from market.records import ArbiterTerms, ShippingOption, Windows
@@ -204,6 +206,15 @@ def test_every_body_roundtrips() -> None:
         FundOpen("n" * 120, "p" * 2048),
         FundDonate(oid, "USDX", 1, "m" * 256),
         FundDisburse(oid, "AGR", 2**64 - 1, bytes(32), "r" * 512, RefKind.ITEM, b"i" * 256),
+        bodies.OrderPlace(oid, 1, 0, 1, 0, b"", b"", redeem=2**64 - 1),
+        bodies.OrderPlace(oid, 1, 0, 1, 0, b"", b"", "USDX", redeem=1),
+        PointsOpen(
+            Terms("USDX", 2**64 - 1, 10**6, 10**15, 10_000, 10 * 365 * 86_400_000, 2**64 - 1, (Tier(1, 0),) * 1)
+        ),
+        PointsOpen(Terms("AGR", 1, 0, 1, 0, 0, 0, tuple(Tier(i + 1, i) for i in range(8)))),
+        FinanceOffer(oid, 2**64 - 1, 2**64 - 1),
+        FinanceAccept(oid),
+        FinanceWithdraw(oid),
     ]
     for body in samples:
         _roundtrip(body)
@@ -239,6 +250,18 @@ def _wire_of(body: Any) -> Any:
         (bodies.OrderPlace, [bytes(32), 1, 0, 1, 0, b"", bytes(1025)]),
         (bodies.OrderPlace, [bytes(32), 1, 0, 1, 0, b"", bytes(47)]),
         (bodies.OrderPlace, [bytes(32), 1, 0, 1, 0, b""]),
+        (bodies.OrderPlace, [bytes(32), 1, 0, 1, 0, b"", b"", 0]),
+        (bodies.OrderPlace, [bytes(32), 1, 0, 1, 0, b"", b"", 1, 1]),
+        (bodies.OrderPlace, [bytes(32), 1, 0, 1, 0, b"", b"", "", None, 0]),
+        (bodies.OrderPlace, [bytes(32), 1, 0, 1, 0, b"", b"", "", None]),
+        (PointsOpen, ["AGR", 0, 1, 1, 0, 0, 0, []]),
+        (PointsOpen, ["AGR", 1, 10**6 + 1, 1, 0, 0, 0, []]),
+        (PointsOpen, ["AGR", 1, 1, 0, 0, 0, 0, []]),
+        (PointsOpen, ["AGR", 1, 1, 1, 10_001, 0, 0, []]),
+        (PointsOpen, ["AGR", 1, 1, 1, 0, 0, 0, [[2, 1], [2, 3]]]),
+        (PointsOpen, ["AGR", 1, 1, 1, 0, 0, 0, [[i + 1, 1] for i in range(9)]]),
+        (FinanceOffer, [bytes(32), 0, 1]),
+        (FinanceAccept, [bytes(31)]),
         (bodies.OrderReview, [bytes(32), 0, ""]),
         (bodies.OrderReview, [bytes(32), 6, ""]),
         (bodies.OrderReview, [bytes(32), 5, "c" * 1025]),

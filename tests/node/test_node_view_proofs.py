@@ -18,7 +18,9 @@ from chain.state_tree import ProofError, StateProof, verify_state_proof
 from chain.transfer import Transfer
 from chain.votes import Commit, verify_commit
 from market.bodies import OrderAccept, OrderPlace
+from market.finance import financing_key
 from market.keys import escrow_key, listing_key, order_key, review_key
+from market.points import redemption_key
 from market.privacy import seal_for
 from market.records import Listing, Order
 
@@ -62,7 +64,13 @@ async def test_account_order_and_listing_views_prove_what_they_show(tmp_path: Pa
         assert answer["value"]["state"] == "placed" and answer["value"]["escrow"] == PRICE + SHIP
         proven = _verified(m, answer)
         oid = bytes.fromhex(order)
-        assert set(proven) == {order_key(oid), escrow_key(oid), review_key(oid)}
+        assert set(proven) == {
+            order_key(oid),
+            escrow_key(oid),
+            review_key(oid),
+            redemption_key(oid),
+            financing_key(oid),
+        }
         record = proven[order_key(oid)]
         assert record is not None and Order.from_wire(decode(record)).state.value == "placed"
         assert decode(proven[escrow_key(oid)] or b"") == PRICE + SHIP and proven[review_key(oid)] is None
