@@ -94,7 +94,8 @@ def _order_view(s: NodeServices, order_id: bytes, view: ViewRequest) -> dict[str
     return answer(view, proving, value)
 
 
-def _assets(s: NodeServices) -> list[str]:
+def supply_assets(s: NodeServices) -> list[str]:
+    """Every asset with a supply record (AGR and each issued one), at most MAX_ASSETS."""
     return [key[len(SUPPLY_PREFIX) :].decode() for key, _ in s.store.state_items(SUPPLY_PREFIX, limit=MAX_ASSETS)]
 
 
@@ -128,7 +129,7 @@ def merchant_record(state: StateReader, merchant: bytes, assets: list[str]) -> d
 
 def _merchant_view(s: NodeServices, merchant: bytes, view: ViewRequest) -> dict[str, Any]:
     state, height, proving = versioned_reader(s.store, view)
-    value = merchant_record(state, merchant, _assets(s))
+    value = merchant_record(state, merchant, supply_assets(s))
     value["height"] = height
     return answer(view, proving, value)
 

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from chain.address import AddressError, encode_address, parse_account
 from market.order_state import OrderState
+from market.points import get_programme
 from market.queries import get_reputation
 from market.records import Listing, Order, Reputation
 from node.api_common import SERVICES
@@ -37,6 +38,8 @@ class Dashboard:
     more: bool
     """True if a list was cut at its bound."""
     kpis: KpiView
+    points: bool
+    """True if the merchant runs a points programme."""
 
 
 def dashboard_of(market: MarketIndex, merchant: bytes) -> Dashboard:
@@ -61,6 +64,7 @@ def dashboard_of(market: MarketIndex, merchant: bytes) -> Dashboard:
         get_reputation(market.store.state, merchant),
         more or listings.next_cursor is not None,
         kpi_view(market, merchant),
+        get_programme(market.store.state, merchant) is not None,
     )
 
 

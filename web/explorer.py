@@ -12,12 +12,14 @@ from typing import Final
 from aiohttp import web
 
 from chain.address import AddressError, parse_account
+from market.points import get_programme
 from market.queries import get_reputation
 from node.account_index import HistoryQueryError, parse_cursor
 from node.api_common import SERVICES
 from node.market_index import OrderQuery
 from web import chain_view
 from web.pages import RENDERER, PageError, not_found, page_handler
+from web.points import points_held
 from web.search import MAX_QUERY_CHARS, resolve
 
 MAX_HEIGHT_DIGITS: Final = 20
@@ -99,16 +101,27 @@ async def address(request: web.Request) -> web.StreamResponse:
     view = await asyncio.to_thread(chain_view.account_page, s, account, cursor)
     orders = []
     reputation = None
+    points: list[tuple[str, int]] = []
     if s.market is not None:
         market = s.market
         as_buyer = await asyncio.to_thread(market.orders, OrderQuery(buyer=account, limit=ADDRESS_ORDERS))
         as_merchant = await asyncio.to_thread(market.orders, OrderQuery(merchant=account, limit=ADDRESS_ORDERS))
         orders = [("buyer", o) for o in as_buyer.items] + [("merchant", o) for o in as_merchant.items]
         reputation = get_reputation(s.store.state, account)
+        merchants = [o.merchant for o in as_buyer.items]
+        points = await asyncio.to_thread(points_held, s, account, merchants)
+    runs_points = get_programme(s.store.state, account) is not None
     assets = [asset for asset, _ in view.balances] + [o.asset for _, o in orders]
     places = chain_view.decimals_of(s.store.state, assets)
     return request.app[RENDERER].page(
-        "address.html", view=view, orders=orders, reputation=reputation, places=places, page_kind="address"
+        "address.html",
+        view=view,
+        orders=orders,
+        reputation=reputation,
+        places=places,
+        points=points,
+        runs_points=runs_points,
+        page_kind="address",
     )
 
 

@@ -70,3 +70,11 @@ def duration(ms: int) -> str:
 def address(account: bytes) -> str:
     """A 32-byte account key as its ``agora1...`` address (other bytes as hex)."""
     return encode_address(account) if len(account) == 32 else account.hex()
+
+
+def period(ms: int) -> str:
+    """A configured span in ms: whole days as ``30 days``, else as :func:`duration` does."""
+    days, rest = divmod(max(ms, 0), 86_400_000)
+    if days and not rest:
+        return f"{days} day{'' if days == 1 else 's'}"
+    return duration(ms)

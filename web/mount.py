@@ -7,8 +7,10 @@ from aiohttp import web
 from web.dashboard import DASHBOARD_ROUTES
 from web.explorer import EXPLORER_ROUTES
 from web.finance import FINANCE_ROUTES
+from web.financing import FINANCING_ROUTES
 from web.kpis import KPI_ROUTES
 from web.pages import RENDERER, STATIC_PREFIX, Renderer, get_static, html_not_found, load_assets
+from web.points import POINTS_ROUTES
 from web.provenance import digital_link_pages
 from web.shop import SHOP_ROUTES
 
@@ -21,6 +23,14 @@ def mount(app: web.Application) -> None:
     app[RENDERER] = Renderer(load_assets())
     app.middlewares.append(html_not_found)  # inside the API's problem middleware
     app.middlewares.append(digital_link_pages)  # a browser opening a Digital Link gets the item page
-    for method, path, handler in (*EXPLORER_ROUTES, *SHOP_ROUTES, *DASHBOARD_ROUTES, *KPI_ROUTES, *FINANCE_ROUTES):
+    for method, path, handler in (
+        *EXPLORER_ROUTES,
+        *SHOP_ROUTES,
+        *DASHBOARD_ROUTES,
+        *KPI_ROUTES,
+        *FINANCE_ROUTES,
+        *POINTS_ROUTES,
+        *FINANCING_ROUTES,
+    ):
         app.router.add_route(method, path, handler)
     app.router.add_route("GET", STATIC_PREFIX + "{name}", get_static)

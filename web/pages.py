@@ -92,6 +92,7 @@ class Renderer:
             duration=fmt.duration,
             address=fmt.address,
             day=fmt.day,
+            period=fmt.period,
         )
         self.env.globals["asset"] = self.asset_url
 

@@ -12,6 +12,7 @@ from chain.state import Overlay
 from market.assets.offers import get_offer
 from market.assets.records import read_symbol
 from market.assets.rules import get_asset
+from market.finance import get_fin_offer
 from market.funds import get_fund
 from market.provenance.identifiers import IdentifierError, ItemKind, parse_digital_link, parse_key
 from market.provenance.queries import get_item
@@ -26,8 +27,9 @@ def resolve(s: NodeServices, text: str) -> str | None:
     """The page URL that ``text`` names on this node, or None if it names nothing here.
 
     Digits are a height (of a committed block); 64 hex digits are tried as a block hash, an
-    order, a listing, an offer, a fund and a transaction, in that order (an order's or a listing's id is the hash
-    of the transaction that created it: the page of the thing is the more useful answer);
+    order, a listing, an offer, a fund, an open financing offer and a transaction, in that
+    order (an order's or a listing's id is the hash of the transaction that created it: the
+    page of the thing is the more useful answer);
     a Digital Link URI or an item key is the item's page; an issued asset's symbol (any case) is
     the asset's page; ``agora1...`` is an address. A
     64-hex text that is none of those is taken as an account key only if that account has state.
@@ -94,6 +96,8 @@ def _hex_target(s: NodeServices, raw: bytes) -> str | None:
         return f"/offer/{hex_id}"
     if get_fund(Overlay(state), raw) is not None:
         return f"/fund/{hex_id}"
+    if get_fin_offer(state, raw) is not None:
+        return f"/finance/offer/{hex_id}"
     if s.store.has_tx(raw) or s.mempool.get(raw) is not None:
         return f"/tx/{hex_id}"
     if s.store.state_items(BALANCE_PREFIX + raw + b"/", limit=1):

@@ -9,13 +9,16 @@ from typing import Final
 from aiohttp import web
 
 from chain.address import encode_address
+from market.points import get_redemption
 from market.provenance.identifiers import IdentifierError, ItemKind, parse_key
 from market.provenance.links import Provenance, listing_provenance, order_provenance
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
 from market.records import Listing, ListingStatus, Reputation
 from node.api_common import SERVICES
 from node.market_index import MAX_CURSOR_BYTES, ListingQuery, MarketIndex, QueryError, query_words
+from node.points_api import block_time_ms
 from web.chain_view import decimals_of
+from web.financing import order_finance
 from web.order_actions import actions_for
 from web.pages import RENDERER, PageError, not_found, page_handler
 
@@ -142,11 +145,15 @@ async def order(request: web.Request) -> web.StreamResponse:
         raise not_found(f"no order {order_id.hex()}")
     item = get_listing(state, record.listing_id)
     review = get_review(state, order_id)
+    escrow = escrow_of(state, order_id)
+    now = block_time_ms(request.app[SERVICES], market.store.height)
     return request.app[RENDERER].page(
         "order.html",
         order=record,
         listing=item,
-        escrow=escrow_of(state, order_id),
+        escrow=escrow,
+        finance=order_finance(state, record, escrow, now),
+        redemption=get_redemption(state, order_id),
         places=decimals_of(state, [record.asset]),
         review=review,
         actions=actions_for(record.state, review is not None),
