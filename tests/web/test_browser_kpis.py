@@ -1,5 +1,6 @@
 """In a real Chromium: the dashboard's and the market's KPIs change live when the shopper's
-order settles; the asset, offer and fund pages render, fit a phone and raise no error.
+order settles; the asset, offer, fund, points and financing pages render with their figures,
+fit a phone and raise no error.
 
 Each page is also saved as a screenshot under the test's directory; with AGORA_SCREENSHOTS set
 to a directory (``docs/screenshots`` for the README's), the screenshots are written there.
@@ -9,23 +10,33 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Final
 
 from browser_kit import PHONE, chromium, collect_errors
 from node_market_kit import START_MS, MarketNode, addr
 from playwright.async_api import Page, expect
-from web_kit import PRICE, SHIP, scenario, web_node
+from web_kit import PRICE, SHIP, place_order, scenario, web_node
 
 from market.assets.bodies import AssetCreate, AssetMint
 from market.assets.offers import OfferCreate, Rate
-from market.bodies import OrderConfirm, OrderReview
+from market.bodies import OrderAccept, OrderConfirm, OrderReview
+from market.finance import FinanceAccept, FinanceOffer
 from market.funds import FundDisburse, FundDonate, FundOpen
+from market.points import PointsOpen, Terms, Tier
 from web.format import amount
+
+POINTS: Final = Terms("AGR", 100, 1, 10, 5_000, 30 * 86_400_000, 0, (Tier(5_000, 2),))
 
 
 async def _shot(page: Page, tmp_path: Path, name: str) -> None:
     path = Path(os.environ.get("AGORA_SCREENSHOTS") or tmp_path) / f"{name}.png"
     shot = await page.screenshot(path=str(path), full_page=True)  # Playwright creates the directory
     assert len(shot) > 1_000 and shot.startswith(b"\x89PNG")
+
+
+async def _fits(page: Page) -> None:
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{page.url} is {overflow}px wider than the viewport"
 
 
 async def _finance(m: MarketNode) -> tuple[str, str]:
@@ -53,6 +64,7 @@ async def test_kpis_change_live_when_the_order_settles_and_the_asset_and_fund_pa
         await expect(kpi.locator('[data-kpi="mean"]')).to_have_text("-")
         await expect(kpi.locator("#sales-chart rect.bar")).to_have_count(0)
 
+        await m.do("merchant", PointsOpen(POINTS))  # the settlement earns (1,000 + 100) / 100 points
         m.clock.advance(45_000)
         await m.do("buyer", OrderConfirm(bytes.fromhex(sc.order_id)))  # the shopper's order settles
         await expect(kpi.locator('[data-kpi="sales"]')).to_have_text("1")  # live: the fragment reloads
@@ -88,11 +100,63 @@ async def test_kpis_change_live_when_the_order_settles_and_the_asset_and_fund_pa
         await page.get_by_role("link", name=offer_id[:12] + "…").click()  # the book links to the offer
         await expect(page).to_have_url(m.url + f"/offer/{offer_id}")
 
+        loyalty = await _points_and_financing(m, page, tmp_path, sc.listing_id)
         await page.set_viewport_size(PHONE)
-        for path in ("/market", f"/merchant/{addr(m['merchant'])}", *(p for p, _ in pages.values())):
+        for path in ("/market", f"/merchant/{addr(m['merchant'])}", *(p for p, _ in pages.values()), *loyalty):
             await page.goto(m.url + path)
             overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{path} is {overflow}px wider than a {PHONE['width']}px phone"
         await page.goto(m.url + "/market")
         await _shot(page, tmp_path, "market-kpis-phone")
         assert errors == []
+
+
+async def _points_and_financing(m: MarketNode, page: Page, tmp_path: Path, listing_id: str) -> list[str]:
+    """At phone width, the points and financing pages show the scenario's figures and fit; their paths."""
+    merchant, buyer, financier = addr(m["merchant"]), addr(m["buyer"]), addr(m["buyer2"])
+    await page.set_viewport_size(PHONE)
+    await page.goto(m.url + f"/merchant/{merchant}")
+    await page.get_by_role("link", name="Points programme").click()
+    await expect(page).to_have_url(m.url + f"/points/{merchant}")
+    await expect(page.locator('[data-points="earned"]')).to_have_text("11")
+    await expect(page.locator('[data-terms="rate"]')).to_have_text("1 point per 0.0001 AGR spent")
+    await expect(page.locator('[data-terms="expiry"]')).to_have_text("30 days after they are earned")
+    await _fits(page)
+    await _shot(page, tmp_path, "points")
+    await page.get_by_label("Account (agora1…)").fill(buyer)  # the lookup form, no script needed
+    await page.get_by_role("button", name="Show balance and history").click()
+    await expect(page).to_have_url(m.url + f"/points/{merchant}/{buyer}")
+    await expect(page.locator("#points-balance")).to_have_text("11 points")
+    await expect(page.locator("#points-worth")).to_have_text(f"{amount(110)} of discount")
+    await expect(page.locator("#points-history tbody tr")).to_have_count(1)
+    await _fits(page)
+    await _shot(page, tmp_path, "points-account")
+
+    order_id, _ = await place_order(m, listing_id)
+    await m.do("merchant", OrderAccept(bytes.fromhex(order_id)))
+    made = await m.do("buyer2", FinanceOffer(bytes.fromhex(order_id), 900, m.clock() + 3_600_000))
+    offer_id = next(e for e in made["events"] if e["type"] == "finance")["attrs"]["offer_id"]
+    await page.goto(m.url + f"/order/{order_id}")
+    await expect(page.locator("#order-financed")).to_contain_text("no")
+    await page.locator("#order-offers").get_by_role("link", name=offer_id[:12] + "…").click()
+    await expect(page.locator("h1")).to_have_text("Financing offer")
+    await expect(page.locator("#offer-advance")).to_have_text(amount(900))
+    await expect(page.locator("#offer-payout")).to_have_text(amount(PRICE + SHIP))
+    await _fits(page)
+    await _shot(page, tmp_path, "finance-offer")
+    await m.do("merchant", FinanceAccept(bytes.fromhex(offer_id)))
+    await page.goto(m.url + f"/order/{order_id}")
+    await expect(page.locator("#order-payee")).to_contain_text(f"{financier[:14]}… (the financier)")
+    await expect(page.locator("#order-advance")).to_have_text(amount(900))
+    await expect(page.locator("#order-face")).to_have_text(amount(PRICE + SHIP))
+    await _fits(page)
+    await _shot(page, tmp_path, "order-financed")
+    await page.goto(m.url + f"/finance/merchant/{merchant}")
+    await expect(page.locator('[data-record="settled"]')).to_have_text("1")
+    await expect(page.locator('[data-record="open"]')).to_have_text("1")
+    await expect(page.locator('[data-volume="AGR"]')).to_have_text(amount(PRICE + SHIP))
+    await expect(page.locator('[data-debt="AGR"]')).to_have_text(amount(0))
+    await _fits(page)
+    await _shot(page, tmp_path, "finance-merchant")
+    await page.set_viewport_size({"width": 1200, "height": 900})
+    return [f"/points/{merchant}", f"/points/{merchant}/{buyer}", f"/order/{order_id}", f"/finance/merchant/{merchant}"]

@@ -71,7 +71,7 @@ async def test_points_and_financing_pages_show_the_figures(tmp_path: Path) -> No
         held_html = await page(m, f"/points/{merchant}/{buyer}")
         held = text_of(held_html)
         assert "Live balance 6 points" in held and f"Worth {amount(60)} of discount" in held
-        assert f"Lifetime spend {amount(PRICE + SHIP)} (earning 1 points per 0.0001 AGR)" in held
+        assert f"Lifetime spend {amount(PRICE + SHIP)} (earning 1 point per 0.0001 AGR)" in held
         lot_expiry = when(-(-(earned_at + 30 * DAY) // MINUTE) * MINUTE)
         assert f"6 {lot_expiry} live" in held, held
         assert "0 earn +11" in held and "1 redeem -5" in held
