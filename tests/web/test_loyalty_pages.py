@@ -9,6 +9,7 @@ from pathlib import Path
 from node_market_kit import MINUTE, MarketNode, addr
 from web_kit import page, redirect_of, text_of, web_node
 
+from market.assets.bodies import AssetCreate
 from market.bodies import OrderAccept, OrderConfirm, OrderPlace, OrderShip
 from market.finance import FinanceAccept, FinanceOffer
 from market.points import PointsOpen, Terms, Tier
@@ -130,3 +131,16 @@ async def test_points_and_financing_pages_show_the_figures(tmp_path: Path) -> No
         ):
             assert "Not found" in await page(m, path, status=404), path
         await page(m, f"/points/{merchant}/{buyer}?from=x", status=400)
+
+
+async def test_a_programme_in_an_issued_asset_shows_its_decimals(tmp_path: Path) -> None:
+    async with web_node(tmp_path) as m:
+        await m.do("arbiter", AssetCreate("EURX", "Euro voucher", 2, 0, b"", "vouchers"))
+        ends = m.clock() + 3_600_000
+        await m.do("arbiter", PointsOpen(Terms("EURX", 100, 3, 5, 1_000, 90 * MINUTE, ends, ())))
+        html = await page(m, f"/points/{addr(m['arbiter'])}")
+        terms = text_of(html)
+        assert "Asset EURX" in terms and 'href="/asset/EURX"' in html
+        assert "3 points per 1 EURX spent" in terms and "1 point = 0.05 EURX off an order" in terms
+        assert "10 % of an order's total" in terms and "1 h 30 min after they are earned" in terms
+        assert f"Programme ends {when(ends)}" in terms and "Tiers none" in terms
