@@ -24,7 +24,7 @@ from market.funds import FUND_PREFIX, Disbursement, Donation, Fund, get_disburse
 from node.api_common import SERVICES, NodeServices
 from node.asset_api import read_assets
 from web.chain_view import decimals_of
-from web.pages import RENDERER, PageError, not_found, page_handler
+from web.pages import RENDERER, PageError, hex32, not_found, page_handler
 
 PAGE: Final = 50
 FUND_ENTRIES: Final = 50
@@ -43,16 +43,6 @@ def _symbol(text: str) -> str:
         return read_symbol(text)
     except DecodeError:
         raise not_found(f"{text[:40]!r} is not an asset symbol") from None
-
-
-def _hex32(text: str, what: str) -> bytes:
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
-        raise not_found(f"{what} {text[:80]!r} is not 64 hex digits")
-    return raw
 
 
 # --- what the pages show --------------------------------------------------------------------
@@ -197,7 +187,7 @@ async def asset(request: web.Request) -> web.StreamResponse:
 async def offer(request: web.Request) -> web.StreamResponse:
     """One standing offer."""
     s = request.app[SERVICES]
-    offer_id = _hex32(request.match_info["id"], "offer id")
+    offer_id = hex32(request.match_info["id"], "offer id")
     found = await asyncio.to_thread(get_offer, Overlay(s.store.state), offer_id)
     if found is None:
         raise not_found(f"no standing offer {offer_id.hex()} (filled, cancelled or never made)")
@@ -209,7 +199,7 @@ async def funds(request: web.Request) -> web.StreamResponse:
     """Transparent funds, a page at a time (``?after=ID``)."""
     s = request.app[SERVICES]
     after_text = request.query.get("after")
-    after = None if after_text is None else _hex32(after_text, "fund id")
+    after = None if after_text is None else hex32(after_text, "fund id")
     rows, next_after = await asyncio.to_thread(funds_page, s, after)
     return request.app[RENDERER].page("funds.html", funds=rows, next_after=next_after, page_kind="funds")
 
@@ -218,7 +208,7 @@ async def funds(request: web.Request) -> web.StreamResponse:
 async def fund(request: web.Request) -> web.StreamResponse:
     """One fund: holdings, donations and disbursements (``?from=N`` for later entries)."""
     s = request.app[SERVICES]
-    fund_id = _hex32(request.match_info["id"], "fund id")
+    fund_id = hex32(request.match_info["id"], "fund id")
     start_text = request.query.get("from", "0")
     if not (start_text.isascii() and start_text.isdigit() and len(start_text) <= 10):
         raise PageError(400, "Bad page link", "from must be an entry index")

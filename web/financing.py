@@ -30,18 +30,8 @@ from node.api_common import SERVICES, NodeServices
 from node.finance_api import merchant_record, supply_assets
 from node.points_api import block_time_ms
 from web.chain_view import decimals_of
-from web.pages import RENDERER, not_found, page_handler
+from web.pages import RENDERER, hex32, not_found, page_handler
 from web.points import account_of
-
-
-def _hex32(text: str, what: str) -> bytes:
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
-        raise not_found(f"{what} {text[:80]!r} is not 64 hex digits")
-    return raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +111,7 @@ async def merchant(request: web.Request) -> web.StreamResponse:
 async def offer(request: web.Request) -> web.StreamResponse:
     """One open financing offer."""
     s = request.app[SERVICES]
-    offer_id = _hex32(request.match_info["id"], "financing offer id")
+    offer_id = hex32(request.match_info["id"], "financing offer id")
     view = await asyncio.to_thread(offer_page, s, offer_id)
     if view is None:
         raise not_found(f"no open financing offer {offer_id.hex()} (accepted, withdrawn, returned or never made)")

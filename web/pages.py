@@ -48,6 +48,17 @@ def not_found(detail: str) -> PageError:
     return PageError(404, "Not found", detail)
 
 
+def hex32(text: str, what: str) -> bytes:
+    """The 32 bytes that 64 hex digits ``text`` spell, else a 404 page naming ``what``."""
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise not_found(f"{what} {text[:80]!r} is not 64 hex digits")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Asset:
     """A static file held in memory, with its fingerprint."""
