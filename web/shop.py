@@ -9,7 +9,7 @@ from typing import Final
 from aiohttp import web
 
 from chain.address import encode_address
-from market.points import get_redemption
+from market.points import get_programme, get_redemption
 from market.provenance.identifiers import IdentifierError, ItemKind, parse_key
 from market.provenance.links import Provenance, listing_provenance, order_provenance
 from market.queries import escrow_of, get_listing, get_order, get_reputation, get_review
@@ -130,8 +130,12 @@ async def listing(request: web.Request) -> web.StreamResponse:
         raise not_found(f"no listing {listing_id.hex()}")
     card = _cards(market, [item])[0]
     origin = traced(listing_provenance(market.store.state, listing_id))
-    places = decimals_of(market.store.state, item.assets)
-    return request.app[RENDERER].page("listing.html", card=card, traced=origin, places=places, page_kind="listing")
+    programme = get_programme(market.store.state, item.merchant)
+    assets = [*item.assets, *([] if programme is None else [programme.terms.asset])]
+    places = decimals_of(market.store.state, assets)
+    return request.app[RENDERER].page(
+        "listing.html", card=card, traced=origin, places=places, programme=programme, page_kind="listing"
+    )
 
 
 @page_handler

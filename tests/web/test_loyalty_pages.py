@@ -118,6 +118,8 @@ async def test_points_and_financing_pages_show_the_figures(tmp_path: Path) -> No
         mine = await page(m, f"/address/{buyer}")
         assert f'href="/points/{merchant}/{buyer}"' in mine and "6 points" in text_of(mine)
         assert 'href="/points/' not in await page(m, f"/address/{financier}")
+        shown = text_of(await page(m, f"/listing/{listing}"))
+        assert "Loyalty points 1 point per 0.0001 AGR spent" in shown
 
         for path in (
             f"/points/{'0' * 64}x",
