@@ -41,15 +41,9 @@ def _symbol(text: str) -> str:
 
 async def fetch_asset(client: NodeClient, symbol: str) -> dict[str, Any]:
     """The node's view of asset ``symbol``; CliError if nobody issued it."""
-    from cli.errors import CliError
-    from node.client import NodeApiError
+    from cli.remote import found_or_fail
 
-    try:
-        return await client.asset(symbol)
-    except NodeApiError as exc:
-        if exc.reason == "not_found":
-            raise CliError(f"no asset {symbol} has been issued on this chain") from None
-        raise
+    return await found_or_fail(client.asset(symbol), f"no asset {symbol} has been issued on this chain")
 
 
 def _refuse(force: bool, message: str) -> None:

@@ -29,32 +29,19 @@ OfferArg = Annotated[str, typer.Argument(metavar="OFFER_ID", help="The financing
 
 async def fetch_finance_order(client: NodeClient, order_id: str) -> dict[str, Any]:
     """The order's financing view; CliError if the node has no such order."""
-    from cli.errors import CliError
     from cli.order_checks import FORCE_HINT
-    from node.client import NodeApiError
+    from cli.remote import found_or_fail
 
-    try:
-        return await client.finance_order(order_id)
-    except NodeApiError as exc:
-        if exc.reason == "not_found":
-            raise CliError(f"no order {order_id} on the node {FORCE_HINT}") from None
-        raise
+    return await found_or_fail(client.finance_order(order_id), f"no order {order_id} on the node {FORCE_HINT}")
 
 
 async def fetch_finance_offer(client: NodeClient, offer_id: str) -> dict[str, Any]:
     """An open financing offer; CliError if it is gone (accepted, withdrawn, returned) or never was."""
-    from cli.errors import CliError
     from cli.order_checks import FORCE_HINT
-    from node.client import NodeApiError
+    from cli.remote import found_or_fail
 
-    try:
-        return await client.finance_offer(offer_id)
-    except NodeApiError as exc:
-        if exc.reason == "not_found":
-            raise CliError(
-                f"no open financing offer {offer_id}: accepted, withdrawn or never made {FORCE_HINT}"
-            ) from None
-        raise
+    missing = f"no open financing offer {offer_id}: accepted, withdrawn or never made {FORCE_HINT}"
+    return await found_or_fail(client.finance_offer(offer_id), missing)
 
 
 def offer_refusal_text(view: dict[str, Any], me: str, advance: int) -> str | None:

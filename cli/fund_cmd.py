@@ -24,15 +24,9 @@ AssetOption = Annotated[str, typer.Option("--asset", help="AGR or an issued asse
 
 async def fetch_fund(client: NodeClient, fund_id: str) -> dict[str, Any]:
     """The fund as the node sees it (all its entries); CliError if there is none."""
-    from cli.errors import CliError
-    from node.client import NodeApiError
+    from cli.remote import found_or_fail
 
-    try:
-        return await client.fund(fund_id)
-    except NodeApiError as exc:
-        if exc.reason == "not_found":
-            raise CliError(f"no fund {fund_id} on this chain") from None
-        raise
+    return await found_or_fail(client.fund(fund_id), f"no fund {fund_id} on this chain")
 
 
 def _fund_id(text: str) -> str:

@@ -127,14 +127,9 @@ def split_refusal_text(
 
 async def fetch_order(client: NodeClient, order_id: str) -> dict[str, Any]:
     """The order from the node; CliError if the node has no such order."""
-    from node.client import NodeApiError
+    from cli.remote import found_or_fail
 
-    try:
-        return await client.order(order_id)
-    except NodeApiError as exc:
-        if exc.reason == "not_found":
-            raise CliError(f"no order {order_id} on the node {FORCE_HINT}") from None
-        raise
+    return await found_or_fail(client.order(order_id), f"no order {order_id} on the node {FORCE_HINT}")
 
 
 async def chain_now_ms(client: NodeClient) -> int:

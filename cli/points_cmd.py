@@ -251,15 +251,10 @@ def _lot(lot: dict[str, Any]) -> str:
 
 
 async def _fetch(client: NodeClient, merchant: str, account: str | None, start: int = 0, limit: int = 100) -> Any:
-    from cli.errors import CliError
-    from node.client import NodeApiError
+    from cli.remote import found_or_fail
 
-    try:
-        return await (client.points(merchant) if account is None else client.points_of(merchant, account, start, limit))
-    except NodeApiError as exc:
-        if exc.reason == "not_found":
-            raise CliError(f"{merchant} runs no points programme") from None
-        raise
+    request = client.points(merchant) if account is None else client.points_of(merchant, account, start, limit)
+    return await found_or_fail(request, f"{merchant} runs no points programme")
 
 
 @app.command("history")

@@ -83,3 +83,19 @@ async def fetch_account(client: NodeClient, address: str) -> dict[str, Any]:
         if exc.reason != "not_found":
             raise
         return {"address": address, "nonce": 0, "pending_nonce": 0, "balances": {}}
+
+
+async def found_or_fail(request: Awaitable[T], missing: str) -> T:
+    """The node's answer to ``request``; CliError(``missing``) if the node answers not_found.
+
+    Any other API error is raised as it came.
+    """
+    from cli.errors import CliError
+    from node.client import NodeApiError
+
+    try:
+        return await request
+    except NodeApiError as exc:
+        if exc.reason == "not_found":
+            raise CliError(missing) from None
+        raise
