@@ -20,7 +20,7 @@ from chain.address import AddressError, encode_address, parse_account
 from chain.block import Block as ChainBlock
 from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
-from node.account_api import ACCOUNT_ROUTES
+from node.account_api import ACCOUNT_OPERATIONS
 from node.admission import RETRYABLE_REASONS
 from node.api_common import (
     MSGPACK,
@@ -67,13 +67,13 @@ from node.api_schema import (
     query_params,
     routes_of,
 )
-from node.asset_api import ASSET_ROUTES
+from node.asset_api import ASSET_OPERATIONS
 from node.audit_api import AUDIT_OPERATIONS, add_audit_state, block_extras
 from node.events import CommittedBlock
 from node.extensions import ApiExtension, apply_extensions
 from node.finance_api import FINANCE_ROUTES
-from node.fund_api import FUND_ROUTES
-from node.market_api import MARKET_OPERATIONS, MARKET_ROUTES, stream_filter
+from node.fund_api import FUND_OPERATIONS
+from node.market_api import MARKET_OPERATIONS, stream_filter
 from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
@@ -761,18 +761,23 @@ NODE_OPERATIONS: Final = (
 )
 """The node's own routes (its document, liveness, readiness, metrics)."""
 
-OPERATIONS: Final = (*CORE_OPERATIONS, *MARKET_OPERATIONS, *PROOF_OPERATIONS, *AUDIT_OPERATIONS, *NODE_OPERATIONS)
+OPERATIONS: Final = (
+    *CORE_OPERATIONS,
+    *ACCOUNT_OPERATIONS,
+    *ASSET_OPERATIONS,
+    *FUND_OPERATIONS,
+    *MARKET_OPERATIONS,
+    *PROOF_OPERATIONS,
+    *AUDIT_OPERATIONS,
+    *NODE_OPERATIONS,
+)
 """Every area's registered operations: routed below and documented in /api/v1/openapi.json."""
 
 ROUTES: Final = (
     *routes_of(OPERATIONS),
-    *MARKET_ROUTES,
-    *ASSET_ROUTES,
-    *FUND_ROUTES,
     *POINTS_ROUTES,
     *FINANCE_ROUTES,
     *PROVENANCE_ROUTES,
-    *ACCOUNT_ROUTES,
 )
 
 

@@ -239,7 +239,7 @@ def parse_query(model: type[M], query: MultiMapping[str], max_chars: int = MAX_P
         error = exc.errors()[0]
         if error.get("type") == "extra_forbidden":
             name = str((error.get("loc") or ("?",))[0])
-            allowed = sorted(model.model_fields)
+            allowed = sorted(f.alias or n for n, f in model.model_fields.items())
             raise Problem(400, "unknown_parameter", f"unknown parameter {name[:40]!r}; allowed: {allowed}") from None
         raise Problem(400, _reason(model, error, "bad_parameter"), _detail(error)) from None
 
