@@ -71,13 +71,13 @@ from node.asset_api import ASSET_OPERATIONS
 from node.audit_api import AUDIT_OPERATIONS, add_audit_state, block_extras
 from node.events import CommittedBlock
 from node.extensions import ApiExtension, apply_extensions
-from node.finance_api import FINANCE_ROUTES
+from node.finance_api import FINANCE_OPERATIONS
 from node.fund_api import FUND_OPERATIONS
 from node.market_api import MARKET_OPERATIONS, stream_filter
 from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
-from node.points_api import POINTS_ROUTES
+from node.points_api import POINTS_OPERATIONS
 from node.proof_api import PROOF_OPERATIONS
 from node.provenance_api import PROVENANCE_ROUTES
 from node.render import block_json, receipt_json, to_json_value, tx_json
@@ -766,6 +766,8 @@ OPERATIONS: Final = (
     *ACCOUNT_OPERATIONS,
     *ASSET_OPERATIONS,
     *FUND_OPERATIONS,
+    *POINTS_OPERATIONS,
+    *FINANCE_OPERATIONS,
     *MARKET_OPERATIONS,
     *PROOF_OPERATIONS,
     *AUDIT_OPERATIONS,
@@ -775,8 +777,6 @@ OPERATIONS: Final = (
 
 ROUTES: Final = (
     *routes_of(OPERATIONS),
-    *POINTS_ROUTES,
-    *FINANCE_ROUTES,
     *PROVENANCE_ROUTES,
 )
 

@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 description of the client API, as data (served at /api/v1/openapi.json).
 
 Areas register their operations, with typed models, next to their handlers
-(node/api_schema.py); the provenance and loyalty areas not yet described that way are written
-by hand (node/provenance_openapi.py, node/loyalty_openapi.py). A test
+(node/api_schema.py); the provenance area, not yet described that way, is written
+by hand (node/provenance_openapi.py). A test
 holds the document true to the routes: every registered route is documented and every
 documented path is routed.
 """
@@ -15,16 +15,15 @@ from typing import Any
 
 from node.api_models import Problem, ProvedView
 from node.api_schema import Operation, document_paths, model_components
-from node.loyalty_openapi import LOYALTY_PATHS, LOYALTY_SCHEMAS
 from node.provenance_openapi import PROVENANCE_PATHS, PROVENANCE_SCHEMAS
 
 
 def openapi_document(operations: Iterable[Operation] = ()) -> dict[str, Any]:
-    """A fresh copy of the OpenAPI 3.1 document: the hand-written provenance and loyalty paths and schemas, with
+    """A fresh copy of the OpenAPI 3.1 document: the hand-written provenance paths and schemas, with
     the ``operations`` each area registers (node/api_schema.py) merged in; an operation
     replaces a hand-written one of the same method and path."""
     registered, schemas = document_paths(operations)
-    paths = copy.deepcopy({**PROVENANCE_PATHS, **LOYALTY_PATHS})
+    paths = copy.deepcopy({**PROVENANCE_PATHS})
     for path, item in copy.deepcopy(registered).items():
         paths.setdefault(path, {}).update(item)
     return {
@@ -40,7 +39,6 @@ def openapi_document(operations: Iterable[Operation] = ()) -> dict[str, Any]:
             "schemas": copy.deepcopy(
                 {
                     **PROVENANCE_SCHEMAS,
-                    **LOYALTY_SCHEMAS,
                     **model_components(Problem, ProvedView),
                     **schemas,
                 }
