@@ -79,7 +79,7 @@ from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
 from node.points_api import POINTS_OPERATIONS
 from node.proof_api import PROOF_OPERATIONS
-from node.provenance_api import PROVENANCE_ROUTES
+from node.provenance_api import PROVENANCE_OPERATIONS
 from node.render import block_json, receipt_json, to_json_value, tx_json
 from node.sigverify import verify_async
 from node.view_proofs import ViewRequest, reader_for, view_answer, view_request
@@ -771,14 +771,13 @@ OPERATIONS: Final = (
     *MARKET_OPERATIONS,
     *PROOF_OPERATIONS,
     *AUDIT_OPERATIONS,
+    *PROVENANCE_OPERATIONS,
     *NODE_OPERATIONS,
 )
 """Every area's registered operations: routed below and documented in /api/v1/openapi.json."""
 
-ROUTES: Final = (
-    *routes_of(OPERATIONS),
-    *PROVENANCE_ROUTES,
-)
+ROUTES: Final = tuple(routes_of(OPERATIONS))
+"""Every route of the client API: each one an operation of the registry, none written by hand."""
 
 
 def build_app(services: NodeServices, max_body_bytes: int, extensions: Sequence[ApiExtension] = ()) -> web.Application:

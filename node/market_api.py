@@ -63,25 +63,10 @@ from node.market_stats import DAY_MS, read_days, read_stats
 from node.view_proofs import ViewRequest, reader_for, view_answer, view_request
 from storage.store import ChainStore
 
-MAX_PARAM_CHARS: Final = 512
 ANY_STATUS: Final = "any"
 
 
 # --- parameter parsing ----------------------------------------------------------------------
-
-
-def single_params(query: Any, allowed: frozenset[str]) -> dict[str, str]:
-    """The query parameters as a dict; Problem for an unknown, repeated or oversized one."""
-    params: dict[str, str] = {}
-    for name, value in query.items():
-        if name not in allowed:
-            raise Problem(400, "unknown_parameter", f"unknown parameter {name[:40]!r}; allowed: {sorted(allowed)}")
-        if name in params:
-            raise Problem(400, "repeated_parameter", f"parameter {name!r} given more than once")
-        if len(value) > MAX_PARAM_CHARS:
-            raise Problem(400, "bad_parameter", f"parameter {name!r} is longer than {MAX_PARAM_CHARS} characters")
-        params[name] = value
-    return params
 
 
 def account_param(params: Mapping[str, str], name: str) -> bytes | None:
