@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from multidict import MultiDict
 
@@ -111,3 +114,24 @@ def test_every_registered_operation_is_routed_and_none_twice() -> None:
     again = Operation("GET", "/api/v1/listings", OPERATIONS[0].handler, {"responses": {}})
     with pytest.raises(ValueError, match="registered twice"):
         document_paths([*OPERATIONS, again])
+
+
+def test_every_route_has_a_registry_entry() -> None:
+    """Each route of the client API is an operation of the registry (nothing routed beside it),
+    each path parameter of its template is documented, and no path is written by hand."""
+    registered = {(op.method, op.route or op.path, op.handler) for op in OPERATIONS}
+    missing = [(method, path) for method, path, handler in ROUTES if (method, path, handler) not in registered]
+    assert not missing, f"routes without a registry entry: {missing}"
+    assert len(ROUTES) == len(OPERATIONS)
+    for op in OPERATIONS:
+        names = set(re.findall(r"{(\w+)}", op.path))
+        documented = {p["name"] for p in op.doc.get("parameters", ()) if p["in"] == "path"}
+        assert names == documented, op.path
+    assert openapi_document(())["paths"] == {}, "a path is written by hand in node/openapi.py"
+
+
+def test_every_schema_reference_of_the_document_resolves() -> None:
+    doc = openapi_document(OPERATIONS)
+    text = json.dumps(doc)
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', text))
+    assert refs and refs <= set(doc["components"]["schemas"]), refs - set(doc["components"]["schemas"])
