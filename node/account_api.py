@@ -75,7 +75,12 @@ ACCOUNT_OPERATIONS: Final = (
             "summary": "The account's transactions (sent, or naming it in an event), newest first, paginated",
             "parameters": [*path_params(AccountPath), *query_params(HistoryQuery)],
             "responses": {
-                "200": json_answer(AccountTxPage, "one page of the account's transactions"),
+                "200": {
+                    **json_answer(AccountTxPage, "one page of the account's transactions"),
+                    "links": {
+                        "Newest": {"operationId": "getTx", "parameters": {"hash": "$response.body#/items/0/hash"}}
+                    },
+                },
                 "400": problem("bad_address, bad_limit, bad_cursor, unknown_parameter or repeated_parameter"),
                 "404": problem("this node keeps no account history index"),
             },

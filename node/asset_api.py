@@ -150,7 +150,15 @@ ASSET_OPERATIONS: Final = (
         {
             "summary": "Issued assets in symbol order, with their supply",
             "parameters": query_params(AssetsQuery),
-            "responses": {"200": json_answer(AssetPage, "a page of assets"), "400": _BAD_QUERY},
+            "responses": {
+                "200": {
+                    **json_answer(AssetPage, "a page of assets"),
+                    "links": {
+                        "First": {"operationId": "getAsset", "parameters": {"symbol": "$response.body#/items/0/symbol"}}
+                    },
+                },
+                "400": _BAD_QUERY,
+            },
         },
         model_components(AssetPage),
     ),
@@ -159,6 +167,7 @@ ASSET_OPERATIONS: Final = (
         "/api/v1/assets/{symbol}",
         get_asset,
         {
+            "operationId": "getAsset",
             "summary": "One issued asset",
             "parameters": path_params(SymbolPath),
             "responses": {
@@ -176,7 +185,13 @@ ASSET_OPERATIONS: Final = (
         {
             "summary": "The book of standing conversion offers selling one asset for another, best rate first",
             "parameters": query_params(OffersQuery),
-            "responses": {"200": json_answer(OfferBook, "the book"), "400": _BAD_QUERY},
+            "responses": {
+                "200": {
+                    **json_answer(OfferBook, "the book"),
+                    "links": {"Best": {"operationId": "getOffer", "parameters": {"id": "$response.body#/items/0/id"}}},
+                },
+                "400": _BAD_QUERY,
+            },
         },
         model_components(OfferBook),
     ),
@@ -185,6 +200,7 @@ ASSET_OPERATIONS: Final = (
         "/api/v1/offers/{id}",
         get_offer,
         {
+            "operationId": "getOffer",
             "summary": "One standing offer",
             "parameters": path_params(OfferIdPath),
             "responses": {

@@ -150,7 +150,15 @@ FUND_OPERATIONS: Final = (
             "summary": "A transparent fund: organisation, purpose, holdings per asset, donations and disbursements",
             "parameters": [*path_params(FundPath), *query_params(FundQuery)],
             "responses": {
-                "200": json_answer(FundModel, "the fund"),
+                "200": {
+                    **json_answer(FundModel, "the fund"),
+                    "links": {
+                        "FirstDonation": {
+                            "operationId": "getDonationTrace",
+                            "parameters": {"id": "$response.body#/id", "index": "$response.body#/donations/0/index"},
+                        }
+                    },
+                },
                 "400": problem("bad fund id (bad_hex), or a bad query parameter (bad_query, unknown_parameter)"),
                 "404": problem("no such fund"),
             },
@@ -162,6 +170,7 @@ FUND_OPERATIONS: Final = (
         "/api/v1/funds/{id}/donations/{index}/trace",
         get_trace,
         {
+            "operationId": "getDonationTrace",
             "summary": "Where one donation went, first in first out: the disbursements that spent it and what is held",
             "parameters": path_params(DonationPath),
             "responses": {
