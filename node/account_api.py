@@ -8,12 +8,20 @@ from typing import Any, Final
 from aiohttp import web
 
 from chain.address import AddressError, encode_address, parse_account
-from node.account_index import MAX_LIMIT, AccountIndex, HistoryQueryError, format_cursor, parse_cursor
+from node.account_index import AccountIndex, HistoryQueryError, format_cursor, parse_cursor
 from node.api_common import SERVICES, NodeServices, Problem
-from node.market_api import single_params
-
-HISTORY_PARAMS: Final = frozenset({"limit", "cursor"})
-DEFAULT_LIMIT: Final = 25
+from node.api_models import AccountPath
+from node.api_models_stats import AccountTxPage, HistoryQuery
+from node.api_schema import (
+    Operation,
+    json_answer,
+    model_components,
+    parse_path,
+    parse_query,
+    path_params,
+    problem,
+    query_params,
+)
 
 
 def history_json(
@@ -48,17 +56,36 @@ async def get_account_txs(request: web.Request) -> web.Response:
     s = request.app[SERVICES]
     if s.accounts is None:
         raise Problem(404, "not_found", "this node keeps no account history index")
-    params = single_params(request.query, HISTORY_PARAMS)
-    text = request.match_info["address"]
+    query = parse_query(HistoryQuery, request.query)
+    text = parse_path(AccountPath, request.match_info).address
     try:
         account = parse_account(text)
     except AddressError as exc:
         raise Problem(400, "bad_address", f"{text[:100]!r} is not an address: {exc}") from None
-    limit_text = params.get("limit", str(DEFAULT_LIMIT))
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
-        raise Problem(400, "bad_limit", f"limit must be 1..{MAX_LIMIT}")
-    answer = await asyncio.to_thread(history_json, s, s.accounts, account, params.get("cursor"), int(limit_text))
+    answer = await asyncio.to_thread(history_json, s, s.accounts, account, query.cursor, query.limit)
     return web.json_response(answer)
 
 
-ACCOUNT_ROUTES: Final = (("GET", "/api/v1/accounts/{address}/txs", get_account_txs),)
+ACCOUNT_OPERATIONS: Final = (
+    Operation(
+        "GET",
+        "/api/v1/accounts/{address}/txs",
+        get_account_txs,
+        {
+            "summary": "The account's transactions (sent, or naming it in an event), newest first, paginated",
+            "parameters": [*path_params(AccountPath), *query_params(HistoryQuery)],
+            "responses": {
+                "200": {
+                    **json_answer(AccountTxPage, "one page of the account's transactions"),
+                    "links": {
+                        "Newest": {"operationId": "getTx", "parameters": {"hash": "$response.body#/items/0/hash"}}
+                    },
+                },
+                "400": problem("bad_address, bad_limit, bad_cursor, unknown_parameter or repeated_parameter"),
+                "404": problem("this node keeps no account history index"),
+            },
+        },
+        model_components(AccountTxPage),
+    ),
+)
+"""The account history operation (routed and documented by node/api.py)."""

@@ -20,7 +20,7 @@ from chain.address import AddressError, encode_address, parse_account
 from chain.block import Block as ChainBlock
 from chain.encoding import decode
 from chain.tx import MAX_TX_BYTES, Transaction
-from node.account_api import ACCOUNT_ROUTES
+from node.account_api import ACCOUNT_OPERATIONS
 from node.admission import RETRYABLE_REASONS
 from node.api_common import (
     MSGPACK,
@@ -67,19 +67,19 @@ from node.api_schema import (
     query_params,
     routes_of,
 )
-from node.asset_api import ASSET_ROUTES
+from node.asset_api import ASSET_OPERATIONS
 from node.audit_api import AUDIT_OPERATIONS, add_audit_state, block_extras
 from node.events import CommittedBlock
 from node.extensions import ApiExtension, apply_extensions
-from node.finance_api import FINANCE_ROUTES
-from node.fund_api import FUND_ROUTES
-from node.market_api import MARKET_OPERATIONS, MARKET_ROUTES, stream_filter
+from node.finance_api import FINANCE_OPERATIONS
+from node.fund_api import FUND_OPERATIONS
+from node.market_api import MARKET_OPERATIONS, stream_filter
 from node.market_events import stream_events
 from node.mempool import REASON_STATUS, AdmissionError, decode_candidate
 from node.openapi import openapi_document
-from node.points_api import POINTS_ROUTES
+from node.points_api import POINTS_OPERATIONS
 from node.proof_api import PROOF_OPERATIONS
-from node.provenance_api import PROVENANCE_ROUTES
+from node.provenance_api import PROVENANCE_OPERATIONS
 from node.render import block_json, receipt_json, to_json_value, tx_json
 from node.sigverify import verify_async
 from node.view_proofs import ViewRequest, reader_for, view_answer, view_request
@@ -761,19 +761,23 @@ NODE_OPERATIONS: Final = (
 )
 """The node's own routes (its document, liveness, readiness, metrics)."""
 
-OPERATIONS: Final = (*CORE_OPERATIONS, *MARKET_OPERATIONS, *PROOF_OPERATIONS, *AUDIT_OPERATIONS, *NODE_OPERATIONS)
+OPERATIONS: Final = (
+    *CORE_OPERATIONS,
+    *ACCOUNT_OPERATIONS,
+    *ASSET_OPERATIONS,
+    *FUND_OPERATIONS,
+    *POINTS_OPERATIONS,
+    *FINANCE_OPERATIONS,
+    *MARKET_OPERATIONS,
+    *PROOF_OPERATIONS,
+    *AUDIT_OPERATIONS,
+    *PROVENANCE_OPERATIONS,
+    *NODE_OPERATIONS,
+)
 """Every area's registered operations: routed below and documented in /api/v1/openapi.json."""
 
-ROUTES: Final = (
-    *routes_of(OPERATIONS),
-    *MARKET_ROUTES,
-    *ASSET_ROUTES,
-    *FUND_ROUTES,
-    *POINTS_ROUTES,
-    *FINANCE_ROUTES,
-    *PROVENANCE_ROUTES,
-    *ACCOUNT_ROUTES,
-)
+ROUTES: Final = tuple(routes_of(OPERATIONS))
+"""Every route of the client API: each one an operation of the registry, none written by hand."""
 
 
 def build_app(services: NodeServices, max_body_bytes: int, extensions: Sequence[ApiExtension] = ()) -> web.Application:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, TypeAdapter, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from chain.encoding import U64_MAX
 from chain.tx import MAX_TX_BYTES
@@ -42,8 +42,6 @@ Address = Annotated[
         description="agora1... address (bech32m, checksum checked) or 64-hex public key",
     ),
 ]
-ADDRESS_SCHEMA: Final[dict[str, Any]] = TypeAdapter(Address).json_schema()
-"""The JSON Schema of an account parameter, for operations still written by hand."""
 Hex32 = Annotated[str, Field(pattern=HEX32_PATTERN, description="32 bytes as 64 hex digits")]
 TxHex = Annotated[
     str,

@@ -5,13 +5,10 @@ handler as an :class:`Operation`: the route (method, path, handler) and its Open
 operation object. The query parameters, the JSON body and the JSON answers of an operation
 are given as pydantic v2 models (:func:`query_params`, :func:`json_body`,
 :func:`json_answer`); handlers validate with the same models (:func:`parse_query`,
-:func:`parse_body`), so the document and the checks cannot drift apart. An area not yet
-described by models registers its hand-written operation object the same way
-(``Operation(method, path, handler, {...})``). ``node/api.py`` collects every area's
-operations into its routes and ``node/openapi.py`` builds ``/api/v1/openapi.json`` from the same
-list, so a registered operation cannot be served undocumented. The routes not yet registered
-this way (plain ``(method, path, handler)`` tuples with hand-written document entries) are held
-to the document by tests/node/test_node_api.py.
+:func:`parse_body`), so the document and the checks cannot drift apart. ``node/api.py``
+collects every area's operations into its routes (every route is one) and ``node/openapi.py``
+builds ``/api/v1/openapi.json`` from the same list, so a route cannot be served undocumented;
+tests/node/test_node_api_schema.py fails on a route without a registry entry.
 
 Why pydantic v2 and not msgspec: both validate in compiled code (pydantic-core in Rust,
 msgspec in C), and on our bodies both are fast. Measured on the shared 2-core machine (two
@@ -197,15 +194,6 @@ def _field_reasons(model: type[BaseModel]) -> dict[str, str]:
     return reasons
 
 
-def json_ref(schema: str, description: str) -> dict[str, Any]:
-    """An OpenAPI JSON response whose body is the component schema named ``schema`` (one still
-    written by hand)."""
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=schema)}}},
-    }
-
-
 def _reason(model: type[BaseModel], error: Mapping[str, Any], default: str) -> str:
     loc = error.get("loc") or ()
     if not loc or error.get("type") not in _VALUE_ERRORS:
@@ -239,7 +227,7 @@ def parse_query(model: type[M], query: MultiMapping[str], max_chars: int = MAX_P
         error = exc.errors()[0]
         if error.get("type") == "extra_forbidden":
             name = str((error.get("loc") or ("?",))[0])
-            allowed = sorted(model.model_fields)
+            allowed = sorted(f.alias or n for n, f in model.model_fields.items())
             raise Problem(400, "unknown_parameter", f"unknown parameter {name[:40]!r}; allowed: {allowed}") from None
         raise Problem(400, _reason(model, error, "bad_parameter"), _detail(error)) from None
 

@@ -13,9 +13,28 @@ from market.assets.offers import Offer, book_key, offer_key
 from market.assets.records import Asset, read_symbol
 from market.keys import ASSET_PREFIX, asset_key
 from node.api_common import SERVICES, Problem
+from node.api_models_assets import (
+    MAX_ASSETS_PAGE,
+    AssetPage,
+    AssetsQuery,
+    OfferBook,
+    OfferIdPath,
+    OffersQuery,
+    SymbolPath,
+)
+from node.api_models_assets import Asset as AssetModel
+from node.api_models_assets import Offer as OfferModel
+from node.api_schema import (
+    Operation,
+    json_answer,
+    model_components,
+    parse_path,
+    parse_query,
+    path_params,
+    problem,
+    query_params,
+)
 from storage.store import ChainStore
-
-MAX_ASSETS_PAGE: Final = 500
 
 
 def asset_json(asset: Asset, supply: int) -> dict[str, Any]:
@@ -49,17 +68,14 @@ def read_assets(store: ChainStore, after: str = "", limit: int = MAX_ASSETS_PAGE
 async def get_assets(request: web.Request) -> web.Response:
     """``GET /api/v1/assets?after=SYMBOL&limit=N``: issued assets with their supply."""
     s = request.app[SERVICES]
-    after = request.query.get("after")
-    if after is not None:
+    query = parse_query(AssetsQuery, request.query)
+    if query.after is not None:
         try:
-            read_symbol(after, "after")
+            read_symbol(query.after, "after")
         except DecodeError as exc:
             raise Problem(400, "bad_query", str(exc)) from None
-    text = request.query.get("limit", "100")
-    if not (text.isdigit() and 1 <= int(text) <= MAX_ASSETS_PAGE):
-        raise Problem(400, "bad_query", f"limit must be 1..{MAX_ASSETS_PAGE}")
-    limit = int(text)
-    assets = read_assets(s.store, after or "", limit + 1)
+    limit = query.limit
+    assets = read_assets(s.store, query.after or "", limit + 1)
     items = [asset_json(a, _supply(s.store, a.symbol)) for a in assets[:limit]]
     more = len(assets) > limit
     return web.json_response({"items": items, "next": items[-1]["symbol"] if more else None})
@@ -71,10 +87,7 @@ async def get_asset(request: web.Request) -> web.Response:
     text = request.match_info["symbol"]
     if text == "AGR":
         raise Problem(404, "not_found", "AGR is the native asset: nobody issued it (see /api/v1/supply)")
-    try:
-        symbol = read_symbol(text)
-    except DecodeError as exc:
-        raise Problem(400, "bad_symbol", str(exc)) from None
+    symbol = parse_path(SymbolPath, request.match_info).symbol
     raw = s.store.state.get(asset_key(symbol))
     if raw is None:
         raise Problem(404, "not_found", f"no asset {symbol} has been issued")
@@ -94,10 +107,7 @@ def offer_json(offer: Offer) -> dict[str, Any]:
     }
 
 
-def _asset_param(request: web.Request, name: str) -> str:
-    text = request.query.get(name)
-    if text is None:
-        raise Problem(400, "bad_query", f"give ?{name}=SYMBOL (an issued asset or AGR)")
+def _asset_param(text: str, name: str) -> str:
     if text == "AGR":
         return text
     try:
@@ -109,7 +119,8 @@ def _asset_param(request: web.Request, name: str) -> str:
 async def get_offers(request: web.Request) -> web.Response:
     """``GET /api/v1/offers?sell=A&buy=B``: the book of offers selling A for B, best rate first."""
     s = request.app[SERVICES]
-    sell, buy = _asset_param(request, "sell"), _asset_param(request, "buy")
+    query = parse_query(OffersQuery, request.query)
+    sell, buy = _asset_param(query.sell, "sell"), _asset_param(query.buy, "buy")
     raw = s.store.state.get(book_key(sell, buy))
     items = []
     for offer_id in [] if raw is None else decode(raw):
@@ -122,22 +133,83 @@ async def get_offers(request: web.Request) -> web.Response:
 async def get_offer(request: web.Request) -> web.Response:
     """``GET /api/v1/offers/{id}``: one standing offer (404 once filled or cancelled)."""
     s = request.app[SERVICES]
-    text = request.match_info["id"]
-    try:
-        offer_id = bytes.fromhex(text)
-    except ValueError:
-        offer_id = b""
-    if len(offer_id) != 32:
-        raise Problem(400, "bad_hex", "an offer id is 64 hex digits")
-    stored = s.store.state.get(offer_key(offer_id))
+    text = parse_path(OfferIdPath, request.match_info).id
+    stored = s.store.state.get(offer_key(bytes.fromhex(text)))
     if stored is None:
         raise Problem(404, "not_found", f"no standing offer {text} (filled, cancelled or never made)")
     return web.json_response(offer_json(Offer.from_wire(decode(stored))))
 
 
-ASSET_ROUTES: Final = (
-    ("GET", "/api/v1/assets", get_assets),
-    ("GET", "/api/v1/assets/{symbol}", get_asset),
-    ("GET", "/api/v1/offers", get_offers),
-    ("GET", "/api/v1/offers/{id}", get_offer),
+_BAD_QUERY: Final = problem("a bad query parameter (bad_query), unknown_parameter or repeated_parameter")
+
+ASSET_OPERATIONS: Final = (
+    Operation(
+        "GET",
+        "/api/v1/assets",
+        get_assets,
+        {
+            "summary": "Issued assets in symbol order, with their supply",
+            "parameters": query_params(AssetsQuery),
+            "responses": {
+                "200": {
+                    **json_answer(AssetPage, "a page of assets"),
+                    "links": {
+                        "First": {"operationId": "getAsset", "parameters": {"symbol": "$response.body#/items/0/symbol"}}
+                    },
+                },
+                "400": _BAD_QUERY,
+            },
+        },
+        model_components(AssetPage),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/assets/{symbol}",
+        get_asset,
+        {
+            "operationId": "getAsset",
+            "summary": "One issued asset",
+            "parameters": path_params(SymbolPath),
+            "responses": {
+                "200": json_answer(AssetModel, "the asset"),
+                "400": problem("not a valid symbol (bad_symbol)"),
+                "404": problem("nobody issued it"),
+            },
+        },
+        model_components(AssetModel),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/offers",
+        get_offers,
+        {
+            "summary": "The book of standing conversion offers selling one asset for another, best rate first",
+            "parameters": query_params(OffersQuery),
+            "responses": {
+                "200": {
+                    **json_answer(OfferBook, "the book"),
+                    "links": {"Best": {"operationId": "getOffer", "parameters": {"id": "$response.body#/items/0/id"}}},
+                },
+                "400": _BAD_QUERY,
+            },
+        },
+        model_components(OfferBook),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/offers/{id}",
+        get_offer,
+        {
+            "operationId": "getOffer",
+            "summary": "One standing offer",
+            "parameters": path_params(OfferIdPath),
+            "responses": {
+                "200": json_answer(OfferModel, "the offer"),
+                "400": problem("bad id (bad_hex)"),
+                "404": problem("filled, cancelled or never made"),
+            },
+        },
+        model_components(OfferModel),
+    ),
 )
+"""The asset and offer operations (routed and documented by node/api.py)."""

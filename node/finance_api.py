@@ -11,6 +11,7 @@ import asyncio
 from typing import Any, Final
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from chain.accounts import SUPPLY_PREFIX
 from chain.address import encode_address
@@ -29,7 +30,19 @@ from market.finance import (
 from market.limits import BPS_DENOMINATOR
 from market.queries import escrow_of, get_order, get_reputation
 from node.api_common import SERVICES, NodeServices, Problem
-from node.market_api import id_text
+from node.api_models import ViewQuery
+from node.api_models_loyalty import FinanceIdPath, FinanceMerchantPath, FinanceOffer, FinanceOrder, FinanceRecord
+from node.api_schema import (
+    Handler,
+    Operation,
+    PathModel,
+    json_view_answer,
+    model_components,
+    parse_path,
+    path_params,
+    problem,
+    query_params,
+)
 from node.points_api import account_arg, block_time_ms
 from node.view_proofs import ViewRequest, answer, versioned_reader, view_request
 
@@ -146,7 +159,7 @@ async def get_finance_order(request: web.Request) -> web.Response:
     """``GET /api/v1/finance/orders/{id}``: the order's state, payout, payee, financing and offers."""
     s = request.app[SERVICES]
     view = view_request(s.store, request.query)
-    order_id = id_text(request.match_info["id"], "order id")
+    order_id = bytes.fromhex(parse_path(FinanceIdPath, request.match_info).id)
     return web.json_response(await asyncio.to_thread(_order_view, s, order_id, view))
 
 
@@ -154,7 +167,7 @@ async def get_finance_merchant(request: web.Request) -> web.Response:
     """``GET /api/v1/finance/merchants/{address}``: the merchant's record for financiers."""
     s = request.app[SERVICES]
     view = view_request(s.store, request.query)
-    merchant = account_arg(request, "address")
+    merchant = account_arg(request, "address", FinanceMerchantPath)
     return web.json_response(await asyncio.to_thread(_merchant_view, s, merchant, view))
 
 
@@ -162,12 +175,61 @@ async def get_finance_offer(request: web.Request) -> web.Response:
     """``GET /api/v1/finance/offers/{id}``: one open financing offer."""
     s = request.app[SERVICES]
     view = view_request(s.store, request.query)
-    offer_id = id_text(request.match_info["id"], "offer id")
+    offer_id = bytes.fromhex(parse_path(FinanceIdPath, request.match_info).id)
     return web.json_response(await asyncio.to_thread(_offer_view, s, offer_id, view))
 
 
-FINANCE_ROUTES: Final = (
-    ("GET", "/api/v1/finance/orders/{id}", get_finance_order),
-    ("GET", "/api/v1/finance/merchants/{address}", get_finance_merchant),
-    ("GET", "/api/v1/finance/offers/{id}", get_finance_offer),
+def _view_operation(
+    path: str, handler: Handler, summary: str, params: type[PathModel], model: type[BaseModel], bad: str, missing: str
+) -> Operation:
+    """A finance view's operation: its path parameters, ``height``/``prove``, and its answer."""
+    return Operation(
+        "GET",
+        path,
+        handler,
+        {
+            "summary": summary,
+            "parameters": [*path_params(params), *query_params(ViewQuery)],
+            "responses": {
+                "200": json_view_answer(model, "the view; with prove=true, beside the proof of every key read"),
+                "400": problem(f"{bad}, bad height (bad_height) or prove (bad_bool)"),
+                "404": problem(missing),
+                "410": problem("the state at that height was pruned; the detail names the oldest height kept"),
+            },
+        },
+        model_components(model),
+    )
+
+
+FINANCE_OPERATIONS: Final = (
+    _view_operation(
+        "/api/v1/finance/orders/{id}",
+        get_finance_order,
+        "What a financier reads about an order: state, payout (escrow), asset, payee, the accepted "
+        "financing and the open offers",
+        FinanceIdPath,
+        FinanceOrder,
+        "bad id (bad_id)",
+        "no such order (then), or a height above the head",
+    ),
+    _view_operation(
+        "/api/v1/finance/merchants/{address}",
+        get_finance_merchant,
+        "A merchant's record for financiers: settled volume, dispute and refund rates, debts to "
+        "financiers (oldest creditor first), open financings",
+        FinanceMerchantPath,
+        FinanceRecord,
+        "not an address (bad_address)",
+        "a height above the head",
+    ),
+    _view_operation(
+        "/api/v1/finance/offers/{id}",
+        get_finance_offer,
+        "One open financing offer (withdrawn, accepted and returned offers are gone)",
+        FinanceIdPath,
+        FinanceOffer,
+        "bad id (bad_id)",
+        "no open offer with this id (then), or a height above the head",
+    ),
 )
+"""The finance operations (routed and documented by node/api.py)."""

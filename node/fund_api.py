@@ -22,21 +22,22 @@ from market.funds import (
     trace_donation,
 )
 from node.api_common import SERVICES, Problem
+from node.api_models import NoQuery
+from node.api_models_assets import DonationPath, DonationTrace, FundPath, FundQuery
+from node.api_models_assets import Fund as FundModel
+from node.api_schema import (
+    Operation,
+    json_answer,
+    model_components,
+    parse_path,
+    parse_query,
+    path_params,
+    problem,
+    query_params,
+)
 from storage.store import ChainStore
 
-MAX_ENTRIES_PAGE: Final = 1000
 _REF_NAMES: Final = {RefKind.NONE: None, RefKind.ORDER: "order", RefKind.ITEM: "item"}
-
-
-def _fund_id(request: web.Request) -> bytes:
-    text = request.match_info["id"]
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
-        raise Problem(400, "bad_hex", "a fund id is 64 hex digits")
-    return raw
 
 
 def _load(store: ChainStore, fund_id: bytes) -> Fund:
@@ -73,19 +74,13 @@ def disbursement_json(index: int, x: Disbursement) -> dict[str, Any]:
     }
 
 
-def _page(request: web.Request) -> tuple[int, int]:
-    start, limit = request.query.get("from", "0"), request.query.get("limit", "100")
-    if not (start.isdigit() and len(start) <= 10 and limit.isdigit() and 1 <= int(limit) <= MAX_ENTRIES_PAGE):
-        raise Problem(400, "bad_query", f"from is an entry index, limit 1..{MAX_ENTRIES_PAGE}")
-    return int(start), int(limit)
-
-
 async def get_fund(request: web.Request) -> web.Response:
     """``GET /api/v1/funds/{id}?from=&limit=``: the fund, what it holds, its donations and disbursements."""
     s = request.app[SERVICES]
-    fund_id = _fund_id(request)
+    fund_id = bytes.fromhex(parse_path(FundPath, request.match_info).id)
+    query = parse_query(FundQuery, request.query)
     fund = _load(s.store, fund_id)
-    start, limit = _page(request)
+    start, limit = query.from_, query.limit
     state = Overlay(s.store.state)
     prefix = FUND_PREFIX + fund_id + b"/h/"
     holdings = {k[len(prefix) :].decode(): decode(v) for k, v in s.store.state_items(prefix, limit=1000)}
@@ -118,20 +113,25 @@ async def get_fund(request: web.Request) -> web.Response:
 async def get_trace(request: web.Request) -> web.Response:
     """``GET /api/v1/funds/{id}/donations/{index}/trace``: where that donation went."""
     s = request.app[SERVICES]
-    fund_id = _fund_id(request)
+    text = request.match_info.get("index", "")
+    fund_id = bytes.fromhex(parse_path(FundPath, {"id": request.match_info["id"]}).id)
+    parse_query(NoQuery, request.query)
     fund = _load(s.store, fund_id)
-    text = request.match_info["index"]
-    if not (text.isdigit() and len(text) <= 10 and int(text) < fund.donations):
+    try:
+        index = parse_path(DonationPath, request.match_info).index
+    except Problem:
+        index = fund.donations
+    if index >= fund.donations:
         raise Problem(404, "not_found", f"the fund has donations 0..{fund.donations - 1}, not {text[:12]!r}")
     state = Overlay(s.store.state)
-    donation = get_donation(state, fund_id, int(text))
+    donation = get_donation(state, fund_id, index)
     assert donation is not None
     entries = [(i, get_disbursement(state, fund_id, i)) for i in range(fund.disbursements)]
     trace = trace_donation(donation, [(i, x) for i, x in entries if x is not None])
     by_index = dict((i, x) for i, x in entries if x is not None)
     return web.json_response(
         {
-            "donation": donation_json(int(text), donation),
+            "donation": donation_json(index, donation),
             "went_to": [
                 {**disbursement_json(line.disbursement, by_index[line.disbursement]), "from_this_donation": line.amount}
                 for line in trace.lines
@@ -141,7 +141,45 @@ async def get_trace(request: web.Request) -> web.Response:
     )
 
 
-FUND_ROUTES: Final = (
-    ("GET", "/api/v1/funds/{id}", get_fund),
-    ("GET", "/api/v1/funds/{id}/donations/{index}/trace", get_trace),
+FUND_OPERATIONS: Final = (
+    Operation(
+        "GET",
+        "/api/v1/funds/{id}",
+        get_fund,
+        {
+            "summary": "A transparent fund: organisation, purpose, holdings per asset, donations and disbursements",
+            "parameters": [*path_params(FundPath), *query_params(FundQuery)],
+            "responses": {
+                "200": {
+                    **json_answer(FundModel, "the fund"),
+                    "links": {
+                        "FirstDonation": {
+                            "operationId": "getDonationTrace",
+                            "parameters": {"id": "$response.body#/id", "index": "$response.body#/donations/0/index"},
+                        }
+                    },
+                },
+                "400": problem("bad fund id (bad_hex), or a bad query parameter (bad_query, unknown_parameter)"),
+                "404": problem("no such fund"),
+            },
+        },
+        model_components(FundModel),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/funds/{id}/donations/{index}/trace",
+        get_trace,
+        {
+            "operationId": "getDonationTrace",
+            "summary": "Where one donation went, first in first out: the disbursements that spent it and what is held",
+            "parameters": path_params(DonationPath),
+            "responses": {
+                "200": json_answer(DonationTrace, "the trace"),
+                "400": problem("bad fund id (bad_hex)"),
+                "404": problem("no such fund or donation"),
+            },
+        },
+        model_components(DonationTrace),
+    ),
 )
+"""The fund operations (routed and documented by node/api.py)."""

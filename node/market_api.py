@@ -24,16 +24,19 @@ from market.queries import escrow_of, get_listing, get_order, get_reputation, ge
 from market.records import ListingStatus
 from node.api_common import SERVICES, Problem
 from node.api_models import (
+    AccountPath,
     EventsQuery,
     IdPath,
     Listing,
     ListingPage,
     ListingsQuery,
+    NoQuery,
     Order,
     OrderPage,
     OrdersQuery,
     ViewQuery,
 )
+from node.api_models_stats import MarketStats, Reputation, StatsQuery
 from node.api_schema import (
     Operation,
     QueryModel,
@@ -56,31 +59,14 @@ from node.market_index import (
     query_words,
 )
 from node.market_render import listing_json, order_json, reputation_json
-from node.market_stats import DAY_MS, MAX_DAYS, read_days, read_stats
+from node.market_stats import DAY_MS, read_days, read_stats
 from node.view_proofs import ViewRequest, reader_for, view_answer, view_request
 from storage.store import ChainStore
 
-MAX_PARAM_CHARS: Final = 512
-STATS_PARAMS: Final = frozenset({"merchant", "days"})
-DEFAULT_DAYS: Final = 30
 ANY_STATUS: Final = "any"
 
 
 # --- parameter parsing ----------------------------------------------------------------------
-
-
-def single_params(query: Any, allowed: frozenset[str]) -> dict[str, str]:
-    """The query parameters as a dict; Problem for an unknown, repeated or oversized one."""
-    params: dict[str, str] = {}
-    for name, value in query.items():
-        if name not in allowed:
-            raise Problem(400, "unknown_parameter", f"unknown parameter {name[:40]!r}; allowed: {sorted(allowed)}")
-        if name in params:
-            raise Problem(400, "repeated_parameter", f"parameter {name!r} given more than once")
-        if len(value) > MAX_PARAM_CHARS:
-            raise Problem(400, "bad_parameter", f"parameter {name!r} is longer than {MAX_PARAM_CHARS} characters")
-        params[name] = value
-    return params
 
 
 def account_param(params: Mapping[str, str], name: str) -> bytes | None:
@@ -194,10 +180,6 @@ def _market(request: web.Request) -> MarketIndex:
     return market
 
 
-def _no_params(request: web.Request) -> None:
-    single_params(request.query, frozenset())
-
-
 async def get_listings(request: web.Request) -> web.Response:
     """Listings matching the filters, one page."""
     market = _market(request)
@@ -306,21 +288,13 @@ def _order_at(market: MarketIndex, order_id: bytes, view: ViewRequest) -> web.Re
 async def get_reputation_of(request: web.Request) -> web.Response:
     """A merchant's reputation (all zero for an account without history)."""
     market = _market(request)
-    _no_params(request)
-    text = request.match_info["address"]
+    parse_query(NoQuery, request.query)
+    text = parse_path(AccountPath, request.match_info).address
     try:
         merchant = parse_account(text)
     except AddressError as exc:
         raise Problem(400, "bad_address", f"{text[:100]!r} is not an address: {exc}") from None
     return web.json_response(reputation_json(merchant, get_reputation(market.store.state, merchant)))
-
-
-def stats_days(params: Mapping[str, str]) -> int:
-    """The ``days`` parameter: 1..366 (default 30), else Problem('bad_days')."""
-    text = params.get("days", str(DEFAULT_DAYS))
-    if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
-        raise Problem(400, "bad_days", f"days must be an integer 1..{MAX_DAYS}")
-    return int(text)
 
 
 def stats_json(store: ChainStore, merchant: bytes | None, days: int) -> dict[str, Any]:
@@ -349,10 +323,9 @@ def stats_json(store: ChainStore, merchant: bytes | None, days: int) -> dict[str
 async def get_market_stats(request: web.Request) -> web.Response:
     """The marketplace KPIs, chain-wide or of ``?merchant=`` (node/market_stats.py)."""
     market = _market(request)
-    params = single_params(request.query, STATS_PARAMS)
-    merchant = account_param(params, "merchant")
-    days = stats_days(params)
-    return web.json_response(await asyncio.to_thread(stats_json, market.store, merchant, days))
+    query = parse_query(StatsQuery, request.query)
+    merchant = account_param({"merchant": query.merchant} if query.merchant else {}, "merchant")
+    return web.json_response(await asyncio.to_thread(stats_json, market.store, merchant, query.days))
 
 
 _BAD_QUERY: Final = problem(
@@ -433,11 +406,33 @@ MARKET_OPERATIONS: Final = (
         },
         model_components(Order),
     ),
+    Operation(
+        "GET",
+        "/api/v1/merchants/{address}/reputation",
+        get_reputation_of,
+        {
+            "summary": "A merchant's reputation: reviews, mean rating and dispute rate",
+            "parameters": path_params(AccountPath),
+            "responses": {
+                "200": json_answer(Reputation, "the reputation"),
+                "400": problem("not an address (bad_address), or a query parameter (unknown_parameter)"),
+            },
+        },
+        model_components(Reputation),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/market/stats",
+        get_market_stats,
+        {
+            "summary": "Marketplace KPIs, chain-wide or of one merchant, kept incrementally as blocks are applied",
+            "parameters": query_params(StatsQuery),
+            "responses": {
+                "200": json_answer(MarketStats, "the KPIs as of the head"),
+                "400": problem("bad_address, bad_days, unknown_parameter or repeated_parameter"),
+            },
+        },
+        model_components(MarketStats),
+    ),
 )
-"""The market's operations described by typed models (routed and documented by node/api.py); the
-pages are still hand-written schemas (node/openapi.py)."""
-
-MARKET_ROUTES: Final = (
-    ("GET", "/api/v1/merchants/{address}/reputation", get_reputation_of),
-    ("GET", "/api/v1/market/stats", get_market_stats),
-)
+"""The market's operations described by typed models (routed and documented by node/api.py)."""

@@ -13,23 +13,33 @@ from typing import Any, Final
 
 from aiohttp import web
 from multidict import MultiDict
+from pydantic import BaseModel
 
 from chain.address import AddressError, encode_address, parse_account
 from chain.state import StateReader
 from market.points import Holding, PointsEntry, Programme, Terms, get_entry, get_holding, get_programme
 from node.api_common import SERVICES, NodeServices, Problem
-from node.market_api import single_params
+from node.api_models import ViewQuery
+from node.api_models_loyalty import HoldingPath, HoldingQuery, MerchantPointsPath, PointsHolding, PointsProgramme
+from node.api_schema import (
+    Operation,
+    json_view_answer,
+    model_components,
+    parse_path,
+    parse_query,
+    path_params,
+    problem,
+    query_params,
+)
 from node.view_proofs import ViewRequest, answer, versioned_reader, view_request
 
-MAX_HISTORY_PAGE: Final = 500
-VIEW_PARAMS: Final = frozenset({"height", "prove"})
+VIEW_PARAMS: Final = frozenset(ViewQuery.model_fields)
 """The typed view's own parameters (node/api_models.py ViewQuery checks them)."""
-POINTS_PARAMS: Final = VIEW_PARAMS | {"from", "limit"}
 
 
-def account_arg(request: web.Request, name: str) -> bytes:
-    """The path segment ``name`` as an account, else Problem 400 'bad_address'."""
-    text = request.match_info[name]
+def account_arg(request: web.Request, name: str, model: type[BaseModel]) -> bytes:
+    """The path segment ``name`` (checked by the path ``model``) as an account, else Problem 400 'bad_address'."""
+    text = str(getattr(parse_path(model, request.match_info), name))
     try:
         return parse_account(text)
     except AddressError as exc:
@@ -90,13 +100,6 @@ def _programme(state: StateReader, merchant: bytes, height: int) -> Programme:
     return programme
 
 
-def _page(params: dict[str, str]) -> tuple[int, int]:
-    start, limit = params.get("from", "0"), params.get("limit", "100")
-    if not (start.isdigit() and len(start) <= 10 and limit.isdigit() and 1 <= int(limit) <= MAX_HISTORY_PAGE):
-        raise Problem(400, "bad_query", f"from is an entry index, limit 1..{MAX_HISTORY_PAGE}")
-    return int(start), int(limit)
-
-
 def _programme_view(s: NodeServices, merchant: bytes, view: ViewRequest) -> dict[str, Any]:
     state, height, proving = versioned_reader(s.store, view)
     return answer(view, proving, programme_json(_programme(state, merchant, height), block_time_ms(s, height)))
@@ -142,7 +145,7 @@ async def get_points_programme(request: web.Request) -> web.Response:
     """``GET /api/v1/points/{merchant}``: the merchant's programme and its totals (``?height``, ``?prove``)."""
     s = request.app[SERVICES]
     view = view_request(s.store, request.query)
-    merchant = account_arg(request, "merchant")
+    merchant = account_arg(request, "merchant", MerchantPointsPath)
     return web.json_response(await asyncio.to_thread(_programme_view, s, merchant, view))
 
 
@@ -150,14 +153,52 @@ async def get_points_holding(request: web.Request) -> web.Response:
     """``GET /api/v1/points/{merchant}/{account}?from=&limit=``: the account's live balance, lots
     and history with the merchant (``?height``, ``?prove``)."""
     s = request.app[SERVICES]
-    params = single_params(request.query, POINTS_PARAMS)
-    start, limit = _page(params)
-    view = view_request(s.store, MultiDict((k, v) for k, v in params.items() if k in VIEW_PARAMS))
-    merchant, account = account_arg(request, "merchant"), account_arg(request, "account")
+    query = parse_query(HoldingQuery, request.query)
+    start, limit = query.from_, query.limit
+    view = view_request(s.store, MultiDict((k, v) for k, v in request.query.items() if k in VIEW_PARAMS))
+    merchant = account_arg(request, "merchant", HoldingPath)
+    account = account_arg(request, "account", HoldingPath)
     return web.json_response(await asyncio.to_thread(_holding_view, s, merchant, account, view, start, limit))
 
 
-POINTS_ROUTES: Final = (
-    ("GET", "/api/v1/points/{merchant}", get_points_programme),
-    ("GET", "/api/v1/points/{merchant}/{account}", get_points_holding),
+_PRUNED: Final = problem("the state at that height was pruned; the detail names the oldest height kept")
+
+POINTS_OPERATIONS: Final = (
+    Operation(
+        "GET",
+        "/api/v1/points/{merchant}",
+        get_points_programme,
+        {
+            "summary": "A merchant's loyalty points programme: terms (asset, rate per unit, point value, redeem "
+            "share, expiry, end, tiers) and totals (earned, redeemed, expired, outstanding)",
+            "parameters": [*path_params(MerchantPointsPath), *query_params(ViewQuery)],
+            "responses": {
+                "200": json_view_answer(PointsProgramme, "the programme; with prove=true, beside its proofs"),
+                "400": problem("not an address (bad_address), bad height (bad_height) or prove (bad_bool)"),
+                "404": problem("the merchant runs no programme (then), or a height above the head"),
+                "410": _PRUNED,
+            },
+        },
+        model_components(PointsProgramme),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/points/{merchant}/{account}",
+        get_points_holding,
+        {
+            "summary": "An account's points with a merchant: the balance live at the block's time, its lots with "
+            "their expiry, lifetime spend, and its history (earned, redeemed, restored, expired)",
+            "parameters": [*path_params(HoldingPath), *query_params(HoldingQuery)],
+            "responses": {
+                "200": json_view_answer(
+                    PointsHolding, "the points; with prove=true, beside the proof of every key read"
+                ),
+                "400": problem("bad address (bad_address), page (bad_query), height (bad_height) or prove (bad_bool)"),
+                "404": problem("the merchant runs no programme (then), or a height above the head"),
+                "410": _PRUNED,
+            },
+        },
+        model_components(PointsHolding),
+    ),
 )
+"""The points operations (routed and documented by node/api.py)."""

@@ -27,15 +27,44 @@ from market.provenance.queries import delivered_item, events_of, get_class, get_
 from market.provenance.vocab import Role
 from market.queries import get_listing, get_order
 from node.api_common import SERVICES, Problem
+from node.api_models import NoQuery
+from node.api_models_provenance import (
+    EPCISDocument,
+    GtinPath,
+    HistoryPageQuery,
+    Item,
+    ItemDownstream,
+    ItemHistory,
+    ItemRoles,
+    Journey,
+    LinkIdPath,
+    ListingProvenance,
+    LotPath,
+    LotRolePath,
+    OrderProvenance,
+    ProductClass,
+    Resolved,
+    SsccPath,
+    SsccRolePath,
+)
+from node.api_schema import (
+    Handler,
+    Operation,
+    PathModel,
+    json_answer,
+    model_components,
+    parse_path,
+    parse_query,
+    path_params,
+    problem,
+    query_params,
+)
 from node.events import CommittedBlock
-from node.market_api import id_text, single_params
 from node.provenance_receipt import build_receipt
 from node.provenance_render import class_json, item_json, journey_json, provenance_json
 from p2p.edge import mark_streaming
 
 ITEMS: Final = "/api/v1/items"
-MAX_PAGE: Final = 500
-PAGE_PARAMS: Final = frozenset({"start", "limit"})
 FALLBACK_BASE: Final = "http://localhost"
 KEEPALIVE_SECONDS: Final = 15.0
 
@@ -52,6 +81,11 @@ def _base(request: web.Request) -> str:
 
 
 def _ref(request: web.Request, prefix: str, suffix: str = "") -> ItemRef:
+    """The item the raw request path names (checked by its path model first: the GTIN, AI, value
+    or SSCC as documented), else Problem 400 'bad_identifier'."""
+    info = request.match_info
+    model = SsccPath if "sscc" in info else LotPath if "ai" in info else GtinPath
+    parse_path(model, {k: v for k, v in info.items() if k in model.model_fields})
     raw = request.rel_url.raw_path
     path = raw[len(prefix) : len(raw) - len(suffix)] if suffix else raw[len(prefix) :]
     try:
@@ -73,19 +107,8 @@ def _item(request: web.Request, ref: ItemRef) -> Any:
     return item
 
 
-def _page(request: web.Request) -> tuple[int, int]:
-    params = single_params(request.query, PAGE_PARAMS)
-    out = []
-    for name, default, high in (("start", 0, 2**32), ("limit", 100, MAX_PAGE)):
-        text = params.get(name, str(default))
-        if not text.isdigit() or not (0 if name == "start" else 1) <= int(text) <= high:
-            raise Problem(400, "bad_parameter", f"{name} must be an integer in [{0 if name == 'start' else 1}, {high}]")
-        out.append(int(text))
-    return out[0], out[1]
-
-
 def _no_params(request: web.Request) -> None:
-    single_params(request.query, frozenset())
+    parse_query(NoQuery, request.query)
 
 
 async def get_class_one(request: web.Request) -> web.Response:
@@ -107,7 +130,8 @@ async def get_item_one(request: web.Request) -> web.Response:
 
 async def get_item_history(request: web.Request) -> web.Response:
     """``GET .../history?start=&limit=``: a page of the item's own events, oldest first (EPCIS JSON)."""
-    start, limit = _page(request)
+    query = parse_query(HistoryPageQuery, request.query)
+    start, limit = query.start, query.limit
     item = _item(request, _ref(request, ITEMS, "/history"))
     state = _state(request)
     events = events_of(state, item.key, start, limit)
@@ -184,7 +208,8 @@ async def get_item_roles(request: web.Request) -> web.Response:
     """``GET .../roles/{address}``: whether the account holds the item, produced it, and which roles it holds on
     the item or its class (what decides who may record its next event)."""
     _no_params(request)
-    text = request.match_info["address"]
+    role_path: type[LotRolePath] | type[SsccRolePath] = SsccRolePath if "sscc" in request.match_info else LotRolePath
+    text = str(parse_path(role_path, request.match_info).address)
     try:
         account = parse_account(text)
     except AddressError as exc:
@@ -282,7 +307,7 @@ async def resolve(request: web.Request) -> web.Response:
 async def get_order_provenance(request: web.Request) -> web.Response:
     """``GET /api/v1/orders/{id}/provenance``: the lot or serial the order was shipped with, and any recall."""
     _no_params(request)
-    order_id = id_text(request.match_info["id"], "order id")
+    order_id = bytes.fromhex(parse_path(LinkIdPath, request.match_info).id)
     state = _state(request)
     if get_order(state, order_id) is None:
         raise Problem(404, "not_found", f"no order {order_id.hex()}")
@@ -296,7 +321,7 @@ async def get_order_provenance(request: web.Request) -> web.Response:
 async def get_listing_provenance(request: web.Request) -> web.Response:
     """``GET /api/v1/listings/{id}/provenance``: the class or lot the listing sells, and any recall."""
     _no_params(request)
-    listing_id = id_text(request.match_info["id"], "listing id")
+    listing_id = bytes.fromhex(parse_path(LinkIdPath, request.match_info).id)
     state = _state(request)
     if get_listing(state, listing_id) is None:
         raise Problem(404, "not_found", f"no listing {listing_id.hex()}")
@@ -306,21 +331,153 @@ async def get_listing_provenance(request: web.Request) -> web.Response:
 
 _LOT: Final = "/01/{gtin}/{ai}/{value}"
 _SSCC: Final = "/00/{sscc}"
+_SHAPES: Final = ((_LOT, LotPath, LotRolePath), (_SSCC, SsccPath, SsccRolePath))
+_NOT_FOUND: Final = problem("not registered or not commissioned (not_found)")
+_BAD: Final = problem("bad identifier (bad_identifier), address (bad_address) or parameter (unknown_parameter)")
 
-PROVENANCE_ROUTES: Final = (
-    ("GET", ITEMS + "/01/{gtin}", get_class_one),
-    *(("GET", ITEMS + shape, get_item_one) for shape in (_LOT, _SSCC)),
-    *(("GET", ITEMS + shape + "/history", get_item_history) for shape in (_LOT, _SSCC)),
-    *(("GET", ITEMS + shape + "/journey", get_item_journey) for shape in (_LOT, _SSCC)),
-    *(("GET", ITEMS + shape + "/epcis", get_item_epcis) for shape in (_LOT, _SSCC)),
-    *(("GET", ITEMS + shape + "/events", get_item_events) for shape in (_LOT, _SSCC)),
-    *(("GET", ITEMS + shape + "/receipt", get_item_receipt) for shape in (_LOT, _SSCC)),
-    *(("GET", ITEMS + shape + "/downstream", get_item_downstream) for shape in (_LOT, _SSCC)),
-    *(("GET", ITEMS + shape + "/roles/{address}", get_item_roles) for shape in (_LOT, _SSCC)),
-    ("GET", "/api/v1/orders/{id}/provenance", get_order_provenance),
-    ("GET", "/api/v1/listings/{id}/provenance", get_listing_provenance),
-    ("GET", "/01/{gtin}", resolve),
-    ("GET", _LOT, resolve),
-    ("GET", _SSCC, resolve),
+
+def _get(
+    path: str,
+    handler: Handler,
+    summary: str,
+    params: type[PathModel],
+    ok: dict[str, Any],
+    models: tuple[type[Any], ...] = (),
+    query: type[Any] = NoQuery,
+) -> Operation:
+    """One provenance GET operation: its path (and query) parameters, its answer and its problems."""
+    return Operation(
+        "GET",
+        path,
+        handler,
+        {
+            "summary": summary,
+            "parameters": [*path_params(params), *query_params(query)],
+            "responses": {"200": ok, "400": _BAD, "404": _NOT_FOUND},
+        },
+        model_components(*models),
+    )
+
+
+def _item_operations(shape: str, params: type[PathModel], role_params: type[PathModel]) -> list[Operation]:
+    base = ITEMS + shape
+    return [
+        _get(
+            base,
+            get_item_one,
+            "A lot, serialised item or logistic unit: custody, quantity, links, recall, head",
+            params,
+            json_answer(Item, "the item"),
+            (Item,),
+        ),
+        _get(
+            base + "/history",
+            get_item_history,
+            "A page of the item's own events, oldest first, in EPCIS 2.0 JSON",
+            params,
+            json_answer(ItemHistory, "the events"),
+            (ItemHistory,),
+            HistoryPageQuery,
+        ),
+        _get(
+            base + "/journey",
+            get_item_journey,
+            "The item and everything upstream (transformation inputs, contents) as a tree, and the merged timeline",
+            params,
+            json_answer(Journey, "tree and timeline"),
+            (Journey,),
+        ),
+        _get(
+            base + "/epcis",
+            get_item_epcis,
+            "The journey's events as an EPCIS 2.0 JSON-LD document (valid against GS1's schema)",
+            params,
+            json_answer(EPCISDocument, "the document (JSON-LD, served as application/json)"),
+            (EPCISDocument,),
+        ),
+        _get(
+            base + "/events",
+            get_item_events,
+            "Server-sent events: one `provenance` event (EPCIS JSON) per new event of the item, live",
+            params,
+            {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        ),
+        _get(
+            base + "/receipt",
+            get_item_receipt,
+            "The item's trace receipt: every event of its journey with its transaction, receipt and Merkle proofs, "
+            "the certified headers from the genesis and each item's head proof (binary; `agora trace verify` "
+            "checks it offline)",
+            params,
+            {
+                "description": "the receipt file (format in docs/ARCHITECTURE.md)",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            },
+        ),
+        _get(
+            base + "/downstream",
+            get_item_downstream,
+            "How many items a recall of this one would mark (it and everything downstream not yet recalled, "
+            f"counted to one past the limit of {MAX_RECALL_REACH:,}), and whether that is too many",
+            params,
+            json_answer(ItemDownstream, "the reach of a recall"),
+            (ItemDownstream,),
+        ),
+        _get(
+            base + "/roles/{address}",
+            get_item_roles,
+            "Whether an account holds, produced or is receiving the item, and its roles on the item or its class",
+            role_params,
+            json_answer(ItemRoles, "the account's standing"),
+            (ItemRoles,),
+        ),
+    ]
+
+
+PROVENANCE_OPERATIONS: Final = (
+    _get(
+        ITEMS + "/01/{gtin}",
+        get_class_one,
+        "A product class (GTIN): name and producer",
+        GtinPath,
+        json_answer(ProductClass, "the class"),
+        (ProductClass,),
+    ),
+    *(op for shape, params, role_params in _SHAPES for op in _item_operations(shape, params, role_params)),
+    _get(
+        "/api/v1/orders/{id}/provenance",
+        get_order_provenance,
+        "What the order is traced to (the lot shipped) and any recall",
+        LinkIdPath,
+        json_answer(OrderProvenance, "the link, or item null when untraced"),
+        (OrderProvenance,),
+    ),
+    _get(
+        "/api/v1/listings/{id}/provenance",
+        get_listing_provenance,
+        "What the listing is traced to (the class or lot listed) and any recall",
+        LinkIdPath,
+        json_answer(ListingProvenance, "the link, or item null when untraced"),
+        (ListingProvenance,),
+    ),
+    _get(
+        "/01/{gtin}",
+        resolve,
+        "GS1 Digital Link resolver: a product class",
+        GtinPath,
+        json_answer(Resolved, "the class"),
+        (Resolved,),
+    ),
+    *(
+        _get(
+            shape,
+            resolve,
+            "GS1 Digital Link resolver: the item and its journey",
+            params,
+            json_answer(Resolved, "item and journey"),
+            (Resolved,),
+        )
+        for shape, params, _ in _SHAPES
+    ),
 )
-"""Every provenance route: (method, path, handler)."""
+"""Every provenance operation (routed and documented by node/api.py)."""

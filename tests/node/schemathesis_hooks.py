@@ -2,7 +2,7 @@
 
 JSON Schema cannot say that an ``agora1`` address has a valid bech32m checksum, that a GTIN
 ends in its GS1 check digit, or that a hex string is a signed transaction; the document says
-so with a ``format`` (node/api_models.py, node/provenance_openapi.py). These strategies make
+so with a ``format`` (node/api_models.py, node/api_models_provenance.py). These strategies make
 valid values of each, so schemathesis's schema-valid requests are valid. Loaded by the
 schemathesis process through ``SCHEMATHESIS_HOOKS``; ``AGORA_FUZZ_SEEDED`` (JSON) carries the
 running node's real addresses and signed transactions.

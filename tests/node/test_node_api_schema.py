@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from multidict import MultiDict
 
@@ -9,6 +12,10 @@ from chain.address import encode_address
 from node.api import OPERATIONS, ROUTES
 from node.api_common import Problem
 from node.api_models import EventsQuery, HashPath, HeightPath, ListingsQuery, SubmitBatch, SubmitTx, ViewQuery
+from node.api_models_assets import AssetsQuery, FundQuery, SymbolPath
+from node.api_models_loyalty import FinanceIdPath, HoldingQuery
+from node.api_models_provenance import LotPath
+from node.api_models_stats import HistoryQuery, StatsQuery
 from node.api_schema import (
     Operation,
     document_paths,
@@ -111,3 +118,55 @@ def test_every_registered_operation_is_routed_and_none_twice() -> None:
     again = Operation("GET", "/api/v1/listings", OPERATIONS[0].handler, {"responses": {}})
     with pytest.raises(ValueError, match="registered twice"):
         document_paths([*OPERATIONS, again])
+
+
+def test_every_route_has_a_registry_entry() -> None:
+    """Each route of the client API is an operation of the registry (nothing routed beside it),
+    each path parameter of its template is documented, and no path is written by hand."""
+    registered = {(op.method, op.route or op.path, op.handler) for op in OPERATIONS}
+    missing = [(method, path) for method, path, handler in ROUTES if (method, path, handler) not in registered]
+    assert not missing, f"routes without a registry entry: {missing}"
+    assert len(ROUTES) == len(OPERATIONS)
+    for op in OPERATIONS:
+        names = set(re.findall(r"{(\w+)}", op.path))
+        documented = {p["name"] for p in op.doc.get("parameters", ()) if p["in"] == "path"}
+        assert names == documented, op.path
+    assert openapi_document(())["paths"] == {}, "a path is written by hand in node/openapi.py"
+
+
+def test_every_schema_reference_of_the_document_resolves() -> None:
+    doc = openapi_document(OPERATIONS)
+    text = json.dumps(doc)
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', text))
+    assert refs and refs <= set(doc["components"]["schemas"]), refs - set(doc["components"]["schemas"])
+
+
+def test_converted_areas_refuse_with_their_reasons() -> None:
+    """The models of the areas moved into the registry keep each route's reason codes."""
+    assert _refused(lambda: parse_query(StatsQuery, MultiDict(days="0"))) == (400, "bad_days")
+    assert _refused(lambda: parse_query(StatsQuery, MultiDict(days="+3"))) == (400, "bad_days")
+    assert parse_query(StatsQuery, MultiDict()).days == 30
+    assert _refused(lambda: parse_query(AssetsQuery, MultiDict(limit="501"))) == (400, "bad_query")
+    assert _refused(lambda: parse_query(AssetsQuery, MultiDict(after="agr"))) == (400, "bad_query")
+    assert _refused(lambda: parse_query(HistoryQuery, MultiDict(cursor="7"))) == (400, "bad_cursor")
+    assert parse_query(HistoryQuery, MultiDict(cursor="7-0", limit="100")).limit == 100
+    assert parse_query(FundQuery, MultiDict({"from": "3"})).from_ == 3
+    assert _refused(lambda: parse_query(FundQuery, MultiDict({"from": "x"}))) == (400, "bad_query")
+    with pytest.raises(Problem, match="'from'") as info:
+        parse_query(FundQuery, MultiDict(from_="3"))
+    assert info.value.reason == "unknown_parameter"
+    holding = parse_query(HoldingQuery, MultiDict({"from": "2", "height": "5", "prove": "true"}))
+    assert (holding.from_, holding.height, holding.prove) == (2, 5, True)
+    assert _refused(lambda: parse_query(HoldingQuery, MultiDict(height="x"))) == (400, "bad_height")
+    assert _refused(lambda: parse_path(LotPath, {"gtin": "1234", "ai": "10", "value": "A"})) == (
+        400,
+        "bad_identifier",
+    )
+    assert _refused(lambda: parse_path(LotPath, {"gtin": "12345678", "ai": "11", "value": "A"})) == (
+        400,
+        "bad_identifier",
+    )
+    assert _refused(lambda: parse_path(SymbolPath, {"symbol": "x"})) == (400, "bad_symbol")
+    assert _refused(lambda: parse_path(FinanceIdPath, {"id": "ab"})) == (400, "bad_id")
+    names = [p["name"] for p in query_params(FundQuery)]
+    assert names == ["from", "limit"]
