@@ -1,11 +1,25 @@
-"""Option types shared by the commands (Annotated, with help text)."""
+"""Option types shared by the commands (Annotated, with help text), and the write commands' common options.
+
+Every command that signs and sends a transaction takes the same options: ``--from`` (where
+its ``how: WriteOptions`` parameter stands) and, after its own, ``--fee``,
+``--wait/--no-wait``, ``--timeout``, ``--home``, ``--node``, ``--password-file`` and
+``--json``. :func:`write_command` adds them to the command's signature (typer reads the
+signature) and hands the command one :class:`WriteOptions`, so they are written once here.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from cli.market_tx import Sending
 
 HomeOption = Annotated[
     Path | None,
@@ -26,3 +40,104 @@ PasswordFileOption = Annotated[
         show_default=False,
     ),
 ]
+FromOption = Annotated[str, typer.Option("--from", help="Name of the wallet that signs and pays the fee.")]
+FeeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fee", help="Fee in AGR (1.5) or minor units (1500u); default: the chain's minimum.", show_default=False
+    ),
+]
+WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the block and show the receipt.")]
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="Sign and send even if the order's state or your role says the chain will refuse it."),
+]
+TimeoutOption = Annotated[float, typer.Option("--timeout", min=0.1, max=3600, help="Seconds to wait for the block.")]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    """A write command's common options as given (the fee still text: it is parsed when sending)."""
+
+    sender: str
+    """The wallet name that signs and pays the fee (``--from``)."""
+    fee: str | None
+    wait: bool
+    timeout: float
+    home: Path | None
+    node: str | None
+    password_file: Path | None
+    json: bool
+
+    def sending(self) -> Sending:
+        """The Sending of these options, the fee parsed to minor units (CliError if it is not an amount)."""
+        from cli.amounts import parse_amount
+        from cli.market_tx import Sending
+
+        fee = None if self.fee is None else parse_amount(self.fee, allow_zero=True)
+        return Sending(
+            sender=self.sender,
+            fee=fee,
+            wait=self.wait,
+            timeout=self.timeout,
+            home=self.home,
+            node=self.node,
+            password_file=self.password_file,
+            json=self.json,
+        )
+
+
+def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation)
+
+
+_TAIL = (
+    _option("fee", FeeOption, None),
+    _option("wait", WaitOption, True),
+    _option("timeout", TimeoutOption, 30.0),
+    _option("home", HomeOption, None),
+    _option("node", NodeOption, None),
+    _option("password_file", PasswordFileOption, None),
+    _option("json_", JsonOption, False),
+)
+"""The options after a write command's own, in the order its help lists them."""
+
+
+def write_command(*, wait_option: bool = True) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a write command the common options and pass them to it as ``how: WriteOptions``.
+
+    The command declares ``how: WriteOptions`` where ``--from`` is to stand (among the options
+    without a default); the rest follow its own options. Without ``wait_option`` there is no
+    ``--wait/--no-wait`` and ``how.wait`` is True. Apply it below ``@app.command``.
+    """
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        if "how" not in signature.parameters:
+            raise TypeError(f"{command.__name__}: a write command takes how: WriteOptions")
+        tail = [p for p in _TAIL if wait_option or p.name != "wait"]
+        params = [
+            p.replace(name="sender", annotation=FromOption) if p.name == "how" else p
+            for p in signature.parameters.values()
+        ]
+
+        @functools.wraps(command)
+        def run(**kwargs: Any) -> None:
+            how = WriteOptions(
+                sender=kwargs.pop("sender"),
+                fee=kwargs.pop("fee"),
+                wait=kwargs.pop("wait", True),
+                timeout=kwargs.pop("timeout"),
+                home=kwargs.pop("home"),
+                node=kwargs.pop("node"),
+                password_file=kwargs.pop("password_file"),
+                json=kwargs.pop("json_"),
+            )
+            command(**kwargs, how=how)
+
+        new = signature.replace(parameters=[*params, *tail])
+        run.__signature__ = new  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in new.parameters.values()} | {"return": None}
+        return run
+
+    return decorate
