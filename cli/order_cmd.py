@@ -354,12 +354,7 @@ def _step_command(name: str, kind: str, summary: str, with_reason: bool) -> None
         command: Any = noted
     else:
 
-        def plain(
-            ctx: typer.Context,
-            order_id: OrderId,
-            how: WriteOptions,
-            force: ForceOption = False,
-        ) -> None:
+        def plain(ctx: typer.Context, order_id: OrderId, how: WriteOptions, force: ForceOption = False) -> None:
             oid = _id(order_id)
             build = _guarded(oid, force, _step_check(action), _fixed(_body_class(kind)(oid)))
             _send(ctx, build, how)
