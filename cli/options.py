@@ -87,6 +87,13 @@ class WriteOptions:
         )
 
 
+NO_SENDER = WriteOptions(
+    sender="", fee=None, wait=True, timeout=30.0, home=None, node=None, password_file=None, json=False
+)
+"""The default of ``how`` where --from follows an optional argument, so needs a default: --from
+then defaults to "" (and the command refuses it)."""
+
+
 def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation)
 
@@ -103,12 +110,17 @@ _TAIL = (
 """The options after a write command's own, in the order its help lists them."""
 
 
+def _sender_default(default: Any) -> Any:
+    return default.sender if isinstance(default, WriteOptions) else default
+
+
 def write_command(*, wait_option: bool = True) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a write command the common options and pass them to it as ``how: WriteOptions``.
 
-    The command declares ``how: WriteOptions`` where ``--from`` is to stand (among the options
-    without a default); the rest follow its own options. Without ``wait_option`` there is no
-    ``--wait/--no-wait`` and ``how.wait`` is True. Apply it below ``@app.command``.
+    The command declares ``how: WriteOptions`` where ``--from`` is to stand (``= NO_SENDER``
+    after an optional argument: ``--from`` then defaults to ""); the rest follow its own
+    options. Without ``wait_option`` there is no ``--wait/--no-wait`` and ``how.wait`` is
+    True. Apply it below ``@app.command``.
     """
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
@@ -117,7 +129,9 @@ def write_command(*, wait_option: bool = True) -> Callable[[Callable[..., None]]
             raise TypeError(f"{command.__name__}: a write command takes how: WriteOptions")
         tail = [p for p in _TAIL if wait_option or p.name != "wait"]
         params = [
-            p.replace(name="sender", annotation=FromOption) if p.name == "how" else p
+            p.replace(name="sender", annotation=FromOption, default=_sender_default(p.default))
+            if p.name == "how"
+            else p
             for p in signature.parameters.values()
         ]
 
