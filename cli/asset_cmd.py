@@ -105,7 +105,7 @@ def create(
             return body
         raise CliError(f"the symbol {code} is already issued on this chain (nothing was signed)")
 
-    send_market_tx(app_ctx, how.sending(), build)
+    send_market_tx(app_ctx, how, build)
 
 
 @app.command("mint")
@@ -144,7 +144,7 @@ def mint(
             )
         return AssetMint(code, recipient, units)
 
-    send_market_tx(app_ctx, how.sending(), build)
+    send_market_tx(app_ctx, how, build)
 
 
 @app.command("burn")
@@ -171,18 +171,19 @@ def burn(
             _refuse(force, f"you hold {format_amount(held, d)} {code}, less than {format_amount(units, d)}")
         return AssetBurn(code, units)
 
-    send_market_tx(app_ctx, how.sending(), build)
+    send_market_tx(app_ctx, how, build)
 
 
-def _freeze(ctx: typer.Context, symbol: str, account: str, frozen: bool, force: bool, how: Any, home: Any) -> None:
+def _freeze(ctx: typer.Context, symbol: str, account: str, frozen: bool, force: bool, how: WriteOptions) -> None:
     from chain.address import decode_address, encode_address
     from cli.market_tx import send_market_tx
     from cli.wallets import resolve_account
     from market.assets.bodies import AssetFreeze
 
+    how.fee_units()  # a bad --fee is refused before a bad account, as it always was
     app_ctx = app_context(ctx)
     code = _symbol(symbol)
-    holder = decode_address(resolve_account(app_ctx.resolve_home(home), account))
+    holder = decode_address(resolve_account(app_ctx.resolve_home(how.home), account))
 
     async def build(client: NodeClient, key: PrivateKey) -> AssetFreeze:
         asset = await fetch_asset(client, code)
@@ -205,7 +206,7 @@ def freeze(
     force: ForceOption = False,
 ) -> None:
     """Freeze a holder's balance of the asset: it cannot be spent until unfrozen (freeze authority only)."""
-    _freeze(ctx, symbol, account, True, force, how.sending(), how.home)
+    _freeze(ctx, symbol, account, True, force, how)
 
 
 @app.command("unfreeze")
@@ -218,7 +219,7 @@ def unfreeze(
     force: ForceOption = False,
 ) -> None:
     """Unfreeze a holder's balance of the asset (freeze authority only)."""
-    _freeze(ctx, symbol, account, False, force, how.sending(), how.home)
+    _freeze(ctx, symbol, account, False, force, how)
 
 
 def _asset_rows(asset: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -105,7 +105,7 @@ def offer(
                 refuse(f"you hold {format_amount(held, decimals)} {asset}, less than the advance")
         return FinanceOffer(bytes.fromhex(oid), units, await chain_now_ms(client) + ttl)
 
-    send_market_tx(app_context(ctx), how.sending(), build, "offer")
+    send_market_tx(app_context(ctx), how, build, "offer")
 
 
 @app.command("accept")
@@ -132,7 +132,7 @@ def accept(ctx: typer.Context, offer_id: OfferArg, how: WriteOptions, force: For
             refuse(offer_refusal_text(view, found["financier"], int(found["advance"])))
         return FinanceAccept(bytes.fromhex(fid))
 
-    send_market_tx(app_context(ctx), how.sending(), build)
+    send_market_tx(app_context(ctx), how, build)
 
 
 @app.command("withdraw")
@@ -154,7 +154,7 @@ def withdraw(ctx: typer.Context, offer_id: OfferArg, how: WriteOptions, force: F
                 refuse(f"only the financier ({found['financier']}) may withdraw this offer")
         return FinanceWithdraw(bytes.fromhex(fid))
 
-    send_market_tx(app_context(ctx), how.sending(), build)
+    send_market_tx(app_context(ctx), how, build)
 
 
 @app.command("record")

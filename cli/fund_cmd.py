@@ -51,7 +51,7 @@ def open_(
     async def build(_client: NodeClient, _key: PrivateKey) -> FundOpen:
         return body
 
-    send_market_tx(app_context(ctx), how.sending(), build, "fund")
+    send_market_tx(app_context(ctx), how, build, "fund")
 
 
 @app.command("donate")
@@ -90,7 +90,7 @@ def donate(
             )
         return FundDonate(bytes.fromhex(fid), code, units, memo)
 
-    send_market_tx(app_context(ctx), how.sending(), build)
+    send_market_tx(app_context(ctx), how, build)
 
 
 @app.command("disburse")
@@ -143,7 +143,7 @@ def disburse(
             bytes.fromhex(fid), code, units, recipient, reason, RefKind.ORDER if ref else RefKind.NONE, ref
         )
 
-    send_market_tx(app_ctx, how.sending(), build)
+    send_market_tx(app_ctx, how, build)
 
 
 @app.command("show")

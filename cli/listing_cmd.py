@@ -134,7 +134,7 @@ def create(
             terms.alt_prices,
         )
 
-    send_market_tx(app_ctx, how.sending(), build, created="listing")
+    send_market_tx(app_ctx, how, build, created="listing")
 
 
 @app.command("update")
@@ -177,7 +177,7 @@ def update(
         )
 
     app_ctx = app_context(ctx)
-    send_market_tx(app_ctx, how.sending(), build)
+    send_market_tx(app_ctx, how, build)
 
 
 async def _update_body(
@@ -247,7 +247,7 @@ def _status_command(kind: str, summary: str) -> None:
             return body
 
         app_ctx = app_context(ctx)
-        send_market_tx(app_ctx, how.sending(), build)
+        send_market_tx(app_ctx, how, build)
 
     command.__doc__ = summary
     app.command(kind)(write_command()(command))

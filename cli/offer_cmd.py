@@ -104,7 +104,7 @@ def create(
         now = int(head.get("head_time_ms") or 0)
         return OfferCreate(give, take, parse_rate(rate, take_d, give_d, "--rate"), units, now + ttl)
 
-    send_market_tx(app_ctx, how.sending(), build, "offer")
+    send_market_tx(app_ctx, how, build, "offer")
 
 
 @app.command("cancel")
@@ -135,7 +135,7 @@ def cancel(
             raise CliError(f"only the offer's maker ({offer['maker']}) may cancel it")
         return OfferCancel(oid)
 
-    send_market_tx(app_ctx, how.sending(), build)
+    send_market_tx(app_ctx, how, build)
 
 
 @app.command("list")
@@ -233,4 +233,4 @@ def swap(
                 )
         return OfferSwap(paying, getting, units, limit)
 
-    send_market_tx(app_ctx, how.sending(), build)
+    send_market_tx(app_ctx, how, build)

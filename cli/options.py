@@ -14,12 +14,9 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-
-if TYPE_CHECKING:
-    from cli.market_tx import Sending
 
 HomeOption = Annotated[
     Path | None,
@@ -62,6 +59,7 @@ class WriteOptions:
     sender: str
     """The wallet name that signs and pays the fee (``--from``)."""
     fee: str | None
+    """As typed: AGR (1.5) or minor units (1500u); None = the chain's minimum fee."""
     wait: bool
     timeout: float
     home: Path | None
@@ -69,22 +67,11 @@ class WriteOptions:
     password_file: Path | None
     json: bool
 
-    def sending(self) -> Sending:
-        """The Sending of these options, the fee parsed to minor units (CliError if it is not an amount)."""
+    def fee_units(self) -> int | None:
+        """The fee in minor units (None: the chain's minimum); CliError if it is not an amount."""
         from cli.amounts import parse_amount
-        from cli.market_tx import Sending
 
-        fee = None if self.fee is None else parse_amount(self.fee, allow_zero=True)
-        return Sending(
-            sender=self.sender,
-            fee=fee,
-            wait=self.wait,
-            timeout=self.timeout,
-            home=self.home,
-            node=self.node,
-            password_file=self.password_file,
-            json=self.json,
-        )
+        return None if self.fee is None else parse_amount(self.fee, allow_zero=True)
 
 
 NO_SENDER = WriteOptions(

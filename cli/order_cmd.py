@@ -52,7 +52,7 @@ TrackingOption = Annotated[
 def _send(ctx: typer.Context, build: Builder, how: WriteOptions, created: str | None = None) -> None:
     from cli.market_tx import send_market_tx
 
-    send_market_tx(app_context(ctx), how.sending(), build, created)
+    send_market_tx(app_context(ctx), how, build, created)
 
 
 def _guarded(order_id: bytes, force: bool, check: OrderCheck, build: Builder) -> Builder:

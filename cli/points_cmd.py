@@ -160,7 +160,7 @@ def open_(
         )
         return PointsOpen(terms)
 
-    send_market_tx(app_context(ctx), how.sending(), build)
+    send_market_tx(app_context(ctx), how, build)
 
 
 def _resolve(ctx: typer.Context, home: Any, text: str) -> str:

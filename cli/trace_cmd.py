@@ -55,7 +55,7 @@ DocOption = Annotated[
 def _send(ctx: typer.Context, build: Builder, how: WriteOptions, created: str | None = None) -> dict[str, Any]:
     from cli.market_tx import send_market_tx
 
-    return send_market_tx(app_context(ctx), how.sending(), build, created)
+    return send_market_tx(app_context(ctx), how, build, created)
 
 
 def _fixed(body: Any) -> Builder:
@@ -703,7 +703,7 @@ def import_(
         raise CliError(f"{file} cannot be imported:\n{exc}") from None
     app_ctx = app_context(ctx)
     key = load_key(app_ctx, how.home, how.sender, how.password_file)
-    fee_units = how.sending().fee
+    fee_units = how.fee_units()
 
     async def run(client: NodeClient) -> list[dict[str, Any]]:
         records = []
