@@ -9,15 +9,19 @@ The heavy modules load inside each command, so ``agora --help`` stays quick.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from bench.load import LoadSpec
+
+F = TypeVar("F", bound=Callable[..., None])
 
 app = typer.Typer(
     name="bench",
@@ -61,6 +65,56 @@ AdmissionBlocks = Annotated[int | None, typer.Option("--admission-queue-blocks",
 BlockInterval = Annotated[int | None, typer.Option("--min-block-interval-ms", help="Node: min_block_interval_ms.")]
 Heartbeat = Annotated[int | None, typer.Option("--heartbeat-interval-ms", help="Node: heartbeat_interval_ms.")]
 Sets = Annotated[list[str] | None, typer.Option("--set", help="Node: any config.toml key, KEY=VALUE (repeatable).")]
+
+
+SoakWarmup = Annotated[
+    float | None,
+    typer.Option("--warmup", help="Seconds of load before the window and the RSS trend (default: a tenth)."),
+]
+
+
+def _param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def _load_options(lanes: int, offered: bool = True, warmup: Any = Warmup) -> Callable[[F], F]:
+    """Give a load command the options of the load and of the nodes, passed to its ``**load``.
+
+    In help order: --mix, (with ``offered``) --rate, --seconds and --txs, --accounts, --lanes
+    (default ``lanes``), --batch, --warmup (the ``warmup`` option), --step, --tick, --drain,
+    --seed, --receipts, the node settings, --set and --json, after the command's own options.
+    """
+    rate = [_param("rate", Rate, None), _param("seconds", Seconds, 60.0), _param("txs", Txs, 20_000)]
+    load = [
+        _param("mix", Mix, "transfer"),
+        *(rate if offered else []),
+        _param("accounts", Accounts, 2_000),
+        _param("lanes", Lanes, lanes),
+        _param("batch", Batch, 500),
+        _param("warmup", warmup, None),
+        _param("step", Step, 2.0),
+        _param("tick", Tick, 0.1),
+        _param("drain", Drain, 60.0),
+        _param("seed", Seed, "bench"),
+        _param("receipts", Receipts, None),
+        _param("block_budget_ms", BlockBudget, None),
+        _param("mempool_max_txs", MempoolTxs, None),
+        _param("mempool_max_bytes", MempoolBytes, None),
+        _param("mempool_max_nonce_gap", NonceGap, None),
+        _param("admission_queue_blocks", AdmissionBlocks, None),
+        _param("min_block_interval_ms", BlockInterval, None),
+        _param("heartbeat_interval_ms", Heartbeat, None),
+        _param("sets", Sets, None),
+        _param("as_json", Json, False),
+    ]
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        command.__signature__ = signature.replace(parameters=[*own, *load])  # type: ignore[attr-defined]
+        return command
+
+    return decorate
 
 
 NODE_OPTIONS = (
@@ -134,71 +188,30 @@ def _print(report: dict[str, Any], as_json: bool) -> None:
 
 
 @app.command("testnet")
+@_load_options(lanes=8)
 def testnet(
     validators: Annotated[int, typer.Option("--validators", help="Validators (each a process).")] = 4,
-    mix: Mix = "transfer",
-    rate: Rate = None,
-    seconds: Seconds = 60.0,
-    txs: Txs = 20_000,
-    accounts: Accounts = 2_000,
-    lanes: Lanes = 8,
-    batch: Batch = 500,
-    warmup: Warmup = None,
-    step: Step = 2.0,
-    tick: Tick = 0.1,
-    drain: Drain = 60.0,
-    seed: Seed = "bench",
-    receipts: Receipts = None,
-    block_budget_ms: BlockBudget = None,
-    mempool_max_txs: MempoolTxs = None,
-    mempool_max_bytes: MempoolBytes = None,
-    mempool_max_nonce_gap: NonceGap = None,
-    admission_queue_blocks: AdmissionBlocks = None,
-    min_block_interval_ms: BlockInterval = None,
-    heartbeat_interval_ms: Heartbeat = None,
-    sets: Sets = None,
-    as_json: Json = False,
+    **load: Any,
 ) -> None:
     """A local testnet of validator processes: committed throughput, latency, refusals, CPU, efficiency."""
     from bench.testnet import run_testnet
 
-    settings, spec = _inputs(locals())
-    _print(run_testnet(validators, spec, settings).as_dict(), as_json)
+    settings, spec = _inputs(load)
+    _print(run_testnet(validators, spec, settings).as_dict(), load["as_json"])
 
 
 @app.command("single")
-def single(
-    mix: Mix = "transfer",
-    rate: Rate = None,
-    seconds: Seconds = 60.0,
-    txs: Txs = 20_000,
-    accounts: Accounts = 2_000,
-    lanes: Lanes = 4,
-    batch: Batch = 500,
-    warmup: Warmup = None,
-    step: Step = 2.0,
-    tick: Tick = 0.1,
-    drain: Drain = 60.0,
-    seed: Seed = "bench",
-    receipts: Receipts = None,
-    block_budget_ms: BlockBudget = None,
-    mempool_max_txs: MempoolTxs = None,
-    mempool_max_bytes: MempoolBytes = None,
-    mempool_max_nonce_gap: NonceGap = None,
-    admission_queue_blocks: AdmissionBlocks = None,
-    min_block_interval_ms: BlockInterval = None,
-    heartbeat_interval_ms: Heartbeat = None,
-    sets: Sets = None,
-    as_json: Json = False,
-) -> None:
+@_load_options(lanes=4)
+def single(**load: Any) -> None:
     """One validator process: the same figures as testnet."""
     from bench.single import run_single_node
 
-    settings, spec = _inputs(locals())
-    _print(run_single_node(spec, settings).as_dict(), as_json)
+    settings, spec = _inputs(load)
+    _print(run_single_node(spec, settings).as_dict(), load["as_json"])
 
 
 @app.command("soak")
+@_load_options(lanes=8, offered=False, warmup=SoakWarmup)
 def soak(
     rate: Annotated[float, typer.Option("--rate", help="The capacity (tx/s); the soak offers --share of it.")],
     minutes: Annotated[float, typer.Option("--minutes", help="Minutes of load.")] = 30.0,
@@ -211,28 +224,7 @@ def soak(
     max_growth: Annotated[
         float, typer.Option("--max-growth", help="Fail when a node's fitted RSS growth after warm-up exceeds this.")
     ] = 0.10,
-    mix: Mix = "transfer",
-    accounts: Accounts = 2_000,
-    lanes: Lanes = 8,
-    batch: Batch = 500,
-    warmup: Annotated[
-        float | None,
-        typer.Option("--warmup", help="Seconds of load before the window and the RSS trend (default: a tenth)."),
-    ] = None,
-    step: Step = 2.0,
-    tick: Tick = 0.1,
-    drain: Drain = 60.0,
-    seed: Seed = "bench",
-    receipts: Receipts = None,
-    block_budget_ms: BlockBudget = None,
-    mempool_max_txs: MempoolTxs = None,
-    mempool_max_bytes: MempoolBytes = None,
-    mempool_max_nonce_gap: NonceGap = None,
-    admission_queue_blocks: AdmissionBlocks = None,
-    min_block_interval_ms: BlockInterval = None,
-    heartbeat_interval_ms: Heartbeat = None,
-    sets: Sets = None,
-    as_json: Json = False,
+    **load: Any,
 ) -> None:
     """A testnet under --share x --rate for --minutes, each node's RSS sampled; exit 1 if memory grows."""
     from bench.soak import run_soak
@@ -240,14 +232,14 @@ def soak(
     if not 0 < max_growth <= 10:
         _fail("--max-growth must be in (0, 10]")
     seconds = minutes * 60
-    options = {**locals(), "rate": rate * share, "seconds": seconds}
-    options["warmup"] = seconds / 10 if warmup is None else warmup
+    options = {**load, "rate": rate * share, "seconds": seconds}
+    options["warmup"] = seconds / 10 if load["warmup"] is None else load["warmup"]
     settings, spec = _inputs(options)
     try:
         report = run_soak(validators, rate, spec, rss_file, share, sample_seconds, settings, max_growth)
     except ValueError as exc:
         _fail(str(exc))
-    _print(report.as_dict(), as_json)
+    _print(report.as_dict(), load["as_json"])
     if not report.passed:
         typer.echo(f"soak: RSS grew more than {max_growth:.0%} after warm-up (see {rss_file})", err=True)
         raise typer.Exit(1)

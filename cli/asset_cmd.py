@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.context import app_context
-from cli.market_options import FeeOption, ForceOption, FromOption, TimeoutOption, WaitOption, sending
-from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
+from cli.options import ForceOption, JsonOption, NodeOption, WriteOptions, write_command
 
 if TYPE_CHECKING:
     from chain.keys import PrivateKey
@@ -54,10 +53,11 @@ def _refuse(force: bool, message: str) -> None:
 
 
 @app.command("create")
+@write_command()
 def create(
     ctx: typer.Context,
     symbol: SymbolArgument,
-    sender: FromOption,
+    how: WriteOptions,
     name: Annotated[str, typer.Option("--name", help="Full name, e.g. 'US dollar token'.")],
     decimals: Annotated[int, typer.Option("--decimals", min=0, max=18, help="Digits after the point.")] = 2,
     max_supply: Annotated[
@@ -73,13 +73,6 @@ def create(
         ),
     ] = None,
     purpose: Annotated[str, typer.Option("--purpose", help="What the asset is, and what backs it.")] = "",
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Issue a new asset; you (the --from wallet) become its issuer, the only one who mints it."""
     from chain.address import decode_address
@@ -92,7 +85,7 @@ def create(
 
     app_ctx = app_context(ctx)
     code = _symbol(symbol)
-    home_dir = app_ctx.resolve_home(home)
+    home_dir = app_ctx.resolve_home(how.home)
     cap = 0 if max_supply is None else parse_amount(max_supply, decimals=decimals)
     authority = b"" if freeze_authority is None else decode_address(resolve_account(home_dir, freeze_authority))
     body = AssetCreate(code, name, decimals, cap, authority, purpose)
@@ -112,25 +105,18 @@ def create(
             return body
         raise CliError(f"the symbol {code} is already issued on this chain (nothing was signed)")
 
-    how = sending(sender, fee, wait, timeout, home, node, password_file, json_)
     send_market_tx(app_ctx, how, build)
 
 
 @app.command("mint")
+@write_command()
 def mint(
     ctx: typer.Context,
     symbol: SymbolArgument,
-    sender: FromOption,
+    how: WriteOptions,
     to: Annotated[str, typer.Option("--to", help="Who receives the new units: a wallet name or an address.")],
     amount: AmountOption,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Create new units for an account (only the issuer; never beyond the maximum supply)."""
     from chain.address import decode_address, encode_address
@@ -141,7 +127,7 @@ def mint(
 
     app_ctx = app_context(ctx)
     code = _symbol(symbol)
-    recipient = decode_address(resolve_account(app_ctx.resolve_home(home), to))
+    recipient = decode_address(resolve_account(app_ctx.resolve_home(how.home), to))
 
     async def build(client: NodeClient, key: PrivateKey) -> AssetMint:
         asset = await fetch_asset(client, code)
@@ -158,24 +144,13 @@ def mint(
             )
         return AssetMint(code, recipient, units)
 
-    how = sending(sender, fee, wait, timeout, home, node, password_file, json_)
     send_market_tx(app_ctx, how, build)
 
 
 @app.command("burn")
+@write_command()
 def burn(
-    ctx: typer.Context,
-    symbol: SymbolArgument,
-    sender: FromOption,
-    amount: AmountOption,
-    force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
+    ctx: typer.Context, symbol: SymbolArgument, how: WriteOptions, amount: AmountOption, force: ForceOption = False
 ) -> None:
     """Destroy units of your own balance (an issuer redeeming them); the supply falls by as much."""
     from chain.address import encode_address
@@ -196,19 +171,19 @@ def burn(
             _refuse(force, f"you hold {format_amount(held, d)} {code}, less than {format_amount(units, d)}")
         return AssetBurn(code, units)
 
-    how = sending(sender, fee, wait, timeout, home, node, password_file, json_)
     send_market_tx(app_ctx, how, build)
 
 
-def _freeze(ctx: typer.Context, symbol: str, account: str, frozen: bool, force: bool, how: Any, home: Any) -> None:
+def _freeze(ctx: typer.Context, symbol: str, account: str, frozen: bool, force: bool, how: WriteOptions) -> None:
     from chain.address import decode_address, encode_address
     from cli.market_tx import send_market_tx
     from cli.wallets import resolve_account
     from market.assets.bodies import AssetFreeze
 
+    how.fee_units()  # a bad --fee is refused before a bad account, as it always was
     app_ctx = app_context(ctx)
     code = _symbol(symbol)
-    holder = decode_address(resolve_account(app_ctx.resolve_home(home), account))
+    holder = decode_address(resolve_account(app_ctx.resolve_home(how.home), account))
 
     async def build(client: NodeClient, key: PrivateKey) -> AssetFreeze:
         asset = await fetch_asset(client, code)
@@ -222,45 +197,29 @@ def _freeze(ctx: typer.Context, symbol: str, account: str, frozen: bool, force: 
 
 
 @app.command("freeze")
+@write_command()
 def freeze(
     ctx: typer.Context,
     symbol: SymbolArgument,
     account: Annotated[str, typer.Argument(help="The holder: a wallet name or an address.")],
-    sender: FromOption,
+    how: WriteOptions,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Freeze a holder's balance of the asset: it cannot be spent until unfrozen (freeze authority only)."""
-    _freeze(
-        ctx, symbol, account, True, force, sending(sender, fee, wait, timeout, home, node, password_file, json_), home
-    )
+    _freeze(ctx, symbol, account, True, force, how)
 
 
 @app.command("unfreeze")
+@write_command()
 def unfreeze(
     ctx: typer.Context,
     symbol: SymbolArgument,
     account: Annotated[str, typer.Argument(help="The holder: a wallet name or an address.")],
-    sender: FromOption,
+    how: WriteOptions,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Unfreeze a holder's balance of the asset (freeze authority only)."""
-    _freeze(
-        ctx, symbol, account, False, force, sending(sender, fee, wait, timeout, home, node, password_file, json_), home
-    )
+    _freeze(ctx, symbol, account, False, force, how)
 
 
 def _asset_rows(asset: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.context import app_context
-from cli.market_options import FeeOption, ForceOption, FromOption, TimeoutOption, WaitOption, sending
-from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
+from cli.options import ForceOption, HomeOption, JsonOption, NodeOption, WriteOptions, write_command
 
 if TYPE_CHECKING:
     from chain.keys import PrivateKey
@@ -71,20 +70,14 @@ def _id(text: str, what: str) -> str:
 
 
 @app.command("offer")
+@write_command()
 def offer(
     ctx: typer.Context,
     order_id: OrderArg,
-    sender: FromOption,
+    how: WriteOptions,
     advance: Annotated[str, typer.Option("--advance", help="What you pay the merchant now, in the order's asset.")],
     expires: Annotated[str, typer.Option("--expires", help="How long the offer stands (2h, 3d; at most 180d).")] = "1d",
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Offer an advance on an accepted, funded order: locked until the merchant accepts it or you withdraw."""
     from cli.market_tx import parse_duration, send_market_tx
@@ -112,25 +105,12 @@ def offer(
                 refuse(f"you hold {format_amount(held, decimals)} {asset}, less than the advance")
         return FinanceOffer(bytes.fromhex(oid), units, await chain_now_ms(client) + ttl)
 
-    send_market_tx(
-        app_context(ctx), sending(sender, fee, wait, timeout, home, node, password_file, json_), build, "offer"
-    )
+    send_market_tx(app_context(ctx), how, build, "offer")
 
 
 @app.command("accept")
-def accept(
-    ctx: typer.Context,
-    offer_id: OfferArg,
-    sender: FromOption,
-    force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
-) -> None:
+@write_command()
+def accept(ctx: typer.Context, offer_id: OfferArg, how: WriteOptions, force: ForceOption = False) -> None:
     """Take an advance on your order: paid to you now; the financier becomes the order's payee."""
     from cli.market_tx import send_market_tx
 
@@ -152,23 +132,12 @@ def accept(
             refuse(offer_refusal_text(view, found["financier"], int(found["advance"])))
         return FinanceAccept(bytes.fromhex(fid))
 
-    send_market_tx(app_context(ctx), sending(sender, fee, wait, timeout, home, node, password_file, json_), build)
+    send_market_tx(app_context(ctx), how, build)
 
 
 @app.command("withdraw")
-def withdraw(
-    ctx: typer.Context,
-    offer_id: OfferArg,
-    sender: FromOption,
-    force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
-) -> None:
+@write_command()
+def withdraw(ctx: typer.Context, offer_id: OfferArg, how: WriteOptions, force: ForceOption = False) -> None:
     """Take back an offer the merchant has not accepted: the advance returns to you."""
     from cli.market_tx import send_market_tx
 
@@ -185,7 +154,7 @@ def withdraw(
                 refuse(f"only the financier ({found['financier']}) may withdraw this offer")
         return FinanceWithdraw(bytes.fromhex(fid))
 
-    send_market_tx(app_context(ctx), sending(sender, fee, wait, timeout, home, node, password_file, json_), build)
+    send_market_tx(app_context(ctx), how, build)
 
 
 @app.command("record")

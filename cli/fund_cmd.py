@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.context import app_context
-from cli.market_options import FeeOption, ForceOption, FromOption, TimeoutOption, WaitOption, sending
-from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
+from cli.options import ForceOption, JsonOption, NodeOption, WriteOptions, write_command
 
 if TYPE_CHECKING:
     from chain.keys import PrivateKey
@@ -36,18 +35,12 @@ def _fund_id(text: str) -> str:
 
 
 @app.command("open")
+@write_command()
 def open_(
     ctx: typer.Context,
-    sender: FromOption,
+    how: WriteOptions,
     name: Annotated[str, typer.Option("--name", help="The fund's name.")],
     purpose: Annotated[str, typer.Option("--purpose", help="What the money is for, as donors should read it.")],
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Open a fund that you (the --from wallet) run: only you disburse from it."""
     from cli.market_tx import send_market_tx
@@ -58,27 +51,19 @@ def open_(
     async def build(_client: NodeClient, _key: PrivateKey) -> FundOpen:
         return body
 
-    send_market_tx(
-        app_context(ctx), sending(sender, fee, wait, timeout, home, node, password_file, json_), build, "fund"
-    )
+    send_market_tx(app_context(ctx), how, build, "fund")
 
 
 @app.command("donate")
+@write_command()
 def donate(
     ctx: typer.Context,
     fund_id: FundId,
-    sender: FromOption,
+    how: WriteOptions,
     amount: Annotated[str, typer.Option("--amount", help="How much, in the asset's unit.")],
     asset: AssetOption = "AGR",
     memo: Annotated[str, typer.Option("--memo", help="A public note with the donation.")] = "",
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Give to a fund, in AGR or any issued asset."""
     from cli.amounts import parse_amount
@@ -105,14 +90,15 @@ def donate(
             )
         return FundDonate(bytes.fromhex(fid), code, units, memo)
 
-    send_market_tx(app_context(ctx), sending(sender, fee, wait, timeout, home, node, password_file, json_), build)
+    send_market_tx(app_context(ctx), how, build)
 
 
 @app.command("disburse")
+@write_command()
 def disburse(
     ctx: typer.Context,
     fund_id: FundId,
-    sender: FromOption,
+    how: WriteOptions,
     to: Annotated[str, typer.Option("--to", help="Who is paid: a wallet name or an address.")],
     amount: Annotated[str, typer.Option("--amount", help="How much, in the asset's unit.")],
     reason: Annotated[str, typer.Option("--reason", help="Why, as donors will read it (required).")],
@@ -121,13 +107,6 @@ def disburse(
         str | None, typer.Option("--order", help="The order this pays for (64 hex), if any.", show_default=False)
     ] = None,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Pay out of the fund you run, with a reason (and the order it paid for)."""
     from chain.address import decode_address, encode_address
@@ -142,7 +121,7 @@ def disburse(
     fid, code = _fund_id(fund_id), _asset(asset, "--asset")
     if not reason.strip():
         raise CliError("--reason must say what the money paid for")
-    recipient = decode_address(resolve_account(app_ctx.resolve_home(home), to))
+    recipient = decode_address(resolve_account(app_ctx.resolve_home(how.home), to))
     ref = b"" if order is None else parse_id(order, "order id")
 
     async def build(client: NodeClient, key: PrivateKey) -> FundDisburse:
@@ -164,7 +143,7 @@ def disburse(
             bytes.fromhex(fid), code, units, recipient, reason, RefKind.ORDER if ref else RefKind.NONE, ref
         )
 
-    send_market_tx(app_ctx, sending(sender, fee, wait, timeout, home, node, password_file, json_), build)
+    send_market_tx(app_ctx, how, build)
 
 
 @app.command("show")

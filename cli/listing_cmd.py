@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.context import app_context
-from cli.market_options import FeeOption, FromOption, TimeoutOption, WaitOption, sending
-from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
+from cli.options import HomeOption, JsonOption, NodeOption, WriteOptions, write_command
 
 if TYPE_CHECKING:
     from chain.keys import PrivateKey
@@ -70,9 +69,10 @@ def _windows(accept: str, ship: str, confirm: str, ruling: str) -> Any:
 
 
 @app.command("create")
+@write_command()
 def create(
     ctx: typer.Context,
-    sender: FromOption,
+    how: WriteOptions,
     title: Annotated[str, typer.Option("--title", help="What you sell (at most 120 bytes).")],
     price: Annotated[list[str], typer.Option("--price", help=PRICES_HELP)],
     stock: Annotated[int, typer.Option("--stock", min=0, max=10**9, help="Units available.")],
@@ -103,13 +103,6 @@ def create(
     ruling_window: Annotated[
         str, typer.Option("--ruling-window", help="Time the arbiter has to rule a dispute.")
     ] = "7d",
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Create a listing; its id is the transaction hash (shown when it is committed).
 
@@ -122,7 +115,7 @@ def create(
     own = read_asset_code(asset, "--asset")
     check_price_syntax(price, shipping or [], own)
     assets = price_assets(price, own)
-    arbiters = _arbiters(app_ctx.resolve_home(home), arbiter or [])
+    arbiters = _arbiters(app_ctx.resolve_home(how.home), arbiter or [])
     windows = _windows(accept_window, ship_window, confirm_window, ruling_window)
     hashes = tuple(parse_id(m, "media hash") for m in media or [])
 
@@ -141,15 +134,15 @@ def create(
             terms.alt_prices,
         )
 
-    how = sending(sender, fee, wait, timeout, home, node, password_file, json_)
     send_market_tx(app_ctx, how, build, created="listing")
 
 
 @app.command("update")
+@write_command()
 def update(
     ctx: typer.Context,
     listing_id: ListingId,
-    sender: FromOption,
+    how: WriteOptions,
     price: Annotated[
         list[str] | None,
         typer.Option(
@@ -167,13 +160,6 @@ def update(
         str | None, typer.Option("--description", help="New description.", show_default=False)
     ] = None,
     shipping: ShippingOption = None,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Change a listing's prices, stock, text or shipping options (only what you give changes)."""
     from cli.errors import CliError
@@ -191,7 +177,7 @@ def update(
         )
 
     app_ctx = app_context(ctx)
-    send_market_tx(app_ctx, sending(sender, fee, wait, timeout, home, node, password_file, json_), build)
+    send_market_tx(app_ctx, how, build)
 
 
 async def _update_body(
@@ -248,18 +234,7 @@ async def _update_body(
 
 
 def _status_command(kind: str, summary: str) -> None:
-    def command(
-        ctx: typer.Context,
-        listing_id: ListingId,
-        sender: FromOption,
-        fee: FeeOption = None,
-        wait: WaitOption = True,
-        timeout: TimeoutOption = 30.0,
-        home: HomeOption = None,
-        node: NodeOption = None,
-        password_file: PasswordFileOption = None,
-        json_: JsonOption = False,
-    ) -> None:
+    def command(ctx: typer.Context, listing_id: ListingId, how: WriteOptions) -> None:
         from cli.market_tx import parse_id, send_market_tx
         from market import bodies
 
@@ -272,10 +247,10 @@ def _status_command(kind: str, summary: str) -> None:
             return body
 
         app_ctx = app_context(ctx)
-        send_market_tx(app_ctx, sending(sender, fee, wait, timeout, home, node, password_file, json_), build)
+        send_market_tx(app_ctx, how, build)
 
     command.__doc__ = summary
-    app.command(kind)(command)
+    app.command(kind)(write_command()(command))
 
 
 _status_command("pause", "Stop taking orders on a listing (open orders continue).")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -20,6 +19,7 @@ from cli.errors import CliError
 if TYPE_CHECKING:
     from chain.keys import PrivateKey
     from cli.context import AppContext
+    from cli.options import WriteOptions
     from node.client import NodeClient
 
 Builder = Callable[["NodeClient", "PrivateKey"], Awaitable[Any]]
@@ -28,22 +28,6 @@ Builder = Callable[["NodeClient", "PrivateKey"], Awaitable[Any]]
 _DURATION_RE: Final = re.compile(r"([0-9]{1,12})(ms|s|m|h|d)")
 _UNIT_MS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _HEX_ID_RE: Final = re.compile(r"[0-9a-fA-F]{64}")
-
-
-@dataclass(frozen=True, slots=True)
-class Sending:
-    """How to send: who signs, the fee, and whether to wait for the block."""
-
-    sender: str
-    """The wallet name that signs and pays the fee."""
-    fee: int | None
-    """Minor units; None = the chain's minimum fee."""
-    wait: bool
-    timeout: float
-    home: Path | None
-    node: str | None
-    password_file: Path | None
-    json: bool
 
 
 def parse_duration(text: str, what: str) -> int:
@@ -81,7 +65,9 @@ def load_key(app_ctx: AppContext, home: Path | None, wallet: str, password_file:
     return load_wallet_key(home_dir, wallet, get_password(password_file, confirm=False, what=f"wallet {wallet!r}"))
 
 
-def send_market_tx(app_ctx: AppContext, how: Sending, build: Builder, created: str | None = None) -> dict[str, Any]:
+def send_market_tx(
+    app_ctx: AppContext, how: WriteOptions, build: Builder, created: str | None = None
+) -> dict[str, Any]:
     """Sign and send the body ``build`` makes, print the result, and return the record.
 
     ``created`` names what the transaction creates ("listing", "order"): its id (the
@@ -92,11 +78,12 @@ def send_market_tx(app_ctx: AppContext, how: Sending, build: Builder, created: s
     from cli.render import show_tx
     from cli.submit import submit_body
 
+    fee = how.fee_units()
     key = load_key(app_ctx, how.home, how.sender, how.password_file)
 
     async def run(client: NodeClient) -> dict[str, Any]:
         body = await build(client, key)
-        return await submit_body(client, key, body, how.fee, wait=how.wait, commit_timeout=how.timeout)
+        return await submit_body(client, key, body, fee, wait=how.wait, commit_timeout=how.timeout)
 
     record = call(app_ctx.resolve_node(how.node), run)
     out = app_ctx.output

@@ -15,8 +15,7 @@ import typer
 
 from cli.context import app_context
 from cli.errors import CliError
-from cli.market_options import FeeOption, ForceOption, FromOption, TimeoutOption, WaitOption, sending
-from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
+from cli.options import ForceOption, JsonOption, NodeOption, WriteOptions, write_command
 
 if TYPE_CHECKING:
     from chain.keys import PrivateKey
@@ -67,22 +66,16 @@ def show_rate(rate: dict[str, Any], sell_decimals: int, buy_decimals: int) -> st
 
 
 @app.command("create")
+@write_command()
 def create(
     ctx: typer.Context,
-    sender: FromOption,
+    how: WriteOptions,
     sell: Annotated[str, typer.Option("--sell", help="The asset you give (it is locked in the offer).")],
     buy: Annotated[str, typer.Option("--buy", help="The asset you take in exchange.")],
     rate: Annotated[str, typer.Option("--rate", help="Units of --buy per unit of --sell, e.g. 1.08.")],
     amount: Annotated[str, typer.Option("--amount", help="How much of --sell to offer, in its unit.")],
     expires: Annotated[str, typer.Option("--expires", help="How long it stands: 90m, 12h, 30d (at most 365d).")] = "7d",
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Offer to exchange one asset for another at a rate, up to an amount, until an expiry."""
     from chain.address import encode_address
@@ -111,21 +104,15 @@ def create(
         now = int(head.get("head_time_ms") or 0)
         return OfferCreate(give, take, parse_rate(rate, take_d, give_d, "--rate"), units, now + ttl)
 
-    send_market_tx(app_ctx, sending(sender, fee, wait, timeout, home, node, password_file, json_), build, "offer")
+    send_market_tx(app_ctx, how, build, "offer")
 
 
 @app.command("cancel")
+@write_command()
 def cancel(
     ctx: typer.Context,
     offer_id: Annotated[str, typer.Argument(metavar="OFFER_ID", help="The offer's id (64 hex).")],
-    sender: FromOption,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
+    how: WriteOptions,
 ) -> None:
     """Withdraw your offer: what is left of it comes back to you."""
     from chain.address import encode_address
@@ -148,7 +135,7 @@ def cancel(
             raise CliError(f"only the offer's maker ({offer['maker']}) may cancel it")
         return OfferCancel(oid)
 
-    send_market_tx(app_ctx, sending(sender, fee, wait, timeout, home, node, password_file, json_), build)
+    send_market_tx(app_ctx, how, build)
 
 
 @app.command("list")
@@ -203,21 +190,15 @@ def plan_cost(book: list[dict[str, Any]], taker: bytes, now_ms: int, amount: int
 
 
 @app.command("swap")
+@write_command()
 def swap(
     ctx: typer.Context,
-    sender: FromOption,
+    how: WriteOptions,
     pay: Annotated[str, typer.Option("--pay", help="The asset you pay with.")],
     want: Annotated[str, typer.Option("--want", help="The asset you receive.")],
     amount: Annotated[str, typer.Option("--amount", help="How much of --want to receive, in its unit.")],
     max_rate: Annotated[str, typer.Option("--max-rate", help="At most this many --pay per --want on any offer.")],
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Convert: receive an amount of one asset, paying another through the best offers (all or nothing)."""
     from chain.address import encode_address
@@ -252,4 +233,4 @@ def swap(
                 )
         return OfferSwap(paying, getting, units, limit)
 
-    send_market_tx(app_ctx, sending(sender, fee, wait, timeout, home, node, password_file, json_), build)
+    send_market_tx(app_ctx, how, build)

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.context import app_context
-from cli.market_options import FeeOption, ForceOption, FromOption, TimeoutOption, WaitOption, sending
-from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
+from cli.options import ForceOption, HomeOption, JsonOption, NodeOption, PasswordFileOption, WriteOptions, write_command
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,22 +49,9 @@ TrackingOption = Annotated[
 ]
 
 
-def _send(
-    ctx: typer.Context,
-    build: Builder,
-    sender: str,
-    fee: str | None,
-    wait: bool,
-    timeout: float,
-    home: Path | None,
-    node: str | None,
-    password_file: Path | None,
-    json_: bool,
-    created: str | None = None,
-) -> None:
+def _send(ctx: typer.Context, build: Builder, how: WriteOptions, created: str | None = None) -> None:
     from cli.market_tx import send_market_tx
 
-    how = sending(sender, fee, wait, timeout, home, node, password_file, json_)
     send_market_tx(app_context(ctx), how, build, created)
 
 
@@ -134,10 +120,11 @@ def _id(text: str) -> bytes:
 
 
 @app.command("place")
+@write_command()
 def place(
     ctx: typer.Context,
     listing_id: Annotated[str, typer.Argument(metavar="LISTING_ID", help="The listing to buy from.")],
-    sender: FromOption,
+    how: WriteOptions,
     deliver_to: Annotated[
         str | None,
         typer.Option(
@@ -190,13 +177,6 @@ def place(
         ),
     ] = None,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Order from a listing at its current price: the total (less any points discount) goes into
     escrow until the order ends.
@@ -221,7 +201,7 @@ def place(
         details = deliver_to or ""
     listing_hex = parse_id(listing_id, "listing id").hex()
     arbiter_key = (
-        b"" if arbiter is None else decode_address(resolve_account(app_context(ctx).resolve_home(home), arbiter))
+        b"" if arbiter is None else decode_address(resolve_account(app_context(ctx).resolve_home(how.home), arbiter))
     )
 
     async def build(client: NodeClient, key: PrivateKey) -> Any:
@@ -258,7 +238,7 @@ def place(
             redeem=redeem,
         )
 
-    _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_, created="order")
+    _send(ctx, build, how, created="order")
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,45 +343,26 @@ def _step_command(name: str, kind: str, summary: str, with_reason: bool) -> None
         def noted(
             ctx: typer.Context,
             order_id: OrderId,
-            sender: FromOption,
+            how: WriteOptions,
             reason: ReasonOption = "",
             force: ForceOption = False,
-            fee: FeeOption = None,
-            wait: WaitOption = True,
-            timeout: TimeoutOption = 30.0,
-            home: HomeOption = None,
-            node: NodeOption = None,
-            password_file: PasswordFileOption = None,
-            json_: JsonOption = False,
         ) -> None:
             oid = _id(order_id)
             build = _guarded(oid, force, _step_check(action), _fixed(_body_class(kind)(oid, reason)))
-            _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
+            _send(ctx, build, how)
 
         command: Any = noted
     else:
 
-        def plain(
-            ctx: typer.Context,
-            order_id: OrderId,
-            sender: FromOption,
-            force: ForceOption = False,
-            fee: FeeOption = None,
-            wait: WaitOption = True,
-            timeout: TimeoutOption = 30.0,
-            home: HomeOption = None,
-            node: NodeOption = None,
-            password_file: PasswordFileOption = None,
-            json_: JsonOption = False,
-        ) -> None:
+        def plain(ctx: typer.Context, order_id: OrderId, how: WriteOptions, force: ForceOption = False) -> None:
             oid = _id(order_id)
             build = _guarded(oid, force, _step_check(action), _fixed(_body_class(kind)(oid)))
-            _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
+            _send(ctx, build, how)
 
         command = plain
     command.__doc__ = summary
     target = return_app if name.startswith("return ") else app
-    target.command(name.removeprefix("return "))(command)
+    target.command(name.removeprefix("return "))(write_command()(command))
 
 
 def _body_class(kind: str) -> Any:
@@ -440,19 +401,13 @@ _step_command(
 
 
 @app.command("ship")
+@write_command()
 def ship(
     ctx: typer.Context,
     order_id: OrderId,
-    sender: FromOption,
+    how: WriteOptions,
     tracking: TrackingOption = None,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Merchant: mark an accepted order shipped; the --tracking reference is encrypted to the buyer."""
     from market.bodies import OrderShip
@@ -460,7 +415,7 @@ def ship(
     oid = _id(order_id)
     sealed = _sealed_to_party(oid, "buyer", tracking, OrderShip)
     build = _guarded(oid, force, _step_check("ship"), sealed if force else _untraced(oid, sealed))
-    _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
+    _send(ctx, build, how)
 
 
 def _untraced(order_id: bytes, build: Builder) -> Builder:
@@ -481,19 +436,13 @@ def _untraced(order_id: bytes, build: Builder) -> Builder:
 
 
 @return_app.command("ship")
+@write_command()
 def return_ship(
     ctx: typer.Context,
     order_id: OrderId,
-    sender: FromOption,
+    how: WriteOptions,
     tracking: TrackingOption = None,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Buyer: ship the item back after an approved return; the --tracking reference is encrypted to the merchant."""
     from market.bodies import OrderShipReturn
@@ -501,14 +450,15 @@ def return_ship(
     oid = _id(order_id)
     sealed = _sealed_to_party(oid, "merchant", tracking, OrderShipReturn)
     build = _guarded(oid, force, _step_check("ship_return"), sealed)
-    _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
+    _send(ctx, build, how)
 
 
 @app.command("resolve")
+@write_command()
 def resolve(
     ctx: typer.Context,
     order_id: OrderId,
-    sender: FromOption,
+    how: WriteOptions,
     buyer_amount: Annotated[
         str, typer.Option("--buyer-amount", help="The buyer's share in the order's asset, or minor units (u).")
     ],
@@ -517,13 +467,6 @@ def resolve(
     ],
     note: Annotated[str, typer.Option("--note", help="The ruling's public reasoning.")] = "",
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Arbiter: rule a disputed order; the two shares (in the order's asset) must add up to the
     escrow less your fee."""
@@ -560,14 +503,15 @@ def resolve(
             )
         return OrderRule(oid, shares[0], shares[1], note)
 
-    _send(ctx, build, sender, fee, wait, timeout, home, node, password_file, json_)
+    _send(ctx, build, how)
 
 
 @app.command("review")
+@write_command()
 def review(
     ctx: typer.Context,
     order_id: OrderId,
-    sender: FromOption,
+    how: WriteOptions,
     rating: Annotated[
         int | None, typer.Option("--rating", min=1, max=5, help="Buyer: your rating, 1 to 5.", show_default=False)
     ] = None,
@@ -576,13 +520,6 @@ def review(
         str | None, typer.Option("--reply", help="Merchant: your one reply to the buyer's review.", show_default=False)
     ] = None,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Buyer: rate a finished order once (--rating, --comment). Merchant: reply once (--reply)."""
     from cli.errors import CliError
@@ -598,7 +535,7 @@ def review(
     def check(order: dict[str, Any], me: bytes, now_ms: int) -> str | None:
         return refusal(order, me)
 
-    _send(ctx, _guarded(oid, force, check, _fixed(body)), sender, fee, wait, timeout, home, node, password_file, json_)
+    _send(ctx, _guarded(oid, force, check, _fixed(body)), how)
 
 
 # --- reads --------------------------------------------------------------------------------

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.context import app_context
-from cli.market_options import FeeOption, FromOption, TimeoutOption, WaitOption, sending
-from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
+from cli.options import HomeOption, JsonOption, NodeOption, WriteOptions, write_command
 
 if TYPE_CHECKING:
     from chain.keys import PrivateKey
@@ -88,9 +87,10 @@ async def redeem_discount(
 
 
 @app.command("open")
+@write_command()
 def open_(
     ctx: typer.Context,
-    sender: FromOption,
+    how: WriteOptions,
     rate: Annotated[int, typer.Option("--rate", min=0, max=1_000_000, help="Points earned per --per spent.")],
     point_value: Annotated[
         str, typer.Option("--point-value", help="What one point takes off an order, in the asset's unit (0.01).")
@@ -110,13 +110,6 @@ def open_(
         list[str] | None,
         typer.Option("--tier", help="SPENT=RATE: from SPENT (asset's unit, lifetime) on, RATE points per --per."),
     ] = None,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Open your (the --from wallet's) points programme: one per merchant, its terms public."""
     from cli.amounts import parse_amount
@@ -167,7 +160,7 @@ def open_(
         )
         return PointsOpen(terms)
 
-    send_market_tx(app_context(ctx), sending(sender, fee, wait, timeout, home, node, password_file, json_), build)
+    send_market_tx(app_context(ctx), how, build)
 
 
 def _resolve(ctx: typer.Context, home: Any, text: str) -> str:

@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.context import app_context
-from cli.market_options import FeeOption, ForceOption, FromOption, TimeoutOption, WaitOption, sending
-from cli.options import HomeOption, JsonOption, NodeOption, PasswordFileOption
+from cli.options import (
+    NO_SENDER,
+    ForceOption,
+    HomeOption,
+    JsonOption,
+    NodeOption,
+    WriteOptions,
+    write_command,
+)
 
 if TYPE_CHECKING:
     from chain.keys import PrivateKey
@@ -45,19 +52,9 @@ DocOption = Annotated[
 ]
 
 
-def _send(ctx: typer.Context, build: Builder, opts: dict[str, Any], created: str | None = None) -> dict[str, Any]:
+def _send(ctx: typer.Context, build: Builder, how: WriteOptions, created: str | None = None) -> dict[str, Any]:
     from cli.market_tx import send_market_tx
 
-    how = sending(
-        opts["sender"],
-        opts["fee"],
-        opts["wait"],
-        opts["timeout"],
-        opts["home"],
-        opts["node"],
-        opts["password_file"],
-        opts["json_"],
-    )
     return send_market_tx(app_context(ctx), how, build, created)
 
 
@@ -131,18 +128,12 @@ def _item_key(text: str) -> str:
 
 
 @app.command("register")
+@write_command()
 def register(
     ctx: typer.Context,
     gtin: Annotated[str, typer.Argument(help="GTIN-8, -12, -13 or -14 (with its check digit).")],
     name: Annotated[str, typer.Argument(help="Product name (at most 120 bytes).")],
-    sender: FromOption,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
+    how: WriteOptions,
 ) -> None:
     """Producer: register a product class (a GTIN); you become its producer."""
     from cli.errors import CliError
@@ -153,14 +144,15 @@ def register(
         gtin14 = normalize_gtin(gtin.strip())
     except IdentifierError as exc:
         raise CliError(f"bad GTIN: {exc}") from None
-    _send(ctx, _fixed(TraceRegister(gtin14, name)), locals())
+    _send(ctx, _fixed(TraceRegister(gtin14, name)), how)
 
 
 @app.command("lot")
+@write_command()
 def lot(
     ctx: typer.Context,
     item: ItemArg,
-    sender: FromOption,
+    how: WriteOptions,
     quantity: Annotated[
         str, typer.Option("--quantity", help="AMOUNT and unit, e.g. 1000KGM (a serial or SSCC is 1H87).")
     ] = "1H87",
@@ -169,13 +161,6 @@ def lot(
     location: LocationOption = None,
     doc: DocOption = None,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Commission a lot, serialised item or logistic unit (its first event); you hold it."""
     from cli.trace_parse import parse_quantity
@@ -188,7 +173,7 @@ def lot(
     async def check(client: NodeClient, me: str) -> str | None:
         return await _absent(client, key)
 
-    _send(ctx, _checked(body, force, check), locals())
+    _send(ctx, _checked(body, force, check), how)
 
 
 def _role_command(name: str, revoke: bool) -> None:
@@ -197,14 +182,7 @@ def _role_command(name: str, revoke: bool) -> None:
         scope: Annotated[str, typer.Argument(metavar="SCOPE", help="01/<gtin> (the class) or an item.")],
         role: Annotated[str, typer.Argument(help="carrier, inspector, processor or merchant.")],
         account: Annotated[str, typer.Argument(help="Wallet name, agora1... address or public key.")],
-        sender: FromOption,
-        fee: FeeOption = None,
-        wait: WaitOption = True,
-        timeout: TimeoutOption = 30.0,
-        home: HomeOption = None,
-        node: NodeOption = None,
-        password_file: PasswordFileOption = None,
-        json_: JsonOption = False,
+        how: WriteOptions,
     ) -> None:
         from cli.errors import CliError
         from market.provenance.bodies import TraceGrant, TraceRevoke
@@ -215,14 +193,14 @@ def _role_command(name: str, revoke: bool) -> None:
         except ValueError:
             raise CliError(f"bad role {role!r}: one of {', '.join(r.value for r in Role)}") from None
         cls = TraceRevoke if revoke else TraceGrant
-        _send(ctx, _fixed(cls(_item_key(scope), parsed, _account(ctx, home, account))), locals())
+        _send(ctx, _fixed(cls(_item_key(scope), parsed, _account(ctx, how.home, account))), how)
 
     command.__doc__ = (
         "Producer: revoke a role granted on a class or item."
         if revoke
         else "Producer: grant a role (carrier, inspector, processor, merchant) on a class or one item."
     )
-    app.command(name)(command)
+    app.command(name)(write_command()(command))
 
 
 _role_command("grant", revoke=False)
@@ -251,15 +229,16 @@ def _event(ctx: typer.Context, opts: dict[str, Any], step: str, disposition: str
         return role_refusal(await _standing(client, key, me), allowed, step)
 
     body = TraceEvent(key, step, disposition, when, to)
-    _send(ctx, _checked(body, opts["force"], check), opts)
+    _send(ctx, _checked(body, opts["force"], check), opts["how"])
 
 
 @app.command("event")
+@write_command()
 def event(
     ctx: typer.Context,
     item: ItemArg,
     step: Annotated[str, typer.Argument(help="A CBV business step: storing, stocking, sampling, retail_selling...")],
-    sender: FromOption,
+    how: WriteOptions,
     disposition: Annotated[str, typer.Option("--disposition", help="A CBV disposition (default: the usual one).")] = "",
     to: Annotated[str | None, typer.Option("--to", help="Shipping: the recipient.", show_default=False)] = None,
     time: TimeOption = None,
@@ -267,69 +246,51 @@ def event(
     location: LocationOption = None,
     doc: DocOption = None,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Record any EPCIS ObjectEvent on an item (custodian or a granted role)."""
-    recipient = b"" if to is None else _account(ctx, home, to)
+    recipient = b"" if to is None else _account(ctx, how.home, to)
     _event(ctx, locals(), step, disposition, recipient)
 
 
 @app.command("ship")
+@write_command()
 def ship(
     ctx: typer.Context,
     item: ItemArg,
     to: Annotated[str, typer.Option("--to", help="Who is to receive it (wallet name or address).")],
-    sender: FromOption,
+    how: WriteOptions,
     time: TimeOption = None,
     read_point: ReadPointOption = None,
     location: LocationOption = None,
     doc: DocOption = None,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Custodian or carrier: ship an item (and what is packed in it) to a recipient."""
-    _event(ctx, locals(), "shipping", "", _account(ctx, home, to))
+    _event(ctx, locals(), "shipping", "", _account(ctx, how.home, to))
 
 
 @app.command("receive")
+@write_command()
 def receive(
     ctx: typer.Context,
     item: ItemArg,
-    sender: FromOption,
+    how: WriteOptions,
     time: TimeOption = None,
     read_point: ReadPointOption = None,
     location: LocationOption = None,
     doc: DocOption = None,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Recipient of a shipment: receive it; custody passes to you."""
     _event(ctx, locals(), "receiving", "")
 
 
 @app.command("inspect")
+@write_command()
 def inspect(
     ctx: typer.Context,
     item: ItemArg,
-    sender: FromOption,
+    how: WriteOptions,
     result: Annotated[str, typer.Option("--result", help="conformant or non_conformant.")] = "conformant",
     certify: Annotated[
         bool, typer.Option("--certify", help="The --doc files certify the item (EPCIS certificationInfo).")
@@ -339,13 +300,6 @@ def inspect(
     location: LocationOption = None,
     doc: DocOption = None,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Inspector: record an inspection and its result; --doc lab_report=FILE, --certify for certificates."""
     from cli.errors import CliError
@@ -360,9 +314,10 @@ def inspect(
 
 
 @app.command("transform")
+@write_command()
 def transform(
     ctx: typer.Context,
-    sender: FromOption,
+    how: WriteOptions,
     inputs: Annotated[list[str], typer.Option("--in", help="ITEM=AMOUNTUOM consumed (repeat).")],
     outputs: Annotated[list[str], typer.Option("--out", help="New lot ITEM=AMOUNTUOM made (repeat).")],
     loss: Annotated[str, typer.Option("--loss", help="The most the outputs fall short of the inputs.")] = "0%",
@@ -371,13 +326,6 @@ def transform(
     location: LocationOption = None,
     doc: DocOption = None,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Processor: input lots become new output lots (e.g. green beans roasted into coffee)."""
     from cli.trace_parse import parse_line, parse_loss
@@ -404,7 +352,7 @@ def transform(
                 return found
         return None
 
-    _send(ctx, _checked(body, force, check), locals())
+    _send(ctx, _checked(body, force, check), how)
 
 
 def _pack_command(name: str, unpack: bool) -> None:
@@ -412,25 +360,18 @@ def _pack_command(name: str, unpack: bool) -> None:
         ctx: typer.Context,
         unit: Annotated[str, typer.Argument(metavar="SSCC", help="The case or pallet: 00/<sscc>.")],
         items: Annotated[list[str] | None, typer.Argument(metavar="ITEM...", help="What to (un)pack.")] = None,
-        sender: FromOption = "",
+        how: WriteOptions = NO_SENDER,
         time: TimeOption = None,
         read_point: ReadPointOption = None,
         location: LocationOption = None,
         doc: DocOption = None,
         force: ForceOption = False,
-        fee: FeeOption = None,
-        wait: WaitOption = True,
-        timeout: TimeoutOption = 30.0,
-        home: HomeOption = None,
-        node: NodeOption = None,
-        password_file: PasswordFileOption = None,
-        json_: JsonOption = False,
     ) -> None:
         from cli.errors import CliError
         from market.provenance.bodies import TraceAggregate
         from market.provenance.records import Action
 
-        if not sender:
+        if not how.sender:
             raise CliError("--from: name the wallet that signs")
         children = tuple(_item_key(i) for i in items or [])
         if not unpack and not children:
@@ -455,12 +396,12 @@ def _pack_command(name: str, unpack: bool) -> None:
                     return refusal
             return None
 
-        _send(ctx, _checked(body, force, check), locals())
+        _send(ctx, _checked(body, force, check), how)
 
     command.__doc__ = (
         "Unpack items from a case or pallet (none named: all)." if unpack else "Pack items into a case or pallet."
     )
-    app.command(name)(command)
+    app.command(name)(write_command()(command))
 
 
 _pack_command("pack", unpack=False)
@@ -468,20 +409,14 @@ _pack_command("unpack", unpack=True)
 
 
 @app.command("recall")
+@write_command()
 def recall(
     ctx: typer.Context,
     item: ItemArg,
     reason: Annotated[str, typer.Option("--reason", help="Why (public, at most 512 bytes).")],
-    sender: FromOption,
+    how: WriteOptions,
     time: TimeOption = None,
     force: ForceOption = False,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Producer: recall an item; everything made from it or packed with it downstream is marked too."""
     from cli.trace_checks import reach_refusal, recall_refusal
@@ -495,46 +430,34 @@ def recall(
         found = recall_refusal(await _fetch(client, body.item), me, body.when.time_ms)
         return found or reach_refusal(await client.item(parse_key(body.item).path(), "downstream"))
 
-    _send(ctx, _checked(body, force, check), locals())
+    _send(ctx, _checked(body, force, check), how)
 
 
 @app.command("sell")
+@write_command()
 def sell(
     ctx: typer.Context,
     listing_id: Annotated[str, typer.Argument(metavar="LISTING_ID", help="Your listing (64 hex digits).")],
     item: Annotated[str, typer.Argument(metavar="ITEM", help="01/<gtin> (the class) or a lot.")],
-    sender: FromOption,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
+    how: WriteOptions,
 ) -> None:
     """Merchant: name the product class or lot your listing sells (orders then ship with a lot of it)."""
     from cli.market_tx import parse_id
     from market.provenance.bodies import TraceSell
 
-    _send(ctx, _fixed(TraceSell(parse_id(listing_id, "listing id"), _item_key(item))), locals())
+    _send(ctx, _fixed(TraceSell(parse_id(listing_id, "listing id"), _item_key(item))), how)
 
 
 @app.command("ship-order")
+@write_command()
 def ship_order(
     ctx: typer.Context,
     order_id: Annotated[str, typer.Argument(metavar="ORDER_ID", help="The accepted order (64 hex digits).")],
     item: Annotated[str, typer.Argument(metavar="ITEM", help="The lot or serial delivered.")],
-    sender: FromOption,
+    how: WriteOptions,
     tracking: Annotated[
         str | None, typer.Option("--tracking", help="Tracking reference, encrypted to the buyer.", show_default=False)
     ] = None,
-    fee: FeeOption = None,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
 ) -> None:
     """Merchant: ship an order of a traced listing, naming the lot or serial delivered."""
     from cli.market_tx import parse_id
@@ -552,7 +475,7 @@ def ship_order(
         order = await client.order(oid.hex())
         return TraceShipOrder(oid, key, seal_for(decode_address(order["buyer"]), tracking.encode()))
 
-    _send(ctx, build, locals())
+    _send(ctx, build, how)
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -746,22 +669,16 @@ MAX_IMPORT_BYTES = 16 * 1024 * 1024
 
 
 @app.command("import")
+@write_command(wait_option=False)
 def import_(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="An EPCIS 2.0 JSON(-LD) document.")],
-    sender: FromOption,
-    fee: FeeOption = None,
-    timeout: TimeoutOption = 30.0,
-    home: HomeOption = None,
-    node: NodeOption = None,
-    password_file: PasswordFileOption = None,
-    json_: JsonOption = False,
+    how: WriteOptions,
 ) -> None:
     """Import another system's EPCIS 2.0 document: checked against GS1's schema and the CBV, its
     identifiers mapped to Agora items, then each event recorded (one transaction each, in order)."""
     import json
 
-    from cli.amounts import parse_amount
     from cli.errors import CliError
     from cli.market_tx import load_key, receipt_failure
     from cli.remote import call
@@ -785,21 +702,21 @@ def import_(
     except EpcisImportError as exc:
         raise CliError(f"{file} cannot be imported:\n{exc}") from None
     app_ctx = app_context(ctx)
-    key = load_key(app_ctx, home, sender, password_file)
-    fee_units = None if fee is None else parse_amount(fee, allow_zero=True)
+    key = load_key(app_ctx, how.home, how.sender, how.password_file)
+    fee_units = how.fee_units()
 
     async def run(client: NodeClient) -> list[dict[str, Any]]:
         records = []
         for body in bodies:
-            record = await submit_body(client, key, body, fee_units, wait=True, commit_timeout=timeout)
+            record = await submit_body(client, key, body, fee_units, wait=True, commit_timeout=how.timeout)
             records.append(record)
             if receipt_failure(record) is not None:
                 break
         return records
 
-    records = call(app_ctx.resolve_node(node), run)
+    records = call(app_ctx.resolve_node(how.node), run)
     out = app_ctx.output
-    if json_:
+    if how.json:
         out.json(records)
     else:
         rows = [
