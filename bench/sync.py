@@ -14,6 +14,7 @@ from bench.measure import machine, run_load
 from bench.nodeproc import start_node, stop_nodes
 from bench.settings import node_settings
 from bench.workload import make_accounts, transfer_lanes
+from chain.encoding import U64_MAX
 from node.client import NodeClient
 from node.testnet import init_testnet
 
@@ -46,6 +47,11 @@ class SyncReport:
         }
 
 
+def account_funds(accounts: int) -> int:
+    """Each funded account's balance: 10**15, less when that many would pass the u64 total supply."""
+    return min(10**15, U64_MAX // (2 * max(1, accounts)))
+
+
 def run_sync(txs: int, accounts: int, settings: Mapping[str, object] | None = None) -> SyncReport:
     """Build a history of ``txs`` transfers on one validator, then time a fresh follower's sync."""
     keys = make_accounts(accounts, "bench")
@@ -56,7 +62,7 @@ def run_sync(txs: int, accounts: int, settings: Mapping[str, object] | None = No
             1,
             chain_id="agora-bench",
             heartbeat_interval_ms=60_000,
-            extra_balances={k.public_key: 10**15 for k in keys},
+            extra_balances={k.public_key: account_funds(accounts) for k in keys},
             node_config=node_settings({"mempool_max_txs": max(20_000, txs * 2)}, settings or {}),
         )
         password = net.password_file.read_text().strip()

@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from chain.accounts import NATIVE_ASSET, add_fees_paid, credit, debit, get_balance, get_nonce, nonce_key
+from chain.accounts import NATIVE_ASSET, add_fees_paid, balance_key, get_balance, get_nonce, nonce_key
 from chain.block import Block, Header, commit_hash, evidence_root, tx_root
-from chain.encoding import DecodeError, Primitive, as_bytes, as_int, as_list, as_str, decode, encode
+from chain.encoding import U64_MAX, DecodeError, Primitive, as_bytes, as_int, as_list, as_str, decode, encode
 from chain.errors import InvalidBlock, InvalidTransaction, TxFailure
 from chain.genesis import PARAMS_KEY, VALIDATORS_KEY
 from chain.merkle import leaf_hash, merkle_root, root_of_leaf_hashes
 from chain.params import ChainParams
-from chain.state import CommittedState, Overlay, StateReader
+from chain.state import BlockOverlay, CommittedState, Overlay, StateReader
 from chain.state_tree import TreeUpdate, apply_writes
 from chain.tx import KindRegistry, Transaction
 from chain.validators import ValidatorSet
@@ -219,7 +219,8 @@ class BlockBuilder:
         verifier: Verifier = verify_signature,
     ) -> None:
         self._state = state
-        self._overlay = Overlay(state)
+        self._overlay: Overlay = BlockOverlay(state)
+        self._proposer_key = balance_key(proposer, NATIVE_ASSET)
         self._fees = 0
         self._registry = registry
         self._verifier = verifier
@@ -262,30 +263,48 @@ class BlockBuilder:
         spec = self._registry.kinds.get(tx.kind)
         if spec is None:
             raise InvalidTransaction(f"unknown kind {tx.kind!r}", "unknown_kind")
-        check_envelope(self._overlay, tx, self.chain_id, self.params, self._verifier)
-        # Fee and nonce go to their own overlay so that nothing is written unless all succeed.
-        charged = self._overlay.child()
-        try:
-            debit(charged, tx.sender, tx.fee)
-            credit(charged, self.proposer, tx.fee)
-        except TxFailure as exc:
-            raise InvalidTransaction(exc.message, exc.code) from None
-        charged.put_int(nonce_key(tx.sender), tx.nonce + 1)
-        child = charged.child()
+        overlay = self._overlay
+        check_envelope(overlay, tx, self.chain_id, self.params, self._verifier)
+        self._charge(tx)
+        # The rule runs in its own overlay, merged only if it succeeds: a failure changes
+        # nothing but the fee and nonce charged above.
+        child = Overlay(overlay)
         ctx = TxContext(child, self.chain_id, self.height, self.time_ms, self.proposer, tx.sender, tx.hash)
         try:
             spec.handler(ctx, tx.body)
         except TxFailure as failure:
             receipt = Receipt(tx.hash, failure.code, failure.message, tx.fee)
         else:
-            child.merge_into(charged)
+            child.merge_into(overlay)
             receipt = Receipt(tx.hash, OK, "", tx.fee, tuple(ctx.events))
-        charged.merge_into(self._overlay)
         self._fees += tx.fee
         self.txs.append(tx)
         self.receipts.append(receipt)
         self.tx_bytes += len(tx.raw)
         return receipt
+
+    def _charge(self, tx: Transaction) -> None:
+        """Move the fee from the sender to the proposer and advance the sender's nonce.
+
+        Raises InvalidTransaction, writing nothing, if that cannot be done: every check comes
+        before the first write (``chain.accounts.debit`` then ``credit`` of the fee, then the
+        nonce, with the same outcomes and write order, in one step on the block's overlay).
+        """
+        overlay = self._overlay
+        fee = tx.fee
+        sender_key = balance_key(tx.sender, NATIVE_ASSET)
+        balance = overlay.get_int(sender_key)
+        if balance < fee:  # check_envelope refused this already; kept so the rule stands alone
+            raise InvalidTransaction(
+                f"insufficient funds: balance {balance} {NATIVE_ASSET}, needs {fee}", "insufficient_funds"
+            )
+        proposer_key = self._proposer_key
+        proposer_balance = balance - fee if proposer_key == sender_key else overlay.get_int(proposer_key)
+        if proposer_balance + fee > U64_MAX:
+            raise InvalidTransaction("balance would overflow", "overflow")
+        overlay.put_int(sender_key, balance - fee)
+        overlay.put_int(proposer_key, proposer_balance + fee)
+        overlay.put_int(nonce_key(tx.sender), tx.nonce + 1)
 
     def finish(self) -> BlockResult:
         """Return the write set, receipts, results root and state-tree update of everything applied.

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Final, Protocol
 
-from chain.encoding import U64_MAX, Primitive, decode, decode_uint, encode
+from chain.encoding import U64_MAX, Primitive, decode, decode_uint, encode, encode_uint
 from chain.state_tree import NodeRef, apply_writes, root_hash
 
 _DELETED: Final = None
+_MISSING: Final = object()
 
 
 class StateReader(Protocol):
@@ -103,9 +104,10 @@ class Overlay:
 
     def get(self, key: bytes) -> bytes | None:
         """Return the newest value at ``key`` as seen through this overlay."""
-        if key in self._writes:
-            return self._writes[key]
-        return self._parent.get(key)
+        value = self._writes.get(key, _MISSING)
+        if value is _MISSING:
+            return self._parent.get(key)
+        return value  # type: ignore[return-value]
 
     def put(self, key: bytes, value: bytes) -> None:
         """Set ``key`` to ``value`` in this overlay."""
@@ -156,6 +158,32 @@ class Overlay:
         if not 0 <= value <= U64_MAX:
             raise OverflowError(f"value {value} out of the u64 range")
         if value == 0:
-            self.delete(key)
+            self._writes[key] = _DELETED
         else:
-            self.put(key, encode(value))
+            self._writes[key] = encode_uint(value)
+
+
+class BlockOverlay(Overlay):
+    """The block-level overlay: an :class:`Overlay` that also remembers what it read below.
+
+    The committed state under a block does not change while the block executes, so each
+    key is read from storage at most once per block (a transfer reads its sender's balance
+    and nonce several times over its checks and rules). Reads only: the write set is the
+    plain overlay's.
+    """
+
+    __slots__ = ("_reads",)
+
+    def __init__(self, parent: StateReader) -> None:
+        super().__init__(parent)
+        self._reads: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        """Return the newest value at ``key``: the block's own write, else the committed one (cached)."""
+        value = self._writes.get(key, _MISSING)
+        if value is not _MISSING:
+            return value  # type: ignore[return-value]
+        value = self._reads.get(key, _MISSING)
+        if value is _MISSING:
+            value = self._reads[key] = self._parent.get(key)
+        return value  # type: ignore[return-value]

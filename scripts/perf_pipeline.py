@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
+import chain.execution
 from chain.block import decode_block
 from chain.encoding import sha256
 from chain.execution import build_block, execute_block
@@ -56,6 +57,21 @@ def run(accounts: int, blocks: int, per_block: int) -> dict[str, float]:
         yield
         spent[stage] += time.process_time() - t0
 
+    tree_apply = chain.execution.apply_writes
+    executing: list[bool] = []
+    """Non-empty while the validator's execute stage runs (the proposer's build is not counted)."""
+
+    def timed_apply(*args: object, **kwargs: object) -> object:
+        """``apply_writes`` with its CPU time counted apart (the execute stage's state-tree share)."""
+        if not executing:
+            return tree_apply(*args, **kwargs)  # type: ignore[arg-type]
+        t0 = time.process_time()
+        try:
+            return tree_apply(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            spent["  of which state tree (apply_writes)"] += time.process_time() - t0
+
+    chain.execution.apply_writes = timed_apply  # type: ignore[assignment]
     with tempfile.TemporaryDirectory(prefix="agora-pipe-") as tmp:
         store = ChainStore.open(Path(tmp) / "db", genesis, CORE_KINDS)
         pool = Mempool(store.state, CHAIN, genesis.params, 10 * per_block, 10**9, 8)
@@ -90,10 +106,12 @@ def run(accounts: int, blocks: int, per_block: int) -> dict[str, float]:
             raw_block = block.encode()
             with timed("decode proposed block (txs pending)"):
                 block = decode_block(raw_block, CORE_KINDS, pool.get)
+            executing.append(True)
             with timed("execute block (rules + state tree)"):
                 result = execute_block(
                     store.state, CORE_KINDS, block, parent, genesis.hash, verifier=pool.verified, chain_id=CHAIN
                 )
+            executing.clear()
             commit = Commit.from_votes([Vote.create(validator, CHAIN, VoteType.PRECOMMIT, height, 0, block.hash)])
             with timed("commit block (LevelDB batch)"):
                 store.commit_block(block, result, commit, {})
@@ -101,6 +119,7 @@ def run(accounts: int, blocks: int, per_block: int) -> dict[str, float]:
                 pool.on_commit(block.txs, touched_accounts(result.writes))
             parent, last_commit = block.header, commit
         store.close()
+    chain.execution.apply_writes = tree_apply
     total = n
     return {stage: seconds * 1e6 / total for stage, seconds in spent.items()}
 
@@ -115,7 +134,7 @@ def main() -> None:
     args = parser.parse_args()
     runs = [run(args.accounts, args.blocks, args.per_block) for _ in range(args.rounds)]
     best = {stage: round(min(r[stage] for r in runs), 2) for stage in runs[0]}
-    best["sum"] = round(sum(best.values()), 2)
+    best["sum"] = round(sum(v for stage, v in best.items() if not stage.startswith(" ")), 2)
     print(json.dumps(best, indent=1))
 
 
