@@ -2,8 +2,11 @@
 
 A transaction admitted locally (API) or received from a peer is queued and flushed to
 every peer in batches of up to :data:`MAX_BATCH_TXS`; one received from a peer is never
-sent back to it. Each node admits a transaction once, so each transaction crosses each
-link about once. Received batches are decoded (only the transactions not already
+sent back to it. Each node admits, hence relays, a transaction once, but does not know
+which other peers already have it: in a full mesh of n nodes a transaction is sent
+1 + (n - 1)(n - 2) times, so up to twice over a link (once each way); a relayed copy that
+is already pending costs its receiver a hash, not a decode. Gossiped transactions are
+admitted as a peer's (``local=False``): they never evict what this node's clients sent. Received batches are decoded (only the transactions not already
 pending: each is decoded once per node), their signatures verified in one pass off the
 event loop, and admitted like API submissions; undecodable batches or bad signatures
 score the sender down.
@@ -91,7 +94,7 @@ class MempoolReactor:
             self.network.report(peer_id, Severity.MAJOR, "transaction with a bad signature")
         self._source = peer_id
         try:
-            self.mempool.add_many(fresh, signatures)
+            self.mempool.add_many(fresh, signatures, local=False)
         finally:
             self._source = None
 
