@@ -425,7 +425,11 @@ async def post_txs_batch(request: web.Request) -> web.Response:
 
 
 async def get_tx(request: web.Request) -> web.Response:
-    """A transaction, pending or committed (with its receipt)."""
+    """A transaction, pending or committed (with its receipt), or dropped from the mempool.
+
+    ``dropped`` (with ``reason`` and ``detail``: ``expired``, ``evicted``, ...) says the node
+    let the transaction go without committing it: the client should send it again.
+    """
     s = request.app[SERVICES]
     tx_hash = bytes.fromhex(parse_path(HashPath, request.match_info).hash)
     record = s.store.tx(tx_hash)
@@ -442,6 +446,20 @@ async def get_tx(request: web.Request) -> web.Response:
         )
     pending = s.mempool.get(tx_hash)
     if pending is None:
+        dropped = s.mempool.dropped(tx_hash)
+        if dropped is not None:
+            return web.json_response(
+                {
+                    "hash": tx_hash.hex(),
+                    "status": "dropped",
+                    "height": None,
+                    "index": None,
+                    "tx": None,
+                    "receipt": None,
+                    "reason": dropped[0],
+                    "detail": dropped[1],
+                }
+            )
         raise Problem(404, "not_found", f"no transaction {tx_hash.hex()} (neither pending nor committed)")
     return web.json_response(
         {

@@ -390,14 +390,19 @@ class TxEnvelope(BaseModel):
 
 
 class TxRecord(BaseModel):
-    """A transaction, pending (no height, index or receipt) or committed."""
+    """A transaction, pending (no height, index or receipt), committed, or dropped from the
+    mempool without being committed (no tx either; ``reason`` and ``detail`` say why)."""
 
     hash: Hex32
-    status: Literal["pending", "committed"]
+    status: Literal["pending", "committed", "dropped"]
     height: Uint | None
     index: Uint | None
-    tx: TxEnvelope
+    tx: TxEnvelope | None
     receipt: Receipt | None
+    reason: str | None = Field(
+        default=None, description="dropped only: expired, evicted, insufficient_funds or nonce_used; send it again"
+    )
+    detail: str | None = Field(default=None, description="dropped only: why, in words")
 
 
 # --- proofs and light blocks (node/proof_api.py) --------------------------------------------------

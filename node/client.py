@@ -403,7 +403,11 @@ class NodeClient:
             raise NodeUnreachable(f"lost the event stream of {self.url}: {exc or type(exc).__name__}") from None
 
     async def wait_for_tx(self, hash_hex: str, timeout: float = 30.0) -> dict[str, Any]:  # noqa: ASYNC109 (contract)
-        """Poll until the transaction is committed; TimeoutError after ``timeout`` seconds."""
+        """Poll until the transaction is committed; TimeoutError after ``timeout`` seconds.
+
+        NodeApiError (HTTP 200, the drop's reason: ``expired``, ``evicted``, ...) if the node
+        dropped it from its mempool without committing it: it must be sent again.
+        """
         deadline = time.monotonic() + timeout
         delay = 0.05
         while True:
@@ -411,6 +415,9 @@ class NodeClient:
                 record = await self.tx(hash_hex)
                 if record.get("status") == "committed":
                     return record
+                if record.get("status") == "dropped":
+                    reason, detail = str(record.get("reason")), str(record.get("detail"))
+                    raise NodeApiError(200, reason, f"transaction {hash_hex} was dropped: {detail}")
             except NodeApiError as exc:
                 if exc.reason != "not_found":
                     raise

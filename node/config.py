@@ -42,6 +42,16 @@ class NodeConfig:
     """Most bytes of transactions the mempool holds."""
     mempool_max_nonce_gap: int = 64
     """How far ahead of an account's nonce a pending transaction may be."""
+    mempool_expiry_blocks: int = 200
+    """A transaction still pending this many blocks after it was admitted is dropped, with
+    the reason ``expired`` (shown by GET /api/v1/txs/HASH), so its client knows to send it
+    again; its sender's later pending nonces go with it. 0 = no limit by blocks."""
+    mempool_expiry_seconds: int = 600
+    """Likewise, by time since admission (checked at each commit). 0 = no limit by time."""
+    verify_workers: int = -1
+    """Signature verification threads: -1 = one per core (up to 8), 0 = inline on the event
+    loop in chunks (cheapest where several nodes share the cores, e.g. a local testnet, which
+    `agora testnet init` sets up so), 1..64 = that many (node/sigverify.py)."""
     block_budget_ms: int = 1500
     """A proposal holds as many transactions as this node builds and commits in this time
     (measured; node/block_budget.py), within the chain's max_block_txs. 1500 ms, not less: a
@@ -104,6 +114,9 @@ class NodeConfig:
         _check(1 <= self.mempool_max_txs <= 10_000_000, "mempool_max_txs must be 1..10000000")
         _check(64 * 1024 <= self.mempool_max_bytes <= 2**34, "mempool_max_bytes must be 64 KiB..16 GiB")
         _check(0 <= self.mempool_max_nonce_gap <= 10_000, "mempool_max_nonce_gap must be 0..10000")
+        _check(0 <= self.mempool_expiry_blocks <= 10**9, "mempool_expiry_blocks must be 0..1000000000")
+        _check(0 <= self.mempool_expiry_seconds <= 10**9, "mempool_expiry_seconds must be 0..1000000000")
+        _check(-1 <= self.verify_workers <= 64, "verify_workers must be -1 (one per core), 0 (inline) or 1..64")
         _check(10 <= self.block_budget_ms <= 60_000, "block_budget_ms must be 10..60000")
         _check(
             self.state_versions_kept == 0 or 2 <= self.state_versions_kept <= 10**9,

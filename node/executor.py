@@ -241,7 +241,7 @@ class BlockExecutor:
         for tx in self._left_out.pop(block.hash, ()):
             self.mempool.remove(tx.hash)
         self._left_out.clear()
-        self.mempool.on_commit(block.txs, touched_accounts(committed.result.writes))
+        self.mempool.on_commit(block.txs, touched_accounts(committed.result.writes), block.height)
         now = time.monotonic()
         if self._last_commit_time is not None:
             self.metrics.block_interval.observe(now - self._last_commit_time)

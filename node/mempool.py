@@ -3,15 +3,23 @@
 Admission validates everything that can be known before execution (shape, size, chain id,
 fee floor, signature, nonce window, that the sender can pay the fees and native transfer
 amounts it has pending) and answers with a typed reason. The pool is bounded in count and bytes; when full, a better
-paying transaction evicts the lowest-fee one. Proposals take the highest fees first while
+paying transaction evicts the lowest-fee one, but a transaction gossiped by a peer never evicts
+one this node accepted from its own client (the peer that accepted it holds it; nothing a
+client was told is pending is lost to another node's traffic). Proposals take the highest fees first while
 keeping each sender's nonces in order and contiguous from its committed nonce. After each
-commit the affected senders are re-checked against the new state.
+commit the affected senders are re-checked against the new state, and transactions pending
+longer than the expiry (blocks or seconds since admission) are dropped. Every drop but
+inclusion leaves a reason (:meth:`Mempool.dropped`: ``expired``, ``evicted``,
+``insufficient_funds``, ``nonce_used``) that the API's transaction status shows, so a
+client knows to send the transaction again.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -38,6 +46,8 @@ REASON_STATUS: Final = {
     "overloaded": 429,
     "earlier_nonce_refused": 429,
 }
+DROPPED_REMEMBERED: Final = 100_000
+"""How many dropped transactions' reasons the mempool remembers (oldest forgotten first)."""
 """The HTTP status the API answers each admission reason with."""
 
 
@@ -84,6 +94,12 @@ def spend_of(tx: Transaction) -> int:
     return tx.fee
 
 
+_EVICTED: Final = "the mempool was full and a transaction paying a higher fee took its place; send it again"
+_LATER: Final = "an earlier nonce of this sender was dropped: "
+_NONCE_USED: Final = ("nonce_used", "another transaction with this nonce was committed")
+_UNPAYABLE: Final = ("insufficient_funds", "after a commit the balance no longer pays it (fee and amount)")
+
+
 def _read_int(state: StateReader, key: bytes) -> int:
     raw = state.get(key)
     if raw is None:
@@ -123,6 +139,10 @@ class Mempool:
         max_bytes: int,
         max_nonce_gap: int,
         on_change: Callable[[], None] | None = None,
+        expiry_blocks: int = 0,
+        expiry_seconds: float = 0.0,
+        height: int = 0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._state = state
         self.chain_id = chain_id
@@ -131,6 +151,13 @@ class Mempool:
         self.max_bytes = max_bytes
         self.max_nonce_gap = max_nonce_gap
         self._on_change = on_change
+        self.expiry_blocks = expiry_blocks
+        """Drop a transaction pending this many blocks after its admission (0: never)."""
+        self.expiry_seconds = expiry_seconds
+        """Drop a transaction pending this many seconds after its admission (0: never)."""
+        self.height = height
+        """The committed height the pool was last re-checked at."""
+        self._clock = clock
         self.on_admit: Callable[[Transaction], None] | None = None
         """Called with every newly admitted transaction (the gossip reactor sets it)."""
         self._by_hash: dict[bytes, Transaction] = {}
@@ -142,6 +169,14 @@ class Mempool:
         """Senders whose committed nonce has a pending transaction (they can propose now)."""
         self._low_fee_heap: list[tuple[int, int, bytes]] = []
         """(fee, -arrival, hash) of pending txs; entries of removed txs are skipped lazily."""
+        self._remote_heap: list[tuple[int, int, bytes]] = []
+        """The same, of the pending txs that came from peers (what a gossiped tx may evict)."""
+        self._local: set[bytes] = set()
+        """Hashes of pending txs this node accepted from its own clients."""
+        self._admitted: deque[tuple[int, int, float, bytes]] = deque()
+        """(arrival, height, time, hash) in arrival order, for expiry; stale entries skipped lazily."""
+        self._dropped: OrderedDict[bytes, tuple[str, str]] = OrderedDict()
+        """Hash -> (reason, detail) of recently dropped transactions (not of included ones)."""
 
     # --- queries ---------------------------------------------------------------------
 
@@ -174,6 +209,14 @@ class Mempool:
         """True if some pending transaction could go into the next block."""
         return bool(self._ready)
 
+    def dropped(self, tx_hash: bytes) -> tuple[str, str] | None:
+        """(reason, detail) if ``tx_hash`` was recently dropped without being included, else None."""
+        return self._dropped.get(tx_hash)
+
+    def is_local(self, tx_hash: bytes) -> bool:
+        """True if ``tx_hash`` is pending and was accepted from this node's own client."""
+        return tx_hash in self._local
+
     def verified(self, tx: Transaction) -> bool:
         """True if ``tx`` is pending, hence its signature was verified on admission."""
         pending = self._by_hash.get(tx.hash)
@@ -188,11 +231,12 @@ class Mempool:
         if tx.fee < self.params.min_fee:
             raise AdmissionError("fee_too_low", f"fee {tx.fee} is below the minimum {self.params.min_fee}")
 
-    def add(self, tx: Transaction, signature_checked: bool = False) -> None:
+    def add(self, tx: Transaction, signature_checked: bool = False, local: bool = True) -> None:
         """Admit ``tx`` or raise AdmissionError with a reason; a refused tx changes nothing.
 
         ``signature_checked`` says the caller already verified the signature (batches
-        verify in one pass before admitting).
+        verify in one pass before admitting). ``local`` is False for a transaction a peer
+        gossiped: it may evict only other gossiped ones.
         """
         self.check_static(tx)
         if tx.hash in self._by_hash:
@@ -217,17 +261,21 @@ class Mempool:
             )
         if not signature_checked and not tx.signature_valid():
             raise AdmissionError("bad_signature", "signature does not verify")
-        self._make_room(tx)
+        self._make_room(tx, local)
         if sender is None:
             sender = self._senders[tx.sender] = _Sender(base)
-        self._insert(sender, tx)
+        self._insert(sender, tx, local)
         if self.on_admit is not None:
             self.on_admit(tx)
         if self._on_change is not None:
             self._on_change()
 
-    def add_many(self, txs: Sequence[Transaction], signatures_ok: Sequence[bool]) -> list[Admission]:
+    def add_many(
+        self, txs: Sequence[Transaction], signatures_ok: Sequence[bool], local: bool = True
+    ) -> list[Admission]:
         """Admit a batch whose signatures were verified in one pass (``signatures_ok``).
+
+        ``local`` as for :meth:`add` (False: the batch came from a peer).
 
         Once a sender's transaction is refused (for any reason but ``duplicate`` or
         ``nonce_too_low``, which mean that nonce is already taken care of), its later
@@ -248,7 +296,7 @@ class Mempool:
                 if not sig_ok:
                     self.check_static(tx)
                     raise AdmissionError("bad_signature", "signature does not verify")
-                self.add(tx, signature_checked=True)
+                self.add(tx, signature_checked=True, local=local)
             except AdmissionError as exc:
                 results.append(Admission(tx.hash, exc))
                 if exc.reason not in ("duplicate", "nonce_too_low", "earlier_nonce_refused"):
@@ -257,7 +305,7 @@ class Mempool:
                 results.append(Admission(tx.hash))
         return results
 
-    def _insert(self, sender: _Sender, tx: Transaction) -> None:
+    def _insert(self, sender: _Sender, tx: Transaction, local: bool) -> None:
         if tx.nonce == sender.base_nonce:
             self._ready.add(tx.sender)
         sender.txs[tx.nonce] = tx
@@ -266,22 +314,36 @@ class Mempool:
         self._bytes += len(tx.raw)
         seq = next(self._seq)
         self._arrival[tx.hash] = seq
-        heapq.heappush(self._low_fee_heap, (tx.fee, -seq, tx.hash))
+        entry = (tx.fee, -seq, tx.hash)
+        heapq.heappush(self._low_fee_heap, entry)
+        if local:
+            self._local.add(tx.hash)
+        else:
+            heapq.heappush(self._remote_heap, entry)
+        if self.expiry_blocks or self.expiry_seconds:
+            self._admitted.append((seq, self.height, self._clock() if self.expiry_seconds else 0.0, tx.hash))
+        if self._dropped:
+            self._dropped.pop(tx.hash, None)
 
-    def _make_room(self, tx: Transaction) -> None:
+    def _make_room(self, tx: Transaction, local: bool) -> None:
         size = len(tx.raw)
         if size > self.max_bytes:
             raise AdmissionError("mempool_full", "transaction is larger than the whole mempool")
         while len(self._by_hash) >= self.max_txs or self._bytes + size > self.max_bytes:
-            victim = self._lowest_fee()
+            victim = self._lowest_fee(self._low_fee_heap if local else self._remote_heap)
             if victim is None or victim.fee >= tx.fee:
                 raise AdmissionError("mempool_full", f"mempool is full and fee {tx.fee} does not outbid its lowest")
             if victim.sender == tx.sender and victim.nonce < tx.nonce:
                 raise AdmissionError("mempool_full", "mempool is full (would evict this sender's earlier nonce)")
-            self._remove_from(victim.sender, victim.nonce, cascade=True)
+            if not local and self._cascade_hits_local(victim):
+                raise AdmissionError("mempool_full", "mempool is full of transactions this node accepted from clients")
+            self._remove_from(victim.sender, victim.nonce, cascade=True, reason=("evicted", _EVICTED))
 
-    def _lowest_fee(self) -> Transaction | None:
-        heap = self._low_fee_heap
+    def _cascade_hits_local(self, victim: Transaction) -> bool:
+        sender = self._senders[victim.sender]
+        return any(n >= victim.nonce and t.hash in self._local for n, t in sender.txs.items())
+
+    def _lowest_fee(self, heap: list[tuple[int, int, bytes]]) -> Transaction | None:
         while heap:
             _fee, neg_seq, tx_hash = heap[0]
             tx = self._by_hash.get(tx_hash)
@@ -292,8 +354,11 @@ class Mempool:
 
     # --- removal ---------------------------------------------------------------------
 
-    def _remove_from(self, account: bytes, nonce: int, cascade: bool) -> None:
-        """Remove the sender's tx at ``nonce`` (and, if ``cascade``, every later one)."""
+    def _remove_from(self, account: bytes, nonce: int, cascade: bool, reason: tuple[str, str] | None = None) -> None:
+        """Remove the sender's tx at ``nonce`` (and, if ``cascade``, every later one).
+
+        ``reason`` (reason, detail), if given, is remembered for each removed transaction.
+        """
         sender = self._senders.get(account)
         if sender is None:
             return
@@ -305,17 +370,31 @@ class Mempool:
             sender.spend -= spend_of(tx)
             del self._by_hash[tx.hash]
             del self._arrival[tx.hash]
+            self._local.discard(tx.hash)
             self._bytes -= len(tx.raw)
+            if reason is not None:
+                self._remember_drop(tx.hash, reason if n == nonce else (reason[0], _LATER + reason[1]))
         if sender.base_nonce not in sender.txs:
             self._ready.discard(account)
         if not sender.txs:
             del self._senders[account]
         self._compact_heap()
 
+    def _remember_drop(self, tx_hash: bytes, reason: tuple[str, str]) -> None:
+        self._dropped[tx_hash] = reason
+        if len(self._dropped) > DROPPED_REMEMBERED:
+            self._dropped.popitem(last=False)
+
     def _compact_heap(self) -> None:
-        if len(self._low_fee_heap) > 2 * len(self._by_hash) + 1024:
+        live = 2 * len(self._by_hash) + 1024
+        if len(self._low_fee_heap) > live:
             self._low_fee_heap = [e for e in self._low_fee_heap if self._arrival.get(e[2]) == -e[1]]
             heapq.heapify(self._low_fee_heap)
+        if len(self._remote_heap) > live:
+            self._remote_heap = [e for e in self._remote_heap if self._arrival.get(e[2]) == -e[1]]
+            heapq.heapify(self._remote_heap)
+        if len(self._admitted) > live:
+            self._admitted = deque(e for e in self._admitted if self._arrival.get(e[3]) == e[0])
 
     def remove(self, tx_hash: bytes) -> bool:
         """Drop a pending transaction (not its successors); True if it was pending."""
@@ -325,15 +404,20 @@ class Mempool:
         self._remove_from(tx.sender, tx.nonce, cascade=False)
         return True
 
-    def on_commit(self, committed: Iterable[Transaction], touched_accounts: Iterable[bytes] = ()) -> int:
-        """Re-check the pool after a block: drop included and now-invalid transactions.
+    def on_commit(
+        self, committed: Iterable[Transaction], touched_accounts: Iterable[bytes] = (), height: int | None = None
+    ) -> int:
+        """Re-check the pool after a block: drop included, now-invalid and expired transactions.
 
         Every sender of a committed transaction and every account in ``touched_accounts``
         (balances changed) is re-read from state: transactions below its new nonce are
         dropped, and so is every transaction from the first one whose cumulative spend
-        (fees and native transfer amounts) the balance can no longer pay. Returns the
-        number of transactions dropped.
+        (fees and native transfer amounts) the balance can no longer pay. ``height`` is the
+        committed block's (None: one more than the last); then transactions pending at least
+        ``expiry_blocks`` blocks or ``expiry_seconds`` since admission are dropped, with
+        their sender's later nonces. Returns the number of transactions dropped.
         """
+        self.height = self.height + 1 if height is None else height
         before = len(self._by_hash)
         accounts = set(touched_accounts)
         for tx in committed:
@@ -342,6 +426,8 @@ class Mempool:
         for account in accounts:
             if account in self._senders:
                 self._recheck(account)
+        if self._admitted:
+            self._expire()
         dropped = before - len(self._by_hash)
         if dropped and self._on_change is not None:
             self._on_change()
@@ -356,7 +442,7 @@ class Mempool:
         else:
             self._ready.discard(account)
         for n in [n for n in sender.txs if n < base]:
-            self._remove_from(account, n, cascade=False)
+            self._remove_from(account, n, cascade=False, reason=_NONCE_USED)
         if account not in self._senders:
             return
         balance = _read_int(self._state, balance_key(account, NATIVE_ASSET))
@@ -364,8 +450,27 @@ class Mempool:
         for n in sorted(sender.txs):
             total += spend_of(sender.txs[n])
             if total > balance:
-                self._remove_from(account, n, cascade=True)
+                self._remove_from(account, n, cascade=True, reason=_UNPAYABLE)
                 break
+
+    def _expire(self) -> None:
+        """Drop, oldest first, the transactions past the expiry (and their later nonces)."""
+        min_height = self.height - self.expiry_blocks if self.expiry_blocks else None
+        min_time = self._clock() - self.expiry_seconds if self.expiry_seconds else None
+        while self._admitted:  # re-read: a removal may compact it into a new deque
+            seq, height, admitted_at, tx_hash = self._admitted[0]
+            tx = self._by_hash.get(tx_hash)
+            if tx is None or self._arrival.get(tx_hash) != seq:
+                self._admitted.popleft()
+                continue
+            if min_height is not None and height <= min_height:
+                detail = f"pending since height {height}, {self.height - height} blocks (limit {self.expiry_blocks})"
+            elif min_time is not None and admitted_at <= min_time:
+                detail = f"pending for more than {self.expiry_seconds:g} s"
+            else:
+                break
+            self._admitted.popleft()
+            self._remove_from(tx.sender, tx.nonce, cascade=True, reason=("expired", detail + "; send it again"))
 
     # --- proposing -------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from consensus.evidence import EvidencePool
 from consensus.signer import WalSigner
 from consensus.wal import Wal
 from market import MARKET_KINDS
+from node import sigverify
 from node.account_index import AccountIndex
 from node.admission import AdmissionGate
 from node.api import NodeServices, build_app
@@ -150,6 +151,7 @@ class Node:
             accounts = AccountIndex(store)
             if await asyncio.to_thread(accounts.ensure):
                 log.info("account history index rebuilt at height %d", store.height)
+            sigverify.configure(None if config.verify_workers < 0 else config.verify_workers)
             metrics = NodeMetrics()
             events = EventBus()
             mempool = Mempool(
@@ -160,6 +162,9 @@ class Node:
                 config.mempool_max_bytes,
                 config.mempool_max_nonce_gap,
                 on_change=self._mempool_changed,
+                expiry_blocks=config.mempool_expiry_blocks,
+                expiry_seconds=config.mempool_expiry_seconds,
+                height=store.height,
             )
             executor = BlockExecutor(store, self.registry, mempool, events, metrics, Indexers(market, accounts))
             budget = BlockBudget(mempool.params.max_block_txs, target_seconds=config.block_budget_ms / 1000)

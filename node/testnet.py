@@ -105,6 +105,17 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def one_machine_settings(nodes: int, cores: int | None = None) -> dict[str, object]:
+    """Settings for ``nodes`` node processes sharing one machine of ``cores`` cores (default: this one's).
+
+    With at least as many nodes as cores, a signature-verification thread pool buys no
+    parallelism, only hand-off cost, so each node verifies inline (``verify_workers = 0``);
+    a lone node, or fewer nodes than cores, keeps the default pool.
+    """
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    return {"verify_workers": 0} if nodes >= cores else {}
+
+
 def init_testnet(
     path: Path,
     validators: int,
@@ -177,6 +188,7 @@ def init_testnet(
                 "seeds": ",".join(seeds),
                 "min_block_interval_ms": min_block_interval_ms,
                 "heartbeat_interval_ms": heartbeat_interval_ms,
+                **one_machine_settings(len(names)),
                 **(node_config or {}),
             }
             init_datadir(datadir, genesis, validator_keys[i] if i < validators else None, password, config)

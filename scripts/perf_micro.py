@@ -29,7 +29,8 @@ from chain.transfer import CORE_KINDS, Transfer
 from chain.tx import Transaction, decode_transaction, sign_transaction
 from chain.validators import Validator, ValidatorSet
 from node.mempool_reactor import decode_batch, encode_batch
-from node.sigverify import INLINE_BELOW, WORKERS, _verify_chunk, verify_async
+from node.sigverify import DEFAULT_WORKERS as WORKERS
+from node.sigverify import INLINE_BELOW, _verify_chunk, verify_async
 
 CHAIN = "perf-micro"
 

@@ -340,3 +340,21 @@ async def test_a_batch_beyond_capacity_is_cut_and_the_rest_resubmitted_until_all
             alice = await client.account(encode_address(r.alice.public_key))
         assert bob["balances"]["AGR"] == sum(range(1, 31))
         assert alice["nonce"] == 30
+
+
+async def test_an_expired_transaction_shows_as_dropped_with_its_reason(tmp_path: Path) -> None:
+    async for r in _start(tmp_path, mempool_expiry_blocks=2):
+        stuck = r.tx(r.alice, 5)  # behind a nonce gap: it can only wait, then expire
+        assert (await r.post("/api/v1/txs", {"tx": stuck.raw.hex()}))[0] == 202
+        assert (await r.get(f"/api/v1/txs/{stuck.hash.hex()}"))[1]["status"] == "pending"
+        async with NodeClient(r.url) as client:
+            for nonce in (0, 1):  # two blocks that cannot include it
+                tx = r.tx(r.alice, nonce, amount=5)
+                await client.submit_tx(tx.raw)
+                await client.wait_for_tx(tx.hash.hex(), timeout=10)
+            code, record = await r.get(f"/api/v1/txs/{stuck.hash.hex()}")
+            assert code == 200 and record["status"] == "dropped" and record["reason"] == "expired"
+            assert record["tx"] is None and "send it again" in record["detail"]
+            with pytest.raises(NodeApiError) as info:
+                await client.wait_for_tx(stuck.hash.hex(), timeout=5)
+            assert info.value.reason == "expired"
