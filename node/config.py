@@ -42,10 +42,11 @@ class NodeConfig:
     """Most bytes of transactions the mempool holds."""
     mempool_max_nonce_gap: int = 64
     """How far ahead of an account's nonce a pending transaction may be."""
-    mempool_expiry_blocks: int = 200
+    mempool_expiry_blocks: int = 0
     """A transaction still pending this many blocks after it was admitted is dropped, with
     the reason ``expired`` (shown by GET /api/v1/txs/HASH), so its client knows to send it
-    again; its sender's later pending nonces go with it. 0 = no limit by blocks."""
+    again; its sender's later pending nonces go with it. 0 (the default) = no limit by
+    blocks: blocks come every 100 ms under load, so a block count is no measure of patience."""
     mempool_expiry_seconds: int = 600
     """Likewise, by time since admission (checked at each commit). 0 = no limit by time."""
     verify_workers: int = -1
