@@ -145,6 +145,9 @@ async def test_garbage_bad_votes_and_uncertified_blocks_get_the_peer_banned_and_
             async with NodeClient(net.url("v1")) as client:
                 await client.submit_tx(tx.raw)
                 await client.wait_for_tx(tx.hash.hex(), 30)
+            # committed on v1; every node holds that block soon after, not at once
+            everyone = ["v0", "v1", "v2", "v3"]
+            await wait_until(lambda: _at_least(net, everyone, height + 1), 30, "every node past the rogue", net)
             top = min((await heights(net, ["v0", "v1", "v2", "v3"])).values())
             assert top > height
             await assert_same_chain(net, ["v0", "v1", "v2", "v3"], top)

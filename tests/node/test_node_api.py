@@ -198,7 +198,10 @@ async def test_batch_submission_reports_each_transaction(tmp_path: Path) -> None
             assert results[5]["reason"] == "bad_signature"
             code, body = await r.post("/api/v1/txs/batch", {"txs": ["zz", txs[0].raw.hex()]})
             assert code == 200
-            assert [x["reason"] for x in body["results"]] == ["bad_hex", "duplicate"]
+            # txs[0] is refused as still pending ("duplicate") or, if a block took it
+            # meanwhile, as committed ("nonce_too_low"): both refuse it, neither admits it twice
+            reasons = [x["reason"] for x in body["results"]]
+            assert reasons[0] == "bad_hex" and reasons[1] in ("duplicate", "nonce_too_low")
             # the binary form (what the client sends): same answers, item by item
             binary = [b"\xc1", b"\x00" * (70 * 1024), txs[1].raw, _bad_signature(r.tx(r.alice, 40))]
             code, body = await r.post("/api/v1/txs/batch", encode(binary), "application/msgpack")
