@@ -186,7 +186,13 @@ async def test_the_buy_form_pays_in_another_asset_through_offers_within_a_maximu
         await page.goto(m.url + f"/listing/{listing}")
         convert = page.locator("#buy-convert")
         await expect(convert).to_be_hidden()  # paying in the listing's own asset: no rate to give
+        post = page.locator("#buy-ship option").first
+        await expect(post).to_have_text("post (0.5 USDX)")
+        await page.get_by_label("Pay with").select_option("EURX")  # its EURX price: shipping in EURX too
+        await expect(post).to_have_text("post (0.45 EURX)")
+        await expect(convert).to_be_hidden()
         await page.get_by_label("Pay with").select_option("EURX:USDX")
+        await expect(post).to_have_text("post (0.5 USDX)")  # converted into USDX: USDX's shipping
         await expect(convert).to_be_visible()
         await expect(convert).to_contain_text("Most you pay, in EURX per USDX")
         await page.set_viewport_size(PHONE)  # the long route names still fit a phone

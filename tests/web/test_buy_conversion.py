@@ -31,7 +31,8 @@ async def test_the_listing_page_offers_payment_through_live_offers(tmp_path: Pat
         html = await page(m, f"/listing/{listing}")
         assert 'data-asset="USDX" data-pay-with="EURX" data-price="1200"' in html
         text = text_of(html)
-        assert "USDX (12 USDX each)" in text
+        assert "USDX (12 USDX each)" in text and "EURX (11 EURX each)" in text
+        assert 'data-label-usdx="post (0.5 USDX)" data-label-eurx="post (0.45 EURX)"' in html
         assert "EURX, converted to USDX (2 offers, best 1 USDX = 0.8 EURX, up to 21 USDX)" in text
         assert 'id="buy-max-rate"' in html
 
@@ -71,6 +72,10 @@ async def test_a_quote_plans_the_conversion_as_the_chain_fills_it_and_the_signed
 
         direct = await _quote(m, listing, **{**base, "buyer": addr(m["merchant"])})
         assert (direct["asset"], direct["conversion"], direct["cost"]) == ("", None, 1_250)  # the listing's own asset
+        in_eurx = await _quote(m, listing, **{**base, "asset": "EURX", "buyer": addr(m["buyer2"])})  # another price
+        assert (in_eurx["asset"], in_eurx["conversion"], in_eurx["unit_price"]) == ("EURX", None, 1_100)
+        assert (in_eurx["shipping_price"], in_eurx["cost"]) == (45, 1_145)
+        assert in_eurx["summary"] == "11.45 EURX into escrow, plus a fee of 0.00001 AGR"
 
 
 async def test_a_quote_refuses_what_the_cli_refuses_before_signing(tmp_path: Path) -> None:
@@ -91,7 +96,7 @@ async def test_a_quote_refuses_what_the_cli_refuses_before_signing(tmp_path: Pat
         await refused("needs a maximum rate", pay_with="EURX")
         await refused("pay it directly, without converting", pay_with="USDX", max_rate="1")
         await refused("no asset GBPX has been issued", pay_with="GBPX", max_rate="1")
-        await refused("the listing takes USDX, not EURX", asset="EURX")
+        await refused("the listing takes USDX, EURX, not AGR", asset="AGR")
         await refused("bad asset", asset="<b>not a symbol</b>")
         await refused("bad asset", pay_with="x" * 5_000, max_rate="1")
         await refused("only 3 in stock", quantity="4")

@@ -215,6 +215,11 @@ function buyForm() {
       $("buy-pay-unit").textContent = pay.dataset.payWith;
       $("buy-order-unit").textContent = pay.dataset.asset;
     }
+    // the shipping prices of the asset the order is priced in
+    const label = `data-label-${(pay ? pay.dataset.asset : "").toLowerCase()}`;
+    for (const option of $("buy-ship").options) {
+      if (option.hasAttribute(label)) option.textContent = option.getAttribute(label);
+    }
   };
   payChoice.addEventListener("change", showConversion);
   showConversion();
