@@ -482,20 +482,17 @@ async def _look_up(lane: int, state: _LaneState, hashes: list[bytes], track: _Tr
     for tx_hash, answer in zip(hashes, answers, strict=True):
         if tx_hash not in track.live:
             continue
-        if answer.get("status") == "unknown":
-            with contextlib.suppress(NodeApiError, NodeUnreachable):
-                record = await state.client.tx(tx_hash.hex())
-                if record.get("status") == "dropped":
-                    reason = str(record.get("reason"))
-                    track.dropped[reason] += 1
-                    track.live.discard(tx_hash)
-                    dropped = track.txs[tx_hash]
-                    track.live_at.pop((dropped.sender, dropped.nonce), None)
-                    track.final[tx_hash] = f"dropped:{reason}"
-                    state.returned.append(track.txs[tx_hash])
-                    state.idle = False
-                    state.wake.set()
-                    continue
+        if answer.get("status") == "dropped":
+            reason = str(answer.get("reason"))
+            track.dropped[reason] += 1
+            track.live.discard(tx_hash)
+            dropped = track.txs[tx_hash]
+            track.live_at.pop((dropped.sender, dropped.nonce), None)
+            track.final[tx_hash] = f"dropped:{reason}"
+            state.returned.append(dropped)
+            state.idle = False
+            state.wake.set()
+            continue
         if answer.get("status") != "committed":
             heapq.heappush(track.checks, (again, 0, tx_hash, lane))
 
@@ -583,16 +580,12 @@ async def _final_look(
             except (NodeApiError, NodeUnreachable) as exc:
                 seen[f"not_asked:{type(exc).__name__}"] += len(part)
                 continue
-            for h, answer in zip(part, answers, strict=True):
+            for answer in answers:
                 status = str(answer.get("status"))
-                if status == "unknown":
-                    try:
-                        record = await client.tx(h.hex())
-                        status = f"dropped:{record.get('reason')}" if record.get("status") == "dropped" else status
-                    except NodeApiError:
-                        status = "lost"
-                    except NodeUnreachable:
-                        status = "not_asked:NodeUnreachable"
+                if status == "dropped":
+                    status = f"dropped:{answer.get('reason')}"
+                elif status == "unknown":
+                    status = "lost"
                 seen[status] += 1
     return dict(sorted(seen.items()))
 

@@ -472,7 +472,7 @@ class NodeClient:
         return result
 
     async def lookup_txs(self, hashes: list[str]) -> list[dict[str, Any]]:
-        """POST /api/v1/txs/lookup: up to 1,000 transactions (committed, pending or unknown), in order."""
+        """POST /api/v1/txs/lookup: up to 1,000 transactions (committed, pending, dropped or unknown), in order."""
         answer = await self._request("POST", "/api/v1/txs/lookup", {"hashes": hashes})
         results: list[dict[str, Any]] = answer["results"]
         return results
