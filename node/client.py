@@ -258,10 +258,15 @@ class NodeClient:
         result: dict[str, Any] = await self._request("POST", "/api/v1/txs/batch", binary=encode(list(raws)))
         return result
 
-    async def submit_tx_retrying(self, raw: bytes, timeout: float = 60.0) -> dict[str, Any]:  # noqa: ASYNC109
+    async def submit_tx_retrying(
+        self,
+        raw: bytes,
+        timeout: float = 60.0,  # noqa: ASYNC109
+        on_retry: Callable[[NodeApiError, float], None] | None = None,
+    ) -> dict[str, Any]:
         """POST /api/v1/txs, sending it again after each Retry-After while the node refuses for
         load (429); other refusals raise NodeApiError at once, and so does the last 429 once
-        ``timeout`` seconds have passed."""
+        ``timeout`` seconds have passed. ``on_retry(refusal, seconds)`` is told before each wait."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -270,6 +275,8 @@ class NodeClient:
                 wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_SECONDS
                 if not exc.retryable or time.monotonic() + wait > deadline:
                     raise
+                if on_retry is not None:
+                    on_retry(exc, wait)
                 await asyncio.sleep(wait)
 
     async def submit_txs_retrying(self, raws: list[bytes], timeout: float = 60.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
