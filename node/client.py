@@ -180,7 +180,7 @@ class NodeClient:
         return result
 
     async def offer(self, offer_id: str) -> dict[str, Any]:
-        """GET /api/v1/offers/{id} (NodeApiError not_found once filled or cancelled)."""
+        """GET /api/v1/offers/{id} (NodeApiError not_found once filled, cancelled or returned after expiry)."""
         result: dict[str, Any] = await self._request("GET", f"/api/v1/offers/{_quote(offer_id)}")
         return result
 
