@@ -222,11 +222,19 @@ def soak(
     ),
     sample_seconds: Annotated[float, typer.Option("--sample-seconds", help="Seconds between RSS samples.")] = 10.0,
     max_growth: Annotated[
-        float, typer.Option("--max-growth", help="Fail when a node's fitted RSS growth after warm-up exceeds this.")
+        float,
+        typer.Option("--max-growth", help="Fail when a node's fitted RssAnon growth after warm-up exceeds this."),
     ] = 0.10,
     **load: Any,
 ) -> None:
-    """A testnet under --share x --rate for --minutes, each node's RSS sampled; exit 1 if memory grows."""
+    """A testnet under --share x --rate for --minutes, each node's RSS sampled; exit 1 if its heap grows.
+
+    Every --sample-seconds each node's RssAnon (heap: the process's own memory) and RssFile (page cache
+    of the LevelDB table files it reads) go to --rss-file. A line is fitted after the warm-up
+    to each and to their sum, all three in the report. The verdict is on RssAnon: RssFile
+    grows with the chain on disk by design and the kernel takes it back under memory pressure
+    (docs/PERFORMANCE.md, Soak memory).
+    """
     from bench.soak import run_soak
 
     if not 0 < max_growth <= 10:
@@ -241,7 +249,7 @@ def soak(
         _fail(str(exc))
     _print(report.as_dict(), load["as_json"])
     if not report.passed:
-        typer.echo(f"soak: RSS grew more than {max_growth:.0%} after warm-up (see {rss_file})", err=True)
+        typer.echo(f"soak: RssAnon grew more than {max_growth:.0%} after warm-up (see {rss_file})", err=True)
         raise typer.Exit(1)
 
 

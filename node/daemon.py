@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
@@ -14,6 +15,7 @@ from pathlib import Path
 import uvloop
 
 from chain.keys import PrivateKey
+from node import memdiag
 from node.config import ConfigError
 from node.datadir import Datadir, DatadirError, open_datadir
 from node.extensions import ApiExtension
@@ -71,6 +73,11 @@ async def serve(datadir: Datadir, key: PrivateKey | None, api_extensions: Sequen
         return 2
     log.info("agora node listening on %s", url)
     print(f"agora node listening on {url}", flush=True)
+    diag: asyncio.Task[None] | None = None
+    interval = memdiag.interval_from(os.environ)  # validated by run_node before start
+    if interval is not None:
+        out = datadir.path / "tracemalloc.log"
+        diag = asyncio.create_task(memdiag.run(out, interval, memdiag.frames_from(os.environ), stop))
     try:
         stopped, failed = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(node.failed.wait())
         await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
@@ -78,6 +85,10 @@ async def serve(datadir: Datadir, key: PrivateKey | None, api_extensions: Sequen
         failed.cancel()
         log.info("shutting down")
     finally:
+        if diag is not None:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await diag
         if node.failure is None:
             await node.stop()
         else:  # parts may wait on the dead task: bounded, then exit (every block is one atomic batch)
@@ -128,6 +139,11 @@ def run_node(
                 opened = with_extra_seeds(opened, str(extra_seeds))
             logging.getLogger("agora").setLevel(opened.config.log_level.upper())
             key = load_validator_key(opened, password)
+            memdiag.interval_from(os.environ)
+            memdiag.frames_from(os.environ)
+        except ValueError as exc:
+            log.error("%s", exc)
+            return 2
         except DatadirError as exc:
             log.error("%s", exc)
             return 2

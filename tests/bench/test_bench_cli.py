@@ -131,6 +131,10 @@ def test_soak_records_rss_and_fits_a_trend(tmp_path: Path) -> None:
     trend = report["rss_by_node"]["v0"]
     assert trend["samples"] >= 3 and 0 < trend["min_mib"] <= trend["max_mib"]
     assert trend["max_min_ratio"] >= 1 and report["rss_flat"] is True
+    anon, cache = report["rss_anon_by_node"]["v0"], report["rss_file_by_node"]["v0"]
+    assert anon["samples"] == cache["samples"] == trend["samples"]
+    assert 0 < anon["min_mib"] < trend["min_mib"] and 0 < cache["min_mib"] < trend["min_mib"]
+    assert report["verdict_on"] == "rss_anon" and report["passed"] is report["rss_anon_flat"] is True
     with (tmp_path / "soak-rss.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) >= trend["samples"] and all(int(r["rss_bytes"]) > 0 for r in rows[1:])

@@ -13,7 +13,7 @@ from bench.load import LoadSpec, build_workload, commit_setup
 from bench.market_load import FLOWS, MarketPlan
 from bench.measure import run_load
 from bench.settings import node_settings, parse_sets
-from bench.soak import flat
+from bench.soak import fit_window, flat, verdict
 from bench.trend import fit
 from chain.encoding import sha256
 from chain.keys import PrivateKey
@@ -131,3 +131,22 @@ def test_the_soak_fails_on_growth_or_on_no_samples() -> None:
     assert not flat({**steady, "v2": {"growth": 0.11}}, 0.10)
     assert not flat({"v0": {"samples": 1, "growth": None}}, 0.10)
     assert not flat({}, 0.10)
+
+
+def test_the_soak_verdict_is_on_anonymous_rss_and_reports_every_series() -> None:
+    # anon flat at 100 MiB; file-backed (page cache of LevelDB tables) doubles: passes, says so
+    anon = [(float(t), 100.0 * 2**20) for t in range(0, 600, 10)]
+    cache = [(float(t), (20.0 + t / 20) * 2**20) for t in range(0, 600, 10)]
+    total = [(t, a + c) for (t, a), (_, c) in zip(anon, cache, strict=True)]
+    series = {"total": {"v0": total}, "anon": {"v0": anon}, "file": {"v0": cache}}
+    trends = {part: fit_window(s, 60, 600) for part, s in series.items()}
+    assert trends["anon"]["v0"]["samples"] == 54 and trends["file"]["v0"]["growth"] > 1
+    judged = verdict(trends, 0.10)
+    assert judged == {
+        "rss_flat": False, "rss_anon_flat": True, "rss_file_flat": False, "verdict_on": "rss_anon", "passed": True
+    }  # fmt: skip
+    # the heap grows 20 %: fails, whatever the page cache does
+    growing = {**series, "anon": {"v0": [(t, v * (1 + t / 3000)) for t, v in anon]}}
+    assert not verdict({part: fit_window(s, 60, 600) for part, s in growing.items()}, 0.10)["passed"]
+    # a node without samples in the window fails too
+    assert not verdict({part: fit_window(s, 700, 800) for part, s in series.items()}, 0.10)["passed"]
