@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import dataclasses
 import logging
 import os
@@ -27,6 +29,32 @@ EXIT_FAILED = 3
 """Exit code of a node that stopped because one of its tasks died of an error."""
 STOP_AFTER_FAILURE_SECONDS = 10.0
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+MALLOC_ARENAS = 2
+"""glibc malloc arenas a node uses (unless MALLOC_ARENA_MAX is set): see :func:`limit_malloc_arenas`."""
+_M_ARENA_MAX = -8  # mallopt parameter number, glibc malloc.h
+
+
+def limit_malloc_arenas(environ: Mapping[str, str], arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas at ``arenas`` for this process; True if the cap was set.
+
+    glibc gives threads arenas of their own (up to 8 per core); the verification pool, the
+    executor's worker threads and LevelDB's compaction thread each filled one, and memory
+    freed in one arena is not reused by another, so a node under steady load grew its heap
+    by tens of MiB (docs/PERFORMANCE.md, *Soak memory*). Does nothing (False) when the
+    operator set ``MALLOC_ARENA_MAX`` (glibc reads it at start) or the C library is not glibc.
+    """
+    if "MALLOC_ARENA_MAX" in environ:
+        return False
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_ARENA_MAX, arenas))
 
 
 def _setup_logging(datadir: Path, level: str) -> list[logging.Handler]:
@@ -129,6 +157,7 @@ def run_node(
     stops with one ``error:`` line on stderr instead of answering without committing. Every
     block is one atomic batch, so a restart once the cause is gone resumes from the last one.
     """
+    limit_malloc_arenas(os.environ)  # before any thread starts: each would take an arena
     handlers = _setup_logging(datadir, "info")
     settings = dict(overrides or {})
     extra_seeds = settings.pop("extra_seeds", None)

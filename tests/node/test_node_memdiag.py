@@ -14,6 +14,7 @@ import pytest
 from chain.encoding import sha256
 from chain.keys import PrivateKey
 from node import memdiag
+from node.daemon import MALLOC_ARENAS, limit_malloc_arenas
 from node.datadir import dev_genesis, init_datadir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,3 +65,47 @@ def test_a_node_refuses_a_bad_setting_before_it_starts(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2 and "AGORA_TRACEMALLOC='soon'" in proc.stderr.decode()
+
+
+_ARENAS_PROBE = """
+import ctypes, ctypes.util, sys, threading
+from node.daemon import limit_malloc_arenas
+capped = limit_malloc_arenas({}) if sys.argv[1] == "cap" else False
+hold, barrier = [], threading.Barrier(8)
+def work():
+    barrier.wait()  # all at once: each thread contends, glibc hands out arenas
+    hold.append([bytes(4096 + i) for i in range(2000)])
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+fp = libc.fopen(sys.argv[2].encode(), b"w")
+libc.malloc_info(0, fp)
+libc.fclose(fp)
+print(capped, open(sys.argv[2]).read().count("<heap nr="))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc arenas")
+def test_the_node_caps_malloc_arenas_and_an_operator_setting_wins(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("MALLOC_ARENA_MAX", None)
+
+    def arenas(mode: str) -> tuple[str, int]:
+        out = subprocess.run(
+            [sys.executable, "-c", _ARENAS_PROBE, mode, str(tmp_path / f"{mode}.xml")],
+            capture_output=True, text=True, cwd=REPO, timeout=60, env=env,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        capped, count = out.stdout.split()
+        return capped, int(count)
+
+    capped, count = arenas("cap")
+    assert capped == "True" and 1 <= count <= MALLOC_ARENAS
+    capped, count = arenas("free")
+    assert capped == "False" and count > MALLOC_ARENAS, "without the cap, threads take arenas of their own"
+    assert limit_malloc_arenas({"MALLOC_ARENA_MAX": "4"}) is False  # the operator's setting is glibc's

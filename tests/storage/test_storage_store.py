@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 from types import ModuleType
 
@@ -249,6 +250,23 @@ def test_the_state_tree_is_versioned_proven_and_pruned(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         store.state_at(key, 9)
     store.close()
+
+
+def test_the_node_cache_bound_is_its_real_memory() -> None:
+    # The bound counts Python's own cost per entry: what tracemalloc sees stays within it.
+    rng = random.Random(7)
+    limit = 4 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        cache = NodeCache(limit)
+        for i in range(200_000):  # tree-node-like keys (40 B) and values (40..700 B)
+            cache.put(i.to_bytes(8, "big") + rng.randbytes(32), rng.randbytes(rng.randint(40, 700)))
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(cache) > 5_000, "the cache was full"
+    assert 0.8 * limit < held <= 1.05 * limit, f"{held / 2**20:.2f} MiB held for a {limit / 2**20:.0f} MiB bound"
 
 
 def test_the_node_cache_is_bounded_and_forgets_what_pruning_deletes(tmp_path: Path) -> None:
