@@ -8,14 +8,15 @@ of that height) and the block executor (which re-executes it), so a synced chain
 verified exactly like a live one. Progress (blocks/s, remaining) is logged and reported
 by the status API.
 
-The catch-up is pipelined, and nothing is skipped: as soon as a range is decoded, the next
-range is asked for, so it travels while this one executes; while block N executes (in the
-executor's worker thread), the signatures of block N+1 are verified on the verify pool
-(node/sigverify.py), and the executor takes those results instead of verifying again
-(:attr:`node.executor.BlockExecutor.verified_ahead`); blocks are still applied one by one,
-in order, each with its certificate checked and its state root compared with its header.
-A bad block stops the range there, as before: nothing of it is applied, the peer is
-reported, and an answer to a request made ahead of it is dropped unread.
+The catch-up is pipelined, and nothing is skipped: as soon as an answer is taken from the
+queue, the range after it is asked for, so it travels while this one executes; while block
+N executes (in the executor's worker thread), the signatures of block N+1 are verified on
+the verify pool (node/sigverify.py), and the executor takes those verdicts instead of
+verifying again (:attr:`node.executor.BlockExecutor.verified_ahead`; a signature that
+failed is not in it and is verified again, and refused). Blocks are still applied one by
+one, in order, each with its certificate checked and its state root compared with its
+header. A bad block ends the answer there, as before: nothing of it is applied, the peer is
+reported, and the answer to the request made ahead of it is dropped unread.
 
 A range is served from the stored bytes: each block's and certificate's encoding as it was
 written, framed without decoding or re-encoding them.

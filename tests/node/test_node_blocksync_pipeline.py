@@ -26,6 +26,7 @@ from chain.keys import PrivateKey
 from chain.transfer import Transfer
 from chain.tx import Transaction, decode_transaction, sign_transaction
 from chain.votes import Commit, Vote, VoteType
+from node.blocksync import blocks_message
 from node.client import NodeClient
 from node.datadir import dev_genesis, init_datadir, open_datadir
 from node.service import DEFAULT_REGISTRY, Node
@@ -179,3 +180,15 @@ async def test_a_certified_block_with_a_bad_signature_inside_a_range_is_refused(
         await _within(20, "stopping the follower", behind.stop())
         await rogue.stop()
         await p2p_server.close()
+
+
+def test_a_range_framed_from_stored_bytes_equals_encoding_the_decoded_values() -> None:
+    rng = random.Random(11)
+    for count in (0, 1, 3, 17):
+        pairs = [
+            (rng.randbytes(rng.choice((0, 5, 300, 70_000))), encode([rng.randrange(2**40), 0, rng.randbytes(32), []]))
+            for _ in range(count)
+        ]
+        framed = blocks_message(pairs)
+        assert framed == encode(["blocks", [[raw, decode(commit)] for raw, commit in pairs]])
+        assert decode(framed) == ["blocks", [[raw, decode(commit)] for raw, commit in pairs]]
