@@ -124,7 +124,10 @@ def cancel(
             offer = await client.offer(oid.hex())
         except NodeApiError as exc:
             if exc.reason == "not_found":
-                raise CliError(f"no standing offer {oid.hex()}: filled, cancelled or never made") from None
+                raise CliError(
+                    f"no standing offer {oid.hex()}: filled, cancelled, returned to its maker after it expired, "
+                    "or never made"
+                ) from None
             raise
         if offer["maker"] != encode_address(key.public_key):
             raise CliError(f"only the offer's maker ({offer['maker']}) may cancel it")

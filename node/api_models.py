@@ -653,14 +653,18 @@ class TxLookupBody(BodyModel):
 
 
 class TxLookupResult(BaseModel):
-    """One looked-up transaction: committed (with receipt), pending or unknown."""
+    """One looked-up transaction: committed (with receipt), pending, dropped from the mempool, or unknown."""
 
     hash: Hex32
-    status: Literal["committed", "pending", "unknown"]
+    status: Literal["committed", "pending", "dropped", "unknown"]
     height: Uint | None
     index: Uint | None
     tx: TxEnvelope | None
     receipt: Receipt | None
+    reason: str | None = Field(
+        default=None, description="dropped only: expired, evicted, insufficient_funds or nonce_used; send it again"
+    )
+    detail: str | None = Field(default=None, description="dropped only: why, in words")
 
 
 class TxLookup(BaseModel):
