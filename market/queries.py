@@ -8,7 +8,7 @@ raises DecodeError only if stored state is corrupt.
 from __future__ import annotations
 
 from chain.accounts import NATIVE_ASSET
-from chain.encoding import as_int, decode
+from chain.encoding import as_int, decode, decode_uint
 from chain.state import StateReader
 from market.keys import escrow_key, escrow_total_key, listing_key, order_key, reputation_key, review_key
 from market.records import Listing, Order, Reputation, Review
@@ -17,7 +17,10 @@ from market.records import Listing, Order, Reputation, Review
 def read_int(state: StateReader, key: bytes) -> int:
     """The unsigned integer stored at ``key`` (0 when absent)."""
     raw = state.get(key)
-    return 0 if raw is None else as_int(decode(raw), "stored integer")
+    if raw is None:
+        return 0
+    fast = decode_uint(raw)  # the canonical uint fast path: the same answer as decode, or None
+    return fast if fast is not None else as_int(decode(raw), "stored integer")
 
 
 def get_listing(state: StateReader, listing_id: bytes) -> Listing | None:
