@@ -4,7 +4,12 @@ Each lane (one submitter, senders of its own) sends its schedule's transactions 
 due times whatever the node answered before; it has at most one request in flight and
 sends, when it wakes, everything due by then (in batches). What the node refuses for load
 goes again after its Retry-After, ahead of newer transactions, which the lane holds
-meanwhile (later nonces of a refused sender would only be stranded). Latency runs from a
+meanwhile (later nonces of a refused sender would only be stranded), until shortly before
+the drain's end.
+What a node drops after accepting it is found by looking it up and sent again. At the end,
+every transaction not committed is accounted for (:class:`Accounting`): accepted and still
+committable, accepted behind an earlier nonce the node does not hold, held, refused, or
+lost (accepted, and unknown to the node). Latency runs from a
 transaction's *scheduled* time to the moment it is seen committed (no coordinated
 omission: a late send counts against the system). Commits are followed on node 0.
 """
@@ -13,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import math
 import os
 import platform
 import time
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +62,24 @@ def quantile(ordered: Sequence[float], q: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class Accounting:
+    """What became of the transactions taken and not seen committed by the end of a run."""
+
+    held_for_load: int
+    """Refused for load (or not yet sent) and still held by their lane when sending stopped."""
+    refused: dict[str, int]
+    """Refused for a reason against them, or dropped by the node and not taken again, by reason."""
+    gapped: dict[str, int]
+    """Accepted, but behind an earlier nonce of the same sender that the node does not hold,
+    by what that earlier one is (``held_for_load``, ``refused:REASON``, ``dropped:REASON``):
+    they cannot commit until it does."""
+    committable: int
+    """Accepted with no gap before them, still not committed (the drain ran out of time)."""
+    heads: tuple[bytes, ...]
+    """Of those, each sender's first (what the end's look-up asks the node about)."""
+
+
+@dataclass(frozen=True, slots=True)
 class RunResult:
     """What one load run measured. Times are seconds after the run's start."""
 
@@ -65,7 +89,7 @@ class RunResult:
     committed: int
     """Of ours, seen committed (whatever their receipt said)."""
     admit_seconds: float
-    """From the start to the last request answered."""
+    """From the start to when every lane had nothing left to send (not before the load's end)."""
     commit_seconds: float
     """From the start to the last transaction seen committed."""
     latencies: tuple[float, ...]
@@ -86,6 +110,20 @@ class RunResult:
     """User + system CPU seconds each node process used during the window."""
     started_at: float = 0.0
     """perf_counter() at the run's start (time 0)."""
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Accepted transactions a node dropped later (by reason), each sent again by its lane."""
+    accounting: Accounting = field(default_factory=lambda: Accounting(0, {}, {}, 0, ()))
+    """What became of every transaction not committed by the end."""
+    heads_at_end: dict[str, int] = field(default_factory=dict)
+    """What the nodes said at the end of each sender's first committable transaction left
+    (``pending``; ``dropped:REASON``; ``lost``: accepted, and the node knows nothing of it)."""
+    blocks_in_window: int = 0
+    block_txs_in_window: int = 0
+    """Transactions (anyone's) in the blocks committed in the window."""
+    block_interval_ms: float | None = None
+    """Mean gap between the header times of the window's blocks."""
+    lookups: int = 0
+    """Transactions the drop checker asked a node about."""
 
     @property
     def window_seconds(self) -> float:
@@ -121,10 +159,23 @@ class RunResult:
             "accepted": self.accepted,
             "committed": self.committed,
             "pending_at_end": self.accepted - self.committed,
+            "accepted_committable_at_end": self.accounting.committable,
+            "accepted_gapped_at_end": dict(sorted(self.accounting.gapped.items())),
+            "accepted_lost": self.heads_at_end.get("lost", 0),
+            "committable_heads_at_end": self.heads_at_end,
+            "held_for_load_at_end": self.accounting.held_for_load,
+            "refused_or_dropped_at_end": dict(sorted(self.accounting.refused.items())),
+            "dropped_by_node": dict(sorted(self.dropped.items())),
+            "drop_lookups": self.lookups,
             "offered_tps": round(self.offered_in_window / w, 1) if w else None,
             "committed_tps": round(self.commit_tps, 1),
             "goodput_tps": round(self.ok_in_window / w, 1) if w else None,
             "committed_in_window": self.committed_in_window,
+            "blocks_in_window": self.blocks_in_window,
+            "txs_per_block_mean": round(self.block_txs_in_window / self.blocks_in_window, 1)
+            if self.blocks_in_window
+            else None,
+            "block_interval_ms_mean": None if self.block_interval_ms is None else round(self.block_interval_ms, 1),
             "admit_tps": round(self.admit_tps),
             "latency_p50_s": rounded(quantile(ordered, 0.50)),
             "latency_p90_s": rounded(quantile(ordered, 0.90)),
@@ -143,15 +194,35 @@ class RunResult:
         }
 
 
+class _LaneState:
+    """What the drop checker hands back to one lane: accepted transactions the node dropped."""
+
+    def __init__(self, client: NodeClient) -> None:
+        self.client = client
+        self.returned: list[Transaction] = []
+        self.wake = asyncio.Event()
+        self.idle = False
+        """True while the lane has nothing to send (its schedule is done and nothing is held)."""
+
+
 class _Tracker:
     """Our transactions in flight and what became of them (shared by every lane)."""
 
-    def __init__(self, t0: float, window: tuple[float, float]) -> None:
+    def __init__(self, t0: float, window: tuple[float, float], check_after: float = 5.0) -> None:
         self.t0 = t0
+        self.check_after = check_after
+        """Seconds after acceptance (and between looks) before a transaction is looked up on its node."""
         self.window = (t0 + window[0], t0 + window[1])
         self.scheduled: dict[bytes, float] = {}
         """Hash -> scheduled time (perf_counter) of every transaction not yet seen committed."""
-        self.known: set[bytes] = set()
+        self.txs: dict[bytes, Transaction] = {}
+        """Hash -> transaction, of every one taken and not yet seen committed (for the end's accounting)."""
+        self.live: set[bytes] = set()
+        """Accepted, not seen committed, not known dropped."""
+        self.live_at: dict[tuple[bytes, int], bytes] = {}
+        """(sender, nonce) -> hash of the live ones (only a sender's first is looked up)."""
+        self.final: dict[bytes, str] = {}
+        """Refused for a reason against the transaction (never sent again), or dropped: hash -> reason."""
         self.latencies = array("d")
         self.submitted = 0
         self.offered_in_window = 0
@@ -163,15 +234,48 @@ class _Tracker:
         self.accepted = 0
         self.resubmitted = 0
         self.refusals: Counter[str] = Counter()
+        self.dropped: Counter[str] = Counter()
+        """Accepted transactions the node later dropped (by reason), each handed back to its lane."""
+        self.blocks_in_window = 0
+        self.block_txs_in_window = 0
+        self.block_times_ms: list[int] = []
+        """Header times of the blocks committed in the window (for the mean interval)."""
+        self.checks: list[tuple[float, int, bytes, int]] = []
+        """Heap of (when to look, seq, hash, lane) of accepted transactions to look up on their node."""
+        self._seq = 0
+        self.lookups = 0
 
     def take(self, tx: Transaction, at: float) -> None:
         self.scheduled[tx.hash] = at
+        self.txs[tx.hash] = tx
         self.submitted += 1
         if self.window[0] <= at < self.window[1]:
             self.offered_in_window += 1
 
+    def accepted_now(self, tx: Transaction, lane: int) -> None:
+        """The node took ``tx`` (again, if it had dropped it: counted once)."""
+        if tx.hash not in self.txs or tx.hash in self.live:
+            return
+        if self.final.pop(tx.hash, None) is None:
+            self.accepted += 1
+        self.live.add(tx.hash)
+        self.live_at[(tx.sender, tx.nonce)] = tx.hash
+        self._seq += 1
+        heapq.heappush(self.checks, (time.perf_counter() + self.check_after, self._seq, tx.hash, lane))
+
+    def refused_final(self, tx: Transaction, reason: str) -> None:
+        """The node refused ``tx`` for a reason against it: it is not sent again."""
+        self.scheduled.pop(tx.hash, None)
+        self.final[tx.hash] = f"refused:{reason}"
+
     def committed_now(self, tx_hash: bytes, code: str | None, now: float) -> None:
         at = self.scheduled.pop(tx_hash, None)
+        tx = self.txs.pop(tx_hash, None)
+        if tx_hash in self.live:
+            self.live.discard(tx_hash)
+            if tx is not None:
+                self.live_at.pop((tx.sender, tx.nonce), None)
+        self.final.pop(tx_hash, None)
         if at is None:
             return
         self.committed += 1
@@ -185,15 +289,61 @@ class _Tracker:
         if self.window[0] <= at < self.window[1]:
             self.latencies.append(now - at)
 
+    def block_now(self, num_txs: int, time_ms: int, now: float) -> None:
+        if self.window[0] <= now < self.window[1]:
+            self.blocks_in_window += 1
+            self.block_txs_in_window += num_txs
+            self.block_times_ms.append(time_ms)
+
+    def accounting(self) -> Accounting:
+        """Every transaction taken and not committed, by why (see :class:`Accounting`).
+
+        A sender's transactions are walked in nonce order: the first one the node does not
+        hold (held for load and never taken, refused, dropped) blocks every later one.
+        """
+        by_sender: dict[bytes, list[Transaction]] = {}
+        for tx in self.txs.values():
+            by_sender.setdefault(tx.sender, []).append(tx)
+        held = 0
+        refused: Counter[str] = Counter()
+        gapped: Counter[str] = Counter()
+        committable = 0
+        heads: list[bytes] = []
+        for txs in by_sender.values():
+            txs.sort(key=lambda t: t.nonce)
+            blocker: str | None = None
+            for n, tx in enumerate(txs):
+                if tx.hash in self.live:
+                    if blocker is None:
+                        committable += 1
+                        if n == 0 or txs[n - 1].hash not in self.live:
+                            heads.append(tx.hash)
+                    else:
+                        gapped[blocker] += 1
+                    continue
+                reason = self.final.get(tx.hash)
+                if reason is None:
+                    held += 1
+                    reason = "held_for_load"
+                else:
+                    refused[reason] += 1
+                if blocker is None:
+                    blocker = reason
+        return Accounting(held, dict(refused), dict(gapped), committable, tuple(heads))
+
+
+DROP_CHECKS_PER_ROUND = 1000
+"""Most transactions looked up per node per round (one lookup request)."""
+
 
 async def _send(
-    client: NodeClient, items: Sequence[Transaction], batch: int, track: _Tracker, sent: set[bytes]
+    lane: int, client: NodeClient, items: Sequence[Transaction], batch: int, track: _Tracker, sent: set[bytes]
 ) -> tuple[float, list[Transaction]]:
     """Send ``items`` in order, ``batch`` per request; return (seconds to wait, what to resubmit).
 
     Once a request is refused for load, the rest is not sent (it holds later nonces of the
     refused senders) and comes back with it, to go again after the node's Retry-After. A
-    transaction refused for any other reason is dropped (it will never commit).
+    transaction refused for any other reason is not sent again (it will never commit).
     """
     for start in range(0, len(items), batch):
         chunk = items[start : start + batch]
@@ -207,7 +357,7 @@ async def _send(
             track.refusals[exc.reason] += len(chunk)
             if not exc.retryable:
                 for tx in chunk:
-                    track.scheduled.pop(tx.hash, None)
+                    track.refused_final(tx, exc.reason)
                 continue
             wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_SECONDS
             return wait, list(items[start:])
@@ -218,11 +368,12 @@ async def _send(
         again_at = set(answer.get("resubmit") or ())
         for i, (tx, r) in enumerate(zip(chunk, results, strict=True)):
             if r.get("accepted"):
-                track.accepted += 1
+                track.accepted_now(tx, lane)
                 continue
-            track.refusals[str(r.get("reason"))] += 1
+            reason = str(r.get("reason"))
+            track.refusals[reason] += 1
             if i not in again_at:
-                track.scheduled.pop(tx.hash, None)
+                track.refused_final(tx, reason)
         if again_at:
             retry = answer.get("retry_after")
             wait = min(MAX_RETRY_SECONDS, float(retry)) if retry is not None else DEFAULT_RETRY_SECONDS
@@ -231,9 +382,22 @@ async def _send(
 
 
 async def _submit_lane(
-    client: NodeClient, schedule: Schedule, batch: int, tick: float, track: _Tracker, stop_at: float
+    lane: int,
+    state: _LaneState,
+    schedule: Schedule,
+    batch: int,
+    tick: float,
+    track: _Tracker,
+    send_until: float,
+    finished: asyncio.Event,
 ) -> None:
-    """Send one lane's schedule open loop (see the module docstring); give up at ``stop_at``."""
+    """Send one lane's schedule open loop (see the module docstring) until ``finished``.
+
+    What the node refuses for load is sent again after its Retry-After, until ``send_until``
+    (then it stays held: counted, never sent again). What the node dropped after accepting it
+    (handed back in ``state.returned``) goes again, before the rest, until ``finished``.
+    ``state.idle`` says when it has nothing to send.
+    """
     t0 = track.t0
     it = iter(schedule)
     nxt = next(it, None)
@@ -241,21 +405,26 @@ async def _submit_lane(
     sent: set[bytes] = set()
     retry_at = 0.0
     limit = batch * 32
-    while nxt is not None or backlog:
+    while not finished.is_set():
         woke = time.perf_counter()
-        if woke > stop_at:
-            return
         fresh: list[Transaction] = []
         while nxt is not None and t0 + nxt[0] <= woke and len(fresh) < limit:
             track.take(nxt[1], t0 + nxt[0])
             fresh.append(nxt[1])
             nxt = next(it, None)
+        if state.returned:
+            again = sorted(state.returned, key=lambda t: (t.sender, t.nonce))
+            state.returned.clear()
+            sent.update(t.hash for t in again)
+            backlog = again + backlog
         backlog.extend(fresh)
+        if backlog and woke > send_until:
+            backlog = [tx for tx in backlog if track.final.get(tx.hash, "").startswith("dropped:")]
         if backlog and woke >= retry_at:
-            wait, backlog = await _send(client, backlog, batch, track, sent)
+            wait, backlog = await _send(lane, state.client, backlog, batch, track, sent)
             retry_at = time.perf_counter() + wait
             if not backlog:
-                sent.clear()  # nothing of it will be sent again
+                sent.clear()  # nothing of it will be sent again (but a dropped one, marked anew)
         now = time.perf_counter()
         if backlog:
             target = retry_at
@@ -263,34 +432,120 @@ async def _submit_lane(
             due = t0 + nxt[0]
             target = due if due <= now else max(due, woke + tick)
         else:
-            return
+            target = now + 1.0
+        state.idle = not backlog and nxt is None and not state.returned
+        state.wake.clear()
         if target > now:
-            await asyncio.sleep(target - now)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state.wake.wait(), target - now)
+
+
+async def _check_drops(states: Sequence[_LaneState], track: _Tracker, finished: asyncio.Event) -> None:
+    """Look up, on the node each was sent to, accepted transactions still not committed
+    ``track.check_after`` s after acceptance (again that often), each sender's first one only
+    (the node drops a sender's later nonces with it); hand the dropped back to their lane."""
+    while not finished.is_set():
+        now = time.perf_counter()
+        due: dict[int, list[bytes]] = {}
+        while track.checks and track.checks[0][0] <= now:
+            _, _, tx_hash, lane = heapq.heappop(track.checks)
+            if tx_hash not in track.live:
+                continue
+            tx = track.txs[tx_hash]
+            if (tx.sender, tx.nonce - 1) in track.live_at:  # its sender's earlier one is looked up first
+                heapq.heappush(track.checks, (now + track.check_after, 0, tx_hash, lane))
+            else:
+                due.setdefault(lane, []).append(tx_hash)
+        for lane, hashes in due.items():
+            later: list[bytes] = []
+            for start in range(0, len(hashes), DROP_CHECKS_PER_ROUND):
+                part = hashes[start : start + DROP_CHECKS_PER_ROUND]
+                if start >= DROP_CHECKS_PER_ROUND:
+                    later.extend(part)
+                    continue
+                await _look_up(lane, states[lane], part, track)
+            for tx_hash in later:
+                track.checks.append((now + track.check_after, 0, tx_hash, lane))
+            heapq.heapify(track.checks)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(finished.wait(), 1.0)
+
+
+async def _look_up(lane: int, state: _LaneState, hashes: list[bytes], track: _Tracker) -> None:
+    """Ask the lane's node about ``hashes``: a dropped one goes back to the lane, another is looked at again later."""
+    track.lookups += len(hashes)
+    try:
+        answers = await state.client.lookup_txs([h.hex() for h in hashes])
+    except (NodeApiError, NodeUnreachable):
+        answers = [{"status": "pending"} for _ in hashes]
+    again = time.perf_counter() + track.check_after
+    for tx_hash, answer in zip(hashes, answers, strict=True):
+        if tx_hash not in track.live:
+            continue
+        if answer.get("status") == "dropped":
+            reason = str(answer.get("reason"))
+            track.dropped[reason] += 1
+            track.live.discard(tx_hash)
+            dropped = track.txs[tx_hash]
+            track.live_at.pop((dropped.sender, dropped.nonce), None)
+            track.final[tx_hash] = f"dropped:{reason}"
+            state.returned.append(dropped)
+            state.idle = False
+            state.wake.set()
+            continue
+        if answer.get("status") != "committed":
+            heapq.heappush(track.checks, (again, 0, tx_hash, lane))
 
 
 async def _watch_commits(
-    client: NodeClient, start_height: int, track: _Tracker, done: asyncio.Event, stop_at: float, receipts: bool
+    client: NodeClient,
+    start_height: int,
+    track: _Tracker,
+    ready: Callable[[], bool],
+    stop_at: float,
+    receipts: bool,
 ) -> None:
-    """Follow the chain from ``start_height``; stop once ``done`` is set and nothing accepted is pending."""
+    """Follow the chain from ``start_height`` until ``stop_at``, or until ``ready()`` and nothing
+    that can commit is pending: every accepted transaction committed, or, once commits have
+    stalled for ``DRAIN_STALL`` s, what is left is only what waits behind an earlier nonce
+    the node does not hold (see :meth:`_Tracker.accounting`)."""
     height = start_height
+    progress_at = asked_at = time.perf_counter()
     while time.perf_counter() < stop_at:
-        if done.is_set() and (track.committed >= track.accepted or not track.scheduled):
-            return
+        now = time.perf_counter()
+        if ready():
+            if track.committed >= track.accepted or not track.live:
+                return
+            if now - progress_at > DRAIN_STALL and now - asked_at > 1.0:
+                asked_at = now
+                if track.accounting().committable == 0:
+                    return
         head = await client.head()
         while height < head["height"]:
             height += 1
+            progress_at = time.perf_counter()
             if receipts:
                 block = await client.block_for_replay(height)
                 now = time.perf_counter()
                 for r in block["receipts"]:
                     if r is not None:
                         track.committed_now(bytes.fromhex(r["hash"]), r["code"], now)
+                num = int(block.get("num_txs", len(block["receipts"])))
             else:
                 block = await client.block(height)
                 now = time.perf_counter()
                 for tx_hash in block["txs"]:
                     track.committed_now(bytes.fromhex(tx_hash), None, now)
+                num = int(block.get("num_txs", len(block["txs"])))
+            track.block_now(num, int(block.get("time_ms") or 0), now)
         await asyncio.sleep(0.01)
+
+
+DRAIN_TAIL = 10.0
+"""Seconds at the end of the run (at most a quarter of the drain) in which lanes send nothing
+held for load, so that what the nodes accepted can commit before the run stops."""
+DRAIN_STALL = 2.0
+"""Seconds without a new block, after the load, before the drain asks whether anything left can commit."""
 
 
 async def _cpu_over_window(pids: Sequence[int], track: _Tracker, done: asyncio.Event) -> tuple[float, ...]:
@@ -308,6 +563,33 @@ async def _cpu_over_window(pids: Sequence[int], track: _Tracker, done: asyncio.E
     return tuple(a - b for a, b in zip(after, before, strict=True))
 
 
+async def _final_look(
+    states: Sequence[_LaneState], lane_of: dict[bytes, int], heads: Sequence[bytes]
+) -> dict[str, int]:
+    """Ask each head's node what it is (pending, dropped:REASON, committed, unknown = lost), counted."""
+    seen: Counter[str] = Counter()
+    by_lane: dict[int, list[bytes]] = {}
+    for h in heads:
+        by_lane.setdefault(lane_of.get(h, 0), []).append(h)
+    for lane, hashes in by_lane.items():
+        client = states[lane].client
+        for start in range(0, len(hashes), DROP_CHECKS_PER_ROUND):
+            part = hashes[start : start + DROP_CHECKS_PER_ROUND]
+            try:
+                answers = await client.lookup_txs([h.hex() for h in part])
+            except (NodeApiError, NodeUnreachable) as exc:
+                seen[f"not_asked:{type(exc).__name__}"] += len(part)
+                continue
+            for answer in answers:
+                status = str(answer.get("status"))
+                if status == "dropped":
+                    status = f"dropped:{answer.get('reason')}"
+                elif status == "unknown":
+                    status = "lost"
+                seen[status] += 1
+    return dict(sorted(seen.items()))
+
+
 async def run_load(
     urls: Sequence[str],
     lanes: Sequence[Lane | Schedule],
@@ -319,15 +601,25 @@ async def run_load(
     pids: Sequence[int] = (),
     receipts: bool = False,
     tick: float = DEFAULT_TICK,
+    drop_check_after: float = 10.0,
 ) -> RunResult:
     """Send every lane (lane i to node i % len(urls)) open loop and follow node 0's commits.
 
     A :class:`Lane` is paced evenly so that the lanes together offer ``rate`` tx/s (a burst
     without ``rate``); any other lane is a schedule of (due, transaction). ``window`` (seconds
-    after the start) is where rates, latencies and the CPU of ``pids`` are measured; without
-    it, the whole run up to the last commit. ``receipts`` reads each block's receipts to count
-    failed transactions by code. Everything stops at ``watch_seconds``; when the schedules are
-    sent, the run ends once every accepted transaction is seen committed.
+    after the start) is where rates, latencies, blocks and the CPU of ``pids`` are measured;
+    without it, the whole run up to the last commit. ``receipts`` reads each block's receipts
+    to count failed transactions by code. An accepted transaction not seen committed
+    ``drop_check_after`` s later (and as often again) is looked up on the node it was sent to.
+
+    What the node refuses for load is sent again after its Retry-After, through the drain,
+    until ``DRAIN_TAIL`` s (at most a quarter of the drain) before ``watch_seconds``; what it
+    drops after accepting it is sent again until the run ends. After the load (the window's
+    end) the run drains: it ends once every lane has sent all it holds and every accepted
+    transaction is seen committed, or once nothing left can commit (only transactions behind
+    an earlier nonce the node does not hold), or at ``watch_seconds``. The result accounts for every
+    transaction not committed (:class:`Accounting`) and asks the nodes about the committable
+    ones left, so that "nothing accepted is lost" can be checked.
     """
     lane_rate = None if rate is None else rate / len(lanes)
     schedules = [paced(lane, lane_rate) if isinstance(lane, Lane) else lane for lane in lanes]
@@ -335,29 +627,52 @@ async def run_load(
     try:
         start_height = (await clients[0].head())["height"]
         t0 = time.perf_counter()
-        track = _Tracker(t0, window if window is not None else (0.0, math.inf))
+        track = _Tracker(t0, window if window is not None else (0.0, math.inf), drop_check_after)
         stop_at = t0 + watch_seconds
+        load_end = t0 + window[1] if window is not None and math.isfinite(window[1]) else t0
+        send_until = stop_at - min(DRAIN_TAIL, max(0.0, stop_at - load_end) / 4)
+        states = [_LaneState(clients[i % len(clients)]) for i in range(len(schedules))]
+        finished = asyncio.Event()
         done = asyncio.Event()
-        watcher = asyncio.create_task(_watch_commits(clients[0], start_height, track, done, stop_at, receipts))
+        admit_end = [t0]
+
+        def ready() -> bool:
+            if time.perf_counter() < load_end or not all(state.idle for state in states):
+                return False
+            if not done.is_set():
+                admit_end[0] = time.perf_counter()
+                done.set()
+            return True
+
+        watcher = asyncio.create_task(_watch_commits(clients[0], start_height, track, ready, stop_at, receipts))
         cpu = asyncio.create_task(_cpu_over_window(pids, track, done)) if pids else None
-        await asyncio.gather(
-            *(
-                _submit_lane(clients[i % len(clients)], schedule, batch, tick, track, stop_at)
-                for i, schedule in enumerate(schedules)
-            )
-        )
-        admit_seconds = time.perf_counter() - t0
-        if window is not None:
-            await asyncio.sleep(max(0.0, t0 + window[1] - time.perf_counter()))
-        done.set()
-        await watcher
+        senders = [
+            asyncio.create_task(_submit_lane(i, states[i], s, batch, tick, track, send_until, finished))
+            for i, s in enumerate(schedules)
+        ]
+        checker = asyncio.create_task(_check_drops(states, track, finished))
+        try:
+            await watcher
+        finally:
+            finished.set()
+            done.set()
+            for state in states:
+                state.wake.set()
+            await asyncio.gather(*senders, checker, return_exceptions=True)
+        for task in (*senders, checker):
+            failure = task.exception()
+            if failure is not None:
+                raise failure
         cpu_used = await cpu if cpu is not None else ()
+        account = track.accounting()
+        lane_of = {h: lane for _, _, h, lane in track.checks}
+        at_end = await _final_look(states, lane_of, account.heads) if account.heads else {}
         measured = window if window is not None else (0.0, track.last_commit - t0)
         return RunResult(
             submitted=track.submitted,
             accepted=track.accepted,
             committed=track.committed,
-            admit_seconds=admit_seconds,
+            admit_seconds=(admit_end[0] if admit_end[0] > t0 else time.perf_counter()) - t0,
             commit_seconds=track.last_commit - t0,
             latencies=tuple(track.latencies),
             refusals=dict(track.refusals),
@@ -369,10 +684,24 @@ async def run_load(
             ok_in_window=track.ok_in_window,
             cpu_seconds=cpu_used,
             started_at=t0,
+            dropped=dict(track.dropped),
+            accounting=account,
+            heads_at_end=at_end,
+            blocks_in_window=track.blocks_in_window,
+            block_txs_in_window=track.block_txs_in_window,
+            block_interval_ms=_mean_interval(track.block_times_ms),
+            lookups=track.lookups,
         )
     finally:
         for client in clients:
             await client.close()
+
+
+def _mean_interval(times_ms: Sequence[int]) -> float | None:
+    """Mean gap between consecutive block header times (ms); None with fewer than two blocks."""
+    if len(times_ms) < 2 or not all(times_ms):
+        return None
+    return (times_ms[-1] - times_ms[0]) / (len(times_ms) - 1)
 
 
 def signature_bound(sample: int = 4000) -> float:

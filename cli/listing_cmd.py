@@ -274,16 +274,29 @@ def list_(
     asset: Annotated[
         str | None,
         typer.Option(
-            "--asset", help="Only listings that take this asset; --min/--max-price are then in it.", show_default=False
+            "--asset",
+            help="Only listings that take this asset; --min/--max-price are in it (default AGR when a price "
+            "bound is given: prices in different assets never compare).",
+            show_default=False,
         ),
     ] = None,
     min_price: Annotated[
         str | None,
-        typer.Option("--min-price", help=f"{PRICE_HELP} (in --asset's unit when given)", show_default=False),
+        typer.Option(
+            "--min-price",
+            help=f"{PRICE_HELP} In --asset's unit when given; without --asset, only listings that take AGR, "
+            "at their AGR price.",
+            show_default=False,
+        ),
     ] = None,
     max_price: Annotated[
         str | None,
-        typer.Option("--max-price", help=f"{PRICE_HELP} (in --asset's unit when given)", show_default=False),
+        typer.Option(
+            "--max-price",
+            help=f"{PRICE_HELP} In --asset's unit when given; without --asset, only listings that take AGR, "
+            "at their AGR price.",
+            show_default=False,
+        ),
     ] = None,
     in_stock: Annotated[bool, typer.Option("--in-stock", help="Only listings with stock left.")] = False,
     status: Annotated[str, typer.Option("--status", help="active, paused, delisted or any.")] = "active",
@@ -305,6 +318,8 @@ def list_(
 
     app_ctx = app_context(ctx)
     wanted = None if asset is None else read_asset_code(asset, "--asset")
+    if wanted is None and (min_price is not None or max_price is not None):
+        wanted = AGR  # a price bound is in one asset: AGR unless --asset names another
     for bound in (min_price, max_price):
         if bound is not None and wanted in (None, AGR):
             parse_amount(bound, allow_zero=True)  # refused here, before the node is asked

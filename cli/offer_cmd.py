@@ -43,20 +43,15 @@ async def decimals_of(client: NodeClient, asset: str) -> int:
 
 
 def parse_rate(text: str, numerator_decimals: int, denominator_decimals: int, what: str) -> Rate:
-    """``text`` units of one asset per unit of another, as an exact rate of minor units."""
+    """``text`` units of one asset per unit of another, as an exact rate of minor units
+    (market.assets.rate_text, which the web buy form reads rates with too); CliError if not."""
     from cli.errors import CliError
-    from market.assets.offers import MAX_RATE_PART, Rate
+    from market.assets.rate_text import RateTextError, parse_unit_rate
 
     try:
-        value = Fraction(text.strip())
-    except (ValueError, ZeroDivisionError):
-        raise CliError(f"{what}: {text!r} is not a number (write 1.08 or 27/25)") from None
-    if value <= 0:
-        raise CliError(f"{what} must be above zero")
-    minor = value * 10**numerator_decimals / 10**denominator_decimals
-    if minor.numerator > MAX_RATE_PART or minor.denominator > MAX_RATE_PART:
-        raise CliError(f"{what} {text!r} needs more precision than a rate holds (numerator and denominator ≤ 2^32)")
-    return Rate(minor.numerator, minor.denominator)
+        return parse_unit_rate(text, numerator_decimals, denominator_decimals, what)
+    except RateTextError as exc:
+        raise CliError(str(exc)) from None
 
 
 def show_rate(rate: dict[str, Any], sell_decimals: int, buy_decimals: int) -> str:
@@ -129,7 +124,10 @@ def cancel(
             offer = await client.offer(oid.hex())
         except NodeApiError as exc:
             if exc.reason == "not_found":
-                raise CliError(f"no standing offer {oid.hex()}: filled, cancelled or never made") from None
+                raise CliError(
+                    f"no standing offer {oid.hex()}: filled, cancelled, returned to its maker after it expired, "
+                    "or never made"
+                ) from None
             raise
         if offer["maker"] != encode_address(key.public_key):
             raise CliError(f"only the offer's maker ({offer['maker']}) may cancel it")

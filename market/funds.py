@@ -33,6 +33,8 @@ from chain.state import Overlay
 from market.assets.records import read_symbol
 from market.assets.rules import get_asset
 from market.keys import PREFIX
+from market.provenance.identifiers import IdentifierError, parse_key
+from market.provenance.queries import producer_of
 from market.queries import get_order
 
 MAX_FUND_NAME: Final = 120
@@ -348,8 +350,28 @@ def apply_fund_donate(ctx: TxContext, body: FundDonate) -> None:
     )
 
 
+def _require_item(state: Overlay, ref: bytes) -> None:
+    """Fail 'bad_reference' unless ``ref`` is a canonical provenance key (UTF-8), and
+    'unknown_item' unless that product class or item is registered on the chain."""
+    if not ref:
+        raise TxFailure("an item reference must name the item", "bad_reference")
+    try:
+        item = parse_key(ref.decode("utf-8"))
+    except (UnicodeDecodeError, IdentifierError) as error:
+        raise TxFailure(
+            f"an item reference is a canonical provenance key such as 01/<gtin14>/10/<lot>: {error}", "bad_reference"
+        ) from None
+    if producer_of(state, item) is None:
+        raise TxFailure(f"the provenance item {item.key} the disbursement names does not exist", "unknown_item")
+
+
 def apply_fund_disburse(ctx: TxContext, body: FundDisburse) -> None:
-    """Pay out of the fund; only its organisation, with a reason, within what it holds."""
+    """Pay out of the fund; only its organisation, with a reason, within what it holds.
+
+    A reference names an order that exists ('unknown_order') or a registered provenance
+    class or item by its canonical key ('bad_reference', 'unknown_item'); a reference without
+    a kind fails 'bad_reference'. Any failure changes nothing but the fee and nonce.
+    """
     fund = _require_fund(ctx.state, body.fund_id)
     if fund.organisation != ctx.sender:
         raise TxFailure("only the fund's organisation may disburse from it", "not_organisation")
@@ -363,8 +385,8 @@ def apply_fund_disburse(ctx: TxContext, body: FundDisburse) -> None:
             raise TxFailure("the order the disbursement names does not exist", "unknown_order")
     elif body.ref_kind == RefKind.NONE and body.ref:
         raise TxFailure("a reference needs its kind (order or item)", "bad_reference")
-    elif body.ref_kind == RefKind.ITEM and not body.ref:
-        raise TxFailure("an item reference must name the item", "bad_reference")
+    elif body.ref_kind == RefKind.ITEM:
+        _require_item(ctx.state, body.ref)
     if fund.disbursements >= MAX_ENTRIES:
         raise TxFailure("the fund has made its last disbursement", "fund_full")
     _add_holding(ctx.state, fund.fund_id, body.asset, -body.amount)

@@ -13,7 +13,7 @@ Every key the market writes is built here::
     mkt/due/pending              int: deadline entries not yet processed
     mkt/due/n/<bucket:be64>      int: entries appended to the bucket
     mkt/due/h/<bucket:be64>      int: entries of the bucket already processed
-    mkt/due/e/<bucket:be64><i:be32>   order id of the bucket's i-th entry
+    mkt/due/e/<bucket:be64><i:be32>   order id (or conversion offer id) of the bucket's i-th entry
     mkt/asset/<symbol>           Asset record of an issued asset (market/assets/)
 
 Invariant, per asset: the sum of every balance plus the asset's escrow total, offers and

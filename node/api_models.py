@@ -196,17 +196,20 @@ class ListingsQuery(QueryModel):
     asset: str | None = Field(
         None,
         pattern=r"^[A-Z][A-Z0-9]{1,11}$",
-        description="only listings that take this asset (AGR or an issued symbol)",
+        description="only listings that take this asset (AGR or an issued symbol); "
+        "with min_price or max_price and no asset, AGR",
         json_schema_extra={"x-reason": "bad_asset"},
     )
     min_price: UintPrice | None = Field(
         None,
-        description="lowest unit price (minor units of `asset`, else of each listing's own)",
+        description="lowest unit price, in minor units of `asset` (AGR when no asset is given: prices in "
+        "different assets never compare, so only listings that take that asset match)",
         json_schema_extra={"x-reason": "bad_price"},
     )
     max_price: UintPrice | None = Field(
         None,
-        description="highest unit price (minor units of `asset`, else of each listing's own)",
+        description="highest unit price, in minor units of `asset` (AGR when no asset is given: prices in "
+        "different assets never compare, so only listings that take that asset match)",
         json_schema_extra={"x-reason": "bad_price"},
     )
     in_stock: BoolParam = Field(
@@ -650,14 +653,18 @@ class TxLookupBody(BodyModel):
 
 
 class TxLookupResult(BaseModel):
-    """One looked-up transaction: committed (with receipt), pending or unknown."""
+    """One looked-up transaction: committed (with receipt), pending, dropped from the mempool, or unknown."""
 
     hash: Hex32
-    status: Literal["committed", "pending", "unknown"]
+    status: Literal["committed", "pending", "dropped", "unknown"]
     height: Uint | None
     index: Uint | None
     tx: TxEnvelope | None
     receipt: Receipt | None
+    reason: str | None = Field(
+        default=None, description="dropped only: expired, evicted, insufficient_funds or nonce_used; send it again"
+    )
+    detail: str | None = Field(default=None, description="dropped only: why, in words")
 
 
 class TxLookup(BaseModel):

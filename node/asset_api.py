@@ -131,12 +131,16 @@ async def get_offers(request: web.Request) -> web.Response:
 
 
 async def get_offer(request: web.Request) -> web.Response:
-    """``GET /api/v1/offers/{id}``: one standing offer (404 once filled or cancelled)."""
+    """``GET /api/v1/offers/{id}``: one standing offer (404 once filled, cancelled or returned after expiry)."""
     s = request.app[SERVICES]
     text = parse_path(OfferIdPath, request.match_info).id
     stored = s.store.state.get(offer_key(bytes.fromhex(text)))
     if stored is None:
-        raise Problem(404, "not_found", f"no standing offer {text} (filled, cancelled or never made)")
+        raise Problem(
+            404,
+            "not_found",
+            f"no standing offer {text} (filled, cancelled, returned to its maker after it expired, or never made)",
+        )
     return web.json_response(offer_json(Offer.from_wire(decode(stored))))
 
 
@@ -206,7 +210,7 @@ ASSET_OPERATIONS: Final = (
             "responses": {
                 "200": json_answer(OfferModel, "the offer"),
                 "400": problem("bad id (bad_hex)"),
-                "404": problem("filled, cancelled or never made"),
+                "404": problem("filled, cancelled, returned after expiry or never made"),
             },
         },
         model_components(OfferModel),

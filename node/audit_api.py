@@ -200,20 +200,25 @@ def _lookup_json(s: NodeServices, tx_hash: bytes, record: TxRecord | None) -> di
             "receipt": receipt_json(record.receipt),
         }
     pending = s.mempool.get(tx_hash)  # the mempool belongs to the event loop: read it here
-    return {
+    dropped = None if pending is not None else s.mempool.dropped(tx_hash)
+    answer: dict[str, Any] = {
         "hash": tx_hash.hex(),
-        "status": "unknown" if pending is None else "pending",
+        "status": "pending" if pending is not None else "unknown" if dropped is None else "dropped",
         "height": None,
         "index": None,
         "tx": None if pending is None else tx_json(pending),
         "receipt": None,
     }
+    if dropped is not None:
+        answer["reason"], answer["detail"] = dropped
+    return answer
 
 
 async def post_txs_lookup(request: web.Request) -> web.Response:
     """``POST /api/v1/txs/lookup`` ``{"hashes": [...]}``: up to 1,000 transactions in one answer.
 
-    Each result says committed (with receipt), pending or unknown, in the order asked.
+    Each result says committed (with receipt), pending, dropped (with the mempool's reason:
+    send it again) or unknown, in the order asked.
     A body over the bound is 413 before it is parsed; more than 1,000 hashes is 413.
     """
     if request.content_length is not None and request.content_length > MAX_LOOKUP_BODY:

@@ -180,7 +180,7 @@ class NodeClient:
         return result
 
     async def offer(self, offer_id: str) -> dict[str, Any]:
-        """GET /api/v1/offers/{id} (NodeApiError not_found once filled or cancelled)."""
+        """GET /api/v1/offers/{id} (NodeApiError not_found once filled, cancelled or returned after expiry)."""
         result: dict[str, Any] = await self._request("GET", f"/api/v1/offers/{_quote(offer_id)}")
         return result
 
@@ -258,10 +258,15 @@ class NodeClient:
         result: dict[str, Any] = await self._request("POST", "/api/v1/txs/batch", binary=encode(list(raws)))
         return result
 
-    async def submit_tx_retrying(self, raw: bytes, timeout: float = 60.0) -> dict[str, Any]:  # noqa: ASYNC109
+    async def submit_tx_retrying(
+        self,
+        raw: bytes,
+        timeout: float = 60.0,  # noqa: ASYNC109
+        on_retry: Callable[[NodeApiError, float], None] | None = None,
+    ) -> dict[str, Any]:
         """POST /api/v1/txs, sending it again after each Retry-After while the node refuses for
         load (429); other refusals raise NodeApiError at once, and so does the last 429 once
-        ``timeout`` seconds have passed."""
+        ``timeout`` seconds have passed. ``on_retry(refusal, seconds)`` is told before each wait."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -270,6 +275,8 @@ class NodeClient:
                 wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_SECONDS
                 if not exc.retryable or time.monotonic() + wait > deadline:
                     raise
+                if on_retry is not None:
+                    on_retry(exc, wait)
                 await asyncio.sleep(wait)
 
     async def submit_txs_retrying(self, raws: list[bytes], timeout: float = 60.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
@@ -465,7 +472,7 @@ class NodeClient:
         return result
 
     async def lookup_txs(self, hashes: list[str]) -> list[dict[str, Any]]:
-        """POST /api/v1/txs/lookup: up to 1,000 transactions (committed, pending or unknown), in order."""
+        """POST /api/v1/txs/lookup: up to 1,000 transactions (committed, pending, dropped or unknown), in order."""
         answer = await self._request("POST", "/api/v1/txs/lookup", {"hashes": hashes})
         results: list[dict[str, Any]] = answer["results"]
         return results

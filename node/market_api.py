@@ -339,7 +339,10 @@ MARKET_OPERATIONS: Final = (
         "/api/v1/listings",
         get_listings,
         {
-            "summary": "Listings by merchant, words, price range, stock and status; paginated in a stable order",
+            "summary": "Listings by merchant, words, asset, price range, stock and status; paginated in a stable order",
+            "description": "A price range is in one asset: `asset`, or AGR when only `min_price`/`max_price` "
+            "is given, and matches only listings that take that asset, at their price in it "
+            "(walked by price, cheapest first, when no merchant or words narrow the search).",
             "parameters": query_params(ListingsQuery),
             "responses": {
                 "200": {

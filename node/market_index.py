@@ -16,7 +16,7 @@ big-endian, ``id`` = the 32-byte listing or order id, values are empty)::
     mkt/meta                             [INDEX_VERSION, height] the indexes are at
     mkt/L/a/<t><id>                      every listing, oldest first
     mkt/L/m/<merchant:32><t><id>         listings by merchant
-    mkt/L/p/<price:8><t><id>             listings by unit price
+    mkt/L/p/<asset>\\x00<price:8><t><id> listings by unit price in each asset they take
     mkt/L/w/<word>\\x00<t><id>            listings by lowercase word of title + description
     mkt/O/a/<t><id>                      every order (t = when it was placed)
     mkt/O/b/<buyer:32><t><id>            orders by buyer
@@ -52,6 +52,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
+from chain.accounts import NATIVE_ASSET
 from chain.block import Block
 from chain.encoding import decode
 from chain.execution import BlockResult, Event, Receipt
@@ -67,7 +68,7 @@ from storage.store import ChainStore
 log = logging.getLogger("agora.market_index")
 T = TypeVar("T")
 
-INDEX_VERSION: Final = 3
+INDEX_VERSION: Final = 4
 ID_SIZE: Final = 32
 META_KEY: Final = b"mkt/meta"
 L_ALL: Final = b"mkt/L/a/"
@@ -114,6 +115,10 @@ def words_of(text: str) -> set[str]:
     return {w[:MAX_WORD_CHARS] for w in _WORD_RE.findall(text.lower())}
 
 
+def _price_prefix(asset: str) -> bytes:
+    return L_PRICE + asset.encode() + SEP
+
+
 def _position(time_ms: int, record_id: bytes) -> bytes:
     return time_ms.to_bytes(8, "big") + record_id
 
@@ -125,7 +130,11 @@ def _state_part(state: OrderState) -> bytes:
 def listing_entries(listing: Listing) -> set[bytes]:
     """Every index key of ``listing``."""
     pos = _position(listing.created_ms, listing.listing_id)
-    entries = {L_ALL + pos, L_MERCHANT + listing.merchant + pos, L_PRICE + listing.price.to_bytes(8, "big") + pos}
+    entries = {L_ALL + pos, L_MERCHANT + listing.merchant + pos}
+    for asset in listing.assets:
+        terms = listing.terms_in(asset)
+        if terms is not None:
+            entries.add(_price_prefix(asset) + terms[0].to_bytes(8, "big") + pos)
     for word in words_of(listing.title + "\n" + listing.description):
         entries.add(L_WORD + word.encode() + SEP + pos)
     return entries
@@ -246,14 +255,23 @@ class ListingQuery:
     words: tuple[str, ...] = ()
     """Whole words that must all appear in the title or description (lowercase)."""
     min_price: int | None = None
-    """Lowest unit price: in minor units of ``asset`` when given, else of each listing's own asset."""
+    """Lowest unit price, in minor units of :attr:`price_asset` (prices in different assets never compare)."""
     max_price: int | None = None
     in_stock: bool = False
     status: ListingStatus | None = None
     limit: int = 20
     cursor: bytes | None = None
     asset: str | None = None
-    """Only listings that take this asset (at any of their prices)."""
+    """Only listings that take this asset (at any of their prices); with a price bound and no
+    asset, AGR."""
+
+    @property
+    def price_asset(self) -> str | None:
+        """The asset a listing must take, and its price bounds are in: ``asset``, or AGR when
+        only a price bound is given; None when neither is."""
+        if self.asset is not None:
+            return self.asset
+        return None if self.min_price is None and self.max_price is None else NATIVE_ASSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,12 +302,12 @@ def _listing_range(q: ListingQuery) -> tuple[bytes, bytes]:
         prefix = L_WORD + q.words[0].encode() + SEP
     elif q.merchant is not None:
         prefix = L_MERCHANT + q.merchant
-    elif (q.min_price is not None or q.max_price is not None) and q.asset is None:
-        # the price index holds each listing's own price: a price in a named asset is filtered instead
+    elif (q.min_price is not None or q.max_price is not None) and (asset := q.price_asset) is not None:
+        prefix = _price_prefix(asset)
         low = (q.min_price or 0).to_bytes(8, "big")
         high = q.max_price
-        stop = prefix_end(L_PRICE) if high is None or high >= 2**64 - 1 else L_PRICE + (high + 1).to_bytes(8, "big")
-        return L_PRICE + low, stop
+        stop = prefix_end(prefix) if high is None or high >= 2**64 - 1 else prefix + (high + 1).to_bytes(8, "big")
+        return prefix + low, stop
     else:
         prefix = L_ALL
     return prefix, prefix_end(prefix)
@@ -321,8 +339,9 @@ def listing_matches(listing: Listing, q: ListingQuery) -> bool:
     if q.merchant is not None and listing.merchant != q.merchant:
         return False
     price = listing.price
-    if q.asset is not None:
-        terms = listing.terms_in(q.asset)
+    asset = q.price_asset
+    if asset is not None:
+        terms = listing.terms_in(asset)
         if terms is None:
             return False
         price = terms[0]

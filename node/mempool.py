@@ -46,9 +46,9 @@ REASON_STATUS: Final = {
     "overloaded": 429,
     "earlier_nonce_refused": 429,
 }
+"""The HTTP status the API answers each admission reason with."""
 DROPPED_REMEMBERED: Final = 100_000
 """How many dropped transactions' reasons the mempool remembers (oldest forgotten first)."""
-"""The HTTP status the API answers each admission reason with."""
 
 
 class AdmissionError(Exception):
@@ -388,13 +388,16 @@ class Mempool:
     def _compact_heap(self) -> None:
         live = 2 * len(self._by_hash) + 1024
         if len(self._low_fee_heap) > live:
-            self._low_fee_heap = [e for e in self._low_fee_heap if self._arrival.get(e[2]) == -e[1]]
-            heapq.heapify(self._low_fee_heap)
+            self._low_fee_heap = self._live_heap(self._low_fee_heap)
         if len(self._remote_heap) > live:
-            self._remote_heap = [e for e in self._remote_heap if self._arrival.get(e[2]) == -e[1]]
-            heapq.heapify(self._remote_heap)
+            self._remote_heap = self._live_heap(self._remote_heap)
         if len(self._admitted) > live:
             self._admitted = deque(e for e in self._admitted if self._arrival.get(e[3]) == e[0])
+
+    def _live_heap(self, heap: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+        kept = [e for e in heap if self._arrival.get(e[2]) == -e[1]]
+        heapq.heapify(kept)
+        return kept
 
     def remove(self, tx_hash: bytes) -> bool:
         """Drop a pending transaction (not its successors); True if it was pending."""

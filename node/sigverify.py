@@ -95,8 +95,6 @@ async def verify_async(txs: Sequence[Transaction]) -> list[bool]:
     if not txs:
         return []
     if _workers == 0:
-        if len(txs) <= INLINE_CHUNK:
-            return _verify_chunk(txs)
         results: list[bool] = []
         for start in range(0, len(txs), INLINE_CHUNK):
             if start:

@@ -16,6 +16,7 @@ from market.queries import get_reputation
 from market.records import Listing, Order, Reputation
 from node.api_common import SERVICES
 from node.market_index import ListingQuery, MarketIndex, OrderQuery
+from web.chain_view import decimals_of
 from web.kpis import KpiView, kpi_view
 from web.pages import RENDERER, not_found, page_handler
 
@@ -40,6 +41,8 @@ class Dashboard:
     kpis: KpiView
     points: bool
     """True if the merchant runs a points programme."""
+    places: dict[str, int]
+    """The decimals of the issued assets its orders and listings are priced in."""
 
 
 def dashboard_of(market: MarketIndex, merchant: bytes) -> Dashboard:
@@ -56,15 +59,18 @@ def dashboard_of(market: MarketIndex, merchant: bytes) -> Dashboard:
         return sorted(found, key=lambda o: o.history[-1].height if o.history else 0, reverse=True)
 
     listings = market.listings(ListingQuery(merchant=merchant, limit=LISTINGS))
+    waiting, others = orders_in(WAITING), orders_in(OPEN_OTHERS)
+    named = [o.asset for o in (*waiting, *others)] + [listing.asset for listing in listings.items]
     return Dashboard(
         encode_address(merchant),
-        orders_in(WAITING),
-        orders_in(OPEN_OTHERS),
+        waiting,
+        others,
         listings.items,
         get_reputation(market.store.state, merchant),
         more or listings.next_cursor is not None,
         kpi_view(market, merchant),
         get_programme(market.store.state, merchant) is not None,
+        decimals_of(market.store.state, named),
     )
 
 

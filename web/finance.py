@@ -191,7 +191,8 @@ async def offer(request: web.Request) -> web.StreamResponse:
     found = await asyncio.to_thread(get_offer, Overlay(s.store.state), offer_id)
     if found is None:
         raise not_found(f"no standing offer {offer_id.hex()} (filled, cancelled or never made)")
-    return request.app[RENDERER].page("offer.html", offer=found, page_kind="offer")
+    places = await asyncio.to_thread(decimals_of, s.store.state, (found.sell, found.buy))
+    return request.app[RENDERER].page("offer.html", offer=found, places=places, page_kind="offer")
 
 
 @page_handler

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Context, Decimal
 from typing import Final
 
 from chain.address import encode_address
@@ -12,6 +13,8 @@ DECIMALS: Final = 6
 """1 AGR = 10**6 minor units (the CLI's amounts use the same scale)."""
 UNIT: Final = 10**DECIMALS
 SHORT_HEX: Final = 12
+RATE_DIGITS: Final = 8
+"""Significant digits of a shown conversion rate."""
 
 
 def amount(minor: int, asset: str = "AGR", places: Mapping[str, int] | None = None) -> str:
@@ -27,6 +30,19 @@ def amount(minor: int, asset: str = "AGR", places: Mapping[str, int] | None = No
     if frac:
         text += "." + f"{frac:0{digits}d}".rstrip("0")
     return f"{sign}{text} {asset}"
+
+
+def rate(num: int, den: int, sell: str, buy: str, places: Mapping[str, int] | None = None) -> str:
+    """A conversion rate of ``num / den`` minor units of ``buy`` per minor unit of ``sell`` as people
+    read it, ``1 EURX = 1.08 AGR`` (at most 8 significant digits, computed in decimal, no float);
+    when either asset's decimals are unknown, the minor-unit ratio ``3 / 2 u AGR per u EURX``."""
+    sell_digits = DECIMALS if sell == "AGR" else (places or {}).get(sell)
+    buy_digits = DECIMALS if buy == "AGR" else (places or {}).get(buy)
+    if sell_digits is None or buy_digits is None or den <= 0:
+        return f"{num} / {den} u {buy} per u {sell}"
+    value = Context(prec=RATE_DIGITS).divide(Decimal(num * 10**sell_digits), Decimal(den * 10**buy_digits))
+    text = f"{value.normalize():,f}"
+    return f"1 {sell} = {text} {buy}"
 
 
 def when(time_ms: int) -> str:

@@ -97,6 +97,7 @@ class Renderer:
         )
         self.env.filters.update(
             amount=fmt.amount,
+            rate=fmt.rate,
             when=fmt.when,
             iso=fmt.iso,
             short=fmt.short,

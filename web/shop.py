@@ -18,6 +18,7 @@ from node.api_common import SERVICES
 from node.market_index import MAX_CURSOR_BYTES, ListingQuery, MarketIndex, QueryError, query_words
 from node.points_api import block_time_ms
 from web.chain_view import decimals_of
+from web.conversion import pay_routes
 from web.financing import order_finance
 from web.order_actions import actions_for
 from web.pages import RENDERER, PageError, not_found, page_handler
@@ -131,10 +132,19 @@ async def listing(request: web.Request) -> web.StreamResponse:
     card = _cards(market, [item])[0]
     origin = traced(listing_provenance(market.store.state, listing_id))
     programme = get_programme(market.store.state, item.merchant)
-    assets = [*item.assets, *([] if programme is None else [programme.terms.asset])]
+    services = request.app[SERVICES]
+    routes = await asyncio.to_thread(pay_routes, services, item, block_time_ms(services, market.store.height))
+    named = [*item.assets, *(r.pay_with for r in routes)]
+    assets = [*named, *([] if programme is None else [programme.terms.asset])]
     places = decimals_of(market.store.state, assets)
     return request.app[RENDERER].page(
-        "listing.html", card=card, traced=origin, places=places, programme=programme, page_kind="listing"
+        "listing.html",
+        card=card,
+        traced=origin,
+        places=places,
+        programme=programme,
+        routes=routes,
+        page_kind="listing",
     )
 
 

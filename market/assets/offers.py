@@ -4,7 +4,11 @@ A maker offers to give up to ``amount`` minor units of asset ``sell`` for asset 
 rate of ``rate_num / rate_den`` minor units of ``buy`` per minor unit of ``sell``, until
 ``expires_ms``. The ``sell`` units are locked in the offer when it is made (held in
 ``mkt/offer_total/<asset>``, so *balances + order escrow + offers = supply* for every asset),
-and go back to the maker on cancel.
+and go back to the maker on cancel, or automatically once the offer has expired: making an
+offer schedules its id in the deadline index (market/due.py) at ``round_up(expires_ms)``, and
+the begin-block hook (market/hook.py) then calls :func:`expire_offer`, which returns what is
+left and drops the offer (an ``offer`` block event, action ``expire``). An offer filled or
+cancelled before then leaves a stale entry that is skipped, so units go back exactly once.
 
 Every pair ``(sell, buy)`` has one order book in state (``mkt/book/<sell>/<buy>``): at most
 :data:`MAX_BOOK` offer ids sorted best rate first, then oldest first. :func:`convert` walks it:
@@ -27,6 +31,7 @@ from chain.keys import PUBLIC_KEY_SIZE
 from chain.state import Overlay
 from market.assets.records import read_asset
 from market.assets.rules import get_asset
+from market.due import round_up, schedule
 from market.keys import PREFIX
 
 MAX_BOOK: Final = 64
@@ -248,6 +253,7 @@ def apply_offer_create(ctx: TxContext, body: OfferCreate) -> None:
     _save(ctx.state, offer)
     ids.insert(position, offer.offer_id)
     _write_book(ctx.state, body.sell, body.buy, ids)
+    schedule(ctx.state, offer.offer_id, release_deadline(offer))
     ctx.emit(
         "offer",
         action="create",
@@ -271,11 +277,37 @@ def _close(state: Overlay, offer: Offer) -> None:
     _write_book(state, offer.sell, offer.buy, ids)
 
 
+def release_deadline(offer: Offer) -> int:
+    """When the begin-block hook returns an expired offer's units: the first deadline bucket
+    boundary at or after its expiry (so always after the block that made it)."""
+    return round_up(offer.expires_ms)
+
+
+def expire_offer(ctx: TxContext, offer_id: bytes, deadline_ms: int) -> bool:
+    """Return the units left in the expired offer ``offer_id`` to its maker and drop it.
+
+    Called by the begin-block hook for a deadline index entry due at ``deadline_ms``. Does
+    nothing and returns False if there is no such offer (filled, cancelled or already
+    returned) or the entry is not the offer's release deadline; otherwise emits an
+    ``offer`` event (action ``expire``, the units ``returned``) and returns True.
+    """
+    offer = get_offer(ctx.state, offer_id)
+    if offer is None or release_deadline(offer) != deadline_ms or offer.expires_ms > ctx.time_ms:
+        return False
+    ctx.emit("offer", action="expire", offer_id=offer.offer_id, maker=offer.maker, returned=offer.remaining)
+    _close(ctx.state, offer)
+    return True
+
+
 def apply_offer_cancel(ctx: TxContext, body: OfferCancel) -> None:
     """The maker withdraws; fail 'unknown_offer' or 'not_maker'."""
     offer = get_offer(ctx.state, body.offer_id)
     if offer is None:
-        raise TxFailure(f"no offer {body.offer_id.hex()}", "unknown_offer")
+        raise TxFailure(
+            f"no standing offer {body.offer_id.hex()}: it was never made, or it was filled, cancelled, "
+            "or returned to its maker after it expired",
+            "unknown_offer",
+        )
     if offer.maker != ctx.sender:
         raise TxFailure("only the offer's maker may cancel it", "not_maker")
     ctx.emit("offer", action="cancel", offer_id=offer.offer_id, maker=offer.maker, returned=offer.remaining)

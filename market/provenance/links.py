@@ -5,7 +5,11 @@
 listing is shipped with ``trace.ship_order``, which takes the order's ``ship`` step exactly
 as ``order.ship`` does and records the lot or serial delivered; it must be of what the
 listing sells (the lot itself, or any lot or serial of the class), and plain ``order.ship``
-is refused for it ('item_required').
+is refused for it ('item_required'). The shipment is also an EPCIS ObjectEvent in the
+delivered item's log (bizStep ``shipping``, disposition ``in_transit``, the buyer as
+recipient, timed at the block), so the item's journey and receipts show it. It does not
+move the item's custody: what an order takes is usually part of a lot, which stays where it
+is.
 
 A recall writes nothing on listings or orders: their recall status is derived from the item
 they name, which the recall marks (:func:`listing_provenance`, :func:`order_provenance`),
@@ -24,19 +28,23 @@ from market.order_state import Action
 from market.provenance.access import holds_role
 from market.provenance.bodies import TraceSell, TraceShipOrder
 from market.provenance.identifiers import ItemKind, parse_key
-from market.provenance.journal import load_item
+from market.provenance.journal import load_item, record
 from market.provenance.keys import delivered_key, listings_key, orders_count_key, orders_entry_key, sells_key
 from market.provenance.limits import MAX_LISTINGS_PER_ITEM, MAX_ORDERS_PER_ITEM
 from market.provenance.queries import (
     delivered_item,
     get_class,
+    get_head,
     get_item,
     listings_of,
     order_count,
     producer_of,
     sold_item,
 )
-from market.provenance.vocab import Role
+from market.provenance.records import Action as EventAction
+from market.provenance.records import EventType, EventWhen, QuantityLine
+from market.provenance.rules import new_event
+from market.provenance.vocab import DEFAULT_DISPOSITION, Role
 from market.queries import get_listing, get_order
 
 
@@ -93,7 +101,11 @@ def apply_ship_order(ctx: TxContext, body: TraceShipOrder) -> None:
 
     Failures: those of order.ship ('unknown_order', 'not_merchant', 'wrong_state',
     'deadline_passed'), 'not_traced' (the listing names nothing), 'wrong_item',
-    'unknown_item', 'item_recalled', 'too_many_orders'.
+    'unknown_item', 'item_recalled', 'too_many_orders', 'journal_full'.
+
+    Records the EPCIS shipping ObjectEvent (disposition in_transit, recipient the buyer) in
+    the item's log, at the block time (or the item's last event time, if that is later, so
+    that a log never goes back in time); the item's custody does not change.
     """
     order = load_order(ctx.state, body.order_id)
     row = authorize(order, Action.SHIP, ctx.sender, ctx.time_ms)
@@ -110,6 +122,18 @@ def apply_ship_order(ctx: TxContext, body: TraceShipOrder) -> None:
     ctx.state.put_value(delivered_key(order.order_id), body.item)
     ctx.state.put_value(orders_entry_key(body.item, count), order.order_id)
     ctx.state.put_int(orders_count_key(body.item), count + 1)
+    when = EventWhen(max(ctx.time_ms, get_head(ctx.state, body.item).last_time_ms), 0)
+    event = new_event(
+        ctx,
+        EventType.OBJECT,
+        EventAction.OBSERVE,
+        "shipping",
+        DEFAULT_DISPOSITION["shipping"],
+        when,
+        (QuantityLine(body.item),),
+        recipient=order.buyer,
+    )
+    record(ctx, event, [body.item], "ship_order")
     ctx.emit(
         "provenance_delivery",
         order_id=order.order_id,

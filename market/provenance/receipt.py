@@ -30,6 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgpack
+
 from chain.block import Header
 from chain.encoding import DecodeError, Primitive, as_bytes, as_int, as_list, as_str, decode, encode, sha256
 from chain.execution import Receipt
@@ -180,13 +182,164 @@ def _item_from_wire(value: Primitive) -> ReceiptItem:
     )
 
 
+# --- framing diagnosis ----------------------------------------------------------------------
+
+_FIELDS: Final = ("magic", "version", "genesis", "item key", "height", "light blocks", "events", "items")
+_EVENT_FIELDS: Final = ("transaction", "receipt", "height", "tx proof", "result proof")
+_ITEM_FIELDS: Final = ("item key", "head value", "head proof", "event indices")
+
+
+class _Fault(Exception):
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+def _marker(byte: int) -> str:
+    """What a msgpack type byte announces, in words."""
+    names = (
+        (0x00, 0x7F, "a small integer"),
+        (0x80, 0x8F, "a map"),
+        (0x90, 0x9F, "an array"),
+        (0xA0, 0xBF, "a string"),
+        (0xC0, 0xC0, "nil"),
+        (0xC1, 0xC1, "the unused byte 0xc1"),
+        (0xC2, 0xC3, "a boolean"),
+        (0xC4, 0xC6, "bytes"),
+        (0xC7, 0xC9, "an extension"),
+        (0xCA, 0xCB, "a float"),
+        (0xCC, 0xD3, "an integer"),
+        (0xD4, 0xD8, "an extension"),
+        (0xD9, 0xDB, "a string"),
+        (0xDC, 0xDD, "an array"),
+        (0xDE, 0xDF, "a map"),
+        (0xE0, 0xFF, "a small negative integer"),
+    )
+    kind = next(name for lo, hi, name in names if lo <= byte <= hi)
+    return f"{kind} (type byte 0x{byte:02x})"
+
+
+def _array_header(n: int) -> bytes:
+    if n < 16:
+        return bytes((0x90 | n,))
+    if n < 0x10000:
+        return b"\xdc" + n.to_bytes(2, "big")
+    return b"\xdd" + n.to_bytes(4, "big")
+
+
+def _reject_extension(code: int, data: bytes) -> object:
+    raise DecodeError(f"msgpack extension type {code} is not allowed")
+
+
+class _Frames:
+    """Walks a receipt file's msgpack frames in the order of its format, one value at a time."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.unpacker = msgpack.Unpacker(
+            raw=False, strict_map_key=True, ext_hook=_reject_extension, max_buffer_size=len(data) or 1
+        )
+        self.unpacker.feed(data)
+
+    def _found(self, start: int) -> str:
+        return "the end of the file (truncated?)" if start >= len(self.data) else _marker(self.data[start])
+
+    def _cut(self, start: int) -> str:
+        if start >= len(self.data):
+            return self._found(start)
+        end = len(self.data)
+        return f"{self._found(start)} that runs past the end of the file at byte {end} (truncated, or a damaged length)"
+
+    def array(self, where: str, what: str, length: int | None = None) -> int:
+        """Read an array header; _Fault unless it is one (of ``length`` entries), canonically framed."""
+        start = self.unpacker.tell()
+        try:
+            n = int(self.unpacker.read_array_header())
+        except msgpack.OutOfData:
+            raise _Fault(where, f"{what} at byte {start}: expected an array, found {self._cut(start)}") from None
+        except ValueError:
+            raise _Fault(where, f"{what} at byte {start}: expected an array, found {self._found(start)}") from None
+        if length is not None and n != length:
+            raise _Fault(where, f"{what} at byte {start}: expected an array of {length} fields, found an array of {n}")
+        if self.data[start : self.unpacker.tell()] != _array_header(n):
+            raise _Fault(where, f"{what} at byte {start}: the array header of {n} entries is not canonically encoded")
+        return n
+
+    def value(self, where: str, what: str, expected: str) -> None:
+        """Read one whole value; _Fault unless it decodes canonically (chain/encoding.py rules)."""
+        start = self.unpacker.tell()
+        try:
+            self.unpacker.skip()
+        except msgpack.OutOfData:
+            raise _Fault(where, f"{what} at byte {start}: expected {expected}, found {self._cut(start)}") from None
+        except (ValueError, TypeError, DecodeError, msgpack.UnpackException) as exc:
+            raise _Fault(
+                where,
+                f"{what} at byte {start}: expected {expected}, found {self._found(start)} that does not decode: {exc}",
+            ) from None
+        end = self.unpacker.tell()
+        try:
+            decode(self.data[start:end], MAX_RECEIPT_BYTES)
+        except DecodeError as exc:
+            raise _Fault(
+                where,
+                f"{what} at bytes {start}..{end}: expected {expected}, found {self._found(start)} that is not "
+                f"well-formed: {exc}",
+            ) from None
+
+    def end(self) -> None:
+        """_Fault if bytes follow the receipt."""
+        at = self.unpacker.tell()
+        if at != len(self.data):
+            raise _Fault("file", f"{len(self.data) - at} bytes follow the end of the receipt at byte {at}")
+
+
+def locate_framing_fault(data: bytes) -> tuple[str, str] | None:
+    """Where the framing of a receipt file breaks: (part, message naming the field, its byte
+    offset, what was expected and what was found), or None if every frame decodes.
+
+    Pure; it reads at most the file once, so it is as bounded as decoding it.
+    """
+    frames = _Frames(data)
+    expected = ("a string", "an integer", "bytes", "a string", "an integer")
+    try:
+        frames.array("file", "the receipt", len(_FIELDS))
+        for name, kind in zip(_FIELDS, expected, strict=False):
+            frames.value("genesis" if name == "genesis" else "file", name, kind)
+        for i in range(frames.array("file", "light blocks")):
+            frames.value(f"light block {i}", f"light block {i}", "a light block")
+        for i in range(frames.array("file", "events")):
+            frames.array(f"event {i}", f"event {i}", len(_EVENT_FIELDS))
+            for j, (name, kind) in enumerate(
+                zip(_EVENT_FIELDS, ("bytes", "bytes", "an integer", "a proof", "a proof"), strict=True)
+            ):
+                frames.value(f"event {i}", f"field {j} ({name})", kind)
+        for i in range(frames.array("file", "items")):
+            frames.array(f"item {i}", f"item {i}", len(_ITEM_FIELDS))
+            for j, (name, kind) in enumerate(
+                zip(_ITEM_FIELDS, ("a string", "bytes or nil", "bytes", "a list of event indices"), strict=True)
+            ):
+                frames.value(f"item {i}", f"field {j} ({name})", kind)
+        frames.end()
+    except _Fault as fault:
+        return fault.where, fault.args[0]
+    return None
+
+
 def parse_receipt(data: bytes) -> TraceReceipt:
-    """Parse a receipt file; ReceiptError("file", ...) naming the part that is not well-formed."""
+    """Parse a receipt file; ReceiptError("file", ...) naming the part that is not well-formed.
+
+    When the file does not decode, the error names the frame that breaks (the part, the field
+    and its byte offset, what was expected and what was found: :func:`locate_framing_fault`).
+    """
     if len(data) > MAX_RECEIPT_BYTES:
         raise ReceiptError("file", "too_large", f"{len(data)} bytes exceeds the limit of {MAX_RECEIPT_BYTES}")
     try:
         value = decode(data, MAX_RECEIPT_BYTES)
     except DecodeError as exc:
+        located = locate_framing_fault(bytes(data))
+        if located is not None:
+            raise ReceiptError(located[0], "malformed", located[1]) from None
         raise ReceiptError("file", "malformed", f"the file is not a well-formed receipt (damaged?): {exc}") from None
     top = _part("file", lambda v: as_list(v, "receipt", length=8), value)
     if top[0] != MAGIC:

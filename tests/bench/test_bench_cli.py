@@ -26,10 +26,20 @@ LOAD_FIGURES = (
     "accepted",
     "committed",
     "pending_at_end",
+    "accepted_committable_at_end",
+    "accepted_gapped_at_end",
+    "accepted_lost",
+    "committable_heads_at_end",
+    "held_for_load_at_end",
+    "refused_or_dropped_at_end",
+    "dropped_by_node",
     "offered_tps",
     "committed_tps",
     "goodput_tps",
     "committed_in_window",
+    "blocks_in_window",
+    "txs_per_block_mean",
+    "block_interval_ms_mean",
     "latency_p50_s",
     "latency_p90_s",
     "latency_p99_s",
@@ -69,6 +79,10 @@ def _check_load(report: dict[str, Any], nodes: int) -> None:
     assert report["accepted"] <= report["submitted"] and report["committed"] <= report["submitted"]
     assert 0 < report["committed_in_window"] <= report["committed"]
     assert report["pending_at_end"] == report["accepted"] - report["committed"]
+    gapped = sum(report["accepted_gapped_at_end"].values())
+    assert report["pending_at_end"] >= report["accepted_committable_at_end"] + gapped
+    assert report["accepted_lost"] == 0
+    assert report["blocks_in_window"] > 0 and report["txs_per_block_mean"] > 0
     assert 0 < report["goodput_tps"] <= report["committed_tps"]
     assert report["latency_p50_s"] <= report["latency_p90_s"] <= report["latency_p99_s"] <= report["latency_max_s"]
     assert report["latency_p50_s"] > 0

@@ -203,6 +203,7 @@ def test_a_listing_priced_in_a_stable_asset_bought_through_a_conversion(running_
     assert found("--asset", "EURX") == [lid] == found("--asset", "usdx", "--max-price", "12")
     assert found("--asset", "USDX", "--max-price", "11.99") == [] == found("--asset", "AGR")
     assert found("--asset", "EURX", "--min-price", "11", "--max-price", "11") == [lid]
+    assert found("--max-price", "12") == []  # without --asset the bound is 12 AGR: the listing takes no AGR
     code, _, err = _cli(node, "listing", "list", "--asset", "GBPX")
     assert code == 1 and "no asset GBPX" in err, err
     direct = _json(node, *place, "--asset", "EURX")

@@ -53,8 +53,17 @@ async def test_submit_waits_out_429s_and_resubmits_the_same_transaction(tmp_path
         async with NodeClient(url) as client:
             for tx in fillers:
                 await client.submit_tx(tx.raw)
+            notes: list[str] = []
             submit = asyncio.create_task(
-                submit_body(client, alice, Transfer(carol.public_key, 5), None, wait=False, commit_timeout=60)
+                submit_body(
+                    client,
+                    alice,
+                    Transfer(carol.public_key, 5),
+                    None,
+                    wait=False,
+                    commit_timeout=60,
+                    notify=notes.append,
+                )
             )
             deadline = asyncio.get_running_loop().time() + 30
             while await _rejections(url) < 1:  # the node has refused it at least once
@@ -65,6 +74,7 @@ async def test_submit_waits_out_429s_and_resubmits_the_same_transaction(tmp_path
             record = await asyncio.wait_for(submit, 30)
             assert record["status"] == "pending"
             assert bytes.fromhex(record["hash"]) in services.mempool
+            assert any("at capacity (mempool_full)" in n and record["hash"] in n for n in notes), notes
             # a node that stays full: the CLI gives up with a clear message once its time is up
             with pytest.raises(CliError, match="at capacity"):
                 await submit_body(client, alice, Transfer(carol.public_key, 6), None, wait=False, commit_timeout=0.5)

@@ -23,6 +23,13 @@ from market.funds import (
     holding_key,
     trace_donation,
 )
+from market.provenance.bodies import TraceCommission, TraceRegister
+from market.provenance.identifiers import gtin_class, lot_of, with_check_digit
+from market.provenance.records import EventWhen, Location
+
+_GTIN = with_check_digit("0950600013430")
+_CLASS = gtin_class(_GTIN).key
+_LOT = lot_of(_GTIN, "L-7").key
 
 
 def _open(chain: Any) -> bytes:
@@ -63,6 +70,11 @@ def test_donations_are_disbursed_first_in_first_out_and_every_unit_is_traced(cha
         ("a1", lambda c, f: FundDisburse(f, "AGR", 11, c.pub("m1"), "too much"), "insufficient_fund"),
         ("a1", lambda c, f: FundDisburse(f, "AGR", 1, c.pub("m1"), "x", RefKind.ORDER, b"\x01" * 32), "unknown_order"),
         ("a1", lambda c, f: FundDisburse(f, "AGR", 1, c.pub("m1"), "x", RefKind.NONE, b"ref"), "bad_reference"),
+        ("a1", lambda c, f: FundDisburse(f, "AGR", 1, c.pub("m1"), "x", RefKind.ITEM, b""), "bad_reference"),
+        ("a1", lambda c, f: FundDisburse(f, "AGR", 1, c.pub("m1"), "x", RefKind.ITEM, b"lot 7"), "bad_reference"),
+        ("a1", lambda c, f: FundDisburse(f, "AGR", 1, c.pub("m1"), "x", RefKind.ITEM, b"\xff"), "bad_reference"),
+        ("a1", lambda c, f: FundDisburse(f, "AGR", 1, c.pub("m1"), "x", RefKind.ITEM, _LOT.encode()), "unknown_item"),
+        ("a1", lambda c, f: FundDisburse(f, "AGR", 1, c.pub("m1"), "x", RefKind.ITEM, _CLASS.encode()), "unknown_item"),
         ("b1", lambda c, f: FundDonate(b"\x02" * 32, "AGR", 1), "unknown_fund"),
         ("b1", lambda c, f: FundDonate(f, "NOPE", 1), "unknown_asset"),
         ("b1", lambda c, f: FundDonate(f, "AGR", 10**15), "insufficient_funds"),
@@ -73,6 +85,11 @@ def test_donations_are_disbursed_first_in_first_out_and_every_unit_is_traced(cha
         "overdraw",
         "unknown-order",
         "kindless-ref",
+        "empty-item",
+        "not-an-item-key",
+        "not-utf8-item",
+        "unknown-lot",
+        "unknown-class",
         "unknown-fund",
         "unknown-asset",
         "unfunded",
@@ -84,6 +101,24 @@ def test_bad_fund_actions_fail_with_their_code_and_change_nothing(
     fund = _open(chain)
     chain.ok("b1", FundDonate(fund, "AGR", 10))
     chain.refused(name, body(chain, fund), code)
+
+
+def test_an_item_disbursement_names_a_registered_class_or_item(chain: Any) -> None:
+    fund = _open(chain)
+    chain.ok("b1", FundDonate(fund, "AGR", 10))
+    chain.refused(
+        "a1", FundDisburse(fund, "AGR", 1, chain.pub("m1"), "beans", RefKind.ITEM, _LOT.encode()), "unknown_item"
+    )
+    receipt = chain.send("a1", FundDisburse(fund, "AGR", 1, chain.pub("m1"), "beans", RefKind.ITEM, _LOT.encode()))
+    assert receipt.message == f"the provenance item {_LOT} the disbursement names does not exist"
+    chain.ok("m1", TraceRegister(_GTIN, "Green coffee beans"))
+    chain.ok("a1", FundDisburse(fund, "AGR", 1, chain.pub("m1"), "the class", RefKind.ITEM, _CLASS.encode()))
+    where = EventWhen(chain.time_ms, 0, Location(gln=with_check_digit("061414100001")))
+    chain.ok("m1", TraceCommission(_LOT, 100, "KGM", where))
+    chain.ok("a1", FundDisburse(fund, "AGR", 2, chain.pub("m1"), "the lot", RefKind.ITEM, _LOT.encode()))
+    entry = get_disbursement(Overlay(chain.state), fund, 1)
+    assert entry is not None and (entry.ref_kind, entry.ref, entry.amount) == (RefKind.ITEM, _LOT.encode(), 2)
+    chain.check_conservation()
 
 
 _STEPS = st.lists(

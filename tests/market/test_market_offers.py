@@ -23,7 +23,9 @@ from market.assets.offers import (
     get_offer,
     offer_total_key,
     read_book,
+    release_deadline,
 )
+from market.due import BUCKET_MS
 
 DAY = 86_400_000
 
@@ -144,3 +146,117 @@ def test_every_asset_is_conserved_across_offers_and_swaps(make_chain: Callable[[
         held = sum(_held(chain, n, symbol) for n in chain.keys)
         assert held + state.get_int(offer_total_key(symbol)) == get_supply(state, symbol), symbol
     chain.check_conservation()
+
+
+# --- automatic return of expired offers ------------------------------------------------------
+
+
+def _expired_events(events: Any) -> list[dict[str, Any]]:
+    return [dict(e.attrs) for e in events if e.type == "offer" and dict(e.attrs)["action"] == "expire"]
+
+
+def test_an_expired_offer_returns_its_units_once_as_a_block_event(chain: Any) -> None:
+    _two_assets(chain)
+    offer_id = _offer(chain, "m1", 1, 1, 1_000, ttl=10)
+    chain.ok("b1", OfferSwap("USDX", "EURS", 300, Rate(1, 1)))  # 700 left
+    eur = _held(chain, "m1", "EURS")
+    offer = get_offer(Overlay(chain.state), offer_id)
+    assert offer is not None
+    release = release_deadline(offer)
+    assert release >= offer.expires_ms and release % BUCKET_MS == 0
+    chain.advance_to(release - 1)  # expired, but its bucket has not come due: still locked
+    assert _expired_events(chain.block_events) == []
+    assert _held(chain, "m1", "EURS") == eur and get_offer(Overlay(chain.state), offer_id) is not None
+    chain.advance_to(release)
+    assert _expired_events(chain.block_events) == [
+        {"action": "expire", "offer_id": offer_id, "maker": chain.pub("m1"), "returned": 700}
+    ]
+    assert _held(chain, "m1", "EURS") == eur + 700
+    state = Overlay(chain.state)
+    assert get_offer(state, offer_id) is None and read_book(state, "EURS", "USDX") == []
+    assert state.get_int(offer_total_key("EURS")) == 0
+    chain.check_conservation()
+    chain.advance_to(release + 10 * BUCKET_MS)
+    assert _expired_events(chain.block_events) == [], "returned once only"
+    chain.refused("m1", OfferCancel(offer_id), "unknown_offer")  # a cancel after the return changes nothing
+    assert _held(chain, "m1", "EURS") == eur + 700
+
+
+def test_a_filled_or_cancelled_offer_leaves_nothing_to_return(chain: Any) -> None:
+    _two_assets(chain)
+    filled = _offer(chain, "m1", 1, 1, 100, ttl=10)
+    cancelled = _offer(chain, "m2", 1, 1, 100, ttl=10)
+    chain.ok("b1", OfferSwap("USDX", "EURS", 100, Rate(1, 1)))
+    chain.ok("m2", OfferCancel(cancelled))
+    held = {n: _held(chain, n, "EURS") for n in ("m1", "m2")}
+    chain.advance_to(chain.time_ms + 2 * BUCKET_MS)
+    assert _expired_events(chain.block_events) == []
+    assert {n: _held(chain, n, "EURS") for n in ("m1", "m2")} == held
+    assert get_offer(Overlay(chain.state), filled) is None
+    chain.check_conservation()
+
+
+_TIMED_FLOWS = st.lists(
+    st.tuples(
+        st.sampled_from(["offer", "swap", "cancel", "wait"]),
+        st.sampled_from(["m1", "m2", "b1"]),
+        st.sampled_from([("EURS", "USDX"), ("USDX", "EURS"), ("AGR", "USDX")]),
+        st.integers(1, 2_000),
+        st.integers(1, 4 * BUCKET_MS),
+    ),
+    min_size=1,
+    max_size=16,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(_TIMED_FLOWS)
+def test_expired_offers_go_back_exactly_once_and_money_is_conserved(
+    make_chain: Callable[[], Any], flows: list[Any]
+) -> None:
+    chain = make_chain()
+    _two_assets(chain)
+    made: dict[bytes, tuple[str, int]] = {}  # offer id -> (maker, amount locked)
+    taken: dict[bytes, int] = {}  # units filled
+    closed: dict[bytes, int] = {}  # units returned by cancel or expiry (at most once)
+
+    def record(events: Any) -> None:
+        for e in events:
+            a = dict(e.attrs)
+            if e.type != "offer" or a["action"] == "create":
+                continue
+            if a["action"] == "fill":
+                taken[a["offer_id"]] = taken.get(a["offer_id"], 0) + a["units"]
+            else:
+                assert a["offer_id"] not in closed, "an offer returned twice"
+                closed[a["offer_id"]] = a["returned"]
+
+    for action, who, (a, b), amount, ms in flows:
+        if action == "offer":
+            receipt = chain.send(who, OfferCreate(a, b, Rate(1, 1), amount, chain.time_ms + ms))
+            made.update({dict(e.attrs)["offer_id"]: (who, amount) for e in receipt.events if e.type == "offer"})
+        elif action == "swap":
+            receipt = chain.send(who, OfferSwap(b, a, amount, Rate(1, 1)))
+        elif action == "cancel" and made:
+            offer_id = sorted(made)[amount % len(made)]
+            receipt = chain.send(made[offer_id][0], OfferCancel(offer_id))
+            if offer_id in closed:
+                assert (receipt.ok, receipt.code) == (False, "unknown_offer")
+        else:
+            chain.advance_to(chain.time_ms + ms)
+            record(chain.block_events)
+            continue
+        record(chain.block_events)
+        record(receipt.events)
+        chain.check_conservation()
+    chain.advance_to(chain.time_ms + 6 * BUCKET_MS)  # past every expiry (all within 4 minutes) and its bucket
+    record(chain.block_events)
+    chain.check_conservation()
+    state = Overlay(chain.state)
+    for symbol in ("USDX", "EURS", "AGR"):
+        assert state.get_int(offer_total_key(symbol)) == 0, symbol
+    for offer_id, (_, amount) in made.items():
+        assert get_offer(state, offer_id) is None
+        assert taken.get(offer_id, 0) + closed.get(offer_id, 0) == amount, "every locked unit filled or went back"

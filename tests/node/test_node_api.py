@@ -358,6 +358,9 @@ async def test_an_expired_transaction_shows_as_dropped_with_its_reason(tmp_path:
             code, record = await r.get(f"/api/v1/txs/{stuck.hash.hex()}")
             assert code == 200 and record["status"] == "dropped" and record["reason"] == "expired"
             assert record["tx"] is None and "send it again" in record["detail"]
+            [looked_up] = await client.lookup_txs([stuck.hash.hex()])
+            assert looked_up["status"] == "dropped" and looked_up["reason"] == "expired"
+            assert looked_up["detail"] == record["detail"]
             with pytest.raises(NodeApiError) as info:
                 await client.wait_for_tx(stuck.hash.hex(), timeout=5)
             assert info.value.reason == "expired"

@@ -1,7 +1,10 @@
 """Fuzzing every client-API route of a real node: schemathesis, driven by the OpenAPI document it serves.
 
-A real node (tmp LevelDB, aiohttp on port 0, the market running) holds committed transfers, a
-listing and an order, so requests can hit real data. ``schemathesis run --checks all`` tests
+A real node (tmp LevelDB, aiohttp on port 0, the market running) holds committed transfers,
+listings and orders, an asset and a conversion offer, a fund, a points programme, a financing
+offer and a traced journey (lots, a case, an order shipped with a lot), and schemathesis's
+path parameters are often swapped for those real values (schemathesis_hooks.py), so requests
+hit real data and not only 404s. ``schemathesis run --checks all`` tests
 every documented operation in every phase (coverage, fuzzing, and the stateful phase following
 the document's links): never a 5xx, every answer as documented (status, content type, schema,
 headers), schema-valid requests accepted and schema-violating ones refused. A hypothesis test
@@ -30,14 +33,21 @@ import aiohttp
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from node_market_kit import CHAIN, FEE, MarketNode, addr, market_node
+from node_market_kit import CHAIN, FEE, START_MS, MarketNode, addr, market_node
+from trace_kit import COFFEE, GREEN, ROASTED, WHEN, roasted_journey
 from yarl import URL
 
 from chain.transfer import Transfer
 from chain.tx import sign_transaction
 from market.assets.bodies import AssetCreate, AssetMint
-from market.bodies import OrderPlace
+from market.assets.offers import OfferCreate, Rate
+from market.bodies import OrderAccept, OrderPlace
+from market.finance import FinanceOffer
 from market.funds import FundDonate, FundOpen
+from market.points import PointsOpen, Terms
+from market.provenance.bodies import TraceAggregate, TraceCommission, TraceSell, TraceShipOrder
+from market.provenance.identifiers import lot_of, with_check_digit
+from market.provenance.records import Action
 
 T = TypeVar("T")
 REQUEST_SECONDS: Final = 5.0
@@ -62,6 +72,8 @@ class Seeded:
     hex_ids: tuple[str, ...]
     heights: tuple[str, ...]
     raw_txs: tuple[str, ...]
+    paths: dict[str, list[Any]]
+    """Real values of each kind of path parameter (schemathesis_hooks.py substitutes them)."""
 
     def __repr__(self) -> str:
         # hypothesis prints a strategy's arguments when a draw is rejected: keep that short
@@ -126,18 +138,41 @@ class NodeThread:
             await self._stop.wait()
 
 
+CASE: Final = "00/" + with_check_digit("10614141123456789"[:17])
+"""A case the roasted lot is packed in, so the SSCC routes have an item."""
+POINTS: Final = Terms("AGR", unit=100, rate=1, point_value=10, max_redeem_bps=5_000, expiry_ms=0, ends_ms=0)
+
+
 async def _seed(m: MarketNode) -> Seeded:
+    """Commit real signed transactions so that every route family has data to answer with:
+    accounts, a listing and orders, an asset with a conversion offer, a fund with a donation, a
+    points programme, a financing offer, and a traced journey (classes, lots, a case, a traced
+    listing and an order shipped with a lot). Returns the values a path parameter may take."""
     await m.do("buyer", Transfer(m["buyer2"].public_key, 5_000))
     listing = await m.create_listing()
     # an asset and a fund, so their routes answer with data and not only 404
     await m.do("merchant", AssetCreate("FUZZ", "Fuzz token", 2))
     await m.do("merchant", AssetMint("FUZZ", m["buyer"].public_key, 1_000))
+    offer = await m.do("buyer", OfferCreate("FUZZ", "AGR", Rate(1, 1), 100, START_MS + 86_400_000))
     opened = await m.send("merchant", FundOpen("Relief", "blankets"))
     assert opened["receipt"]["code"] == "ok", opened
     fund = opened["hash"]
     await m.do("buyer", FundDonate(bytes.fromhex(fund), "AGR", 100))
+    await m.do("merchant", PointsOpen(POINTS))
     receipt = await m.do("buyer", OrderPlace(bytes.fromhex(listing), 1, 0, 1_000, 100))
     order = receipt["events"][-1]["attrs"]["order_id"]
+    await m.do("merchant", OrderAccept(bytes.fromhex(order)))
+    advance = await m.do("buyer2", FinanceOffer(bytes.fromhex(order), 900, START_MS + 3_600_000))
+    # provenance: two green lots roasted into COFFEE, packed in CASE, sold by a traced listing
+    await roasted_journey(m)
+    await m.do("merchant", TraceCommission(CASE, 1, "H87", WHEN))
+    await m.do("merchant", TraceAggregate(CASE, Action.ADD, (COFFEE.key,), WHEN))
+    traced = await m.create_listing(title="Roasted coffee, 1 kg")
+    await m.do("merchant", TraceSell(bytes.fromhex(traced), "01/" + ROASTED))
+    placed = await m.do("buyer2", OrderPlace(bytes.fromhex(traced), 1, 0, 1_000, 100))
+    shipped = placed["events"][-1]["attrs"]["order_id"]
+    await m.do("merchant", OrderAccept(bytes.fromhex(shipped)))
+    await m.do("merchant", TraceShipOrder(bytes.fromhex(shipped), COFFEE.key))
     head = await m.ok("/api/v1/head")
     block = await m.ok(f"/api/v1/blocks/{head['height']}")
     nonce = m.nonces[m["buyer2"].public_key]
@@ -146,11 +181,28 @@ async def _seed(m: MarketNode) -> Seeded:
         for gap in (0, 5)
     ]
     raw.append(sign_transaction(m["buyer2"], "other-chain", nonce, FEE, Transfer(m["buyer"].public_key, 1)).raw.hex())
+    lots = [lot_of(GREEN, "A/1"), lot_of(GREEN, "B"), COFFEE]
+    paths = {
+        "listing": [listing, traced],
+        "order": [order, shipped],
+        "offer": [offer["events"][0]["attrs"]["offer_id"]],
+        "fund": [fund],
+        "finance_offer": [next(e for e in advance["events"] if e["type"] == "finance")["attrs"]["offer_id"]],
+        "tx": [fund, block["txs"][0], shipped],
+        "block": [head["hash"]],
+        "symbol": ["FUZZ"],
+        "height": [1, head["height"]],
+        "gtin": [GREEN, ROASTED],
+        "lot": [[lot.gtin, "10", lot.extra] for lot in lots],
+        "sscc": [CASE[3:]],
+        "merchant": [addr(m["merchant"])],
+    }
     return Seeded(
         addresses=(*(addr(k) for k in m.keys.values()), m["merchant"].public_key.hex()),
         hex_ids=(listing, order, fund, head["hash"], block["txs"][0]),
         heights=("1", str(head["height"]), str(head["height"] + 1)),
         raw_txs=tuple(raw),
+        paths=paths,
     )
 
 
@@ -372,7 +424,9 @@ def test_schemathesis_finds_the_document_true_to_every_route(fuzz_node: NodeThre
         "PYTHONPATH": os.pathsep.join([str(here), str(here.parents[1])]),
         "SCHEMATHESIS_HOOKS": "schemathesis_hooks",
         # this chain's transactions only: one for another chain is a 400 that no schema can foresee
-        "AGORA_FUZZ_SEEDED": json.dumps({"addresses": list(seeded.addresses), "raw_txs": list(seeded.raw_txs[:2])}),
+        "AGORA_FUZZ_SEEDED": json.dumps(
+            {"addresses": list(seeded.addresses), "raw_txs": list(seeded.raw_txs[:2]), "paths": seeded.paths}
+        ),
     }
     done = subprocess.run(
         [

@@ -546,3 +546,24 @@ async def test_cli_replay_recomputes_the_chain_and_finds_a_tampered_balance(tmp_
     async with market_node(tmp_path) as m:
         report = await replay_chain(m.client)
         assert len(report.mismatches) == 1 and report.mismatches[0].startswith(f"{buyer}: the node says 5 AGR")
+
+
+async def test_an_expired_offer_is_returned_in_a_block_event_the_api_shows(tmp_path: Path) -> None:
+    async with market_node(tmp_path) as m:
+        await m.do("merchant", AssetCreate("USDX", "dollar", 2))
+        before = await m.balance("buyer")
+        receipt = await m.do("buyer", OfferCreate("AGR", "USDX", Rate(1, 1), 5_000, m.clock.now_ms + MINUTE // 2))
+        offer_id = receipt["events"][0]["attrs"]["offer_id"]
+        (agr,) = [a for a in (await m.ok("/api/v1/supply"))["assets"] if a["asset"] == "AGR"]
+        assert agr["in_offers"] == 5_000 and agr["balanced"]
+        m.clock.advance(2 * MINUTE)
+        record = await m.send("ticker", Transfer(m["validator"].public_key, 1))
+        block = await m.ok(f"/api/v1/blocks/{record['height']}", receipts="true")
+        expired = [e["attrs"] for e in block["block_events"] if e["type"] == "offer"]
+        assert len(expired) == 1 and expired[0]["action"] == "expire" and expired[0]["offer_id"] == offer_id
+        assert int(expired[0]["returned"]) == 5_000
+        assert await m.balance("buyer") == before - FEE
+        (agr,) = [a for a in (await m.ok("/api/v1/supply"))["assets"] if a["asset"] == "AGR"]
+        assert agr["in_offers"] == 0 and agr["balanced"]
+        assert (await m.get(f"/api/v1/offers/{offer_id}"))[0] == 404
+        await m.fails("buyer", OfferCancel(bytes.fromhex(offer_id)), "unknown_offer")

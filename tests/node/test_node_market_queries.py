@@ -82,6 +82,43 @@ async def test_listing_filters_and_pagination(tmp_path: Path) -> None:
         assert listing["shipping"][1] == {"index": 1, "name": "express", "price": 300}
 
 
+async def test_a_price_range_is_in_one_asset_agr_unless_one_is_named(tmp_path: Path) -> None:
+    from market.assets.bodies import AssetCreate
+    from market.bodies import ListingCreate
+    from market.records import AssetPrice, ShippingOption, Windows
+
+    async with market_node(tmp_path) as m:
+        await m.do("merchant", AssetCreate("USDX", "US dollar token", 2))
+        windows = Windows(3_600_000, 3_600_000, 3_600_000, 3_600_000)
+
+        def priced(title: str, price: int, asset: str, *alt: AssetPrice) -> ListingCreate:
+            return ListingCreate(title, "", price, 3, (ShippingOption("post", 0),), (), windows, (), asset, alt)
+
+        mug = (await m.send("merchant", priced("Mug", 1_000, "AGR")))["hash"]
+        tea = (await m.send("merchant", priced("Tea", 1_000, "USDX", AssetPrice("AGR", 5_000, (0,)))))["hash"]
+        jam = (await m.send("merchant", priced("Jam", 900, "USDX")))["hash"]
+
+        # no asset: the bounds are AGR, and only listings that take AGR match, at their AGR price
+        # (before, Tea's and Jam's USDX prices were compared with AGR bounds as if they were AGR)
+        assert await _ids(m, "/api/v1/listings", max_price=2_000) == [mug]
+        assert await _ids(m, "/api/v1/listings", min_price=4_000) == [tea]
+        assert await _ids(m, "/api/v1/listings", min_price=0) == [mug, tea]  # cheapest first
+        assert await _ids(m, "/api/v1/listings", min_price=0, limit=1) == [mug, tea]
+        assert await _ids(m, "/api/v1/listings", max_price=2_000, asset="AGR") == [mug]
+        assert await _ids(m, "/api/v1/listings", max_price=2_000, asset="USDX") == [jam, tea]
+        assert await _ids(m, "/api/v1/listings", asset="USDX") == [tea, jam]  # no bound: oldest first
+        assert await _ids(m, "/api/v1/listings") == [mug, tea, jam]
+
+        # a new AGR price for Jam puts it in the AGR price index; dropping Tea's takes Tea out
+        await m.do("merchant", ListingUpdate(bytes.fromhex(jam), alt_prices=(AssetPrice("AGR", 1_500, (0,)),)))
+        await m.do("merchant", ListingUpdate(bytes.fromhex(tea), alt_prices=()))
+        assert await _ids(m, "/api/v1/listings", max_price=2_000) == [mug, jam]
+        assert await _ids(m, "/api/v1/listings", min_price=4_000) == []
+        schema = await m.ok("/api/v1/openapi.json")
+        params = {p["name"]: p for p in schema["paths"]["/api/v1/listings"]["get"]["parameters"]}
+        assert "AGR when no asset is given" in params["max_price"]["description"]
+
+
 async def test_order_queries_follow_state_changes_including_automatic_ones(tmp_path: Path) -> None:
     async with market_node(tmp_path) as m:
         listing = await m.create_listing(stock=100)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from node_market_kit import START_MS, MarketNode, addr, market_node
+from node_market_kit import MINUTE, START_MS, MarketNode, addr, market_node
 from yarl import URL
 
 from market.bodies import OrderAccept, OrderPlace
@@ -116,8 +117,20 @@ async def test_order_provenance_and_recall(tmp_path: Path) -> None:
         before = await m.ok(f"/api/v1/orders/{order}/provenance")
         assert before["shipped_with"] is False and before["item"]["key"] == "01/" + GTIN
         await m.do("buyer2", OrderAccept(bytes.fromhex(order)))
-        await m.do("buyer2", TraceShipOrder(bytes.fromhex(order), LOT.key))
-        await m.do("merchant", TraceRecall(LOT.key, "mould", WHEN))
+        shipped = await m.do("buyer2", TraceShipOrder(bytes.fromhex(order), LOT.key))
+        status, history = await raw(m, "/api/v1/items" + LOT.path() + "/history?limit=100")
+        assert status == 200
+        last = history["events"][-1]  # the order's shipment is an EPCIS event of the lot
+        assert (last["bizStep"], last["disposition"], last["agora:recipient"]) == (
+            "shipping",
+            "in_transit",
+            addr(m["buyer"]),
+        )
+        assert [e["attrs"]["action"] for e in shipped["events"] if e["type"] == "provenance"] == ["ship_order"]
+        status, document = await raw(m, "/api/v1/items" + LOT.path() + "/epcis")
+        assert status == 200 and schema_errors(document) == []
+        # the shipment is an event of the lot at the block time: the recall comes after it
+        await m.do("merchant", TraceRecall(LOT.key, "mould", replace(WHEN, time_ms=START_MS + MINUTE)))
         after = await m.ok(f"/api/v1/orders/{order}/provenance")
         assert after["shipped_with"] is True
         assert (after["item"]["key"], after["item"]["recalled_by"]) == (LOT.key, LOT.key)

@@ -11,7 +11,9 @@ from playwright.async_api import expect
 from web_kit import place_order, scenario, web_node
 
 from chain.transfer import Transfer
-from market.bodies import OrderConfirm
+from market.assets.bodies import AssetCreate, AssetMint
+from market.bodies import ListingCreate, OrderConfirm, OrderPlace
+from market.records import ShippingOption, Windows
 
 XSS_HOOK = '<img src=x onerror="document.body.dataset.pwned=1"><script>alert(1)</script> mug'
 
@@ -76,6 +78,15 @@ async def test_order_timeline_and_merchant_dashboard_update_live(tmp_path: Path)
         await expect(event).to_contain_text("New order")
         await expect(event).to_contain_text("place → placed")
         await expect(event.locator("a").first).to_have_attribute("href", f"/order/{order_id}")
+
+        # an order in an issued asset shows its total in that asset's unit (its decimals read from the node)
+        await m.do("merchant", AssetCreate("USDX", "US dollar token", 2))
+        await m.do("merchant", AssetMint("USDX", m["buyer"].public_key, 10_000))
+        windows = Windows(3_600_000, 3_600_000, 3_600_000, 3_600_000)
+        tea = ListingCreate("Green tea", "", 1_200, 3, (ShippingOption("post", 50),), (), windows, (), "USDX")
+        tea_id = (await m.send("merchant", tea))["hash"]
+        await m.do("buyer", OrderPlace(bytes.fromhex(tea_id), 1, 0, 1_200, 50))
+        await expect(event).to_contain_text("1 for 12.5 USDX, block")
         assert errors == []
 
 

@@ -9,10 +9,10 @@ import json
 import re
 from pathlib import Path
 
-from browser_kit import chromium, collect_errors
+from browser_kit import PHONE, chromium, collect_errors
 from node_market_kit import addr
 from playwright.async_api import Page, Request, expect
-from web_kit import PRICE, SHIP, web_node
+from web_kit import PRICE, SHIP, conversion_shop, web_node
 
 from chain.address import parse_account
 from chain.transfer import Transfer
@@ -174,3 +174,49 @@ async def test_merchant_accepts_and_ships_and_the_shopper_confirms_and_reviews_o
         await shopper.goto(m.url + f"/block/{settled_at}")
         await expect(shopper.locator("tbody")).to_contain_text("order.confirm")
         assert errors == []
+
+
+async def test_the_buy_form_pays_in_another_asset_through_offers_within_a_maximum_rate(tmp_path: Path) -> None:
+    async with web_node(tmp_path) as m, chromium(tmp_path / "profile") as browser:
+        listing = await conversion_shop(m)
+        buyer = addr(m["buyer"])
+        page = await browser.new_page()
+        errors = collect_errors(page)
+        await _import_key(page, m.url, m["buyer"].seed.hex())
+        await page.goto(m.url + f"/listing/{listing}")
+        convert = page.locator("#buy-convert")
+        await expect(convert).to_be_hidden()  # paying in the listing's own asset: no rate to give
+        post = page.locator("#buy-ship option").first
+        await expect(post).to_have_text("post (0.5 USDX)")
+        await page.get_by_label("Pay with").select_option("EURX")  # its EURX price: shipping in EURX too
+        await expect(post).to_have_text("post (0.45 EURX)")
+        await expect(convert).to_be_hidden()
+        await page.get_by_label("Pay with").select_option("EURX:USDX")
+        await expect(post).to_have_text("post (0.5 USDX)")  # converted into USDX: USDX's shipping
+        await expect(convert).to_be_visible()
+        await expect(convert).to_contain_text("Most you pay, in EURX per USDX")
+        await page.set_viewport_size(PHONE)  # the long route names still fit a phone
+        assert await page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        await page.get_by_label("Delivery address").fill(DELIVERY)
+        await page.get_by_label("Your key's password").fill(PASSWORD)
+        nonce = (await m.ok(f"/api/v1/accounts/{buyer}"))["nonce"]
+
+        result = page.locator("#buy-result")
+        rate = page.locator("#buy-max-rate")
+        await rate.fill("0.75")  # below the best offer (0.8): the node's check refuses before signing
+        await page.get_by_role("button", name="Place order").click()
+        await expect(result).to_contain_text("Not sent: paying 12.5 USDX with EURX: rate_above_max")
+        await rate.fill("cheap")
+        await page.get_by_role("button", name="Place order").click()
+        await expect(result).to_have_text("Not sent: the maximum rate: 'cheap' is not a number (write 1.08 or 27/25)")
+        assert (await m.ok(f"/api/v1/accounts/{buyer}"))["nonce"] == nonce  # nothing was signed or sent
+
+        await rate.fill("0.9")
+        await page.get_by_role("button", name="Place order").click()
+        await expect(page).to_have_url(re.compile(r"/order/[0-9a-f]{64}$"))
+        order = await m.order(page.url.rsplit("/", 1)[1])
+        assert (order["asset"], order["total"], order["escrow"], order["buyer"]) == ("USDX", 1_250, 1_250, buyer)
+        held = (await m.ok(f"/api/v1/accounts/{buyer}"))["balances"]
+        assert held["EURX"] == 2_000 - (80 + 1_035)  # 1 USDX at 0.8, 11.5 at 0.9, rounded up per fill
+        assert [e for e in errors if "/quote" not in e] == []  # the two refusals were 400 answers, nothing else
+        assert len(errors) == 2

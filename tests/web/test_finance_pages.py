@@ -33,11 +33,12 @@ async def test_asset_offer_and_fund_pages_list_detail_and_search(tmp_path: Path)
         text = text_of(html)
         assert "Euro <b>voucher</b> (EURX)" in text and "<b>" not in html  # escaped
         assert "Supply 123.45 EURX" in text and "1:1 with euros" in text and addr(m["merchant"]) in html
-        assert f'href="/offer/{offer_id}"' in html and "3 / 2" in text  # the book selling EURX for AGR
+        # the book selling EURX for AGR, in the assets' units: 3/2 minor AGR per cent of EURX, 1,000 cents left
+        assert f'href="/offer/{offer_id}"' in html and "1 EURX = 0.00015 AGR 10 EURX" in text
         assert "No standing offer buys EURX with AGR." in text
 
         offer = text_of(await page(m, f"/offer/{offer_id}"))
-        assert "Remaining 1,000 minor units of EURX" in offer and "3 / 2 minor units of AGR" in offer
+        assert "Remaining 10 EURX" in offer and "Rate 1 EURX = 0.00015 AGR (3 / 2 minor units of AGR" in offer
 
         other = await m.do("buyer", FundOpen("Village well", ""))  # a second fund after the first's entries
         other_id = next(e for e in other["events"] if "fund_id" in e["attrs"])["attrs"]["fund_id"]

@@ -155,3 +155,6 @@ async def test_pages_show_a_stable_asset_listing_and_order_in_the_asset_unit(tmp
         assert "Total 12.5 USDX" in text and "Held in escrow 12.5 USDX" in text
         balances = text_of(await page(m, f"/address/{addr(m['buyer'])}"))
         assert "87.5 USDX" in balances and "12.5 USDX" in balances  # the balance, and the order's total
+        dashboard = text_of(await page(m, f"/merchant/{addr(m['merchant'])}"))
+        assert "placed 1 12.5 USDX" in dashboard  # the waiting order's total, in the asset's unit
+        assert "Green tea active 12 USDX 2" in dashboard and "1250u" not in dashboard and "1200u" not in dashboard

@@ -9,17 +9,21 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Final
 
-from node_market_kit import MarketNode, market_node
+from node_market_kit import START_MS, MarketNode, market_node
 
 from chain.transfer import Transfer
-from market.bodies import OrderAccept, OrderPlace, OrderShip
+from market.assets.bodies import AssetCreate, AssetMint
+from market.assets.offers import OfferCreate, Rate
+from market.bodies import ListingCreate, OrderAccept, OrderPlace, OrderShip
 from market.privacy import seal_for
+from market.records import AssetPrice, ShippingOption, Windows
 from web.mount import mount
 
 PRICE: Final = 1_000
 SHIP: Final = 100
 MAX_PAGE_BYTES: Final = 100 * 1024
 XSS_TITLE: Final = "<script>alert(1)</script> mug"
+CONVERSION_WINDOWS: Final = Windows(3_600_000, 3_600_000, 3_600_000, 3_600_000)
 
 
 @asynccontextmanager
@@ -55,6 +59,25 @@ async def place_order(m: MarketNode, listing_id: str) -> tuple[str, str]:
     assert record["receipt"]["code"] == "ok", record["receipt"]
     event = next(e for e in record["receipt"]["events"] if e["type"] == "order")
     return event["attrs"]["order_id"], record["hash"]
+
+
+async def conversion_shop(m: MarketNode) -> str:
+    """USDX and EURX (2 decimals each; the merchant may freeze EURX), a tea listing at 12 USDX
+    + 0.5 USDX post or 11 EURX + 0.45 EURX post (stock 3), the merchant's offers selling 20 USDX
+    for EURX at 0.9 and 1 USDX at 0.8, and 20 EURX each for buyer and buyer2; the listing's id."""
+    merchant = m["merchant"].public_key
+    await m.do("merchant", AssetCreate("USDX", "US dollar token", 2))
+    await m.do("merchant", AssetCreate("EURX", "Euro token", 2, 0, merchant))
+    await m.do("merchant", AssetMint("USDX", merchant, 100_000))
+    await m.do("merchant", AssetMint("EURX", m["buyer"].public_key, 2_000))
+    await m.do("merchant", AssetMint("EURX", m["buyer2"].public_key, 2_000))
+    await m.do("merchant", OfferCreate("USDX", "EURX", Rate(9, 10), 2_000, START_MS + 10**9))
+    await m.do("merchant", OfferCreate("USDX", "EURX", Rate(8, 10), 100, START_MS + 10**9))
+    alt = (AssetPrice("EURX", 1_100, (45,)),)
+    tea = ListingCreate(
+        "Green tea", "", 1_200, 3, (ShippingOption("post", 50),), (), CONVERSION_WINDOWS, (), "USDX", alt
+    )
+    return str((await m.send("merchant", tea))["hash"])
 
 
 async def scenario(m: MarketNode) -> Scenario:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from market.bodies import OrderAccept, OrderShip
-from market.provenance.bodies import TraceGrant, TraceRecall, TraceSell, TraceShipOrder
+from market.provenance.bodies import TraceEvent, TraceGrant, TraceRecall, TraceSell, TraceShipOrder
+from market.provenance.epcis import event_json
 from market.provenance.links import listing_provenance, order_provenance
+from market.provenance.queries import events_of, get_head
+from market.provenance.records import Action, EventType, QuantityLine
 from market.provenance.vocab import Role
 
-from .conftest import GREEN, ROASTED, Trace, green_lot, roasted_lot
+from .conftest import GREEN, ROASTED, ROASTERY_GLN, Trace, green_lot, roasted_lot
 
 
 def _shop(trace: Trace) -> tuple[bytes, bytes]:
@@ -77,3 +80,36 @@ def test_untraced_listing_ships_as_before(trace: Trace) -> None:
     assert chain.send("shop", TraceShipOrder(order, green_lot("F1-2026"))).code == "not_traced"
     chain.ok("shop", OrderShip(order, b""))
     assert order_provenance(chain.state, order) is None
+
+
+def test_shipping_an_order_records_the_epcis_shipping_event_on_the_lot(trace: Trace) -> None:
+    _, order = _shop(trace)
+    chain = trace.chain
+    lot = roasted_lot("R-1")
+    # an event timed a few minutes ahead of the block: the shipment may not go back before it
+    trace.ok("roaster", TraceEvent(lot, "storing", "", trace.when(offset_ms=300_000, gln=ROASTERY_GLN)))
+    before, last = get_head(chain.state, lot), events_of(chain.state, lot, trace.count(lot) - 1)[0]
+    custody = trace.item(lot)
+    receipt = trace.ok("shop", TraceShipOrder(order, lot))
+    head = get_head(chain.state, lot)
+    assert head.count == before.count + 1
+    (shipped,) = events_of(chain.state, lot, before.count)
+    assert shipped.event_id == receipt.tx_hash
+    assert (shipped.type, shipped.action, shipped.biz_step, shipped.disposition) == (
+        EventType.OBJECT,
+        Action.OBSERVE,
+        "shipping",
+        "in_transit",
+    )
+    assert (shipped.recipient, shipped.actor, shipped.items) == (
+        chain.pub("buyer"),
+        chain.pub("shop"),
+        (QuantityLine(lot),),
+    )
+    assert shipped.when.time_ms == max(chain.time_ms, last.when.time_ms) == last.when.time_ms
+    assert [(e.get("action"), e.get("item"), e.get("biz_step")) for e in receipt.events if e.type == "provenance"] == [
+        ("ship_order", lot, "shipping")
+    ]
+    epcis = event_json(shipped)
+    assert epcis["bizStep"].endswith("shipping") and epcis["disposition"].endswith("in_transit")
+    assert trace.item(lot) == custody, "part of a lot ships: the lot's custody does not move"

@@ -35,6 +35,19 @@ function amount(minor, asset = "AGR", decimals = 6) {
   return `${whole.toLocaleString("en-US")}${frac ? "." + frac : ""} ${asset}`;
 }
 
+// the decimals of each asset, read once from the node (null: not issued or unreadable)
+const decimalsCache = new Map([["AGR", Promise.resolve(6)]]);
+function decimalsOf(asset) {
+  if (!decimalsCache.has(asset)) {
+    const found = fetch(`/api/v1/assets/${encodeURIComponent(asset)}`)
+      .then((r) => (r.ok ? r.json() : {}))
+      .then((body) => (Number.isInteger(body.decimals) ? body.decimals : null))
+      .catch(() => null);
+    decimalsCache.set(asset, found);
+  }
+  return decimalsCache.get(asset);
+}
+
 function say(text) {
   const status = document.getElementById("live-status");
   if (status) status.textContent = text;
@@ -191,12 +204,19 @@ function merchantPage(merchant) {
   const reloadKpis = fragmentReloader("kpis");
   function onOrder(e) {
     reloadKpis();
+    const asset = e.asset || "AGR";
+    const total = el("span", { "data-total": asset }, amount(e.total, asset, asset === "AGR" ? 6 : null));
+    decimalsOf(asset).then((places) => {
+      total.textContent = amount(e.total, asset, places);
+    });
     const item = el(
       "li",
       { class: "fresh" },
       e.prev_state ? "Order " : "New order ",
       link(`/order/${e.order_id}`, short(e.order_id), e.order_id),
-      `: ${e.action} → ${e.state}, ${e.quantity} for ${e.asset && e.asset !== "AGR" ? amount(e.total, e.asset, null) : amount(e.total)}, block `,
+      `: ${e.action} → ${e.state}, ${e.quantity} for `,
+      total,
+      ", block ",
       link(`/block/${e.height}`, String(e.height)),
     );
     list.prepend(item);

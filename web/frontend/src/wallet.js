@@ -205,6 +205,24 @@ function buyForm() {
     return;
   }
   $("buy-from").textContent = wallet.address;
+  const payChoice = $("buy-pay");
+  const showConversion = () => {
+    const pay = payChoice.selectedOptions[0];
+    const converting = Boolean(pay && pay.dataset.payWith);
+    $("buy-convert").hidden = !converting;
+    $("buy-max-rate").required = converting;
+    if (converting) {
+      $("buy-pay-unit").textContent = pay.dataset.payWith;
+      $("buy-order-unit").textContent = pay.dataset.asset;
+    }
+    // the shipping prices of the asset the order is priced in
+    const label = `data-label-${(pay ? pay.dataset.asset : "").toLowerCase()}`;
+    for (const option of $("buy-ship").options) {
+      if (option.hasAttribute(label)) option.textContent = option.getAttribute(label);
+    }
+  };
+  payChoice.addEventListener("change", showConversion);
+  showConversion();
   $("buy-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const button = $("buy-submit");
@@ -214,18 +232,40 @@ function buyForm() {
       const ship = $("buy-ship").selectedOptions[0];
       const delivery = text.encode($("buy-delivery").value);
       if (delivery.length > MAX_DELIVERY_BYTES) throw new WalletError("The delivery address is too long.");
-      say("buy-result", "Unlocking your key…");
+      // the node checks the order as `agora order place` does, before anything is signed
+      const pay = payChoice.selectedOptions[0];
+      const params = new URLSearchParams({
+        buyer: wallet.address,
+        asset: pay.dataset.asset,
+        quantity: String(quantity),
+        shipping: String(safeInt(ship.value, "The shipping option")),
+      });
+      if (pay.dataset.payWith) {
+        const rate = $("buy-max-rate").value.trim();
+        if (!rate) throw new WalletError(`Give the most you pay, in ${pay.dataset.payWith} per ${pay.dataset.asset}.`);
+        params.set("pay_with", pay.dataset.payWith);
+        params.set("max_rate", rate);
+      }
+      say("buy-result", "Checking the order…");
+      const quote = await api(`/listing/${section.dataset.listing}/quote?${params}`);
+      if (quote.status !== 200) throw new WalletError(`Not sent: ${quote.body.detail || `the node answered ${quote.status}`}`);
+      const q = quote.body;
+      if (q.unit_price !== safeInt(pay.dataset.price, "The price")) {
+        throw new WalletError("Not sent: the price changed since this page was loaded; reload it.");
+      }
+      say("buy-result", `Unlocking your key… (${q.summary})`);
       const pair = await unlock(wallet, $("buy-password").value);
       const arbiter = $("buy-arbiter").value;
       const body = [
         unhex(section.dataset.listing),
         quantity,
         safeInt(ship.value, "The shipping option"),
-        safeInt(section.dataset.price, "The price"),
-        safeInt(ship.dataset.price, "The shipping price"),
+        safeInt(q.unit_price, "The price"),
+        safeInt(q.shipping_price, "The shipping price"),
         arbiter ? unhex(arbiter) : new Uint8Array(0),
         sealFor(unhex(section.dataset.merchantKey), delivery),
       ];
+      if (q.asset) body.push(q.asset, q.conversion); // the order's asset, and the conversion or null
       say("buy-result", "Signing and sending the order…");
       const hash = await submit(pair, "order.place", body);
       const record = await committed(hash);
