@@ -434,6 +434,10 @@ class ChainStore:
         height = self.height_of(block_hash)
         return None if height is None else self.block(height)
 
+    def commit_bytes(self, height: int) -> bytes | None:
+        """The stored encoding of the certificate of the block at ``height`` (as written), or None."""
+        return self._db.get(k.commit_key(height))
+
     def commit(self, height: int) -> Commit | None:
         """The certificate ("seen commit") of the block at ``height``, or None."""
         raw = self._db.get(k.commit_key(height))
