@@ -12,6 +12,7 @@ from typing import Any
 
 from bench.measure import machine, run_load
 from bench.nodeproc import start_node, stop_nodes
+from bench.procstat import cpu_seconds
 from bench.settings import node_settings
 from bench.workload import make_accounts, transfer_lanes
 from chain.encoding import U64_MAX
@@ -29,6 +30,8 @@ class SyncReport:
     """From starting the follower process to its height equalling the validator's."""
     seconds_after_ready: float
     """From the follower answering /readyz (its API up, sync under way) to the same moment."""
+    follower_cpu_after_ready: float = 0.0
+    """CPU seconds (user + system) the follower process used over ``seconds_after_ready``."""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-able summary."""
@@ -44,6 +47,11 @@ class SyncReport:
             "sync_tx_per_s_after_ready": round(self.txs / self.seconds_after_ready)
             if self.seconds_after_ready
             else None,
+            "follower_cpu_s_after_ready": round(self.follower_cpu_after_ready, 2),
+            "follower_cores_busy_after_ready": round(self.follower_cpu_after_ready / self.seconds_after_ready, 2)
+            if self.seconds_after_ready
+            else None,
+            "follower_cpu_us_per_tx": round(self.follower_cpu_after_ready / self.txs * 1e6, 1) if self.txs else None,
         }
 
 
@@ -83,19 +91,23 @@ def run_sync(txs: int, accounts: int, settings: Mapping[str, object] | None = No
             started = time.perf_counter()
             procs.append(start_node(follower.datadir, password))
 
-            async def wait_synced() -> float:
+            follower_pid = procs[-1].pid
+
+            async def wait_synced() -> tuple[float, float]:
                 async with NodeClient(follower.api_url, timeout=5.0) as client:
                     await client.wait_ready(60.0)
                     ready = time.perf_counter()
+                    cpu_at_ready = cpu_seconds(follower_pid)
                     deadline = time.perf_counter() + 600
                     while time.perf_counter() < deadline:
                         if (await client.head())["height"] >= head:
-                            return ready
+                            return ready, cpu_at_ready
                         await asyncio.sleep(0.02)
                 raise TimeoutError(f"the follower did not reach height {head} in 600 s")
 
-            ready = asyncio.run(wait_synced())
+            ready, cpu_at_ready = asyncio.run(wait_synced())
             done = time.perf_counter()
-            return SyncReport(txs, head, done - started, done - ready)
+            cpu = cpu_seconds(follower_pid) - cpu_at_ready
+            return SyncReport(txs, head, done - started, done - ready, cpu)
         finally:
             stop_nodes(procs)

@@ -415,10 +415,11 @@ async def post_txs_batch(request: web.Request) -> web.Response:
             s.metrics.txs_rejected.labels(r["reason"]).inc()
     s.metrics.txs_admitted.inc(sum(1 for r in results if r is not None and r["accepted"]))
     resubmit = [i for i, r in enumerate(results) if r is not None and r["reason"] in RETRYABLE_REASONS]
-    answer = BatchResults.model_validate(
+    # BatchResults' shape, built directly: validating 1,000 results with pydantic on every
+    # batch was 4.6 % of a loaded node's GIL time; tests and schemathesis check the shape.
+    response = web.json_response(
         {"results": results, "resubmit": resubmit, "retry_after": retry_after if resubmit else None}
-    )  # the documented shape, checked
-    response = web.json_response(answer.model_dump())
+    )
     if resubmit:
         response.headers["Retry-After"] = str(retry_after)
     return response

@@ -8,6 +8,19 @@ of that height) and the block executor (which re-executes it), so a synced chain
 verified exactly like a live one. Progress (blocks/s, remaining) is logged and reported
 by the status API.
 
+The catch-up is pipelined, and nothing is skipped: as soon as an answer is taken from the
+queue, the range after it is asked for, so it travels while this one executes; while block
+N executes (in the executor's worker thread), the signatures of block N+1 are verified on
+the verify pool (node/sigverify.py), and the executor takes those verdicts instead of
+verifying again (:attr:`node.executor.BlockExecutor.verified_ahead`; a signature that
+failed is not in it and is verified again, and refused). Blocks are still applied one by
+one, in order, each with its certificate checked and its state root compared with its
+header. A bad block ends the answer there, as before: nothing of it is applied, the peer is
+reported, and the answer to the request made ahead of it is dropped unread.
+
+A range is served from the stored bytes: each block's and certificate's encoding as it was
+written, framed without decoding or re-encoding them.
+
 A height is believed only from a peer that can deliver it: one we hold a link to (a peer
 that only dialled in cannot be asked), that is not distrusted. A peer that lets a request
 time out or answers nothing is distrusted for a while and its claim is dropped; a peer the
@@ -28,12 +41,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+import msgpack
+
 from chain.block import Block, decode_block
 from chain.encoding import U64_MAX, DecodeError, Primitive, as_bytes, as_int, as_list, as_str, decode, encode
 from chain.errors import InvalidBlock
 from chain.tx import KindRegistry
 from chain.votes import Commit
 from node.consensus_driver import ConsensusDriver
+from node.sigverify import verify_async
 from p2p import ChannelSpec, Network, PeerInfo, Severity
 from storage.store import ChainStore
 
@@ -72,6 +88,25 @@ def _status(height: int) -> bytes:
     return encode(["status", height])
 
 
+_BLOCKS_KIND: Final = encode("blocks")
+
+
+def blocks_message(pairs: Sequence[tuple[bytes, bytes]]) -> bytes:
+    """``encode(["blocks", [[block_bytes, commit], ...]])`` from stored bytes, without re-encoding.
+
+    Each pair is a block's stored encoding and its certificate's stored encoding (the
+    canonical ``encode(commit.to_wire())``); msgpack concatenates, so the result is byte
+    for byte what encoding the decoded values would give.
+    """
+    packer = msgpack.Packer(use_bin_type=True)
+    parts = [packer.pack_array_header(2), _BLOCKS_KIND, packer.pack_array_header(len(pairs))]
+    for raw, commit in pairs:
+        parts.append(packer.pack_array_header(2))
+        parts.append(packer.pack(raw))
+        parts.append(commit)
+    return b"".join(parts)
+
+
 class BlockSync:
     """Implements p2p's Reactor for block sync, and runs the catch-up loop."""
 
@@ -97,8 +132,11 @@ class BlockSync:
         self._distrusted: dict[bytes, float] = {}
         """Peers that failed to deliver (timeout, empty answer, full queue), until when."""
         self._inflight: tuple[bytes, int, float] | None = None
-        """(peer, first height asked, when) of the outstanding request."""
-        self._responses: asyncio.Queue[tuple[bytes, list[Primitive]]] = asyncio.Queue(maxsize=4)
+        """(peer, first height asked, when) of the outstanding request (until its answer is queued)."""
+        self._fetched_to = 0
+        """Last height of the range being applied: the next request starts after it."""
+        self._responses: asyncio.Queue[tuple[bytes, int, list[Primitive]]] = asyncio.Queue(maxsize=4)
+        """Answers with the first height their request asked for."""
         self._rate = 0.0
         self._window: tuple[float, int] = (time.monotonic(), store.height)
 
@@ -137,28 +175,30 @@ class BlockSync:
                 self._serve(peer_id, first, count)
             elif kind == "blocks" and len(message) == 2:
                 items = as_list(message[1], "blocks", max_len=MAX_RANGE)
-                if self._inflight is None or self._inflight[0] != peer_id:
+                inflight = self._inflight
+                if inflight is None or inflight[0] != peer_id:
                     return  # unsolicited or late: ignore
                 with contextlib.suppress(asyncio.QueueFull):
-                    self._responses.put_nowait((peer_id, items))
+                    self._responses.put_nowait((peer_id, inflight[1], items))
+                self._inflight = None  # answered: its time no longer runs
             else:
                 raise DecodeError(f"unknown sync message {kind!r}")
         except DecodeError as exc:
             self.network.report(peer_id, Severity.MAJOR, f"bad sync message: {exc}")
 
     def _serve(self, peer_id: bytes, first: int, count: int) -> None:
-        out: list[Primitive] = []
+        out: list[tuple[bytes, bytes]] = []
         size = 0
         for height in range(first, min(first + count, self.store.height + 1)):
             raw = self.store.block_bytes(height)
-            commit = self.store.commit(height)
+            commit = self.store.commit_bytes(height)
             if raw is None or commit is None:
                 break
             if out and size + len(raw) > MAX_RESPONSE_BYTES:
                 break
             size += len(raw)
-            out.append([raw, commit.to_wire()])
-        self.network.send(peer_id, SYNC_CHANNEL, encode(["blocks", out]))
+            out.append((raw, commit))
+        self.network.send(peer_id, SYNC_CHANNEL, blocks_message(out))
 
     def peer_connected(self, peer: PeerInfo) -> None:
         """Tell a new peer our height; from now on its announced height may be asked for."""
@@ -186,10 +226,13 @@ class BlockSync:
             self._maybe_request(now)
             try:
                 async with asyncio.timeout(0.2):
-                    peer_id, items = await self._responses.get()
+                    peer_id, first, items = await self._responses.get()
             except TimeoutError:
                 continue
-            await self._apply(peer_id, items, stop)
+            try:
+                await self._apply(peer_id, first, items, stop)
+            finally:
+                self._fetched_to = 0
 
     def _believable(self, peer: bytes, now: float) -> bool:
         """True iff ``peer`` can be asked for its height: we hold a link to it and it is not distrusted."""
@@ -211,8 +254,14 @@ class BlockSync:
             del self._distrusted[min(self._distrusted, key=self._distrusted.__getitem__)]
 
     def _maybe_request(self, now: float) -> None:
-        """Ask the highest believable peer ahead of us for the next range, unless a request is out."""
-        height = self.store.height
+        """Ask the highest believable peer ahead of us for the next range, unless a request is out.
+
+        The next range starts after the stored head, or after the range being applied;
+        nothing is asked while an answer waits in the queue.
+        """
+        if not self._responses.empty():
+            return
+        height = max(self.store.height, self._fetched_to)
         if self._inflight is not None:
             peer, first, since = self._inflight
             if first <= height or now - since > self.request_timeout:
@@ -250,33 +299,72 @@ class BlockSync:
             return None
         return delivery.result()
 
-    async def _apply(self, peer_id: bytes, items: list[Primitive], stop: asyncio.Event) -> None:
-        self._inflight = None
+    async def _apply(self, peer_id: bytes, first: int, items: list[Primitive], stop: asyncio.Event) -> None:
+        """Apply an answer in order, asking for the next range first and verifying one block ahead.
+
+        ``first`` is the height the request asked from: an answer to a request made ahead
+        of a range that did not apply completely is dropped unread. Otherwise each block
+        goes to the driver exactly as before; the first one that is undecodable, out of
+        order or invalid ends the answer there (what came before it stays applied) and
+        the peer is reported as before.
+        """
+        if first > self.store.height + 1:
+            return
+        if items and first + len(items) - 1 > self.store.height:
+            # the next range travels while this one executes (dropped unread if this one fails)
+            self._fetched_to = first + len(items) - 1
+            self._maybe_request(time.monotonic())
+        blocks: list[tuple[Block, Commit]] = []
+        checking: tuple[int, asyncio.Future[list[bool]]] | None = None
+        """(index of the block, its signature verdicts in the making)."""
+        undecodable: str | None = None
         for item in items:
             try:
                 pair = as_list(item, "synced block", length=2)
                 block = decode_block(as_bytes(pair[0], "block", max_len=MAX_RESPONSE_BYTES), self.registry)
                 commit = Commit.from_wire(pair[1])
             except (DecodeError, ValueError) as exc:
-                self.network.report(peer_id, Severity.MAJOR, f"undecodable synced block: {exc}")
-                return
-            if block.height <= self.store.height:
-                continue  # consensus committed it meanwhile
-            if block.height != self.store.height + 1:
-                self.network.report(peer_id, Severity.MAJOR, "synced blocks out of order")
-                return
-            try:
-                delivered = await self._deliver(block, commit, stop)
-            except InvalidBlock as exc:
-                delivered = False
-                log.warning("synced block %d is invalid: %s", block.height, exc.message)
-            if delivered is None:
-                return  # shutting down
-            ok = delivered
-            if not ok:
-                if self.store.height < block.height:
-                    self.network.report(peer_id, Severity.FATAL, f"block {block.height} without a valid certificate")
-                return
+                undecodable = f"undecodable synced block: {exc}"
+                break
+            if not blocks:  # the pool verifies the first block while the others are decoded
+                checking = (0, asyncio.ensure_future(verify_async(block.txs)))
+            blocks.append((block, commit))
+        ahead = self.driver.executor.verified_ahead
+        try:
+            for index, (block, commit) in enumerate(blocks):
+                if block.height <= self.store.height:
+                    continue  # consensus committed it meanwhile
+                if block.height != self.store.height + 1:
+                    self.network.report(peer_id, Severity.MAJOR, "synced blocks out of order")
+                    return
+                if checking is None or checking[0] != index:
+                    await _cancel(checking)
+                    checking = (index, asyncio.ensure_future(verify_async(block.txs)))
+                verdicts = await checking[1]
+                checking = None
+                if index + 1 < len(blocks):  # block N+1's signatures, on the pool, while block N executes
+                    checking = (index + 1, asyncio.ensure_future(verify_async(blocks[index + 1][0].txs)))
+                verified = [tx.hash for tx, ok in zip(block.txs, verdicts, strict=True) if ok]
+                ahead.update(verified)
+                try:
+                    delivered = await self._deliver(block, commit, stop)
+                except InvalidBlock as exc:
+                    delivered = False
+                    log.warning("synced block %d is invalid: %s", block.height, exc.message)
+                finally:
+                    ahead.difference_update(verified)
+                if delivered is None:
+                    return  # shutting down
+                if not delivered:
+                    if self.store.height < block.height:
+                        reason = f"block {block.height} without a valid certificate"
+                        self.network.report(peer_id, Severity.FATAL, reason)
+                    return
+        finally:
+            await _cancel(checking)
+        if undecodable is not None:
+            self.network.report(peer_id, Severity.MAJOR, undecodable)
+            return
         if not items and self._peer_heights.get(peer_id, 0) > self.store.height:
             self.network.report(peer_id, Severity.MINOR, "announced a height it does not serve")
             self._distrust(peer_id, time.monotonic())
@@ -297,3 +385,11 @@ class BlockSync:
                     self._rate,
                     status.remaining(self.store.height),
                 )
+
+
+async def _cancel(checking: tuple[int, asyncio.Future[list[bool]]] | None) -> None:
+    """Abandon a verification made ahead that will not be used."""
+    if checking is not None:
+        checking[1].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await checking[1]

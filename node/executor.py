@@ -101,6 +101,12 @@ class BlockExecutor:
         self._last_commit: Commit | None = store.commit(store.height) if store.height > 0 else None
         self._last_commit_time: float | None = None
         self._validator_sets: dict[bytes, ValidatorSet] = {}
+        self.verified_ahead: set[bytes] = set()
+        """Hashes of transactions whose signatures a caller (block sync) verified ahead of execution.
+
+        A hash is sha256 of the raw envelope, signature included, so it names exactly the
+        bytes that verified. The caller adds and removes them; nothing else reads them.
+        """
         self.on_committed: Callable[[CommittedBlock], None] | None = None
         """Called on the loop after each commit (block sync announces the new height)."""
         metrics.height.set(store.height)
@@ -198,8 +204,10 @@ class BlockExecutor:
             validators = self.validators_for(head.header)
             verify_commit(self.chain_id, block.last_commit, validators, head.height, head.hash)
         genesis = self.store.genesis
-        unverified = [tx for tx in block.txs if not self.mempool.verified(tx)]
+        ahead = self.verified_ahead
+        unverified = [tx for tx in block.txs if tx.hash not in ahead and not self.mempool.verified(tx)]
         valid = {tx.hash for tx, ok in zip(unverified, verify_many(unverified), strict=True) if ok}
+        valid.update(tx.hash for tx in block.txs if tx.hash in ahead)
         result = execute_block(
             self.store.state,
             self.registry,

@@ -59,7 +59,7 @@ from chain.execution import BlockResult, Event, Receipt
 from market.keys import LISTING_PREFIX, ORDER_PREFIX, REVIEW_PREFIX
 from market.limits import MAX_HISTORY
 from market.order_state import OrderState
-from market.queries import get_listing, get_order, get_review
+from market.queries import get_listing, get_order, get_review, listing_from_bytes, order_from_bytes
 from market.records import Listing, ListingStatus, Order, Review
 from node.index_meta import indexed_height, meta_record
 from node.market_stats import StatsDelta, order_fees, stats_writes
@@ -389,7 +389,7 @@ class MarketIndex:
             listing_id = _record_id(key, LISTING_PREFIX)
             if listing_id is not None:
                 old_listing = get_listing(state, listing_id)
-                new_listing = None if value is None else Listing.from_wire(decode(value))
+                new_listing = None if value is None else listing_from_bytes(value)
                 entry_diff(
                     set() if old_listing is None else listing_entries(old_listing),
                     set() if new_listing is None else listing_entries(new_listing),
@@ -399,7 +399,7 @@ class MarketIndex:
             order_id = _record_id(key, ORDER_PREFIX)
             if order_id is not None:
                 old_order = get_order(state, order_id)
-                new_order = None if value is None else Order.from_wire(decode(value))
+                new_order = None if value is None else order_from_bytes(value)
                 entry_diff(
                     set() if old_order is None else order_entries(old_order),
                     set() if new_order is None else order_entries(new_order),

@@ -29,6 +29,8 @@ from storage import keys as k
 MAX_VALUE_BYTES: Final = 80 * 1024 * 1024
 NODE_CACHE_BYTES: Final = 64 * 1024 * 1024
 """Default bound of the in-memory cache of state-tree nodes."""
+RECENT_BLOCKS: Final = 16
+"""How many of the newest committed blocks :meth:`ChainStore.block` answers without decoding."""
 _CACHE_ENTRY_OVERHEAD: Final = 240
 """Bytes of Python objects per cached node beyond its key and value: two bytes headers (33 B
 each), the OrderedDict's entry, linked-list node and table share (larger under eviction
@@ -253,6 +255,8 @@ class ChainStore:
         """Tree nodes recently written or read (both the executor's and the proofs' reads go through it)."""
         self.nodes = DbNodes(db, self.node_cache)
         self._head = head
+        self._recent: dict[int, Block] = {}
+        """The last RECENT_BLOCKS committed blocks as this node committed them (blocks are immutable)."""
         self.state = DbState(db, self.node_cache, self._read_root(head.height))
         raw = db.get(k.META_PRUNED)
         self._oldest = 0 if raw is None else as_int(decode(raw), "oldest kept version")
@@ -360,7 +364,17 @@ class ChainStore:
         return value
 
     def block(self, height: int) -> Block | None:
-        """The block at ``height``, or None."""
+        """The block at ``height``, or None.
+
+        The last few committed blocks are answered from memory: the object this node
+        committed, equal to what decoding its stored bytes gives, without decoding again
+        (clients and peers ask for the newest blocks most, the bench for every one).
+        """
+        if not 1 <= height <= self._head.height:
+            return None
+        recent = self._recent.get(height)
+        if recent is not None:
+            return recent
         raw = self.block_bytes(height)
         return None if raw is None else decode_block(raw, self._registry)
 
@@ -422,6 +436,10 @@ class ChainStore:
         """The block with ``block_hash``, or None."""
         height = self.height_of(block_hash)
         return None if height is None else self.block(height)
+
+    def commit_bytes(self, height: int) -> bytes | None:
+        """The stored encoding of the certificate of the block at ``height`` (as written), or None."""
+        return self._db.get(k.commit_key(height))
 
     def commit(self, height: int) -> Commit | None:
         """The certificate ("seen commit") of the block at ``height``, or None."""
@@ -546,6 +564,8 @@ class ChainStore:
                     _put_index(batch, index_writes)
                 batch.put(k.META_HEAD, encode([header.height, header.hash]))
             self._head = Head(header.height, header.hash, header)
+            self._recent[header.height] = block
+            self._recent.pop(header.height - RECENT_BLOCKS, None)
             self.state.tree_root = tree.root
             cache = self.node_cache
             for node_key, node in tree.new_nodes.items():

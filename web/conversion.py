@@ -6,8 +6,9 @@ The listing page offers the routes :func:`pay_routes` finds (every asset with li
 selling one of the listing's assets). Before the browser signs, static/wallet.js asks
 ``GET /listing/{id}/quote`` for :func:`quote`, which makes the CLI's checks against committed
 state (market.assets.rate_text reads the rate as the CLI does; market.assets.offers plans the
-conversion exactly as the chain fills it) and answers the prices and conversion to sign, or
-400 with the reason. Nothing here signs or submits.
+conversion exactly as the chain fills it; market.points.redeem_refusal checks a points
+redemption as the chain does, ``agora order place --redeem``) and answers the prices, conversion
+and points to sign, or 400 with the reason. Nothing here signs or submits.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from aiohttp import web
 
 from chain.accounts import NATIVE_ASSET, get_balance, is_frozen
 from chain.address import AddressError, encode_address, parse_account
-from chain.encoding import DecodeError
+from chain.encoding import U64_MAX, DecodeError
 from chain.errors import TxFailure
 from chain.state import Overlay
 from market.assets.offers import BOOK_PREFIX, Offer, Rate, book_offers, plan_conversion
@@ -28,6 +29,7 @@ from market.assets.rate_text import RateTextError, parse_unit_rate
 from market.assets.records import read_asset
 from market.assets.rules import get_asset
 from market.limits import MAX_QUANTITY, MAX_SHIPPING_OPTIONS
+from market.points import get_holding, get_programme, redeem_refusal
 from market.queries import get_listing
 from market.records import Listing, ListingStatus
 from node.api_common import SERVICES, NodeServices
@@ -96,10 +98,19 @@ class Quote:
     cost: int
     """Minor units of ``pay_with`` the order takes from the buyer (planned fills when converting)."""
     fee: int
+    redeem: int = 0
+    """Loyalty points of the merchant's programme spent on the order."""
+    discount: int = 0
+    """What the points take off the order (``total`` is after it), in the order's asset."""
 
     def to_json(self, places: dict[str, int]) -> dict[str, Any]:
         """The JSON the buy form reads: the body's fields and the amounts as text."""
         paid_in = self.pay_with
+        points = (
+            f" (after {fmt.amount(self.discount, self.asset or paid_in, places)} off for {self.redeem:,} points)"
+            if self.redeem
+            else ""
+        )
         return {
             "asset": self.asset,
             "conversion": None if self.max_rate is None else [self.pay_with, [self.max_rate.num, self.max_rate.den]],
@@ -108,11 +119,14 @@ class Quote:
             "total": self.total,
             "cost": self.cost,
             "fee": self.fee,
+            "redeem": self.redeem,
+            "discount": self.discount,
             "summary": (
                 f"{fmt.amount(self.cost, paid_in, places)} converted to "
-                f"{fmt.amount(self.total, self.asset, places)} into escrow, plus a fee of {fmt.amount(self.fee)}"
+                f"{fmt.amount(self.total, self.asset, places)} into escrow{points}, "
+                f"plus a fee of {fmt.amount(self.fee)}"
                 if self.max_rate is not None
-                else f"{fmt.amount(self.total, self.asset or paid_in, places)} into escrow, "
+                else f"{fmt.amount(self.total, self.asset or paid_in, places)} into escrow{points}, "
                 f"plus a fee of {fmt.amount(self.fee)}"
             ),
         }
@@ -138,12 +152,16 @@ def quote(
     shipping_index: int,
     now_ms: int,
     fee: int,
+    redeem: int = 0,
 ) -> Quote:
     """The order the buyer may sign, checked as ``agora order place`` checks it before signing:
     the listing takes orders and has the stock and shipping option, takes ``asset``, the
-    conversion (``pay_with`` with ``max_rate``, together or not at all) is planned through the
-    book exactly as the chain would fill it, neither asset is frozen for the buyer, and the
-    buyer holds the cost and the fee. QuoteError with the reason otherwise."""
+    ``redeem`` points (if any) are redeemable on it now (market.points.redeem_refusal over the
+    merchant's programme and the buyer's live points, as the chain checks them) and their
+    discount comes off the total, the conversion (``pay_with`` with ``max_rate``, together or not
+    at all) of what is left is planned through the book exactly as the chain would fill it,
+    neither asset is frozen for the buyer, and the buyer holds the cost and the fee. QuoteError
+    with the reason otherwise."""
     if listing.status is not ListingStatus.ACTIVE:
         raise QuoteError(f"the listing is {listing.status.value}: it takes no orders")
     if listing.stock < quantity:
@@ -157,6 +175,17 @@ def quote(
     if not 0 <= shipping_index < len(shipping):
         raise QuoteError(f"the listing has no shipping option {shipping_index}")
     total = unit * quantity + shipping[shipping_index]
+    discount = 0
+    if redeem:
+        programme = get_programme(state, listing.merchant)
+        live = get_holding(state, listing.merchant, buyer).balance(now_ms)
+        broken = redeem_refusal(programme, live, redeem, total, asset, now_ms)
+        if broken is not None:
+            raise QuoteError(f"redeeming {redeem:,} points: {broken[1]}: {broken[0]}")
+        if programme is None:  # redeem_refusal refused it already; this narrows the type
+            raise QuoteError(f"redeeming {redeem:,} points: no_programme: the merchant runs no points programme")
+        discount = redeem * programme.terms.point_value
+        total -= discount
     paying = asset if pay_with is None else pay_with
     if pay_with is not None and pay_with == asset:
         raise QuoteError(f"the order is priced in {asset}: pay it directly, without converting")
@@ -189,13 +218,20 @@ def quote(
                 f"insufficient funds: the order costs {what}{plus}, the wallet has {fmt.amount(have, symbol, places)}"
             )
     named = "" if asset == listing.asset and limit is None else asset
-    return Quote(named, unit, shipping[shipping_index], total, paying, limit, cost, fee)
+    return Quote(named, unit, shipping[shipping_index], total, paying, limit, cost, fee, redeem, discount)
 
 
 def _int_param(query: Any, name: str, low: int, high: int) -> int:
     text = query.get(name, "")
     if not (text.isascii() and text.isdigit() and len(text) <= 6) or not low <= int(text) <= high:
         raise QuoteError(f"{name} must be a whole number from {low} to {high}")
+    return int(text)
+
+
+def _points_param(query: Any) -> int:
+    text = query.get("redeem", "") or "0"
+    if not (text.isascii() and text.isdigit() and len(text) <= 20) or int(text) > U64_MAX:
+        raise QuoteError("redeem must be a whole number of points")
     return int(text)
 
 
@@ -223,7 +259,7 @@ def _problem(status: int, detail: str) -> web.Response:
 
 
 async def quote_handler(request: web.Request) -> web.StreamResponse:
-    """``GET /listing/{id}/quote?buyer=&asset=&quantity=&shipping=[&pay_with=&max_rate=]``: the
+    """``GET /listing/{id}/quote?buyer=&asset=&quantity=&shipping=[&pay_with=&max_rate=][&redeem=]``: the
     order the buy form may sign (JSON), or a problem+json 400 naming why it would be refused."""
     s = request.app[SERVICES]
     text = request.match_info["id"]
@@ -241,6 +277,7 @@ async def quote_handler(request: web.Request) -> web.StreamResponse:
         asset = _symbol(query, "asset")
         pay_with = _symbol(query, "pay_with")
         max_rate = query.get("max_rate") or None
+        redeem = _points_param(query)
 
         def work() -> dict[str, Any] | None:
             state = Overlay(s.store.state)
@@ -259,6 +296,7 @@ async def quote_handler(request: web.Request) -> web.StreamResponse:
                 shipping_index,
                 now,
                 s.mempool.params.min_fee,
+                redeem,
             )
             named = {listing.asset, chosen.asset or listing.asset, chosen.pay_with} - {NATIVE_ASSET}
             return chosen.to_json({a: _decimals(state, a) for a in named})

@@ -190,7 +190,10 @@ async def offer(request: web.Request) -> web.StreamResponse:
     offer_id = hex32(request.match_info["id"], "offer id")
     found = await asyncio.to_thread(get_offer, Overlay(s.store.state), offer_id)
     if found is None:
-        raise not_found(f"no standing offer {offer_id.hex()} (filled, cancelled or never made)")
+        raise not_found(
+            f"no standing offer {offer_id.hex()} "
+            "(filled, cancelled, returned to its maker after it expired, or never made)"
+        )
     places = await asyncio.to_thread(decimals_of, s.store.state, (found.sell, found.buy))
     return request.app[RENDERER].page("offer.html", offer=found, places=places, page_kind="offer")
 

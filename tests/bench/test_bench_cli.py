@@ -144,6 +144,7 @@ def test_sync_and_restart_report_their_figures() -> None:
     # In process (the commands are the same few lines over these): each still runs real nodes.
     sync = run_sync(300, 30, {"block_budget_ms": 1000}).as_dict()
     assert sync["history_txs"] == 300 and sync["history_blocks"] >= 1 and sync["sync_tx_per_s"] > 0
+    assert sync["follower_cpu_s_after_ready"] >= 0 and sync["follower_cpu_us_per_tx"] is not None
     restart = run_restart(300).as_dict()
     assert restart["chain_txs"] == 300 and restart["chain_height"] >= 1 and restart["restart_seconds"] > 0
 

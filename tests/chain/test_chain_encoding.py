@@ -113,6 +113,8 @@ def test_invalid_utf8_is_rejected() -> None:
         {b"k": b"v"},
         {},
         [1, {"nested": True}],
+        [[1, [b"x", "y", None, 1.5]]],
+        [[[[{}]]], 2],
         1.5,
         0.0,
     ],
@@ -171,6 +173,12 @@ def test_nesting_limit() -> None:
     assert decode(encode(_nested(MAX_DEPTH))) == _nested(MAX_DEPTH)
     with pytest.raises(DecodeError, match="deep"):
         decode(encode(_nested(MAX_DEPTH + 1)))
+    innermost_empty: Any = []
+    for _ in range(MAX_DEPTH + 1):
+        innermost_empty = [innermost_empty]
+    with pytest.raises(DecodeError, match="deep"):  # an empty list one level too deep
+        decode(encode(innermost_empty))
+    assert decode(encode(innermost_empty[0])) == innermost_empty[0]
     with pytest.raises(DecodeError):
         decode(b"\x91" * 5000 + b"\x00")  # beyond msgpack's own stack
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chain.accounts import NATIVE_ASSET, balance_key, fees_key, nonce_key
-from chain.encoding import U64_MAX
+from chain.encoding import U64_MAX, DecodeError, decode
 from market.bodies import (
     ListingCreate,
     ListingDelist,
@@ -25,7 +25,9 @@ from market.bodies import (
     OrderRule,
     OrderShip,
 )
-from market.records import ArbiterTerms, ShippingOption
+from market.keys import listing_key, order_key
+from market.queries import listing_from_bytes, order_from_bytes
+from market.records import ArbiterTerms, Listing, Order, ShippingOption
 
 SHIP = 50
 Scenario = Callable[[Any], tuple[str, Any]]
@@ -250,3 +252,19 @@ def test_merchant_cannot_arbitrate_its_own_listing(chain: Any) -> None:
         nonce_key(chain.pub("m1")),
         fees_key(NATIVE_ASSET),
     }
+
+
+def test_decoded_records_are_remembered_by_their_bytes_and_stay_exact(chain: Any) -> None:
+    oid = _shipped(chain)
+    raw = chain.state.get(order_key(oid))
+    order = order_from_bytes(raw)
+    assert order == Order.from_wire(decode(raw)) == chain.order(oid)
+    assert order_from_bytes(bytes(raw)) is order  # equal bytes: the remembered value
+    chain.ok("b1", OrderConfirm(oid))
+    moved = chain.order(oid)  # new bytes, a new value: never the remembered one
+    assert moved != order and moved == Order.from_wire(decode(chain.state.get(order_key(oid))))
+    listing_raw = chain.state.get(listing_key(order.listing_id))
+    assert listing_from_bytes(listing_raw) == Listing.from_wire(decode(listing_raw))
+    for _ in range(2):  # a failure is raised every time, not remembered
+        with pytest.raises(DecodeError):
+            order_from_bytes(raw[:-1])

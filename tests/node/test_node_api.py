@@ -17,6 +17,7 @@ from chain.encoding import encode, sha256
 from chain.keys import PrivateKey
 from chain.transfer import Transfer
 from chain.tx import Transaction, sign_transaction
+from node.api_models import BatchResults
 from node.client import NodeApiError, NodeClient
 from node.datadir import dev_genesis, init_datadir, open_datadir
 from node.service import Node
@@ -206,6 +207,7 @@ async def test_batch_submission_reports_each_transaction(tmp_path: Path) -> None
             binary = [b"\xc1", b"\x00" * (70 * 1024), txs[1].raw, _bad_signature(r.tx(r.alice, 40))]
             code, body = await r.post("/api/v1/txs/batch", encode(binary), "application/msgpack")
             assert code == 200
+            assert BatchResults.model_validate(body).model_dump() == body  # the documented shape, exactly
             got = [x["reason"] for x in body["results"]]
             assert got[:2] == ["decode_error", "tx_too_large"] and got[3] == "bad_signature"
             assert got[2] in ("duplicate", "nonce_too_low")  # pending still, or committed meanwhile
@@ -332,6 +334,7 @@ async def test_a_batch_beyond_capacity_is_cut_and_the_rest_resubmitted_until_all
         assert {x["reason"] for x in body["results"][20:]} == {"mempool_full"}
         assert all(x["hash"] is None for x in body["results"][20:])  # refused unread
         assert body["resubmit"] == list(range(20, 30)) and 1 <= body["retry_after"] <= 30
+        assert BatchResults.model_validate(body).model_dump() == body
         async with NodeClient(r.url) as client:
             for tx in txs[:20]:  # everything accepted is committed
                 record = await client.wait_for_tx(tx.hash.hex(), 10)

@@ -16,6 +16,7 @@ from types import ModuleType
 import plyvel
 import pytest
 
+from chain.block import decode_block
 from chain.encoding import decode
 from chain.execution import read_validators
 from chain.genesis import Genesis
@@ -25,7 +26,7 @@ from chain.transfer import CORE_KINDS
 from chain.validators import Validator, ValidatorSet
 from chain.votes import verify_commit
 from storage import keys as k
-from storage.store import ChainStore, GenesisMismatch, NodeCache, PrunedHeight, StoreError
+from storage.store import RECENT_BLOCKS, ChainStore, GenesisMismatch, NodeCache, PrunedHeight, StoreError
 
 WRITER = Path(__file__).with_name("storage_chain_writer.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -79,6 +80,23 @@ def test_blocks_txs_commits_and_state_round_trip(tmp_path: Path) -> None:
     assert dict(store.state_items()) == dict(state.items())
     assert store.meta_chain_id() == kit.CHAIN_ID
     store.close()
+
+
+def test_recent_blocks_answer_from_memory_and_equal_their_stored_bytes(tmp_path: Path) -> None:
+    store = ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS)
+    written = [block for block, _result, _commit in _write_blocks(store, RECENT_BLOCKS + 3)]
+    for block in written:
+        h = block.height
+        got = store.block(h)
+        assert got == block == decode_block(store.block_bytes(h) or b"", CORE_KINDS)
+        # the newest RECENT_BLOCKS are the committed objects; older ones are decoded again
+        assert (got is block) == (h > store.height - RECENT_BLOCKS)
+        assert store.block_by_hash(block.hash) == block
+    assert store.block(store.height + 1) is None and store.block(0) is None
+    store.close()
+    reopened = ChainStore.open(tmp_path / "db", kit.test_genesis(), CORE_KINDS)
+    assert [reopened.block(b.height) for b in written] == written
+    reopened.close()
 
 
 def test_restart_resumes_at_head_without_replay(tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from node_market_kit import START_MS, addr
+from node_market_kit import MINUTE, START_MS, addr
 from web_kit import page, redirect_of, text_of, web_node
 
+from chain.transfer import Transfer
 from market.assets.bodies import AssetCreate, AssetMint
 from market.assets.offers import OfferCreate, Rate
 from market.funds import FundDisburse, FundDonate, FundOpen
@@ -63,3 +64,21 @@ async def test_asset_offer_and_fund_pages_list_detail_and_search(tmp_path: Path)
             await page(m, path, status=404)
         await page(m, "/assets?after=!!", status=400)
         await page(m, f"/fund/{fund_id}?from=x", status=400)
+
+
+async def test_an_expired_offer_shows_its_automatic_return(tmp_path: Path) -> None:
+    async with web_node(tmp_path) as m:
+        await m.do("merchant", AssetCreate("USDX", "dollar", 2))
+        made = await m.do("buyer", OfferCreate("AGR", "USDX", Rate(1, 1), 5_000, m.clock.now_ms + MINUTE // 2))
+        offer_id = made["events"][0]["attrs"]["offer_id"]
+        live = text_of(await page(m, f"/offer/{offer_id}"))
+        assert "once it has expired, what is left goes back to the maker automatically" in live
+        m.clock.advance(2 * MINUTE)
+        record = await m.send("ticker", Transfer(m["validator"].public_key, 1))
+        block = text_of(await page(m, f"/block/{record['height']}"))
+        assert (
+            "offer the offer expired: the 5000 minor units left in it went back to its maker automatically "
+            f"action expire offer_id {offer_id}"
+        ) in block
+        gone = text_of(await page(m, f"/offer/{offer_id}", status=404))
+        assert "(filled, cancelled, returned to its maker after it expired, or never made)" in gone

@@ -12,8 +12,9 @@ from playwright.async_api import Page, expect
 from trace_kit import COFFEE, roasted_journey
 from web_kit import web_node
 
+from chain.encoding import decode, encode
 from chain.genesis import genesis_from_json
-from market.provenance.receipt import ReceiptError, parse_receipt, verify_receipt
+from market.provenance.receipt import ReceiptError, locate_framing_fault, parse_receipt, verify_receipt
 
 
 async def _verify_file(page: Page, name: str, data: bytes) -> str:
@@ -64,13 +65,39 @@ async def test_the_item_page_verifies_the_receipt_and_names_what_a_damaged_one_f
                 raise AssertionError(f"a receipt changed at byte {position} verified in Python")
             except ReceiptError as exc:
                 expected = f"RECEIPT VERIFICATION FAILED at {exc.where} ({exc.reason}): "
+                message = exc.args[0]
             text = await _verify_file(page, f"damaged-{n}.receipt", bytes(damaged))
             assert text.startswith(expected), (position, text, expected)
+            if locate_framing_fault(bytes(damaged)) is not None:  # a broken frame: the very same message
+                assert text == expected + message, (position, text, expected + message)
             await expect(result).to_have_attribute("data-ok", "false")
             if n == 0:
                 assert "forged_commit" in text and "does not verify" in text
             if n == 1:
                 assert "bad_tx_proof" in text and "event 0" in text
+
+        # a broken frame is named as the Python verifier names it: part, field, byte offset, expected, found
+        top = decode(data, len(data))
+        assert isinstance(top, list)
+        events = 1 + sum(len(encode(field)) for field in top[:6])  # the events list's type byte
+        assert data[events : events + 1] == encode([None] * len(receipt.events))[:1]
+        broken = {  # what each file is, and what its message must say
+            "truncated": (data[: len(data) - 7], "that runs past the end of the file at byte"),
+            "wrong-type": (
+                data[:events] + b"\xcb" + data[events + 1 :],
+                "expected an array, found a float (type byte 0xcb)",
+            ),
+        }
+        for name, (damaged, says) in broken.items():
+            try:
+                parse_receipt(damaged)
+                raise AssertionError(f"the {name} receipt parsed in Python")
+            except ReceiptError as exc:
+                assert exc.reason == "malformed" and says in exc.args[0] and "damaged?" not in exc.args[0], exc
+                expected = f"RECEIPT VERIFICATION FAILED at {exc.where} ({exc.reason}): {exc.args[0]}"
+            assert await _verify_file(page, f"{name}.receipt", damaged) == expected
+            await expect(result).to_have_attribute("data-ok", "false")
+        assert expected.startswith(f"RECEIPT VERIFICATION FAILED at file (malformed): events at byte {events}: ")
 
         assert "Receipt verified" in await _verify_file(page, "good.receipt", data)
         await page.locator("#receipt-genesis").fill("00" * 32)  # a genesis the receipt is not from

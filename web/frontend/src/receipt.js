@@ -5,7 +5,7 @@
 // (chain/merkle.py) and the state tree's proofs (chain/state_tree.py). The only thing trusted
 // is the genesis hash in the page's field; the receipt's bytes come from the node or a file.
 
-import { decode, encode } from "@msgpack/msgpack";
+import { ExtData, decode, encode } from "@msgpack/msgpack";
 import { sha256 } from "@noble/hashes/sha2.js";
 import nacl from "tweetnacl";
 
@@ -63,9 +63,11 @@ function checkTree(value, depth) {
   if (Array.isArray(value)) {
     for (const v of value) checkTree(v, depth + 1);
   } else if (typeof value === "number") {
-    if (!Number.isInteger(value)) throw new Error("floats are not canonical");
+    if (!Number.isInteger(value)) throw new Error("type float is not allowed in canonical encoding");
+  } else if (value instanceof ExtData) {
+    throw new Error(`msgpack extension type ${value.type} is not allowed`);
   } else if (!(value === null || value instanceof Uint8Array || ["bigint", "string", "boolean"].includes(typeof value))) {
-    throw new Error("maps and extension types are not canonical");
+    throw new Error("type dict is not allowed in canonical encoding");
   }
 }
 
@@ -160,12 +162,272 @@ function merkle(wire, what) {
   };
 }
 
+// --- framing diagnosis (market/provenance/receipt.py locate_framing_fault) --------------------
+// When a file does not decode, walk its msgpack frames in the format's order and name the part,
+// the field, its byte offset, what was expected and what was found, in the Python verifier's words.
+
+const FIELDS = ["magic", "version", "genesis", "item key", "height", "light blocks", "events", "items"];
+const FIELD_KINDS = ["a string", "an integer", "bytes", "a string", "an integer"];
+const EVENT_FIELDS = [
+  ["transaction", "bytes"],
+  ["receipt", "bytes"],
+  ["height", "an integer"],
+  ["tx proof", "a proof"],
+  ["result proof", "a proof"],
+];
+const ITEM_FIELDS = [
+  ["item key", "a string"],
+  ["head value", "bytes or nil"],
+  ["head proof", "bytes"],
+  ["event indices", "a list of event indices"],
+];
+const MARKERS = [
+  [0x00, 0x7f, "a small integer"],
+  [0x80, 0x8f, "a map"],
+  [0x90, 0x9f, "an array"],
+  [0xa0, 0xbf, "a string"],
+  [0xc0, 0xc0, "nil"],
+  [0xc1, 0xc1, "the unused byte 0xc1"],
+  [0xc2, 0xc3, "a boolean"],
+  [0xc4, 0xc6, "bytes"],
+  [0xc7, 0xc9, "an extension"],
+  [0xca, 0xcb, "a float"],
+  [0xcc, 0xd3, "an integer"],
+  [0xd4, 0xd8, "an extension"],
+  [0xd9, 0xdb, "a string"],
+  [0xdc, 0xdd, "an array"],
+  [0xde, 0xdf, "a map"],
+  [0xe0, 0xff, "a small negative integer"],
+];
+
+// What Python's strict UTF-8 decoder says of the first bad sequence in ``b`` ("byte 0x89 in
+// position 8: invalid start byte"), or null if ``b`` is UTF-8
+function utf8Fault(b) {
+  const at = (i, j, why) =>
+    j - i === 1 ? `byte 0x${b[i].toString(16).padStart(2, "0")} in position ${i}: ${why}` : `bytes in position ${i}-${j - 1}: ${why}`;
+  for (let i = 0; i < b.length; ) {
+    const c = b[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const need = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
+    if (!need) return at(i, i + 1, "invalid start byte");
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k <= need; k++) {
+      if (i + k >= b.length) return at(i, b.length, "unexpected end of data");
+      const d = b[i + k];
+      if (d < (k === 1 ? lo : 0x80) || d > (k === 1 ? hi : 0xbf)) return at(i, i + k, "invalid continuation byte");
+    }
+    i += need + 1;
+  }
+  return null;
+}
+
+const MAX_FRAME_DEPTH = 1024;
+// the Python type a map key's type byte unpacks to, when strict_map_key refuses it (str and bytes pass)
+const MAP_KEY_TYPES = [
+  [0x00, 0x7f, "int"],
+  [0x80, 0x8f, "dict"],
+  [0x90, 0x9f, "list"],
+  [0xa0, 0xbf, ""],
+  [0xc0, 0xc0, "NoneType"],
+  [0xc2, 0xc3, "bool"],
+  [0xc4, 0xc6, ""],
+  [0xca, 0xcb, "float"],
+  [0xcc, 0xd3, "int"],
+  [0xd9, 0xdb, ""],
+  [0xdc, 0xdd, "list"],
+  [0xde, 0xdf, "dict"],
+  [0xe0, 0xff, "int"],
+];
+
+class Fault extends Error {
+  constructor(where, message) {
+    super(message);
+    this.where = where;
+  }
+}
+class OutOfData extends Error {}
+class Unusable extends Error {}
+
+function marker(byte) {
+  const kind = MARKERS.find(([lo, hi]) => lo <= byte && byte <= hi)[2];
+  return `${kind} (type byte 0x${byte.toString(16).padStart(2, "0")})`;
+}
+
+function arrayHeader(n) {
+  if (n < 16) return Uint8Array.of(0x90 | n);
+  if (n < 0x10000) return Uint8Array.of(0xdc, n >> 8, n & 0xff);
+  return Uint8Array.of(0xdd, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+}
+
+// One msgpack frame's head at ``at``: [kind, end of the head, entries or payload length]
+function frameHead(data, at) {
+  const need = (end) => {
+    if (end > data.length) throw new OutOfData();
+  };
+  const uint = (from, n) => {
+    need(from + n);
+    let v = 0;
+    for (let i = 0; i < n; i++) v = v * 256 + data[from + i];
+    return v;
+  };
+  need(at + 1);
+  const b = data[at];
+  if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) return ["scalar", at + 1, 0];
+  if (b <= 0x8f) return ["map", at + 1, b & 0x0f];
+  if (b <= 0x9f) return ["array", at + 1, b & 0x0f];
+  if (b <= 0xbf) return ["str", at + 1, b & 0x1f];
+  if (b === 0xc1) throw new Unusable();
+  const sized = { 0xc4: ["bin", 1], 0xc5: ["bin", 2], 0xc6: ["bin", 4], 0xd9: ["str", 1], 0xda: ["str", 2], 0xdb: ["str", 4] };
+  if (sized[b]) return [sized[b][0], at + 1 + sized[b][1], uint(at + 1, sized[b][1])];
+  const ext = { 0xc7: 1, 0xc8: 2, 0xc9: 4 };
+  if (ext[b]) return ["ext", at + 2 + ext[b], uint(at + 1, ext[b])];
+  const fixext = { 0xd4: 1, 0xd5: 2, 0xd6: 4, 0xd7: 8, 0xd8: 16 };
+  if (fixext[b]) return ["ext", at + 2, fixext[b]];
+  const fixed = { 0xca: 4, 0xcb: 8, 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8 };
+  if (fixed[b]) {
+    need(at + 1 + fixed[b]);
+    return ["scalar", at + 1 + fixed[b], 0];
+  }
+  const containers = { 0xdc: ["array", 2], 0xdd: ["array", 4], 0xde: ["map", 2], 0xdf: ["map", 4] };
+  const [kind, n] = containers[b];
+  return [kind, at + 1 + n, uint(at + 1, n)];
+}
+
+// The end of the whole value at ``at``. The first fault msgpack itself would raise while
+// unpacking it (a string that is not UTF-8, an extension, a map key that is not a string or
+// bytes) is noted in ``seen.fault`` in Python's words. Like msgpack's skip, containers nested
+// deeper than MAX_FRAME_DEPTH do not decode.
+function skipValue(data, at, seen, depth = 0) {
+  const [kind, body, n] = frameHead(data, at);
+  const note = (fault) => {
+    if (seen.fault === undefined) seen.fault = fault;
+  };
+  if (kind === "scalar") return body;
+  if (kind === "str" || kind === "bin" || kind === "ext") {
+    if (body + n > data.length) throw new OutOfData();
+    if (kind === "str") {
+      const bad = utf8Fault(data.subarray(body, body + n));
+      if (bad) note(`malformed msgpack: 'utf-8' codec can't decode ${bad}`);
+    }
+    if (kind === "ext") note(`msgpack extension type ${(data[body - 1] << 24) >> 24} is not allowed`);
+    return body + n;
+  }
+  if (depth >= MAX_FRAME_DEPTH) throw new Unusable();
+  let end = body;
+  for (let i = 0; i < n; i++) {
+    if (kind === "map") {
+      const key = data[end];
+      end = skipValue(data, end, seen, depth + 1);
+      const named = MAP_KEY_TYPES.find(([lo, hi]) => lo <= key && key <= hi);
+      if (named && named[2]) note(`malformed msgpack: ${named[2]} is not allowed for map key when strict_map_key=True`);
+    }
+    end = skipValue(data, end, seen, depth + 1);
+  }
+  return end;
+}
+
+class Frames {
+  constructor(data) {
+    this.data = data;
+    this.at = 0;
+  }
+
+  found(start) {
+    return start >= this.data.length ? "the end of the file (truncated?)" : marker(this.data[start]);
+  }
+
+  cut(start) {
+    if (start >= this.data.length) return this.found(start);
+    return `${this.found(start)} that runs past the end of the file at byte ${this.data.length} (truncated, or a damaged length)`;
+  }
+
+  array(where, what, length) {
+    const start = this.at;
+    let head;
+    try {
+      head = frameHead(this.data, start);
+    } catch (exc) {
+      if (exc instanceof OutOfData) throw new Fault(where, `${what} at byte ${start}: expected an array, found ${this.cut(start)}`);
+      throw new Fault(where, `${what} at byte ${start}: expected an array, found ${this.found(start)}`);
+    }
+    const [kind, end, n] = head;
+    if (kind !== "array") throw new Fault(where, `${what} at byte ${start}: expected an array, found ${this.found(start)}`);
+    if (length !== undefined && n !== length)
+      throw new Fault(where, `${what} at byte ${start}: expected an array of ${length} fields, found an array of ${n}`);
+    if (!same(this.data.subarray(start, end), arrayHeader(n)))
+      throw new Fault(where, `${what} at byte ${start}: the array header of ${n} entries is not canonically encoded`);
+    this.at = end;
+    return n;
+  }
+
+  value(where, what, expected) {
+    const start = this.at;
+    const seen = {};
+    let end;
+    try {
+      end = skipValue(this.data, start, seen);
+    } catch (exc) {
+      if (exc instanceof OutOfData) throw new Fault(where, `${what} at byte ${start}: expected ${expected}, found ${this.cut(start)}`);
+      if (exc instanceof Unusable) throw new Fault(where, `${what} at byte ${start}: expected ${expected}, found ${this.found(start)} that does not decode: `);
+      throw exc;
+    }
+    this.at = end;
+    let problem = seen.fault;
+    if (problem === undefined) {
+      try {
+        canonicalDecode(this.data.subarray(start, end));
+      } catch (exc) {
+        problem = exc.message;
+      }
+    }
+    if (problem !== undefined)
+      throw new Fault(where, `${what} at bytes ${start}..${end}: expected ${expected}, found ${this.found(start)} that is not well-formed: ${problem}`);
+  }
+
+  end() {
+    if (this.at !== this.data.length)
+      throw new Fault("file", `${this.data.length - this.at} bytes follow the end of the receipt at byte ${this.at}`);
+  }
+}
+
+// Where the framing of a receipt file breaks: [part, message], or null if every frame decodes
+export function locateFramingFault(data) {
+  const frames = new Frames(data);
+  try {
+    frames.array("file", "the receipt", FIELDS.length);
+    FIELD_KINDS.forEach((kind, i) => frames.value(FIELDS[i] === "genesis" ? "genesis" : "file", FIELDS[i], kind));
+    const blocks = frames.array("file", "light blocks");
+    for (let i = 0; i < blocks; i++) frames.value(`light block ${i}`, `light block ${i}`, "a light block");
+    const events = frames.array("file", "events");
+    for (let i = 0; i < events; i++) {
+      frames.array(`event ${i}`, `event ${i}`, EVENT_FIELDS.length);
+      EVENT_FIELDS.forEach(([name, kind], j) => frames.value(`event ${i}`, `field ${j} (${name})`, kind));
+    }
+    const items = frames.array("file", "items");
+    for (let i = 0; i < items; i++) {
+      frames.array(`item ${i}`, `item ${i}`, ITEM_FIELDS.length);
+      ITEM_FIELDS.forEach(([name, kind], j) => frames.value(`item ${i}`, `field ${j} (${name})`, kind));
+    }
+    frames.end();
+  } catch (exc) {
+    if (exc instanceof Fault) return [exc.where, exc.message];
+    throw exc;
+  }
+  return null;
+}
+
 function parseReceipt(data) {
   if (data.length > MAX_RECEIPT_BYTES) throw new ReceiptError("file", "too_large", `${data.length} bytes is too large`);
   let top;
   try {
     top = canonicalDecode(data);
   } catch (exc) {
+    const located = locateFramingFault(data);
+    if (located) throw new ReceiptError(located[0], "malformed", located[1]);
     throw new ReceiptError("file", "malformed", `the file is not a well-formed receipt (damaged?): ${exc.message}`);
   }
   parse("file", () => list(top, "receipt", 8));

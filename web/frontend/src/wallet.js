@@ -246,6 +246,9 @@ function buyForm() {
         params.set("pay_with", pay.dataset.payWith);
         params.set("max_rate", rate);
       }
+      const points = $("buy-redeem") ? $("buy-redeem").value.trim() || "0" : "0";
+      if (!/^\d{1,20}$/.test(points)) throw new WalletError("The points to redeem must be a whole number.");
+      if (!/^0+$/.test(points)) params.set("redeem", points);
       say("buy-result", "Checking the order…");
       const quote = await api(`/listing/${section.dataset.listing}/quote?${params}`);
       if (quote.status !== 200) throw new WalletError(`Not sent: ${quote.body.detail || `the node answered ${quote.status}`}`);
@@ -265,7 +268,9 @@ function buyForm() {
         arbiter ? unhex(arbiter) : new Uint8Array(0),
         sealFor(unhex(section.dataset.merchantKey), delivery),
       ];
-      if (q.asset) body.push(q.asset, q.conversion); // the order's asset, and the conversion or null
+      // the order's asset ("" for the listing's own) and the conversion or null, then the points
+      if (q.asset || q.redeem) body.push(q.asset, q.conversion);
+      if (q.redeem) body.push(safeInt(q.redeem, "The points to redeem"));
       say("buy-result", "Signing and sending the order…");
       const hash = await submit(pair, "order.place", body);
       const record = await committed(hash);
