@@ -308,7 +308,8 @@ def list_(
     node: NodeOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Browse listings: by merchant, words, asset, price range, stock and status (oldest first)."""
+    """Browse listings: by merchant, words, asset, price range, stock and status (oldest first;
+    with a price bound and neither words nor a merchant, cheapest first)."""
     from cli.amounts import parse_amount
     from cli.errors import CliError
     from cli.market_render import show_listings
