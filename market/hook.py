@@ -12,6 +12,9 @@ reported as a ``deadline_error`` event instead of halting the chain.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from chain.errors import TxFailure
 from chain.execution import TxContext
 from market.assets.offers import expire_offer
@@ -31,28 +34,24 @@ def process_deadlines(ctx: TxContext) -> None:
         if order.deadline_ms != deadline_ms:
             continue
         row = transition_for(order.state, Action.TIMEOUT)
-        if row is None:
-            continue
-        child = ctx.state.child()
-        step = TxContext(child, ctx.chain_id, ctx.height, ctx.time_ms, ctx.proposer, b"", b"")
-        try:
-            advance(step, order, row, b"")
-        except TxFailure as failure:
-            ctx.emit("deadline_error", order_id=order_id, code=failure.code, message=failure.message)
-            continue
-        child.merge_into(ctx.state)
-        ctx.events.extend(step.events)
+        if row is not None:
+            _automatic_step(ctx, "order_id", order_id, partial(advance, order=order, row=row, actor=b""))
 
 
 def _expire_offer(ctx: TxContext, offer_id: bytes, deadline_ms: int) -> None:
-    """Return an expired offer's units in a child overlay (a failure is a ``deadline_error``)."""
+    """Return an expired offer's units (nothing is written if it is no longer standing)."""
+    _automatic_step(ctx, "offer_id", offer_id, partial(expire_offer, offer_id=offer_id, deadline_ms=deadline_ms))
+
+
+def _automatic_step(ctx: TxContext, id_name: str, record_id: bytes, apply: Callable[[TxContext], object]) -> None:
+    """Run ``apply`` in a child overlay and keep its writes and events; a TxFailure keeps
+    nothing and is reported as a ``deadline_error`` event naming ``id_name=record_id``."""
     child = ctx.state.child()
     step = TxContext(child, ctx.chain_id, ctx.height, ctx.time_ms, ctx.proposer, b"", b"")
     try:
-        released = expire_offer(step, offer_id, deadline_ms)
+        apply(step)
     except TxFailure as failure:
-        ctx.emit("deadline_error", offer_id=offer_id, code=failure.code, message=failure.message)
+        ctx.emit("deadline_error", **{id_name: record_id}, code=failure.code, message=failure.message)
         return
-    if released:
-        child.merge_into(ctx.state)
-        ctx.events.extend(step.events)
+    child.merge_into(ctx.state)
+    ctx.events.extend(step.events)

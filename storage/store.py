@@ -443,7 +443,7 @@ class ChainStore:
 
     def commit(self, height: int) -> Commit | None:
         """The certificate ("seen commit") of the block at ``height``, or None."""
-        raw = self._db.get(k.commit_key(height))
+        raw = self.commit_bytes(height)
         return None if raw is None else Commit.from_wire(decode(raw))
 
     def block_events(self, height: int) -> tuple[Event, ...]:
