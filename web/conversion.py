@@ -32,7 +32,7 @@ from market.limits import MAX_QUANTITY, MAX_SHIPPING_OPTIONS
 from market.points import get_holding, get_programme, redeem_refusal
 from market.queries import get_listing
 from market.records import Listing, ListingStatus
-from node.api_common import SERVICES, NodeServices
+from node.api_common import SERVICES, NodeServices, problem_response
 from node.points_api import block_time_ms
 from web import format as fmt
 
@@ -245,26 +245,13 @@ def _symbol(query: Any, name: str) -> str | None:
         raise QuoteError(f"bad asset: {exc}") from None
 
 
-def _problem(status: int, detail: str) -> web.Response:
-    return web.json_response(
-        {
-            "type": "about:blank",
-            "title": "Order refused" if status == 400 else "Not found",
-            "status": status,
-            "detail": detail,
-        },
-        status=status,
-        content_type="application/problem+json",
-    )
-
-
 async def quote_handler(request: web.Request) -> web.StreamResponse:
     """``GET /listing/{id}/quote?buyer=&asset=&quantity=&shipping=[&pay_with=&max_rate=][&redeem=]``: the
     order the buy form may sign (JSON), or a problem+json 400 naming why it would be refused."""
     s = request.app[SERVICES]
     text = request.match_info["id"]
     if len(text) != 64 or not all(c in "0123456789abcdefABCDEF" for c in text):
-        return _problem(404, "a listing id is 64 hex digits")
+        return problem_response(404, "not_found", "a listing id is 64 hex digits")
     listing_id = bytes.fromhex(text)
     query = request.query
     try:
@@ -303,9 +290,9 @@ async def quote_handler(request: web.Request) -> web.StreamResponse:
 
         found = await asyncio.to_thread(work)
     except QuoteError as exc:
-        return _problem(400, str(exc))
+        return problem_response(400, "order_refused", str(exc))
     if found is None:
-        return _problem(404, f"no listing {listing_id.hex()}")
+        return problem_response(404, "not_found", f"no listing {listing_id.hex()}")
     return web.json_response({**found, "buyer": encode_address(buyer)})
 
 
