@@ -151,9 +151,12 @@ class BlockResult:
     """The state-tree nodes this block writes; ``tree.root_hash`` is the new state root."""
     results_root: bytes
     next_validators_hash: bytes
+    """Hash of the validator set in the state after the block (certifies the next block)."""
     result_leaf_hashes: tuple[bytes, ...]
     """The leaf hashes of :func:`result_leaves` (what the store keeps), computed once with the root."""
-    """Hash of the validator set in the state after the block (certifies the next block)."""
+    receipt_leaves: tuple[bytes, ...]
+    """``receipts[i].encode()`` for each receipt (leaves 1.. of :func:`result_leaves`), encoded
+    once for the results root and reused by the store's transaction records."""
 
     @property
     def state_root(self) -> bytes:
@@ -317,7 +320,9 @@ class BlockBuilder:
         writes = dict(self._overlay.writes)
         tree = apply_writes(self._state, self._state.tree_root, self.height, writes)
         receipts = tuple(self.receipts)
-        leaf_hashes = tuple(leaf_hash(leaf) for leaf in result_leaves(self.block_events, receipts))
+        receipt_leaves = tuple(r.encode() for r in receipts)
+        leaves = (block_events_leaf(self.block_events), *receipt_leaves)
+        leaf_hashes = tuple(leaf_hash(leaf) for leaf in leaves)
         return BlockResult(
             writes,
             receipts,
@@ -326,6 +331,7 @@ class BlockBuilder:
             root_of_leaf_hashes(leaf_hashes),
             read_validators(self._overlay).hash(),
             leaf_hashes,
+            receipt_leaves,
         )
 
 

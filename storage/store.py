@@ -241,6 +241,21 @@ class StateSnapshot:
         self._snap.close()
 
 
+
+_TX_RECORD_HEAD: Final = b"\x94"
+"""The canonical (msgpack fixarray) header of a 4-element list."""
+
+
+def encode_tx_record(height: int, index: int, raw_tx: bytes, receipt_leaf: bytes) -> bytes:
+    """The stored record of a committed transaction: ``encode([height, index, raw_tx, receipt])``.
+
+    ``receipt_leaf`` is the receipt's canonical encoding (``Receipt.encode()``, already made for
+    the results root), spliced in rather than encoded again; the bytes equal encoding the
+    whole list, because a canonical list is its header followed by its items' encodings.
+    """
+    return _TX_RECORD_HEAD + encode([height, index, raw_tx])[1:] + receipt_leaf
+
+
 class ChainStore:
     """One node's chain in LevelDB. Reads are thread-safe; only one writer commits."""
 
@@ -536,7 +551,7 @@ class ChainStore:
                 raise StoreError(f"block {header.height} does not extend the stored head {head.height}")
             if certificate.height != header.height or certificate.block_hash != header.hash:
                 raise StoreError("the certificate does not certify this block")
-            if len(result.receipts) != len(block.txs):
+            if len(result.receipts) != len(block.txs) or len(result.receipt_leaves) != len(block.txs):
                 raise StoreError("receipts do not match the block's transactions")
             height_key = k.height_bytes(header.height)
             tree = result.tree
@@ -553,8 +568,8 @@ class ChainStore:
                 batch.put(k.commit_key(header.height), encode(certificate.to_wire()))
                 if result.block_events:
                     batch.put(k.block_events_key(header.height), encode([e.to_wire() for e in result.block_events]))
-                for index, (tx, receipt) in enumerate(zip(block.txs, result.receipts, strict=True)):
-                    batch.put(k.tx_key(tx.hash), encode([header.height, index, tx.raw, receipt.to_wire()]))
+                for index, (tx, leaf) in enumerate(zip(block.txs, result.receipt_leaves, strict=True)):
+                    batch.put(k.tx_key(tx.hash), encode_tx_record(header.height, index, tx.raw, leaf))
                 for key, value in result.writes.items():
                     if value is None:
                         batch.delete(k.state_key(key))

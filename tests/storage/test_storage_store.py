@@ -15,10 +15,12 @@ from types import ModuleType
 
 import plyvel
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chain.block import decode_block
-from chain.encoding import decode
-from chain.execution import read_validators
+from chain.encoding import U64_MAX, decode, encode
+from chain.execution import Event, Receipt, read_validators
 from chain.genesis import Genesis
 from chain.params import ChainParams
 from chain.state_tree import compute_root, verify_state_proof
@@ -26,7 +28,15 @@ from chain.transfer import CORE_KINDS
 from chain.validators import Validator, ValidatorSet
 from chain.votes import verify_commit
 from storage import keys as k
-from storage.store import RECENT_BLOCKS, ChainStore, GenesisMismatch, NodeCache, PrunedHeight, StoreError
+from storage.store import (
+    RECENT_BLOCKS,
+    ChainStore,
+    GenesisMismatch,
+    NodeCache,
+    PrunedHeight,
+    StoreError,
+    encode_tx_record,
+)
 
 WRITER = Path(__file__).with_name("storage_chain_writer.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -71,6 +81,8 @@ def test_blocks_txs_commits_and_state_round_trip(tmp_path: Path) -> None:
             record = store.tx(tx.hash)
             assert record is not None
             assert (record.height, record.index, record.tx, record.receipt) == (h, index, tx, receipt)
+            stored = store._db.get(k.tx_key(tx.hash))
+            assert stored == encode([h, index, tx.raw, receipt.to_wire()])
     assert store.block(7) is None and store.block(0) is None
     assert store.tx(bytes(32)) is None
     assert store.block_by_hash(bytes(32)) is None
@@ -80,6 +92,22 @@ def test_blocks_txs_commits_and_state_round_trip(tmp_path: Path) -> None:
     assert dict(store.state_items()) == dict(state.items())
     assert store.meta_chain_id() == kit.CHAIN_ID
     store.close()
+
+
+@given(
+    height=st.integers(0, U64_MAX),
+    index=st.integers(0, U64_MAX),
+    raw=st.binary(max_size=70_000),
+    code=st.text(max_size=40),
+    fee=st.integers(0, U64_MAX),
+    events=st.lists(st.tuples(st.text(max_size=10), st.binary(max_size=300)), max_size=40),
+)
+def test_a_tx_record_splices_the_receipt_leaf_into_the_canonical_list(
+    height: int, index: int, raw: bytes, code: str, fee: int, events: list[tuple[str, bytes]]
+) -> None:
+    receipt = Receipt(bytes(32), code, "m" * len(events), fee, tuple(Event(t, (("v", v),)) for t, v in events))
+    expected = encode([height, index, raw, receipt.to_wire()])
+    assert encode_tx_record(height, index, raw, receipt.encode()) == expected
 
 
 def test_recent_blocks_answer_from_memory_and_equal_their_stored_bytes(tmp_path: Path) -> None:
