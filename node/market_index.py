@@ -106,7 +106,7 @@ _EMPTY_SET: Final[frozenset[bytes]] = frozenset()
 _LISTING_KEY_SIZE: Final = len(LISTING_PREFIX) + ID_SIZE
 _ORDER_KEY_SIZE: Final = len(ORDER_PREFIX) + ID_SIZE
 _REVIEW_KEY_SIZE: Final = len(REVIEW_PREFIX) + ID_SIZE
-KNOWN_RECORDS: Final = 4_096
+KNOWN_RECORDS: Final = 2_048
 """How many recently written listing and order records the index keeps decoded."""
 
 
