@@ -65,11 +65,14 @@ def entry_key(account: bytes, height: int, index: int) -> bytes:
 
 
 def block_entries(height: int, txs: Iterable[Transaction], receipts: Iterable[Receipt | None]) -> dict[bytes, bytes]:
-    """The index entries of one block's transactions (with their receipts, in block order)."""
+    """The index entries of one block's transactions (with their receipts, in block order):
+    one per transaction and account of :func:`accounts_of`."""
     out: dict[bytes, bytes] = {}
+    at = height.to_bytes(8, "big")
     for index, (tx, receipt) in enumerate(zip(txs, receipts, strict=True)):
+        tail = at + index.to_bytes(4, "big")
         for account in accounts_of(tx, receipt):
-            out[entry_key(account, height, index)] = tx.hash
+            out[TX_PREFIX + account + tail] = tx.hash
     return out
 
 

@@ -10,6 +10,10 @@ batch as the block (``ChainStore.commit_block(index_writes=...)``), so after a c
 indexes are exactly as of the stored head; :meth:`MarketIndex.ensure` rebuilds them from
 state if they are missing or of another version (a datadir of an older node).
 
+The old value of a written record is the committed one; the index keeps the records it saw
+written lately (their bytes, entries and KPI figures) and reuses one when the committed bytes
+are exactly those, so an order moved in consecutive blocks is decoded once, not twice.
+
 Key layout (under the store's ``x/`` family; ``t`` = creation time in ms as 8 bytes
 big-endian, ``id`` = the 32-byte listing or order id, values are empty)::
 
@@ -49,6 +53,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
@@ -62,7 +67,7 @@ from market.order_state import OrderState
 from market.queries import get_listing, get_order, get_review, listing_from_bytes, order_from_bytes
 from market.records import Listing, ListingStatus, Order, Review
 from node.index_meta import indexed_height, meta_record
-from node.market_stats import StatsDelta, order_fees, stats_writes
+from node.market_stats import OrderFigures, StatsDelta, order_figures, stats_writes
 from storage.store import ChainStore
 
 log = logging.getLogger("agora.market_index")
@@ -97,6 +102,12 @@ MAX_CURSOR_BYTES: Final = 256
 REBUILD_CHUNK: Final = 2_000
 _WORD_RE: Final = re.compile(r"\w+")
 _EMPTY: Final = b""
+_EMPTY_SET: Final[frozenset[bytes]] = frozenset()
+_LISTING_KEY_SIZE: Final = len(LISTING_PREFIX) + ID_SIZE
+_ORDER_KEY_SIZE: Final = len(ORDER_PREFIX) + ID_SIZE
+_REVIEW_KEY_SIZE: Final = len(REVIEW_PREFIX) + ID_SIZE
+KNOWN_RECORDS: Final = 2_048
+"""How many recently written listing and order records the index keeps decoded."""
 
 
 class QueryError(ValueError):
@@ -199,18 +210,74 @@ def origin_writes(order: Order, first: int, origins: list[bytes], into: dict[byt
         into[origin_key(order.order_id, first + i)] = origin
 
 
-def _moved_orders(receipts: tuple[Receipt, ...], merchants: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
-    """(merchant, tx hash) once per order each successful transaction moved (has an ``order`` event of)."""
-    out: list[tuple[bytes, bytes]] = []
-    for receipt in receipts:
-        if not receipt.ok:
-            continue
-        moved = {e.get("order_id") for e in receipt.events if e.type == "order"}
-        out.extend((merchants[o], receipt.tx_hash) for o in moved if isinstance(o, bytes) and o in merchants)
-    return out
+@dataclass(frozen=True, slots=True)
+class _KnownListing:
+    """A listing's stored bytes and its index entries."""
+
+    raw: bytes
+    entries: frozenset[bytes]
 
 
-def entry_diff(old: set[bytes], new: set[bytes], into: dict[bytes, bytes | None]) -> None:
+@dataclass(frozen=True, slots=True)
+class _KnownOrder:
+    """An order's stored bytes, the record, its index entries and its KPI figures."""
+
+    raw: bytes
+    order: Order
+    entries: frozenset[bytes]
+    figures: OrderFigures
+
+
+_K = TypeVar("_K", _KnownListing, _KnownOrder)
+
+
+def _entries(known: _KnownListing | _KnownOrder | None) -> frozenset[bytes]:
+    return _EMPTY_SET if known is None else known.entries
+
+
+def _listing_known(raw: bytes) -> _KnownListing:
+    return _KnownListing(raw, frozenset(listing_entries(listing_from_bytes(raw))))
+
+
+def _order_known(raw: bytes) -> _KnownOrder:
+    order = order_from_bytes(raw)
+    return _KnownOrder(raw, order, frozenset(order_entries(order)), order_figures(order))
+
+
+@dataclass(frozen=True, slots=True)
+class _BlockOrderEvents:
+    """A block's ``order`` events, read in one pass: the history origins per order, and the
+    (order id, fee) of every order each successful transaction moved (once per transaction)."""
+
+    origins: dict[bytes, list[bytes]]
+    moved: list[tuple[bytes, int]]
+
+    @classmethod
+    def of(cls, block_events: tuple[Event, ...], receipts: tuple[Receipt, ...]) -> _BlockOrderEvents:
+        """The same origins as :func:`block_order_origins`, and the fee of each transaction that moved an order."""
+        origins: dict[bytes, list[bytes]] = {}
+        moved: list[tuple[bytes, int]] = []
+        for event in block_events:
+            order_id = event.get("order_id") if event.type == "order" else None
+            if isinstance(order_id, bytes):
+                origins.setdefault(order_id, []).append(BLOCK_EVENT)
+        for receipt in receipts:
+            if not receipt.ok:
+                continue
+            seen: set[bytes] = set()
+            for event in receipt.events:
+                if event.type != "order":
+                    continue
+                order_id = event.get("order_id")
+                if isinstance(order_id, bytes):
+                    origins.setdefault(order_id, []).append(receipt.tx_hash)
+                    if order_id not in seen:
+                        seen.add(order_id)
+                        moved.append((order_id, receipt.fee))
+        return cls(origins, moved)
+
+
+def entry_diff(old: AbstractSet[bytes], new: AbstractSet[bytes], into: dict[bytes, bytes | None]) -> None:
     """Add to ``into`` the writes that turn the entries ``old`` into ``new``."""
     for key in old - new:
         into[key] = None
@@ -224,12 +291,6 @@ def prefix_end(prefix: bytes) -> bytes:
     if not trimmed:
         raise ValueError("no key follows a prefix of 0xff bytes")
     return trimmed[:-1] + bytes([trimmed[-1] + 1])
-
-
-def _record_id(state_key: bytes, prefix: bytes) -> bytes | None:
-    if state_key.startswith(prefix) and len(state_key) == len(prefix) + ID_SIZE:
-        return state_key[len(prefix) :]
-    return None
 
 
 def _meta(height: int) -> bytes:
@@ -372,59 +433,82 @@ class MarketIndex:
 
     def __init__(self, store: ChainStore) -> None:
         self.store = store
+        self._known: dict[bytes, _KnownListing | _KnownOrder] = {}
+        """The records this index last saw written, by state key, oldest first (at most
+        about :data:`KNOWN_RECORDS`): the next block that writes one again finds its old
+        value decoded, with its entries and figures, if the stored bytes are the same."""
 
     # --- maintenance ----------------------------------------------------------------------
 
     def index_writes(self, block: Block, result: BlockResult) -> dict[bytes, bytes | None]:
         """The index writes that bring the indexes from the stored head to ``block``.
 
-        Call before the block is persisted (committed state is the state before it).
+        Call before the block is persisted (committed state is the state before it). The
+        same writes as diffing freshly decoded records: a record this index saw written
+        is reused only if its stored bytes are exactly the ones it saw.
         """
         writes: dict[bytes, bytes | None] = {}
         state = self.store.state
-        origins: dict[bytes, list[bytes]] | None = None
+        events: _BlockOrderEvents | None = None
         stats = StatsDelta.empty()
         merchants: dict[bytes, bytes] = {}
+        known = self._known
         for key, value in result.writes.items():
-            listing_id = _record_id(key, LISTING_PREFIX)
-            if listing_id is not None:
-                old_listing = get_listing(state, listing_id)
-                new_listing = None if value is None else listing_from_bytes(value)
-                entry_diff(
-                    set() if old_listing is None else listing_entries(old_listing),
-                    set() if new_listing is None else listing_entries(new_listing),
-                    writes,
-                )
+            size = len(key)
+            if size == _LISTING_KEY_SIZE and key.startswith(LISTING_PREFIX):
+                old_raw = state.get(key)
+                old_listing = self._known_record(key, old_raw, _listing_known)
+                new_listing = None if value is None else _listing_known(value)
+                entry_diff(_entries(old_listing), _entries(new_listing), writes)
+                self._remember(key, new_listing)
                 continue
-            order_id = _record_id(key, ORDER_PREFIX)
-            if order_id is not None:
-                old_order = get_order(state, order_id)
-                new_order = None if value is None else order_from_bytes(value)
-                entry_diff(
-                    set() if old_order is None else order_entries(old_order),
-                    set() if new_order is None else order_entries(new_order),
-                    writes,
-                )
+            if size == _ORDER_KEY_SIZE and key.startswith(ORDER_PREFIX):
+                order_id = key[len(ORDER_PREFIX) :]
+                old_raw = state.get(key)
+                old = self._known_record(key, old_raw, _order_known)
+                new = None if value is None else _order_known(value)
+                entry_diff(_entries(old), _entries(new), writes)
+                old_order = None if old is None else old.order
+                new_order = None if new is None else new.order
                 if new_order is None:
                     for i in range(0 if old_order is None else len(old_order.history)):
                         writes[origin_key(order_id, i)] = None
                 else:
-                    if origins is None:
-                        origins = block_order_origins(result.block_events, result.receipts)
+                    if events is None:
+                        events = _BlockOrderEvents.of(result.block_events, result.receipts)
                     first = 0 if old_order is None else len(old_order.history)
-                    origin_writes(new_order, first, origins.get(order_id, []), writes)
-                stats.order(old_order, new_order)
-                if new_order is not None:
+                    origin_writes(new_order, first, events.origins.get(order_id, []), writes)
                     merchants[order_id] = new_order.merchant
+                stats.order_change(None if old is None else old.figures, None if new is None else new.figures)
+                self._remember(key, new)
                 continue
-            review_id = _record_id(key, REVIEW_PREFIX)
-            if review_id is not None:
-                old_review = get_review(state, review_id)
+            if size == _REVIEW_KEY_SIZE and key.startswith(REVIEW_PREFIX):
+                old_review = get_review(state, key[len(REVIEW_PREFIX) :])
                 stats.review(old_review, None if value is None else Review.from_wire(decode(value)))
-        order_fees(_moved_orders(result.receipts, merchants), {r.tx_hash: r.fee for r in result.receipts}, stats)
+        if events is not None:
+            for order_id, fee in events.moved:
+                merchant = merchants.get(order_id)
+                if merchant is not None and fee:
+                    stats.fee(merchant, fee)
         stats_writes(self.store.index_get, stats, writes)
         writes[META_KEY] = _meta(block.height)
+        while len(known) > KNOWN_RECORDS:
+            del known[next(iter(known))]
         return writes
+
+    def _known_record(self, key: bytes, raw: bytes | None, make: Callable[[bytes], _K]) -> _K | None:
+        """The indexed form of the committed record ``raw`` at ``key`` (None: absent)."""
+        if raw is None:
+            return None
+        seen = self._known.get(key)
+        if seen is not None and seen.raw == raw:
+            return seen  # type: ignore[return-value]
+        return make(raw)
+
+    def _remember(self, key: bytes, record: _KnownListing | _KnownOrder | None) -> None:
+        self._known.pop(key, None)
+        if record is not None:
+            self._known[key] = record
 
     def indexed_height(self) -> int | None:
         """The height the indexes are at, or None if missing or of another version."""

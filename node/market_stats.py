@@ -141,6 +141,27 @@ def _day_of(order: Order) -> int | None:
     return None if at is None else at // DAY_MS
 
 
+@dataclass(frozen=True, slots=True)
+class OrderFigures:
+    """What one order record adds to the counters: a pure function of the record (:func:`order_figures`)."""
+
+    merchant: bytes
+    buyer: bytes
+    asset: str
+    total: int
+    counts: tuple[tuple[str, int], ...]
+    """:func:`order_contribution`, as (name, value) pairs."""
+    day: int | None
+    """The UTC day it settled (None: not settled)."""
+    accepted: bool
+
+
+def order_figures(order: Order) -> OrderFigures:
+    """The figures of ``order`` (its contribution, settled day and whether it is a trade)."""
+    counts = tuple(order_contribution(order).items())
+    return OrderFigures(order.merchant, order.buyer, order.asset, order.total, counts, _day_of(order), order.accepted)
+
+
 # --- one block's (or one rebuild chunk's) update --------------------------------------------
 
 
@@ -158,25 +179,44 @@ class StatsDelta:
         return cls({}, {}, {})
 
     def _add(self, scope: bytes, counts: Mapping[str, int], sign: int) -> None:
-        target = self.counters.setdefault(scope, Counter())
+        target = self.counters.get(scope)
+        if target is None:
+            target = self.counters[scope] = Counter()
         for name, value in counts.items():
             target[name] += sign * value
 
     def order(self, old: Order | None, new: Order | None) -> None:
         """Account for an order record changing from ``old`` to ``new`` (None: absent)."""
-        for record, sign in ((old, -1), (new, 1)):
-            if record is None:
+        self.order_change(None if old is None else order_figures(old), None if new is None else order_figures(new))
+
+    def order_change(self, old: OrderFigures | None, new: OrderFigures | None) -> None:
+        """:meth:`order` from the records' figures: the same changes, with the counters of an
+        order that stays with its merchant moved by their difference in one step."""
+        same = old is not None and new is not None and old.merchant == new.merchant
+        if same and old is not None and new is not None:
+            change = dict(new.counts)
+            for name, value in old.counts:
+                change[name] = change.get(name, 0) - value
+            moved = {name: value for name, value in change.items() if value}
+            if moved:
+                for scope in scopes_of(new.merchant):
+                    self._add(scope, moved, 1)
+            if (old.day, old.accepted, old.buyer) == (new.day, new.accepted, new.buyer) and (
+                old.day is None or (old.asset, old.total) == (new.asset, new.total)
+            ):
+                return  # its day cell and buyer count would move by -1 and +1
+        for figures, sign in ((old, -1), (new, 1)):
+            if figures is None:
                 continue
-            contribution = order_contribution(record)
-            day = _day_of(record)
-            for scope in scopes_of(record.merchant):
-                self._add(scope, contribution, sign)
-                if day is not None:
-                    cell = self.days.setdefault((scope, day, record.asset), [0, 0])
+            for scope in scopes_of(figures.merchant):
+                if not same:
+                    self._add(scope, dict(figures.counts), sign)
+                if figures.day is not None:
+                    cell = self.days.setdefault((scope, figures.day, figures.asset), [0, 0])
                     cell[0] += sign
-                    cell[1] += sign * record.total
-                if record.accepted:
-                    pair = (scope, record.buyer)
+                    cell[1] += sign * figures.total
+                if figures.accepted:
+                    pair = (scope, figures.buyer)
                     self.buyers[pair] = self.buyers.get(pair, 0) + sign
 
     def review(self, old: Review | None, new: Review | None) -> None:
@@ -192,9 +232,26 @@ class StatsDelta:
             self._add(scope, {"fees": fee}, 1)
 
 
+_WRITTEN_COUNTERS: dict[bytes, tuple[tuple[str, int], ...]] = {}
+"""Counter records :func:`stats_writes` encoded lately, by their bytes, with their items: the
+next block reads them back without decoding (the bytes are compared, so it is the same answer)."""
+MAX_WRITTEN_COUNTERS: Final = 1_024
+
+
 def _encode_counters(counts: Mapping[str, int]) -> bytes | None:
     items = sorted((name, value) for name, value in counts.items() if value)
-    return encode([[name, value] for name, value in items]) if items else None
+    if not items:
+        return None
+    raw = encode([[name, value] for name, value in items])
+    if len(_WRITTEN_COUNTERS) >= MAX_WRITTEN_COUNTERS:
+        _WRITTEN_COUNTERS.clear()
+    _WRITTEN_COUNTERS[raw] = tuple(items)
+    return raw
+
+
+def _read_counters(raw: bytes | None) -> Counter[str]:
+    known = None if raw is None else _WRITTEN_COUNTERS.get(raw)
+    return Counter(dict(known)) if known is not None else decode_counters(raw)
 
 
 def decode_counters(raw: bytes | None) -> Counter[str]:
@@ -237,7 +294,7 @@ def stats_writes(read: IndexReader, delta: StatsDelta, into: dict[bytes, bytes |
         if not any(change_counts.values()):
             continue
         key = K_SCOPE + scope
-        current = decode_counters(read(key))
+        current = _read_counters(read(key))
         for name, value in change_counts.items():
             current[name] += value
         into[key] = _encode_counters(current)
