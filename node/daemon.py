@@ -32,6 +32,18 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MALLOC_ARENAS = 2
 """glibc malloc arenas a node uses (unless MALLOC_ARENA_MAX is set): see :func:`limit_malloc_arenas`."""
 _M_ARENA_MAX = -8  # mallopt parameter number, glibc malloc.h
+MALLOC_TRIM_SECONDS = 30.0
+"""How often a running node hands glibc's free heap pages back to the kernel: :func:`trim_malloc`."""
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
 
 
 def limit_malloc_arenas(environ: Mapping[str, str], arenas: int = MALLOC_ARENAS) -> bool:
@@ -45,16 +57,39 @@ def limit_malloc_arenas(environ: Mapping[str, str], arenas: int = MALLOC_ARENAS)
     """
     if "MALLOC_ARENA_MAX" in environ:
         return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(_M_ARENA_MAX, arenas))
+
+
+def trim_malloc() -> bool:
+    """Return the free pages of every glibc malloc arena to the kernel (``malloc_trim(0)``).
+
+    glibc gives memory back on ``free`` only from the top of a heap; the pages of free chunks
+    below a live one stay resident, so a node whose blocks, batches and LevelDB buffers come and
+    go kept growing its RssAnon by MiB a minute (docs/PERFORMANCE.md, *Soak memory*). The trim
+    changes no live allocation. True if some memory was released; False if none was or the C
+    library is not glibc.
+    """
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is None:
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return bool(trim(0))
+
+
+async def trim_malloc_every(seconds: float, stop: asyncio.Event) -> None:
+    """Call :func:`trim_malloc` (in a worker thread) every ``seconds`` until ``stop`` is set."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+        if not stop.is_set():
+            await asyncio.to_thread(trim_malloc)
 
 
 def _setup_logging(datadir: Path, level: str) -> list[logging.Handler]:
@@ -106,6 +141,7 @@ async def serve(datadir: Datadir, key: PrivateKey | None, api_extensions: Sequen
     if interval is not None:
         out = datadir.path / "tracemalloc.log"
         diag = asyncio.create_task(memdiag.run(out, interval, memdiag.frames_from(os.environ), stop))
+    trimmer = asyncio.create_task(trim_malloc_every(MALLOC_TRIM_SECONDS, stop))
     try:
         stopped, failed = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(node.failed.wait())
         await asyncio.wait({stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
@@ -113,6 +149,9 @@ async def serve(datadir: Datadir, key: PrivateKey | None, api_extensions: Sequen
         failed.cancel()
         log.info("shutting down")
     finally:
+        trimmer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await trimmer
         if diag is not None:
             stop.set()
             with contextlib.suppress(Exception):
