@@ -54,6 +54,7 @@ from node.api_models import (
     ViewQuery,
 )
 from node.api_schema import (
+    EXTENSION_OPERATIONS,
     Operation,
     json_answer,
     json_body,
@@ -476,7 +477,7 @@ async def get_tx(request: web.Request) -> web.Response:
 
 async def get_openapi(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 description of this API."""
-    return web.json_response(openapi_document(OPERATIONS))
+    return web.json_response(openapi_document((*OPERATIONS, *request.app[EXTENSION_OPERATIONS])))
 
 
 async def get_healthz(request: web.Request) -> web.Response:
@@ -804,6 +805,7 @@ def build_app(services: NodeServices, max_body_bytes: int, extensions: Sequence[
     app = web.Application(middlewares=[problem_middleware], client_max_size=max_body_bytes)
     app[SERVICES] = services
     add_audit_state(app)
+    app[EXTENSION_OPERATIONS] = []
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler)
     apply_extensions(app, extensions)

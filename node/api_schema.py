@@ -253,6 +253,20 @@ def parse_body(model: type[M], data: Any, usage: str) -> M:
         raise Problem(400, reason, f"{_detail(error)}; body must be {usage}") from None
 
 
+EXTENSION_OPERATIONS: Final = web.AppKey("extension_operations", list)
+"""Operations an API extension (node/extensions.py) routes on the app: build_app starts the list
+empty, :func:`add_operations` fills it, and ``/api/v1/openapi.json`` documents them beside the API's own."""
+
+
+def add_operations(app: web.Application, operations: Iterable[Operation]) -> None:
+    """Route each of ``operations`` on ``app`` and list it for the OpenAPI document, so an
+    extension's route cannot be served undocumented (ValueError at document time on a duplicate)."""
+    listed: list[Operation] = app[EXTENSION_OPERATIONS]
+    for op in operations:
+        app.router.add_route(op.method, op.route or op.path, op.handler)
+        listed.append(op)
+
+
 def routes_of(operations: Iterable[Operation]) -> list[tuple[str, str, Handler]]:
     """The (method, path, handler) routes of ``operations``, in order."""
     return [(op.method, op.route or op.path, op.handler) for op in operations]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from chain.accounts import NATIVE_ASSET, get_balance, is_frozen
 from chain.address import AddressError, encode_address, parse_account
@@ -33,6 +34,17 @@ from market.points import get_holding, get_programme, redeem_refusal
 from market.queries import get_listing
 from market.records import Listing, ListingStatus
 from node.api_common import SERVICES, NodeServices, problem_response
+from node.api_models import Address
+from node.api_schema import (
+    Operation,
+    PathModel,
+    QueryModel,
+    json_answer,
+    model_components,
+    path_params,
+    problem,
+    query_params,
+)
 from node.points_api import block_time_ms
 from web import format as fmt
 
@@ -296,4 +308,60 @@ async def quote_handler(request: web.Request) -> web.StreamResponse:
     return web.json_response({**found, "buyer": encode_address(buyer)})
 
 
-CONVERSION_ROUTES: Final = (("GET", "/listing/{id}/quote", quote_handler),)
+class QuotePath(PathModel):
+    """The listing quoted."""
+
+    id: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="listing id, 64 hex digits (else 404)")
+
+
+class QuoteQuery(QueryModel):
+    """The buy form's order, as :func:`quote_handler` reads it."""
+
+    buyer: Address
+    quantity: str = Field(pattern=r"^[0-9]{1,6}$", description=f"units ordered, 1 to {MAX_QUANTITY}")
+    shipping: str = Field(pattern=r"^[0-9]{1,6}$", description="index of the listing's shipping option")
+    asset: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9 ]{0,16}$", description="order asset (default the listing's)"
+    )
+    pay_with: str | None = Field(default=None, pattern=r"^[A-Za-z0-9 ]{0,16}$", description="asset paid, converted")
+    max_rate: str | None = Field(
+        default=None, max_length=64, description="highest rate, as agora order place --max-rate"
+    )
+    redeem: str | None = Field(default=None, pattern=r"^[0-9]{0,20}$", description="loyalty points to redeem")
+
+
+class QuoteAnswer(BaseModel):
+    """What the buy form signs (:meth:`Quote.to_json` and the buyer)."""
+
+    asset: str
+    conversion: list[Any] | None = Field(description="[pay_with, [rate num, rate den]] or null")
+    unit_price: int
+    shipping_price: int
+    total: int
+    cost: int
+    fee: int
+    redeem: int
+    discount: int
+    summary: str
+    buyer: str
+
+
+CONVERSION_OPERATIONS: Final = (
+    Operation(
+        "GET",
+        "/listing/{id}/quote",
+        quote_handler,
+        {
+            "summary": "The order the buy form may sign: prices, conversion through standing offers, points and "
+            "fee, checked against committed state as agora order place checks it before signing",
+            "parameters": [*path_params(QuotePath), *query_params(QuoteQuery)],
+            "responses": {
+                "200": json_answer(QuoteAnswer, "the order to sign"),
+                "400": problem("the order would be refused (order_refused; the detail says why)"),
+                "404": problem("not a listing id, or no such listing (not_found)"),
+            },
+        },
+        model_components(QuoteAnswer),
+    ),
+)
+"""The conversion quote, routed by web/mount.py and documented in /api/v1/openapi.json."""

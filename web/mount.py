@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.conversion import CONVERSION_ROUTES
+from node.api_schema import add_operations
+from web.conversion import CONVERSION_OPERATIONS
 from web.dashboard import DASHBOARD_ROUTES
 from web.explorer import EXPLORER_ROUTES
 from web.finance import FINANCE_ROUTES
@@ -32,7 +33,7 @@ def mount(app: web.Application) -> None:
         *FINANCE_ROUTES,
         *POINTS_ROUTES,
         *FINANCING_ROUTES,
-        *CONVERSION_ROUTES,
     ):
         app.router.add_route(method, path, handler)
+    add_operations(app, CONVERSION_OPERATIONS)
     app.router.add_route("GET", STATIC_PREFIX + "{name}", get_static)

@@ -67,6 +67,7 @@ _KINDS: Final = (
     ("/api/v1/finance/offers/", "id", "finance_offer"),
     ("/api/v1/finance/orders/", "id", "order"),
     ("/api/v1/listings/", "id", "listing"),
+    ("/listing/", "id", "listing"),  # web/'s buy-form quote
     ("/api/v1/orders/", "id", "order"),
     ("/api/v1/txs/", "hash", "tx"),
     ("/api/v1/proofs/tx/", "hash", "tx"),

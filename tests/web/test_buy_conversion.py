@@ -14,6 +14,7 @@ from web_kit import conversion_shop, page, text_of, web_node
 from market.assets.bodies import AssetFreeze
 from market.assets.offers import Rate
 from market.bodies import Conversion, OrderPlace
+from web.conversion import QuoteAnswer
 
 
 async def _quote(m: MarketNode, listing: str, status: int = 200, **params: Any) -> Any:
@@ -22,6 +23,8 @@ async def _quote(m: MarketNode, listing: str, status: int = 200, **params: Any) 
         assert response.status == status, body
         if status != 200:
             assert response.content_type == "application/problem+json"
+        else:  # every answer is what /api/v1/openapi.json documents
+            assert QuoteAnswer.model_validate(body).model_dump() == body
         return body
 
 

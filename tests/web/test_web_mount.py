@@ -69,3 +69,22 @@ async def test_python_m_node_serves_the_explorer_on_its_api_port(tmp_path: Path)
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+
+
+async def test_the_openapi_document_lists_the_quote_route_only_where_web_is_mounted(tmp_path: Path) -> None:
+    quote = "/listing/{id}/quote"
+    async with market_node(tmp_path / "bare") as m:
+        _, bare = await m.get("/api/v1/openapi.json")
+        assert quote not in bare["paths"]
+    async with market_node(tmp_path / "web", api_extensions=(mount,)) as m:
+        status, doc = await m.get("/api/v1/openapi.json")
+        assert status == 200
+        op = doc["paths"][quote]["get"]
+        names = {(p["name"], p["in"], p["required"]) for p in op["parameters"]}
+        assert {("id", "path", True), ("buyer", "query", True), ("quantity", "query", True)} <= names
+        assert {("shipping", "query", True), ("pay_with", "query", False), ("max_rate", "query", False)} <= names
+        assert {("asset", "query", False), ("redeem", "query", False)} <= names
+        assert set(op["responses"]) == {"200", "400", "404"}
+        assert op["responses"]["400"]["content"]["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
+        assert "QuoteAnswer" in doc["components"]["schemas"]
+        assert set(bare["paths"]) < set(doc["paths"])  # the API's own operations are all still there
