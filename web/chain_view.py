@@ -19,11 +19,13 @@ from chain.encoding import decode
 from chain.execution import Event, read_validators
 from chain.state import StateReader
 from chain.tx import Transaction
+from market.assets.offers import OfferCreate
 from market.assets.records import Asset
 from market.keys import asset_key
 from node.account_index import format_cursor
 from node.api_common import NodeServices
 from node.render import to_json_value
+from web.format import amount
 
 LATEST_BLOCKS: Final = 10
 LATEST_TXS: Final = 10
@@ -162,6 +164,23 @@ def event_view(event: Event) -> dict[str, Any]:
     return {"type": event.type, "attrs": [(k, str(to_json_value(v, k))) for k, v in event.attrs]}
 
 
+def _block_event_view(s: NodeServices, event: Event) -> dict[str, Any]:
+    """:func:`event_view`, and for an expired conversion offer the units it gave back as text
+    (``returned``) in the offer's sold asset, read from the transaction that made the offer
+    (an offer's id is that transaction's hash; the offer record is gone once it expired)."""
+    view = event_view(event)
+    returned = event.get("returned")
+    if event.type != "offer" or event.get("action") != "expire" or type(returned) is not int:
+        return view
+    view["returned"] = f"{returned:,} minor units"
+    offer_id = event.get("offer_id")
+    record = s.store.tx(offer_id) if isinstance(offer_id, bytes) else None
+    if record is not None and isinstance(record.tx.body, OfferCreate):
+        sell = record.tx.body.sell
+        view["returned"] = amount(returned, sell, decimals_of(s.store.state, [sell]))
+    return view
+
+
 def block_page(s: NodeServices, height: int, first: int = 0) -> BlockPage | None:
     """The block at ``height`` with its transactions ``first`` .. ``first + BLOCK_TXS_SHOWN - 1``, or None."""
     block = s.store.block(height)
@@ -169,7 +188,7 @@ def block_page(s: NodeServices, height: int, first: int = 0) -> BlockPage | None
         return None
     commit = s.store.commit(height)
     signers = [encode_address(sig.validator) for sig in commit.signatures] if commit is not None else []
-    events = [event_view(e) for e in s.store.block_events(height)[:MAX_BLOCK_EVENTS]]
+    events = [_block_event_view(s, e) for e in s.store.block_events(height)[:MAX_BLOCK_EVENTS]]
     rows = _tx_rows(s, block, block.txs[first : first + BLOCK_TXS_SHOWN])
     return BlockPage(block, block_row(block), rows, signers, events, s.store.height, first)
 

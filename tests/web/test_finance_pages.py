@@ -77,7 +77,7 @@ async def test_an_expired_offer_shows_its_automatic_return(tmp_path: Path) -> No
         record = await m.send("ticker", Transfer(m["validator"].public_key, 1))
         block = text_of(await page(m, f"/block/{record['height']}"))
         assert (
-            "offer the offer expired: the 5000 minor units left in it went back to its maker automatically "
+            "offer the offer expired: the 0.005 AGR left in it went back to its maker automatically "
             f"action expire offer_id {offer_id}"
         ) in block
         gone = text_of(await page(m, f"/offer/{offer_id}", status=404))
