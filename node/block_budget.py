@@ -5,19 +5,9 @@ chain parameters. The proposer keeps moving estimates (exponentially weighted) o
 block costs it to build (or validate) and commit: a fixed part (measured on blocks of
 fewer than :data:`MIN_SAMPLE_TXS` transactions) and a part per transaction (from larger
 blocks, after the fixed part), and caps each proposal at what fits in ``target_seconds``,
-between ``min_txs`` and the chain's ``max_block_txs``.
-
-A block's own execution is only part of a round on a loaded testnet: the proposal still has to
-reach the other validators, be decoded and validated there (on cores that ingress is using
-too), and gather two rounds of votes. So the budget also keeps a moving estimate of the
-*round* time per transaction (seconds between two commits over the transactions of the
-later block, from blocks that were at least half full, so that waiting for transactions
-never counts as cost), and caps each proposal at what fits in ``round_target_seconds``
-between commits. One huge block therefore never holds up the next round: when execution or
-the rounds get slower (bigger state, a busy machine) blocks shrink, when they get faster
-they grow. Measured on the 4-validator testnet offered twice its capacity (PERFORMANCE.md,
-session 7): capping the rounds at 1.5 s commits as much or more than 3-4 s rounds of
-5,000-transaction blocks, and a round-0 timeout of a slow proposer costs less.
+between ``min_txs`` and the chain's ``max_block_txs``. One huge block therefore never holds
+up the next round: when execution gets slower (bigger state, a busy machine) blocks shrink,
+when it gets faster they grow.
 
 Pure state and arithmetic; the consensus driver feeds it measured durations, and tests
 feed it chosen ones.
@@ -53,7 +43,6 @@ class BlockBudget:
         min_txs: int = DEFAULT_MIN_TXS,
         smoothing: float = DEFAULT_SMOOTHING,
         initial_txs: int = DEFAULT_INITIAL_TXS,
-        round_target_seconds: float | None = None,
     ) -> None:
         if max_txs < 1:
             raise ValueError("max_txs must be at least 1")
@@ -61,17 +50,12 @@ class BlockBudget:
             raise ValueError("target_seconds must be positive")
         if not 0 < smoothing <= 1:
             raise ValueError("smoothing must be in (0, 1]")
-        round_target = target_seconds if round_target_seconds is None else round_target_seconds
-        if not round_target > 0:
-            raise ValueError("round_target_seconds must be positive")
         self.max_txs = max_txs
         self.target_seconds = target_seconds
         self.min_txs = max(1, min(min_txs, max_txs))
         self.initial_txs = max(self.min_txs, min(initial_txs, max_txs))
         self.smoothing = smoothing
-        self.round_target_seconds = round_target
         self._per_tx = target_seconds / self.initial_txs
-        self._round_per_tx: float | None = None
         self._fixed = 0.0
         self._interval: float | None = None
 
@@ -86,25 +70,16 @@ class BlockBudget:
         return self._fixed
 
     @property
-    def round_per_tx_seconds(self) -> float | None:
-        """The moving estimate of seconds between commits per transaction of a full block (None
-        before a full block's interval was measured)."""
-        return self._round_per_tx
-
-    @property
     def limit(self) -> int:
         """At most this many transactions go into the next proposal.
 
         ``(target_seconds - fixed_seconds) / per_tx_seconds`` (with at least half the target
-        for the transactions), and at most ``round_target_seconds / round_per_tx_seconds``
-        once a round was measured, within ``min_txs..max_txs``; ``initial_txs`` before any sample.
+        for the transactions), within ``min_txs..max_txs``; ``initial_txs`` before any sample.
         """
         if self._per_tx <= 0:
             return self.max_txs
         available = max(self.target_seconds - self._fixed, self.target_seconds / 2)
         fit = math.floor(available / self._per_tx)
-        if self._round_per_tx is not None and self._round_per_tx > 0:
-            fit = min(fit, math.floor(self.round_target_seconds / self._round_per_tx))
         return max(self.min_txs, min(self.max_txs, fit))
 
     @property
@@ -125,20 +100,11 @@ class BlockBudget:
         sample = max(seconds - self._fixed, seconds / 2) / txs
         self._per_tx = self._ewma(self._per_tx, sample)
 
-    def observe_interval(self, seconds: float, txs: int = 0) -> None:
-        """Record the seconds between two consecutive commits, the later block holding ``txs``.
-
-        A block of at least :data:`MIN_SAMPLE_TXS` transactions and at least half the current
-        :attr:`limit` also updates the round time per transaction (a smaller block says how
-        long the chain waited for transactions, not what they cost). Negative or non-finite
-        durations are ignored.
-        """
+    def observe_interval(self, seconds: float) -> None:
+        """Record the seconds between two consecutive commits."""
         if seconds < 0 or not math.isfinite(seconds):
             return
         self._interval = seconds if self._interval is None else self._ewma(self._interval, seconds)
-        if txs >= MIN_SAMPLE_TXS and 2 * txs >= self.limit:
-            sample = seconds / txs
-            self._round_per_tx = sample if self._round_per_tx is None else self._ewma(self._round_per_tx, sample)
 
     def _ewma(self, old: float, sample: float) -> float:
         return old + self.smoothing * (sample - old)

@@ -54,11 +54,10 @@ class NodeConfig:
     loop in chunks (cheapest where several nodes share the cores, e.g. a local testnet, which
     `agora testnet init` sets up so), 1..64 = that many (node/sigverify.py)."""
     block_budget_ms: int = 1500
-    """A proposal holds as many transactions as this node builds and commits in this time,
-    and as many as keep the time from one commit to the next within it under load (both
-    measured; node/block_budget.py), within the chain's max_block_txs. 1500 ms: a consensus
-    round on a loaded testnet has a fixed part of several hundred ms, so a much smaller
-    budget costs goodput under overload (docs/PERFORMANCE.md, 2026-12-02 and session 7)."""
+    """A proposal holds as many transactions as this node builds and commits in this time
+    (measured; node/block_budget.py), within the chain's max_block_txs. 1500 ms, not less: a
+    consensus round on a loaded testnet takes about a second whatever the block holds, so a
+    smaller budget halves goodput under overload (docs/PERFORMANCE.md, 2026-12-02)."""
     admission_queue_blocks: int = 4
     """The client API refuses (429) once this many blocks of pending work wait (node/admission.py)."""
     state_versions_kept: int = 10_000

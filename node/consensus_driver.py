@@ -14,9 +14,8 @@ foundation's rhythm: a proposal as soon as transactions wait but at least
 ``heartbeat_interval_ms`` without transactions (the engine's idle timeout).
 
 Each proposal takes at most :attr:`BlockBudget.limit` transactions: the driver times how
-long every decided block took this node to build (or validate) and commit, and the time
-between commits, and the budget sizes the next proposal to fit its time target on both
-counts (a proposer's choice, not a chain rule).
+long every decided block took this node to build (or validate) and commit, and the budget
+sizes the next proposal to fit its time target (a proposer's choice, not a chain rule).
 """
 
 from __future__ import annotations
@@ -380,7 +379,7 @@ class ConsensusDriver:
         now = time.monotonic()
         if block.txs and self._committed_once:
             # the time between blocks under load (an empty block's wait is the heartbeat's)
-            self.budget.observe_interval(now - self._last_commit_at, len(block.txs))
+            self.budget.observe_interval(now - self._last_commit_at)
         self._committed_once = True
         self._last_commit_at = now
         self._last_progress = now
