@@ -241,7 +241,6 @@ class StateSnapshot:
         self._snap.close()
 
 
-
 _TX_RECORD_HEAD: Final = b"\x94"
 """The canonical (msgpack fixarray) header of a 4-element list."""
 
