@@ -184,14 +184,7 @@ def block_order_origins(block_events: tuple[Event, ...], receipts: tuple[Receipt
 
     An origin is the transaction's hash, or :data:`BLOCK_EVENT` for a begin-block event.
     """
-    out: dict[bytes, list[bytes]] = {}
-    sources = [(BLOCK_EVENT, block_events), *((r.tx_hash, r.events) for r in receipts if r.ok)]
-    for origin, events in sources:
-        for event in events:
-            order_id = event.get("order_id") if event.type == "order" else None
-            if isinstance(order_id, bytes):
-                out.setdefault(order_id, []).append(origin)
-    return out
+    return _BlockOrderEvents.of(block_events, receipts).origins
 
 
 def origin_writes(order: Order, first: int, origins: list[bytes], into: dict[bytes, bytes | None]) -> None:
@@ -254,7 +247,7 @@ class _BlockOrderEvents:
 
     @classmethod
     def of(cls, block_events: tuple[Event, ...], receipts: tuple[Receipt, ...]) -> _BlockOrderEvents:
-        """The same origins as :func:`block_order_origins`, and the fee of each transaction that moved an order."""
+        """The origins of :func:`block_order_origins`, and the fee of each transaction that moved an order."""
         origins: dict[bytes, list[bytes]] = {}
         moved: list[tuple[bytes, int]] = []
         for event in block_events:

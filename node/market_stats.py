@@ -36,7 +36,7 @@ merchant's 32-byte key for one merchant)::
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -306,14 +306,6 @@ def stats_writes(read: IndexReader, delta: StatsDelta, into: dict[bytes, bytes |
         old_sales, old_volume = (0, 0) if raw is None else as_list(decode(raw), "day", length=2)
         new_sales, new_volume = old_sales + sales, old_volume + volume
         into[key] = encode([new_sales, new_volume]) if new_sales or new_volume else None
-
-
-def order_fees(orders: Iterable[tuple[bytes, bytes]], fee_of: Mapping[bytes, int], delta: StatsDelta) -> None:
-    """Add to ``delta`` the fee of each (merchant, tx hash) pair whose fee is known."""
-    for merchant, tx_hash in orders:
-        fee = fee_of.get(tx_hash)
-        if fee:
-            delta.fee(merchant, fee)
 
 
 # --- reading --------------------------------------------------------------------------------
