@@ -17,7 +17,7 @@ def parse_sets(items: Sequence[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE (a node config key, e.g. block_budget_ms=1500)")
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE (a node config key, e.g. block_budget_ms=600)")
         out[key.strip()] = value.strip()
     return out
 

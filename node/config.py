@@ -53,11 +53,13 @@ class NodeConfig:
     """Signature verification threads: -1 = one per core (up to 8), 0 = inline on the event
     loop in chunks (cheapest where several nodes share the cores, e.g. a local testnet, which
     `agora testnet init` sets up so), 1..64 = that many (node/sigverify.py)."""
-    block_budget_ms: int = 1500
+    block_budget_ms: int = 600
     """A proposal holds as many transactions as this node builds and commits in this time
-    (measured; node/block_budget.py), within the chain's max_block_txs. 1500 ms, not less: a
-    consensus round on a loaded testnet takes about a second whatever the block holds, so a
-    smaller budget halves goodput under overload (docs/PERFORMANCE.md, 2026-12-02)."""
+    (measured; node/block_budget.py), within the chain's max_block_txs. 600 ms: a loaded
+    4-validator round takes 2-3 times one node's build+commit (the others validate on shared
+    cores, then vote), so this keeps rounds near 1.5 s under overload; 1500 ms let them grow to
+    3.5-4.6 s with no more goodput: measured back to back, 1,121 vs 993 tx/s for transfers and
+    382 vs 379 for the market mix at twice capacity (docs/PERFORMANCE.md, session 8)."""
     admission_queue_blocks: int = 4
     """The client API refuses (429) once this many blocks of pending work wait (node/admission.py)."""
     state_versions_kept: int = 10_000
