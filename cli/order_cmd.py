@@ -8,7 +8,7 @@ reclaims a dispute its arbiter left past the ruling deadline.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from chain.keys import PrivateKey
     from cli.market_tx import Builder
+    from market.assets.offers import Offer
+    from market.order_quote import OrderAsk
     from node.client import NodeClient
 
     OrderCheck = Callable[[dict[str, Any], bytes, int], str | None]
@@ -186,6 +188,7 @@ def place(
     from chain.address import decode_address
     from cli.errors import CliError
     from cli.market_tx import parse_id
+    from cli.pricing import read_asset_code
     from cli.wallets import resolve_account
 
     if (deliver_to is None) == (delivery_file is None):
@@ -203,56 +206,28 @@ def place(
     arbiter_key = (
         b"" if arbiter is None else decode_address(resolve_account(app_context(ctx).resolve_home(how.home), arbiter))
     )
+    wanted = None if asset is None else read_asset_code(asset, "--asset")
+    paying = None if pay_with is None else read_asset_code(pay_with, "--pay-with")
 
     async def build(client: NodeClient, key: PrivateKey) -> Any:
-        from chain.address import encode_address
-        from market.bodies import OrderPlace
+        from market.order_quote import Refusal, check_order
         from market.privacy import seal_for
 
         listing = await client.listing(listing_hex)
-        if listing["status"] != "active":
-            raise CliError(f"the listing is {listing['status']}: it takes no orders")
-        if int(listing["stock"]) < quantity:
-            raise CliError(f"only {listing['stock']} in stock")
-        options = listing["shipping"]
-        chosen = next((o for o in options if shipping in (str(o["index"]), o["name"])), None)
-        if chosen is None:
-            names = ", ".join(f"{o['index']}={o['name']}" for o in options)
-            raise CliError(f"no shipping option {shipping!r}; the listing offers {names}")
-        if arbiter is not None and encode_address(arbiter_key) not in {a["arbiter"] for a in listing["arbiters"]}:
-            raise CliError(f"the listing does not accept the arbiter {arbiter!r}")
-        pricing = await _pricing(
-            client, key, listing, asset, pay_with, max_rate, quantity, int(chosen["index"]), force, redeem
-        )
-        merchant = decode_address(listing["merchant"])
-        return OrderPlace(
-            bytes.fromhex(listing_hex),
-            quantity,
-            int(chosen["index"]),
-            pricing.unit_price,
-            pricing.shipping_price,
-            arbiter_key,
-            _seal(seal_for, merchant, details),
-            pricing.asset,
-            pricing.conversion,
-            redeem=redeem,
-        )
+        ask = await _order_ask(client, key, listing, wanted, paying, max_rate, quantity, shipping, redeem)
+        checked = check_order(replace(ask, arbiter=arbiter_key, arbiter_name=repr(arbiter or "")))
+        if isinstance(checked, Refusal):
+            if checked.forced is None:
+                raise CliError(checked.reason)
+            if not force:
+                raise CliError(f"{checked.reason} (nothing was signed; --force sends it anyway)")
+            checked = checked.forced
+        return checked.body(bytes.fromhex(listing_hex), _seal(seal_for, decode_address(listing["merchant"]), details))
 
     _send(ctx, build, how, created="order")
 
 
-@dataclass(frozen=True, slots=True)
-class _Pricing:
-    """What an order.place names: the asset ("" for the listing's own), the expected prices
-    in it, and the conversion that pays it (or None)."""
-
-    asset: str
-    unit_price: int
-    shipping_price: int
-    conversion: Any
-
-
-async def _pricing(
+async def _order_ask(
     client: NodeClient,
     key: PrivateKey,
     listing: dict[str, Any],
@@ -260,77 +235,67 @@ async def _pricing(
     pay_with: str | None,
     max_rate: str | None,
     quantity: int,
-    shipping_index: int,
-    force: bool,
-    redeem: int = 0,
-) -> _Pricing:
-    """Price the order in the asset asked for and check, before signing, that the wallet can
-    pay: the total less the discount of ``redeem`` points (refused if the chain would refuse
-    the redemption), or, with --pay-with, the conversion planned through the node's book
-    exactly as the chain fills it, and the fee. CliError unless ``force``."""
-    from chain.address import encode_address
-    from cli.amounts import format_amount
-    from cli.errors import CliError
-    from cli.offer_cmd import parse_rate, plan_cost
-    from cli.pricing import AGR, asset_decimals, listing_assets, read_asset_code
+    shipping: str,
+    redeem: int,
+) -> OrderAsk:
+    """What the node says the order depends on, as market.order_quote reads it: the listing, the
+    merchant's points programme and the wallet's live points (when redeeming), the book (when
+    converting), the wallet's balances and freezes, the decimals, the chain time and the fee."""
+    from chain.address import decode_address, encode_address
+    from cli.order_checks import chain_now_ms
+    from cli.points_cmd import programme_of
+    from cli.pricing import asset_decimals, listing_assets, offers_from_json
     from cli.remote import fetch_account
-    from market.bodies import Conversion
-
-    def refuse(message: str) -> None:
-        if not force:
-            raise CliError(f"{message} (nothing was signed; --force sends it anyway)")
+    from market.order_quote import ListingTerms, OrderAsk, PriceTerms
+    from node.client import NodeApiError
 
     prices = listing_assets(listing)
-    own = str(prices[0]["asset"])
-    wanted = own if asset is None else read_asset_code(asset, "--asset")
-    terms = next((p for p in prices if p["asset"] == wanted), None)
-    if terms is None:
-        refuse(f"the listing takes {', '.join(str(p['asset']) for p in prices)}, not {wanted}")
-        terms = prices[0]
-    unit, ship = int(terms["price"]), int(list(terms["shipping"])[shipping_index])
-    total = unit * quantity + ship
+    options = sorted(listing["shipping"], key=lambda o: int(o["index"]))
+    terms = ListingTerms(
+        str(listing["status"]),
+        decode_address(str(listing["merchant"])),
+        int(listing["stock"]),
+        tuple(PriceTerms(str(p["asset"]), int(p["price"]), tuple(int(x) for x in p["shipping"])) for p in prices),
+        tuple(str(o["name"]) for o in options),
+        tuple(decode_address(str(a["arbiter"])) for a in listing["arbiters"]),
+    )
+    me = encode_address(key.public_key)
+    now = await chain_now_ms(client)
+    order_asset = asset or terms.prices[0].asset
+    programme, live = None, 0
     if redeem:
-        from cli.points_cmd import redeem_discount
-
-        me = encode_address(key.public_key)
-        total -= await redeem_discount(client, str(listing["merchant"]), me, redeem, total, wanted, force)
-    paying = wanted if pay_with is None else read_asset_code(pay_with, "--pay-with")
-    if paying == wanted and pay_with is not None:
-        raise CliError(f"the order is priced in {wanted}: pay it directly, without --pay-with")
-    decimals = await asset_decimals(client, {wanted, paying, AGR})
-    for symbol in (wanted, paying):
-        if symbol not in decimals:
-            raise CliError(f"no asset {symbol} has been issued on this chain")
-    conversion = None
-    cost = total
-    if pay_with is not None and max_rate is not None:
-        limit = parse_rate(max_rate, decimals[paying], decimals[wanted], "--max-rate")
-        conversion = Conversion(paying, limit)
-        book = (await client.offers(wanted, paying))["items"]
-        now = int((await client.status()).get("head_time_ms") or 0)
         try:
-            cost = plan_cost(book, key.public_key, now, total, limit)
-        except CliError as exc:
-            refuse(f"paying {format_amount(total, decimals[wanted])} {wanted} with {paying}: {exc}")
-    status = await client.status()
-    mine = await fetch_account(client, encode_address(key.public_key))
-    balances = mine.get("balances") or {}
-    for symbol in {paying, wanted}:
-        if symbol in (mine.get("frozen") or []):
-            refuse(f"your {symbol} is frozen by its freeze authority: you cannot pay with it")
-    fee = int(status.get("min_fee", 0))
-    needs = {AGR: fee}
-    needs[paying] = needs.get(paying, 0) + cost
-    for symbol, needed in needs.items():
-        have = int(balances.get(symbol, 0))
-        if have < needed:
-            what = "the fee" if symbol == AGR and paying != AGR else f"{format_amount(cost, decimals[paying])} {paying}"
-            refuse(
-                f"insufficient funds: the order costs {what}{' plus the fee' if symbol == paying == AGR else ''}, "
-                f"the wallet has {format_amount(have, decimals[symbol])} {symbol}"
-            )
-    named = "" if wanted == own and conversion is None else wanted
-    return _Pricing(named, unit, ship, conversion)
+            view = await client.points_of(str(listing["merchant"]), me, limit=1)
+        except NodeApiError as exc:
+            if exc.reason != "not_found":
+                raise
+        else:
+            programme = programme_of(view["programme"])
+            live = sum(int(lot["points"]) for lot in view["lots"] if not lot["expires_ms"] or lot["expires_ms"] > now)
+    decimals = await asset_decimals(client, {order_asset, pay_with or order_asset})
+    book: tuple[Offer, ...] = ()
+    if pay_with is not None and pay_with != order_asset and {pay_with, order_asset} <= decimals.keys():
+        book = tuple(offers_from_json((await client.offers(order_asset, pay_with))["items"]))
+    account = await fetch_account(client, me)
+    return OrderAsk(
+        listing=terms,
+        buyer=key.public_key,
+        asset=asset or "",
+        quantity=quantity,
+        shipping=shipping,
+        now_ms=now,
+        fee=int((await client.status()).get("min_fee", 0)),
+        pay_with=pay_with,
+        max_rate=max_rate,
+        rate_field="--max-rate",
+        redeem=redeem,
+        programme=programme,
+        live_points=live,
+        offers=book,
+        balances={str(k): int(v) for k, v in (account.get("balances") or {}).items()},
+        frozen=frozenset(str(a) for a in account.get("frozen") or []),
+        decimals=decimals,
+    )
 
 
 # --- the simple steps: an order id (and a reason) -----------------------------------------

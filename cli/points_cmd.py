@@ -56,36 +56,6 @@ def programme_of(view: dict[str, Any]) -> Programme:
     return Programme(decode_address(view["merchant"]), terms, int(view["created_height"]))
 
 
-async def redeem_discount(
-    client: NodeClient, merchant: str, buyer: str, points: int, total: int, asset: str, force: bool
-) -> int:
-    """The discount ``points`` buy on an order of ``total`` in ``asset`` from ``merchant``.
-
-    Unless ``force``, first refuses (CliError, nothing signed) what the chain would fail:
-    market.points.redeem_refusal over the programme and the buyer's live points as the node
-    reports them. With ``force`` and no programme to read, the discount is taken as 0.
-    """
-    from cli.order_checks import chain_now_ms, refuse
-    from market.points import redeem_refusal
-    from node.client import NodeApiError
-
-    try:
-        view = await client.points_of(merchant, buyer, limit=1)
-    except NodeApiError as exc:
-        if exc.reason != "not_found":
-            raise
-        if not force:
-            refuse("the merchant runs no points programme")
-        return 0
-    programme = programme_of(view["programme"])
-    now = await chain_now_ms(client)
-    live = sum(int(lot["points"]) for lot in view["lots"] if not lot["expires_ms"] or lot["expires_ms"] > now)
-    if not force:
-        broken = redeem_refusal(programme, live, points, total, asset, now)
-        refuse(None if broken is None else broken[0])
-    return points * programme.terms.point_value
-
-
 @app.command("open")
 @write_command()
 def open_(

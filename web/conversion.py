@@ -4,11 +4,10 @@ ASSET --max-rate R`` in the CLI).
 
 The listing page offers the routes :func:`pay_routes` finds (every asset with live offers
 selling one of the listing's assets). Before the browser signs, static/wallet.js asks
-``GET /listing/{id}/quote`` for :func:`quote`, which makes the CLI's checks against committed
-state (market.assets.rate_text reads the rate as the CLI does; market.assets.offers plans the
-conversion exactly as the chain fills it; market.points.redeem_refusal checks a points
-redemption as the chain does, ``agora order place --redeem``) and answers the prices, conversion
-and points to sign, or 400 with the reason. Nothing here signs or submits.
+``GET /listing/{id}/quote`` for :func:`quote`, which gathers the order's inputs from committed
+state and asks market.order_quote.check_order, the one pre-sign checker ``agora order place``
+asks too (the same checks, in the same order, with the same reasons), and answers the prices,
+conversion and points to sign, or 400 with the reason. Nothing here signs or submits.
 """
 
 from __future__ import annotations
@@ -20,19 +19,17 @@ from typing import Any, Final
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from chain.accounts import NATIVE_ASSET, get_balance, is_frozen
+from chain.accounts import NATIVE_ASSET
 from chain.address import AddressError, encode_address, parse_account
 from chain.encoding import U64_MAX, DecodeError
-from chain.errors import TxFailure
 from chain.state import Overlay
-from market.assets.offers import BOOK_PREFIX, Offer, Rate, book_offers, plan_conversion
-from market.assets.rate_text import RateTextError, parse_unit_rate
+from market.assets.offers import BOOK_PREFIX, Offer, Rate, book_offers
 from market.assets.records import read_asset
 from market.assets.rules import get_asset
 from market.limits import MAX_QUANTITY, MAX_SHIPPING_OPTIONS
-from market.points import get_holding, get_programme, redeem_refusal
+from market.order_quote import Refusal, ask_from_state, check_order
 from market.queries import get_listing
-from market.records import Listing, ListingStatus
+from market.records import NO_ARBITER, Listing
 from node.api_common import SERVICES, NodeServices, problem_response
 from node.api_models import Address
 from node.api_schema import (
@@ -165,72 +162,42 @@ def quote(
     now_ms: int,
     fee: int,
     redeem: int = 0,
+    arbiter: bytes = NO_ARBITER,
 ) -> Quote:
     """The order the buyer may sign, checked as ``agora order place`` checks it before signing:
-    the listing takes orders and has the stock and shipping option, takes ``asset``, the
-    ``redeem`` points (if any) are redeemable on it now (market.points.redeem_refusal over the
-    merchant's programme and the buyer's live points, as the chain checks them) and their
-    discount comes off the total, the conversion (``pay_with`` with ``max_rate``, together or not
-    at all) of what is left is planned through the book exactly as the chain would fill it,
-    neither asset is frozen for the buyer, and the buyer holds the cost and the fee. QuoteError
-    with the reason otherwise."""
-    if listing.status is not ListingStatus.ACTIVE:
-        raise QuoteError(f"the listing is {listing.status.value}: it takes no orders")
-    if listing.stock < quantity:
-        raise QuoteError(f"only {listing.stock} in stock")
-    if (pay_with is None) != (max_rate is None):
-        raise QuoteError("paying with another asset needs a maximum rate, and a maximum rate an asset to pay with")
-    terms = listing.terms_in(asset)
-    if terms is None:
-        raise QuoteError(f"the listing takes {', '.join(listing.assets)}, not {asset}")
-    unit, shipping = terms
-    if not 0 <= shipping_index < len(shipping):
-        raise QuoteError(f"the listing has no shipping option {shipping_index}")
-    total = unit * quantity + shipping[shipping_index]
-    discount = 0
-    if redeem:
-        programme = get_programme(state, listing.merchant)
-        live = get_holding(state, listing.merchant, buyer).balance(now_ms)
-        broken = redeem_refusal(programme, live, redeem, total, asset, now_ms)
-        if broken is not None:
-            raise QuoteError(f"redeeming {redeem:,} points: {broken[1]}: {broken[0]}")
-        if programme is None:  # redeem_refusal refused it already; this narrows the type
-            raise QuoteError(f"redeeming {redeem:,} points: no_programme: the merchant runs no points programme")
-        discount = redeem * programme.terms.point_value
-        total -= discount
-    paying = asset if pay_with is None else pay_with
-    if pay_with is not None and pay_with == asset:
-        raise QuoteError(f"the order is priced in {asset}: pay it directly, without converting")
-    places = {symbol: _decimals(state, symbol) for symbol in {asset, paying}}
-    limit = None
-    cost = total
-    if pay_with is not None and max_rate is not None:
-        try:
-            limit = parse_unit_rate(max_rate, places[paying], places[asset], "the maximum rate")
-        except RateTextError as exc:
-            raise QuoteError(str(exc)) from None
-        try:
-            fills = plan_conversion(book_offers(state, asset, paying), buyer, total, limit, now_ms)
-        except TxFailure as failure:
-            raise QuoteError(
-                f"paying {fmt.amount(total, asset, places)} with {paying}: {failure.code}: {failure.message}"
-            ) from None
-        cost = sum(f.paid for f in fills)
-    for symbol in sorted({paying, asset}):
-        if is_frozen(state, buyer, symbol):
-            raise QuoteError(f"your {symbol} is frozen by its freeze authority: you cannot pay with it")
-    needs = {NATIVE_ASSET: fee}
-    needs[paying] = needs.get(paying, 0) + cost
-    for symbol, needed in sorted(needs.items()):
-        have = get_balance(state, buyer, symbol)
-        if have < needed:
-            what = "the fee" if symbol == NATIVE_ASSET and paying != NATIVE_ASSET else fmt.amount(cost, paying, places)
-            plus = " plus the fee" if symbol == paying == NATIVE_ASSET else ""
-            raise QuoteError(
-                f"insufficient funds: the order costs {what}{plus}, the wallet has {fmt.amount(have, symbol, places)}"
-            )
-    named = "" if asset == listing.asset and limit is None else asset
-    return Quote(named, unit, shipping[shipping_index], total, paying, limit, cost, fee, redeem, discount)
+    by market.order_quote.check_order over what ``state`` holds at ``now_ms`` (the listing, the
+    merchant's points programme and the buyer's live points, the book, the buyer's balances and
+    freezes). QuoteError with the reason otherwise."""
+    ask = ask_from_state(
+        state,
+        listing,
+        buyer,
+        asset,
+        quantity,
+        str(shipping_index),
+        now_ms,
+        fee,
+        arbiter=arbiter,
+        pay_with=pay_with,
+        max_rate=max_rate,
+        redeem=redeem,
+    )
+    checked = check_order(ask)
+    if isinstance(checked, Refusal):
+        raise QuoteError(checked.reason)
+    limit = None if checked.conversion is None else checked.conversion.max_rate
+    return Quote(
+        checked.named_asset,
+        checked.unit_price,
+        checked.shipping_price,
+        checked.total,
+        checked.pay_with,
+        limit,
+        checked.cost,
+        checked.fee,
+        checked.redeem,
+        checked.discount,
+    )
 
 
 def _int_param(query: Any, name: str, low: int, high: int) -> int:
@@ -247,6 +214,15 @@ def _points_param(query: Any) -> int:
     return int(text)
 
 
+def _arbiter_param(query: Any) -> bytes:
+    if "arbiter" not in query:
+        return NO_ARBITER
+    try:
+        return parse_account(query["arbiter"])
+    except AddressError as exc:
+        raise QuoteError(f"arbiter: {exc}") from None
+
+
 def _symbol(query: Any, name: str) -> str | None:
     text = query.get(name, "").strip().upper()
     if not text:
@@ -258,7 +234,7 @@ def _symbol(query: Any, name: str) -> str | None:
 
 
 async def quote_handler(request: web.Request) -> web.StreamResponse:
-    """``GET /listing/{id}/quote?buyer=&asset=&quantity=&shipping=[&pay_with=&max_rate=][&redeem=]``: the
+    """``GET /listing/{id}/quote?buyer=&asset=&quantity=&shipping=[&pay_with=&max_rate=][&redeem=][&arbiter=]``: the
     order the buy form may sign (JSON), or a problem+json 400 naming why it would be refused."""
     s = request.app[SERVICES]
     text = request.match_info["id"]
@@ -277,6 +253,7 @@ async def quote_handler(request: web.Request) -> web.StreamResponse:
         pay_with = _symbol(query, "pay_with")
         max_rate = query.get("max_rate") or None
         redeem = _points_param(query)
+        arbiter = _arbiter_param(query)
 
         def work() -> dict[str, Any] | None:
             state = Overlay(s.store.state)
@@ -296,6 +273,7 @@ async def quote_handler(request: web.Request) -> web.StreamResponse:
                 now,
                 s.mempool.params.min_fee,
                 redeem,
+                arbiter,
             )
             named = {listing.asset, chosen.asset or listing.asset, chosen.pay_with} - {NATIVE_ASSET}
             return chosen.to_json({a: _decimals(state, a) for a in named})
@@ -328,6 +306,7 @@ class QuoteQuery(QueryModel):
         default=None, max_length=64, description="highest rate, as agora order place --max-rate"
     )
     redeem: str | None = Field(default=None, pattern=r"^[0-9]{0,20}$", description="loyalty points to redeem")
+    arbiter: Address | None = Field(default=None, description="the arbiter the order names (one the listing accepts)")
 
 
 class QuoteAnswer(BaseModel):
