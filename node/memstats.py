@@ -47,7 +47,18 @@ ENV_INTERVAL: Final = "AGORA_MEMSTATS"
 class _Mallinfo2(ctypes.Structure):
     _fields_ = [  # glibc >= 2.33, malloc.h: struct mallinfo2 (all size_t)
         (name, ctypes.c_size_t)
-        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
     ]
 
 
@@ -77,7 +88,7 @@ def _mallinfo2_function() -> Callable[[], _Mallinfo2] | None:
         return None
     fn.argtypes = []
     fn.restype = _Mallinfo2
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 _MALLINFO2: Final = _mallinfo2_function()

@@ -55,7 +55,7 @@ def sample_inputs(datadir: Path, proofs: int, txs: int, seed: int) -> dict[str, 
         keys = [key for key, _ in store.state_items(b"bal/")]
         hashes: list[bytes] = []
         seen = 0
-        with store._db.iterator(prefix=k.TX_PREFIX, include_value=False) as it:  # noqa: SLF001 (a bench)
+        with store._db.iterator(prefix=k.TX_PREFIX, include_value=False) as it:
             for key in it:  # reservoir sample
                 seen += 1
                 if len(hashes) < txs:

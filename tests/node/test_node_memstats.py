@@ -51,7 +51,7 @@ def test_leveldb_settings_default_validate_and_match_the_store() -> None:
 def test_a_bad_leveldb_setting_from_the_environment_names_its_source(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="AGORA_LEVELDB_MAX_OPEN_FILES"):
         load_config(tmp_path, environ={"AGORA_LEVELDB_MAX_OPEN_FILES": "many"})
-    with pytest.raises(ConfigError, match="leveldb_max_open_files must be 74..50000"):
+    with pytest.raises(ConfigError, match=r"leveldb_max_open_files must be 74\.\.50000"):
         load_config(tmp_path, environ={"AGORA_LEVELDB_MAX_OPEN_FILES": "10"})
     assert load_config(tmp_path, environ={"AGORA_LEVELDB_MAX_OPEN_FILES": "500"}).leveldb_max_open_files == 500
 

@@ -113,7 +113,8 @@ def test_the_store_opens_with_its_options_and_reports_its_tables(tmp_path: Path)
 
 
 def _writer() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("storage_chain_writer", Path(__file__).with_name("storage_chain_writer.py"))
+    writer = Path(__file__).with_name("storage_chain_writer.py")
+    spec = importlib.util.spec_from_file_location("storage_chain_writer", writer)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
