@@ -225,6 +225,13 @@ def soak(
         float,
         typer.Option("--max-growth", help="Fail when a node's fitted RssAnon growth after warm-up exceeds this."),
     ] = 0.10,
+    diagnostics: Annotated[
+        Path | None,
+        typer.Option(
+            "--diagnostics",
+            help="Copy each node's memstats.csv / tracemalloc.log (with AGORA_MEMSTATS / AGORA_TRACEMALLOC set) here.",
+        ),
+    ] = None,
     **load: Any,
 ) -> None:
     """A testnet under --share x --rate for --minutes, each node's RSS sampled; exit 1 if its heap grows.
@@ -244,7 +251,7 @@ def soak(
     options["warmup"] = seconds / 10 if load["warmup"] is None else load["warmup"]
     settings, spec = _inputs(options)
     try:
-        report = run_soak(validators, rate, spec, rss_file, share, sample_seconds, settings, max_growth)
+        report = run_soak(validators, rate, spec, rss_file, share, sample_seconds, settings, max_growth, diagnostics)
     except ValueError as exc:
         _fail(str(exc))
     _print(report.as_dict(), load["as_json"])

@@ -11,6 +11,7 @@ See docs/PERFORMANCE.md, *Soak memory*.
 from __future__ import annotations
 
 import csv
+import shutil
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -129,13 +130,17 @@ def run_soak(
     sample_seconds: float = 10.0,
     settings: Mapping[str, object] | None = None,
     max_growth: float = MAX_GROWTH,
+    diagnostics: Path | None = None,
 ) -> SoakReport:
     """Load a ``validators``-node testnet at ``share`` x ``capacity`` tx/s for ``spec.seconds``.
 
     ``spec.rate`` is ignored (the rate is share x capacity); schedules are signed as they are
     sent, so a long soak holds only what is in flight. Each node's RSS goes to ``out`` every
     ``sample_seconds``; the trend is fitted over the samples of the load's steady window
-    (after ``spec``'s warm-up, before the drain).
+    (after ``spec``'s warm-up, before the drain). With ``diagnostics``, each node's memory
+    diagnostics (``memstats.csv``, ``tracemalloc.log``: written when ``AGORA_MEMSTATS`` /
+    ``AGORA_TRACEMALLOC`` is in the environment) are copied there as ``<node>-<file>`` before
+    the testnet is removed.
     """
     if not 0 < share <= 2 or not 0.1 <= sample_seconds <= 600:
         raise ValueError("--share must be in (0, 2] and --sample-seconds in [0.1, 600]")
@@ -152,6 +157,8 @@ def run_soak(
             result = run_workload([n.api_url for n in net.nodes], [p.pid for p in procs], spec, work)
         finally:
             sampler.stop()
+            if diagnostics is not None:
+                copy_diagnostics([(n.name, n.datadir) for n in net.nodes], diagnostics)
     # The sampler's clock starts before the setup: the warm-up counts from the load's start.
     started = result.started_at - sampler.t0
     trends = {
@@ -166,6 +173,23 @@ def run_soak(
         extra={**spec.describe(), "validators": validators, "node_settings": config},
     )
     return SoakReport(load, out, window[0], trends, max_growth, capacity, share)
+
+
+DIAGNOSTIC_FILES = ("memstats.csv", "tracemalloc.log")
+"""The files a node's memory diagnostics write in its datadir (node/memstats.py, node/memdiag.py)."""
+
+
+def copy_diagnostics(nodes: Sequence[tuple[str, Path]], out: Path) -> list[Path]:
+    """Copy each (name, datadir)'s diagnostic files that exist into ``out`` as ``<name>-<file>``."""
+    out.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for name, datadir in nodes:
+        for file in DIAGNOSTIC_FILES:
+            if (datadir / file).is_file():
+                target = out / f"{name}-{file}"
+                shutil.copyfile(datadir / file, target)
+                copied.append(target)
+    return copied
 
 
 def fit_window(

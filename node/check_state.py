@@ -18,7 +18,7 @@ from pathlib import Path
 
 from chain.state_tree import compute_root, root_hash
 from node.datadir import DatadirError, open_datadir
-from node.service import DEFAULT_REGISTRY
+from node.service import DEFAULT_REGISTRY, db_options_of
 from storage.store import ChainStore, StoreError
 
 
@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         datadir = open_datadir(args.datadir)
-        store = ChainStore.open(datadir.db_path, datadir.genesis, DEFAULT_REGISTRY)
+        options = db_options_of(datadir.config)
+        store = ChainStore.open(datadir.db_path, datadir.genesis, DEFAULT_REGISTRY, db_options=options)
     except (DatadirError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,10 @@ from typing import Any, Final
 CONFIG_FILE: Final = "config.toml"
 ENV_PREFIX: Final = "AGORA_"
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+LEVELDB_MAX_OPEN_FILES_RANGE: Final = (74, 50_000)
+"""What LevelDB accepts (it clips other values silently); storage.store.MAX_OPEN_FILES_RANGE."""
+LEVELDB_BLOCK_CACHE_RANGE: Final = (1024 * 1024, 16 * 1024**3)
+"""Accepted block cache sizes; storage.store.BLOCK_CACHE_RANGE."""
 
 
 class ConfigError(Exception):
@@ -87,6 +91,14 @@ class NodeConfig:
     """The last this many p2p connections are for reserved peers only (seeds and p2p_reserved_peers)."""
     p2p_reserved_peers: str = ""
     """Comma-separated node ids (64 hex) always given room on the p2p port and in the peer table."""
+    leveldb_max_open_files: int = 256
+    """LevelDB's table cache holds this many minus 10 table files open, each with its index
+    block in the heap (~1.5 % of the table's bytes: ~30 KiB for a 2 MiB table) and its file
+    mapped: the bound of that memory, which otherwise grows with the chain on disk up to
+    LevelDB's default of 1,000. A table read after it left the cache is opened again (its
+    footer and index read, checksummed). 74..50000 (docs/PERFORMANCE.md, session 8, h-mem8)."""
+    leveldb_block_cache_bytes: int = 8 * 1024 * 1024
+    """LevelDB's cache of decompressed data blocks (its default, 8 MiB). 1 MiB..16 GiB."""
     log_level: str = "info"
     """debug, info, warning or error."""
     p2p_listen: str = ""
@@ -144,6 +156,10 @@ class NodeConfig:
         for name in ("idle_timeout_ms", "body_read_timeout_ms"):
             _check(100 <= getattr(self, name) <= 3_600_000, f"{name} must be 100..3600000")
         _check(len(self.reserved_peer_ids) <= 256, "at most 256 p2p_reserved_peers")
+        lo, hi = LEVELDB_MAX_OPEN_FILES_RANGE
+        _check(lo <= self.leveldb_max_open_files <= hi, f"leveldb_max_open_files must be {lo}..{hi}")
+        lo, hi = LEVELDB_BLOCK_CACHE_RANGE
+        _check(lo <= self.leveldb_block_cache_bytes <= hi, "leveldb_block_cache_bytes must be 1 MiB..16 GiB")
         _check(self.log_level in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}")
         if self.p2p_listen:
             parse_listen(self.p2p_listen)

@@ -17,7 +17,7 @@ from pathlib import Path
 import uvloop
 
 from chain.keys import PrivateKey
-from node import memdiag
+from node import memdiag, memstats
 from node.config import ConfigError
 from node.datadir import Datadir, DatadirError, open_datadir
 from node.extensions import ApiExtension
@@ -141,6 +141,12 @@ async def serve(datadir: Datadir, key: PrivateKey | None, api_extensions: Sequen
     if interval is not None:
         out = datadir.path / "tracemalloc.log"
         diag = asyncio.create_task(memdiag.run(out, interval, memdiag.frames_from(os.environ), stop))
+    stats: asyncio.Task[None] | None = None
+    stats_interval = memstats.interval_from(os.environ)  # validated by run_node before start
+    if stats_interval is not None and node.services is not None:
+        stats = asyncio.create_task(
+            memstats.run(datadir.path / "memstats.csv", stats_interval, node.services.store, stop)
+        )
     trimmer = asyncio.create_task(trim_malloc_every(MALLOC_TRIM_SECONDS, stop))
     try:
         stopped, failed = asyncio.ensure_future(stop.wait()), asyncio.ensure_future(node.failed.wait())
@@ -152,10 +158,11 @@ async def serve(datadir: Datadir, key: PrivateKey | None, api_extensions: Sequen
         trimmer.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await trimmer
-        if diag is not None:
-            stop.set()
-            with contextlib.suppress(Exception):
-                await diag
+        for task in (diag, stats):
+            if task is not None:
+                stop.set()
+                with contextlib.suppress(Exception):
+                    await task
         if node.failure is None:
             await node.stop()
         else:  # parts may wait on the dead task: bounded, then exit (every block is one atomic batch)
@@ -209,6 +216,7 @@ def run_node(
             key = load_validator_key(opened, password)
             memdiag.interval_from(os.environ)
             memdiag.frames_from(os.environ)
+            memstats.interval_from(os.environ)
         except ValueError as exc:
             log.error("%s", exc)
             return 2

@@ -49,17 +49,23 @@ from node.extensions import ApiExtension
 from node.market_index import MarketIndex
 from node.mempool import Mempool
 from node.mempool_reactor import MempoolReactor
+from node.memstats import MemoryCollector
 from node.metrics import NodeMetrics
 from node.nodekey import NODE_KEY_FILE, NodeKeyError, load_or_create_node_key
 from p2p import P2PConfig, P2PServer, Switch, serve_p2p
 from p2p.edge import BodyBudget, ConnectionCap, body_limits_middleware, start_site
-from storage.store import ChainStore, StoreError
+from storage.store import ChainStore, DbOptions, StoreError
 
 log = logging.getLogger("agora.node")
 DEFAULT_REGISTRY: Final = CORE_KINDS.merged(VALIDATOR_KINDS).merged(MARKET_KINDS)
 """What a node runs: native transfers, validator-set changes and the marketplace."""
 WAL_FILE: Final = "consensus.wal"
 P2P_MAX_REQUEST_BYTES: Final = 12 * 1024 * 1024
+
+
+def db_options_of(config: NodeConfig) -> DbOptions:
+    """The LevelDB options ``config`` asks for (validated by NodeConfig's ranges)."""
+    return DbOptions(config.leveldb_max_open_files, config.leveldb_block_cache_bytes)
 
 
 def timeouts_of(config: NodeConfig) -> TimeoutConfig:
@@ -141,7 +147,9 @@ class Node:
         config = self.datadir.config
         genesis = self.datadir.genesis
         try:
-            store = await asyncio.to_thread(ChainStore.open, self.datadir.db_path, genesis, self.registry)
+            store = await asyncio.to_thread(
+                ChainStore.open, self.datadir.db_path, genesis, self.registry, db_options=db_options_of(config)
+            )
         except StoreError as exc:
             raise DatadirError(f"{self.datadir.db_path}: {exc}") from None
         try:
@@ -153,6 +161,7 @@ class Node:
                 log.info("account history index rebuilt at height %d", store.height)
             sigverify.configure(None if config.verify_workers < 0 else config.verify_workers)
             metrics = NodeMetrics()
+            metrics.registry.register(MemoryCollector(store))
             events = EventBus()
             mempool = Mempool(
                 store.state,

@@ -38,6 +38,72 @@ churn), pymalloc rounding; 217-227 B measured with tracemalloc on CPython 3.11 (
 ``max_bytes`` bounds the real memory. It was 100, and a "64 MiB" cache held ~85 MiB."""
 
 
+MAX_OPEN_FILES: Final = 256
+"""Default of :attr:`DbOptions.max_open_files` (LevelDB's own is 1,000): the table cache holds
+246 tables, about 7 MiB of index blocks with 2 MiB tables (docs/PERFORMANCE.md, session 8, h-mem8)."""
+MAX_OPEN_FILES_RANGE: Final = (74, 50_000)
+"""LevelDB clips ``max_open_files`` to this range silently; the store refuses values outside it."""
+BLOCK_CACHE_RANGE: Final = (1024 * 1024, 16 * 1024**3)
+"""Accepted sizes of LevelDB's block cache (bytes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DbOptions:
+    """How the store opens LevelDB: the bounds of LevelDB's own (untraced, C++) memory.
+
+    LevelDB keeps every table file it has open in its table cache with the table's index
+    block decompressed in the heap (about 1-2 % of the table's bytes with 4 KiB blocks) and
+    the file mapped; the cache holds ``max_open_files - 10`` tables, so until a chain has that
+    many tables LevelDB's heap grows with the chain on disk. ``block_cache_bytes`` bounds the
+    cache of decompressed data blocks. Neither changes a stored byte; both only trade memory
+    for re-reads. Raises ValueError for a value LevelDB would clip or refuse.
+    """
+
+    max_open_files: int = MAX_OPEN_FILES
+    block_cache_bytes: int = 8 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        lo, hi = MAX_OPEN_FILES_RANGE
+        if type(self.max_open_files) is not int or not lo <= self.max_open_files <= hi:
+            raise ValueError(f"max_open_files must be an integer in {lo}..{hi}, got {self.max_open_files!r}")
+        lo, hi = BLOCK_CACHE_RANGE
+        if type(self.block_cache_bytes) is not int or not lo <= self.block_cache_bytes <= hi:
+            raise ValueError(f"block_cache_bytes must be an integer in {lo}..{hi}, got {self.block_cache_bytes!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class LevelDbStats:
+    """What LevelDB reports of its own state (``DB.get_property``), for the memory diagnostics."""
+
+    tables_by_level: tuple[int, ...]
+    """Table files at levels 0..6."""
+    memory_bytes: int
+    """LevelDB's ``approximate-memory-usage``: its memtables and block cache (not the table cache)."""
+
+    @property
+    def tables(self) -> int:
+        """Table files at all levels."""
+        return sum(self.tables_by_level)
+
+
+def open_db(path: Path, options: DbOptions) -> Any:
+    """Open (creating if needed) the LevelDB at ``path`` with ``options``; plyvel.Error if it cannot."""
+    return plyvel.DB(
+        str(path),
+        create_if_missing=True,
+        paranoid_checks=True,
+        max_open_files=options.max_open_files,
+        lru_cache_size=options.block_cache_bytes,
+    )
+
+
+def leveldb_stats(db: Any) -> LevelDbStats:
+    """The table counts per level and the approximate memory of an open plyvel DB."""
+    levels = tuple(int(db.get_property(b"leveldb.num-files-at-level%d" % level) or 0) for level in range(7))
+    memory = int(db.get_property(b"leveldb.approximate-memory-usage") or 0)
+    return LevelDbStats(levels, memory)
+
+
 class StoreError(Exception):
     """The store cannot be opened or used (corrupt, foreign or locked database)."""
 
@@ -259,9 +325,17 @@ class ChainStore:
     """One node's chain in LevelDB. Reads are thread-safe; only one writer commits."""
 
     def __init__(
-        self, db: Any, genesis: Genesis, registry: KindRegistry, head: Head, node_cache_bytes: int = NODE_CACHE_BYTES
+        self,
+        db: Any,
+        genesis: Genesis,
+        registry: KindRegistry,
+        head: Head,
+        node_cache_bytes: int = NODE_CACHE_BYTES,
+        db_options: DbOptions | None = None,
     ) -> None:
         self._db = db
+        self.db_options = db_options or DbOptions()
+        """The options the database was opened with."""
         self._registry = registry
         self._lock = threading.Lock()
         self.genesis = genesis
@@ -279,17 +353,24 @@ class ChainStore:
 
     @classmethod
     def open(
-        cls, path: Path, genesis: Genesis, registry: KindRegistry, node_cache_bytes: int = NODE_CACHE_BYTES
+        cls,
+        path: Path,
+        genesis: Genesis,
+        registry: KindRegistry,
+        node_cache_bytes: int = NODE_CACHE_BYTES,
+        db_options: DbOptions | None = None,
     ) -> ChainStore:
         """Open (creating if needed) the store at ``path`` for ``genesis``.
 
         A new store is initialised with the genesis state in one synced batch. An
         existing one must carry the same genesis hash and schema version, else
         GenesisMismatch / StoreError; its head is read back, nothing is replayed.
-        ``node_cache_bytes`` bounds the in-memory cache of state-tree nodes (0: none).
+        ``node_cache_bytes`` bounds the in-memory cache of state-tree nodes (0: none);
+        ``db_options`` bound LevelDB's own memory (default :class:`DbOptions`).
         """
+        options = db_options or DbOptions()
         try:
-            db = plyvel.DB(str(path), create_if_missing=True, paranoid_checks=True)
+            db = open_db(path, options)
         except plyvel.Error as exc:
             raise StoreError(_open_failure(path, exc)) from None
         try:
@@ -297,7 +378,7 @@ class ChainStore:
         except BaseException:
             db.close()
             raise
-        return cls(db, genesis, registry, head, node_cache_bytes)
+        return cls(db, genesis, registry, head, node_cache_bytes, options)
 
     @staticmethod
     def _init_or_check(db: Any, genesis: Genesis) -> Head:
@@ -357,6 +438,15 @@ class ChainStore:
         """Close the database (idempotent)."""
         if not self._db.closed:
             self._db.close()
+
+    def leveldb_stats(self) -> LevelDbStats | None:
+        """LevelDB's table counts and approximate memory (None once the store is closed)."""
+        if self._db.closed:
+            return None
+        try:
+            return leveldb_stats(self._db)
+        except RuntimeError:  # closed by another thread in between
+            return None
 
     # --- reads -----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,7 +60,7 @@ LOAD_FIGURES = (
 )
 
 
-def _agora(tmp_path: Path, *args: str, expect: int = 0) -> dict[str, Any]:
+def _agora(tmp_path: Path, *args: str, expect: int = 0, env: dict[str, str] | None = None) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "cli", "bench", *args, "--json"],
         cwd=tmp_path,
@@ -67,6 +68,7 @@ def _agora(tmp_path: Path, *args: str, expect: int = 0) -> dict[str, Any]:
         text=True,
         timeout=180,
         check=False,
+        env=None if env is None else {**os.environ, **env},
     )
     assert done.returncode == expect, done.stderr[-3000:]
     report: dict[str, Any] = json.loads(done.stdout)
@@ -125,7 +127,12 @@ def test_soak_records_rss_and_fits_a_trend(tmp_path: Path) -> None:
         tmp_path,
         "soak", "--validators", "1", "--rate", "200", "--minutes", "0.08", "--sample-seconds", "0.4",
         "--warmup", "1", "--accounts", "20", "--lanes", "2", "--batch", "50", "--max-growth", "5",
+        "--diagnostics", "diag",
+        env={"AGORA_MEMSTATS": "1"},
     )  # fmt: skip
+    with (tmp_path / "diag" / "v0-memstats.csv").open() as f:  # the node's memory split, kept
+        stats = list(csv.DictReader(f))
+    assert len(stats) >= 2 and all(int(r["rss_anon"]) > 0 and int(r["leveldb_tables"]) >= 0 for r in stats)
     assert report["load"]["offered_rate"] == pytest.approx(140.0)
     _check_load(report["load"], nodes=1)
     trend = report["rss_by_node"]["v0"]
