@@ -201,7 +201,7 @@ async def test_the_proposer_reaps_no_more_than_the_budget_allows(tmp_path: Path)
     try:
         assert node.driver is not None
         budget = node.driver.budget
-        assert budget.limit == budget.initial_txs == 1_000 and budget.target_seconds == 0.6  # the default (block_budget_ms 600)
+        assert budget.limit == budget.initial_txs == 1_000 and budget.target_seconds == 0.6  # the default
         budget.observe_block(1_000, 1_000.0)  # as if a transaction cost a second: the floor, 100
         assert budget.limit == budget.min_txs == 100
         txs = [
