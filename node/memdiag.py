@@ -32,15 +32,23 @@ def interval_from(env: Mapping[str, str]) -> float | None:
 
     Raises ValueError on a value that is not a number >= 1 (a typo must not pass silently).
     """
-    raw = env.get(ENV_INTERVAL, "").strip()
+    return seconds_from(env, ENV_INTERVAL, "snapshots")
+
+
+def seconds_from(env: Mapping[str, str], name: str, between: str) -> float | None:
+    """The seconds (>= 1) that ``env[name]`` asks for between ``between``, or None when unset or blank.
+
+    Raises ValueError, naming the variable and what it times, on a value that is not a number >= 1.
+    """
+    raw = env.get(name, "").strip()
     if not raw:
         return None
     try:
         seconds = float(raw)
     except ValueError:
-        raise ValueError(f"{ENV_INTERVAL}={raw!r}: expected seconds between snapshots (>= 1)") from None
+        raise ValueError(f"{name}={raw!r}: expected seconds between {between} (>= 1)") from None
     if not seconds >= 1:
-        raise ValueError(f"{ENV_INTERVAL}={raw!r}: expected seconds between snapshots (>= 1)")
+        raise ValueError(f"{name}={raw!r}: expected seconds between {between} (>= 1)")
     return seconds
 
 

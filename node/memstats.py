@@ -38,6 +38,7 @@ from typing import Final
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from node import memdiag
 from storage.store import ChainStore
 
 log = logging.getLogger("agora.memstats")
@@ -243,16 +244,7 @@ def interval_from(env: Mapping[str, str]) -> float | None:
 
     Raises ValueError on a value that is not a number >= 1 (a typo must not pass silently).
     """
-    raw = env.get(ENV_INTERVAL, "").strip()
-    if not raw:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ValueError(f"{ENV_INTERVAL}={raw!r}: expected seconds between samples (>= 1)") from None
-    if not seconds >= 1:
-        raise ValueError(f"{ENV_INTERVAL}={raw!r}: expected seconds between samples (>= 1)")
-    return seconds
+    return memdiag.seconds_from(env, ENV_INTERVAL, "samples")
 
 
 def append_row(out: Path, elapsed: float, row: Mapping[str, int]) -> None:
