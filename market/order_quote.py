@@ -25,6 +25,7 @@ from typing import Final
 
 from chain.accounts import NATIVE_ASSET, get_balance, is_frozen
 from chain.address import encode_address
+from chain.amounts import NATIVE_DECIMALS, amount_text
 from chain.encoding import U64_MAX
 from chain.errors import TxFailure
 from chain.state import Overlay
@@ -35,8 +36,6 @@ from market.bodies import Conversion, OrderPlace
 from market.points import Programme, get_holding, get_programme, redeem_refusal
 from market.records import NO_ARBITER, Listing, ListingStatus
 
-NATIVE_DECIMALS: Final = 6
-"""1 AGR = 10**6 minor units."""
 FORCEABLE: Final = frozenset(
     {
         "asset_not_accepted",
@@ -189,20 +188,6 @@ class Refusal:
     """The refusal in words, for people."""
     forced: PricedOrder | None = None
     """The order ``--force`` signs anyway, or None when there is none to sign."""
-
-
-def amount_text(minor: int, asset: str, decimals: Mapping[str, int]) -> str:
-    """``minor`` units of ``asset`` as an exact decimal with the asset, e.g. ``1,250.5 USDX``
-    (its minor units, ``1,250u USDX``, when its decimals are unknown); no float is involved."""
-    digits = NATIVE_DECIMALS if asset == NATIVE_ASSET else decimals.get(asset)
-    if digits is None:
-        return f"{minor:,}u {asset}"
-    sign = "-" if minor < 0 else ""
-    whole, frac = divmod(abs(minor), 10**digits)
-    text = f"{whole:,}"
-    if frac:
-        text += "." + f"{frac:0{digits}d}".rstrip("0")
-    return f"{sign}{text} {asset}"
 
 
 def _shipping_index(terms: ListingTerms, chosen: str) -> int | None:

@@ -8,8 +8,9 @@ from decimal import Context, Decimal
 from typing import Final
 
 from chain.address import encode_address
+from chain.amounts import NATIVE_DECIMALS, amount_text
 
-DECIMALS: Final = 6
+DECIMALS: Final = NATIVE_DECIMALS
 """1 AGR = 10**6 minor units (the CLI's amounts use the same scale)."""
 UNIT: Final = 10**DECIMALS
 SHORT_HEX: Final = 12
@@ -21,15 +22,7 @@ def amount(minor: int, asset: str = "AGR", places: Mapping[str, int] | None = No
     """``minor`` units as an exact decimal with the asset name, e.g. ``1.5 AGR`` or ``12.5 USDX``
     (an issued asset's decimals from ``places``; without them its minor units, ``1,250u USDX``);
     no float is involved."""
-    digits = DECIMALS if asset == "AGR" else (places or {}).get(asset)
-    if digits is None:
-        return f"{minor:,}u {asset}"
-    sign = "-" if minor < 0 else ""
-    whole, frac = divmod(abs(minor), 10**digits)
-    text = f"{whole:,}"
-    if frac:
-        text += "." + f"{frac:0{digits}d}".rstrip("0")
-    return f"{sign}{text} {asset}"
+    return amount_text(minor, asset, places)
 
 
 def rate(num: int, den: int, sell: str, buy: str, places: Mapping[str, int] | None = None) -> str:

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain.accounts import NATIVE_ASSET
+from chain.amounts import amount_text
 from chain.encoding import U64_MAX
 from chain.state import Overlay
 from market.assets.bodies import AssetCreate, AssetFreeze, AssetMint
@@ -25,7 +26,6 @@ from market.order_quote import (
     PricedOrder,
     PriceTerms,
     Refusal,
-    amount_text,
     ask_from_state,
     check_order,
 )
