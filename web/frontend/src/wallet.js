@@ -249,6 +249,8 @@ function buyForm() {
       const points = $("buy-redeem") ? $("buy-redeem").value.trim() || "0" : "0";
       if (!/^\d{1,20}$/.test(points)) throw new WalletError("The points to redeem must be a whole number.");
       if (!/^0+$/.test(points)) params.set("redeem", points);
+      const arbiter = $("buy-arbiter").value;
+      if (arbiter) params.set("arbiter", arbiter); // the quote checks the listing accepts this arbiter
       say("buy-result", "Checking the order…");
       const quote = await api(`/listing/${section.dataset.listing}/quote?${params}`);
       if (quote.status !== 200) throw new WalletError(`Not sent: ${quote.body.detail || `the node answered ${quote.status}`}`);
@@ -258,7 +260,6 @@ function buyForm() {
       }
       say("buy-result", `Unlocking your key… (${q.summary})`);
       const pair = await unlock(wallet, $("buy-password").value);
-      const arbiter = $("buy-arbiter").value;
       const body = [
         unhex(section.dataset.listing),
         quantity,
