@@ -124,6 +124,9 @@ class RunResult:
     """Mean gap between the header times of the window's blocks."""
     lookups: int = 0
     """Transactions the drop checker asked a node about."""
+    by_minute: tuple[tuple[int, float], ...] = ()
+    """Per minute of the run (from its start, the whole run, not only the window): how many of
+    ours committed in it and their median scheduled-to-final seconds (a soak's trend over time)."""
 
     @property
     def window_seconds(self) -> float:
@@ -191,6 +194,10 @@ class RunResult:
             else None,
             "verify_bound_tps": round(verify_bound),
             "efficiency": round(self.commit_tps / verify_bound, 3) if verify_bound else None,
+            "by_minute": [
+                {"minute": m, "committed_tps": round(n / 60, 1), "latency_p50_s": rounded(p50)}
+                for m, (n, p50) in enumerate(self.by_minute)
+            ],
         }
 
 
@@ -244,6 +251,8 @@ class _Tracker:
         """Heap of (when to look, seq, hash, lane) of accepted transactions to look up on their node."""
         self._seq = 0
         self.lookups = 0
+        self.minute_latencies: list[array[float]] = []
+        """Per minute since t0, the scheduled-to-final seconds of ours committed in it."""
 
     def take(self, tx: Transaction, at: float) -> None:
         self.scheduled[tx.hash] = at
@@ -288,6 +297,14 @@ class _Tracker:
             self.ok_in_window += ok
         if self.window[0] <= at < self.window[1]:
             self.latencies.append(now - at)
+        minute = max(0, int((now - self.t0) // 60))
+        while len(self.minute_latencies) <= minute:
+            self.minute_latencies.append(array("d"))
+        self.minute_latencies[minute].append(now - at)
+
+    def by_minute(self) -> tuple[tuple[int, float], ...]:
+        """(committed, median latency) of each minute since t0 (see :attr:`RunResult.by_minute`)."""
+        return tuple((len(lat), quantile(sorted(lat), 0.5)) for lat in self.minute_latencies)
 
     def block_now(self, num_txs: int, time_ms: int, now: float) -> None:
         if self.window[0] <= now < self.window[1]:
@@ -691,6 +708,7 @@ async def run_load(
             block_txs_in_window=track.block_txs_in_window,
             block_interval_ms=_mean_interval(track.block_times_ms),
             lookups=track.lookups,
+            by_minute=track.by_minute(),
         )
     finally:
         for client in clients:

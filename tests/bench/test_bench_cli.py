@@ -41,6 +41,7 @@ LOAD_FIGURES = (
     "blocks_in_window",
     "txs_per_block_mean",
     "block_interval_ms_mean",
+    "by_minute",
     "latency_p50_s",
     "latency_p90_s",
     "latency_p99_s",

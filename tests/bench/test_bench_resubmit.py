@@ -77,6 +77,8 @@ async def test_accepted_behind_a_refused_nonce_is_counted_apart_and_the_drain_en
         assert summary["pending_at_end"] == 1 and summary["accepted_lost"] == 0
         assert summary["accepted_gapped_at_end"] == {"refused:fee_too_low": 1}
         assert result.blocks_in_window >= 1 and summary["txs_per_block_mean"] is not None
+        assert sum(n for n, _ in result.by_minute) == result.committed  # every commit in its minute
+        assert [m["minute"] for m in summary["by_minute"]] == list(range(len(result.by_minute)))
         assert result.commit_seconds < 30  # the drain saw nothing left could commit; it did not wait out 60 s
     finally:
         await node.stop()
