@@ -201,21 +201,23 @@ def check_order(ask: OrderAsk) -> PricedOrder | Refusal:
     """The order ``ask`` describes, priced as the chain will price it, or the first reason the
     chain (or the order's own shape) would refuse it.
 
-    The checks, in order: the listing takes orders ('listing_paused', 'listing_delisted') and
-    has the stock ('insufficient_stock'); a conversion names both the asset and the limit
-    ('bad_conversion'); the shipping option ('bad_shipping_option') and the arbiter
-    ('arbiter_not_accepted': not the listing's, or the buyer itself) exist; the listing takes the
-    asset ('asset_not_accepted'); the total fits ('overflow'); the points are redeemable now
-    (market.points.redeem_refusal's codes over the programme and the live points) and their
-    discount comes off the total; the conversion pays with another asset ('same_asset'), both
-    assets are issued ('unknown_asset'), the limit reads ('bad_rate'), and the whole discounted
-    total fills through the book within it (market.assets.offers.plan_conversion's codes);
-    neither asset is frozen for the buyer ('frozen'); the buyer holds the cost and the fee
+    The checks, in order: the listing takes orders ('listing_paused', 'listing_delisted'), from
+    someone other than its merchant ('self_purchase'), and has the stock ('insufficient_stock'); a
+    conversion names both the asset and the limit ('bad_conversion'); the shipping option
+    ('bad_shipping_option') and the arbiter ('arbiter_not_accepted': not the listing's, or the buyer
+    itself) exist; the listing takes the asset ('asset_not_accepted'); the total fits ('overflow');
+    the points are redeemable now (market.points.redeem_refusal's codes over the programme and the
+    live points) and their discount comes off the total; the conversion pays with another asset
+    ('same_asset'), both assets are issued ('unknown_asset'), the limit reads ('bad_rate'), and the
+    whole discounted total fills through the book within it (market.assets.offers.plan_conversion's
+    codes); neither asset is frozen for the buyer ('frozen'); the buyer holds the cost and the fee
     ('insufficient_funds'). Deterministic: the same ask gives the same answer.
     """
     listing = ask.listing
     if listing.status != ListingStatus.ACTIVE.value:
         return Refusal(f"listing_{listing.status}", f"the listing is {listing.status}: it takes no orders")
+    if listing.merchant == ask.buyer:
+        return Refusal("self_purchase", "this is your own listing: a merchant cannot buy from it")
     if listing.stock < ask.quantity:
         return Refusal("insufficient_stock", f"only {listing.stock} in stock")
     if (ask.pay_with is None) != (ask.max_rate is None):

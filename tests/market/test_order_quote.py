@@ -19,7 +19,7 @@ from chain.encoding import U64_MAX
 from chain.state import Overlay
 from market.assets.bodies import AssetCreate, AssetFreeze, AssetMint
 from market.assets.offers import OfferCreate, Rate
-from market.bodies import OrderAccept, OrderConfirm, OrderShip
+from market.bodies import OrderAccept, OrderConfirm, OrderPlace, OrderShip
 from market.order_quote import (
     FORCEABLE,
     OrderAsk,
@@ -102,6 +102,7 @@ def priced_at(unit: int) -> Callable[[OrderAsk], OrderAsk]:
 REFUSALS: dict[str, tuple[dict[str, Any], Callable[[OrderAsk], OrderAsk], str, str]] = {
     "paused": ({}, lambda a: replace(a, listing=replace(a.listing, status="paused")), "listing_paused", "paused: it"),
     "delisted": ({}, lambda a: replace(a, listing=replace(a.listing, status="delisted")), "listing_delisted", "takes"),
+    "own listing": ({}, lambda a: replace(a, buyer=a.listing.merchant), "self_purchase", "your own listing"),
     "stock": ({"quantity": 6}, lambda a: a, "insufficient_stock", "only 5 in stock"),
     "rate without asset": ({"max_rate": "1"}, lambda a: a, "bad_conversion", "needs a maximum rate"),
     "asset without rate": ({"pay_with": EUR}, lambda a: a, "bad_conversion", "needs a maximum rate"),
@@ -240,7 +241,7 @@ def test_a_forced_order_fails_on_the_chain_with_the_refusal_code() -> None:
 
 ORDERS = st.lists(
     st.tuples(
-        st.sampled_from(["b1", "b2", "b3"]),
+        st.sampled_from(["b1", "b2", "b3", "b1", "b2", "m1"]),  # m1: the listing's merchant
         st.sampled_from(["", USD, EUR, "AGR"]),
         st.integers(1, 4),
         st.sampled_from(["0", "1", "pickup"]),
@@ -280,7 +281,9 @@ def test_the_checker_agrees_with_the_chain_on_random_orders(orders: list[Any]) -
         elif checked.forced is not None:
             chain.refused(buyer, checked.forced.body(listing, b""), checked.code)
         else:
-            assert checked.code in {"insufficient_stock", "same_asset"}, checked
+            assert checked.code in {"insufficient_stock", "same_asset", "self_purchase"}, checked
+            if checked.code == "self_purchase":  # and the chain refuses it with the same code
+                chain.refused(buyer, OrderPlace(listing, quantity, 0, 1_250, 50, b"", b""), "self_purchase")
 
 
 def test_amounts_read_as_people_read_them() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from node_market_kit import MarketNode, addr
 from web_kit import conversion_shop, page, text_of, web_node
 
-from market.assets.bodies import AssetFreeze
+from market.assets.bodies import AssetFreeze, AssetMint
 from market.assets.offers import Rate
 from market.bodies import Conversion, OrderPlace
 from web.conversion import QuoteAnswer
@@ -73,7 +73,8 @@ async def test_a_quote_plans_the_conversion_as_the_chain_fills_it_and_the_signed
         held = (await m.ok(f"/api/v1/accounts/{buyer}"))["balances"]
         assert held["EURX"] == 2_000 - q["cost"]  # exactly what the quote said
 
-        direct = await _quote(m, listing, **{**base, "buyer": addr(m["merchant"])})
+        await m.do("merchant", AssetMint("USDX", m["buyer"].public_key, 1_250))
+        direct = await _quote(m, listing, **base)
         assert (direct["asset"], direct["conversion"], direct["cost"]) == ("", None, 1_250)  # the listing's own asset
         in_eurx = await _quote(m, listing, **{**base, "asset": "EURX", "buyer": addr(m["buyer2"])})  # another price
         assert (in_eurx["asset"], in_eurx["conversion"], in_eurx["unit_price"]) == ("EURX", None, 1_100)
@@ -106,6 +107,7 @@ async def test_a_quote_refuses_what_the_cli_refuses_before_signing(tmp_path: Pat
         await refused("quantity must be a whole number", quantity="1.5")
         await refused("no shipping option 1", shipping="1")
         await refused("buyer:", buyer="agora1nope")
+        await refused("this is your own listing: a merchant cannot buy from it", buyer=addr(m["merchant"]))
         # the arbiter too, as agora order place --arbiter checks it (the tea listing accepts none)
         await refused(f"the listing does not accept the arbiter {addr(m['buyer'])}", arbiter=addr(m["buyer"]))
         await refused("arbiter:", arbiter="agora1nope")
