@@ -9,6 +9,9 @@ docs/PERFORMANCE.md, *Soak memory*). This module splits it cheaply, without trac
   malloc's figures): bytes in its arenas and bytes in live blocks (``sys._debugmallocstats``).
 - LevelDB: table files per level (each open one holds its index block in the malloc heap)
   and its approximate memory (memtables and block cache).
+- CPU by thread, in three parts: the event loop's thread, the other Python threads (the
+  block executor, the verification pool) and the threads Python did not start (LevelDB's
+  compaction, libuv's workers): where a long run's CPU goes as the chain on disk grows.
 
 :class:`MemoryCollector` serves the cheap figures as Prometheus gauges at each scrape of
 ``/metrics`` (nothing runs between scrapes). With ``AGORA_MEMSTATS=SECONDS`` a node also
@@ -28,6 +31,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Mapping
@@ -176,8 +180,38 @@ def process_status() -> dict[str, int]:
     return out
 
 
+def thread_cpu_ms() -> dict[str, int]:
+    """CPU (user + system, ms) this process's live threads have used, summed in three parts.
+
+    ``cpu_main_ms``: the main thread (the node's event loop); ``cpu_python_ms``: every other
+    thread Python started (the block executor, the verification pool); ``cpu_native_ms``:
+    threads started by C or C++ code (LevelDB's background compaction, libuv's workers). Read
+    from /proc/self/task; a thread that has ended no longer counts, so a part can fall. {}
+    without /proc.
+    """
+    python_ids = {t.native_id for t in threading.enumerate()}
+    main_id = threading.main_thread().native_id
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return {}
+    ms_per_tick = 1000 / os.sysconf("SC_CLK_TCK")
+    parts = {"cpu_main_ms": 0, "cpu_python_ms": 0, "cpu_native_ms": 0}
+    for task in tasks:
+        try:
+            stat = Path(f"/proc/self/task/{task}/stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        fields = stat.rpartition(")")[2].split()  # from field 3 (state) on: the name may hold spaces
+        ticks = int(fields[11]) + int(fields[12])  # utime and stime, fields 14 and 15 of stat
+        tid = int(task)
+        part = "cpu_main_ms" if tid == main_id else "cpu_python_ms" if tid in python_ids else "cpu_native_ms"
+        parts[part] += round(ticks * ms_per_tick)
+    return parts
+
+
 def sample(store: ChainStore, with_pymalloc: bool = True) -> dict[str, int]:
-    """One row of every figure (bytes unless named otherwise); absent parts are left out."""
+    """One row of every figure (bytes unless named otherwise; CPU in ms so far); absent parts are left out."""
     status = process_status()
     row: dict[str, int] = {
         "rss_anon": status.get("RssAnon", 0),
@@ -194,6 +228,7 @@ def sample(store: ChainStore, with_pymalloc: bool = True) -> dict[str, int]:
         row["leveldb_tables"] = ldb.tables
         row.update({f"leveldb_l{i}": n for i, n in enumerate(ldb.tables_by_level)})
         row["leveldb_memory_bytes"] = ldb.memory_bytes
+    row.update(thread_cpu_ms())
     return row
 
 

@@ -7,6 +7,8 @@ import csv
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import aiohttp
@@ -79,6 +81,35 @@ def test_the_figures_follow_what_the_process_holds() -> None:
     assert hoard and small
 
 
+@pytest.mark.skipif(not LINUX, reason="/proc")
+def test_thread_cpu_is_split_between_the_main_thread_and_the_python_threads() -> None:
+    def spin(seconds: float) -> None:  # CPU, not wall time: the machine may be busy
+        start = time.thread_time()
+        while time.thread_time() - start < seconds:
+            pass
+
+    before = memstats.thread_cpu_ms()
+    assert set(before) == {"cpu_main_ms", "cpu_python_ms", "cpu_native_ms"}
+    done = threading.Event()
+
+    def work() -> None:
+        spin(0.3)
+        done.wait(30)  # alive until read: an ended thread's CPU no longer counts
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        spin(0.3)
+        deadline = time.monotonic() + 30
+        while (during := memstats.thread_cpu_ms())["cpu_python_ms"] - before["cpu_python_ms"] < 250:
+            assert time.monotonic() < deadline, during  # the worker has not spun its 0.3 s yet
+            time.sleep(0.01)
+        assert during["cpu_main_ms"] - before["cpu_main_ms"] >= 250  # this thread's own 0.3 s
+    finally:
+        done.set()
+        worker.join()
+
+
 def test_the_stats_parser_refuses_foreign_text() -> None:
     with pytest.raises(ValueError, match="pymalloc"):
         memstats.parse_debugmallocstats(b"nothing here\n")
@@ -130,6 +161,7 @@ async def test_a_node_opens_leveldb_as_configured_and_serves_the_gauges(tmp_path
         assert int(row["pymalloc_arena_bytes"]) >= int(row["pymalloc_used_bytes"]) > 0
         assert int(row["leveldb_tables"]) == sum(int(row[f"leveldb_l{i}"]) for i in range(7))
         assert int(row["py_traced"]) == -1  # tracemalloc is off
+        assert int(row["cpu_main_ms"]) > 0 and int(row["cpu_native_ms"]) >= 0  # LevelDB's thread is native
 
 
 def test_a_node_refuses_a_bad_memstats_setting_before_it_starts(tmp_path: Path) -> None:
