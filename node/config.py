@@ -22,6 +22,8 @@ LEVELDB_MAX_OPEN_FILES_RANGE: Final = (74, 50_000)
 """What LevelDB accepts (it clips other values silently); storage.store.MAX_OPEN_FILES_RANGE."""
 LEVELDB_BLOCK_CACHE_RANGE: Final = (1024 * 1024, 16 * 1024**3)
 """Accepted block cache sizes; storage.store.BLOCK_CACHE_RANGE."""
+LEVELDB_COMPRESSIONS: Final = ("snappy", "none")
+"""storage.store.COMPRESSIONS."""
 
 
 class ConfigError(Exception):
@@ -99,6 +101,10 @@ class NodeConfig:
     footer and index read, checksummed). 74..50000 (docs/PERFORMANCE.md, session 8, h-mem8)."""
     leveldb_block_cache_bytes: int = 8 * 1024 * 1024
     """LevelDB's cache of decompressed data blocks (its default, 8 MiB). 1 MiB..16 GiB."""
+    leveldb_compression: str = "snappy"
+    """How LevelDB writes new table blocks: snappy (its default) or none. The state tree's
+    hashes do not compress, and snappy is about two thirds of a compaction's CPU; none writes
+    about 10 % more to disk (docs/PERFORMANCE.md, session 9). Either reads what the other wrote."""
     log_level: str = "info"
     """debug, info, warning or error."""
     p2p_listen: str = ""
@@ -160,6 +166,10 @@ class NodeConfig:
         _check(lo <= self.leveldb_max_open_files <= hi, f"leveldb_max_open_files must be {lo}..{hi}")
         lo, hi = LEVELDB_BLOCK_CACHE_RANGE
         _check(lo <= self.leveldb_block_cache_bytes <= hi, "leveldb_block_cache_bytes must be 1 MiB..16 GiB")
+        _check(
+            self.leveldb_compression in LEVELDB_COMPRESSIONS,
+            f"leveldb_compression must be one of {', '.join(LEVELDB_COMPRESSIONS)}",
+        )
         _check(self.log_level in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}")
         if self.p2p_listen:
             parse_listen(self.p2p_listen)

@@ -65,7 +65,7 @@ P2P_MAX_REQUEST_BYTES: Final = 12 * 1024 * 1024
 
 def db_options_of(config: NodeConfig) -> DbOptions:
     """The LevelDB options ``config`` asks for (validated by NodeConfig's ranges)."""
-    return DbOptions(config.leveldb_max_open_files, config.leveldb_block_cache_bytes)
+    return DbOptions(config.leveldb_max_open_files, config.leveldb_block_cache_bytes, config.leveldb_compression)
 
 
 def timeouts_of(config: NodeConfig) -> TimeoutConfig:

@@ -45,6 +45,8 @@ MAX_OPEN_FILES_RANGE: Final = (74, 50_000)
 """LevelDB clips ``max_open_files`` to this range silently; the store refuses values outside it."""
 BLOCK_CACHE_RANGE: Final = (1024 * 1024, 16 * 1024**3)
 """Accepted sizes of LevelDB's block cache (bytes)."""
+COMPRESSIONS: Final = ("snappy", "none")
+"""How LevelDB may write new table blocks; a block records its own, so either reads both."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +58,15 @@ class DbOptions:
     the file mapped; the cache holds ``max_open_files - 10`` tables, so until a chain has that
     many tables LevelDB's heap grows with the chain on disk. ``block_cache_bytes`` bounds the
     cache of decompressed data blocks. Neither changes a stored byte; both only trade memory
-    for re-reads. Raises ValueError for a value LevelDB would clip or refuse.
+    for re-reads. ``compression`` is how new table blocks are written (each block records its
+    own, so a database written either way opens either way); compacting the state tree's
+    hashes with snappy costs CPU and saves little (docs/PERFORMANCE.md, session 9). Raises
+    ValueError for a value LevelDB would clip or refuse.
     """
 
     max_open_files: int = MAX_OPEN_FILES
     block_cache_bytes: int = 8 * 1024 * 1024
+    compression: str = "snappy"
 
     def __post_init__(self) -> None:
         lo, hi = MAX_OPEN_FILES_RANGE
@@ -69,6 +75,8 @@ class DbOptions:
         lo, hi = BLOCK_CACHE_RANGE
         if type(self.block_cache_bytes) is not int or not lo <= self.block_cache_bytes <= hi:
             raise ValueError(f"block_cache_bytes must be an integer in {lo}..{hi}, got {self.block_cache_bytes!r}")
+        if self.compression not in COMPRESSIONS:
+            raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}, got {self.compression!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,7 @@ def open_db(path: Path, options: DbOptions) -> Any:
         paranoid_checks=True,
         max_open_files=options.max_open_files,
         lru_cache_size=options.block_cache_bytes,
+        compression=None if options.compression == "none" else options.compression,
     )
 
 

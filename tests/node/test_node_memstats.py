@@ -19,6 +19,7 @@ from chain.keys import PrivateKey
 from node import memstats
 from node.config import (
     LEVELDB_BLOCK_CACHE_RANGE,
+    LEVELDB_COMPRESSIONS,
     LEVELDB_MAX_OPEN_FILES_RANGE,
     ConfigError,
     NodeConfig,
@@ -38,13 +39,18 @@ def test_leveldb_settings_default_validate_and_match_the_store() -> None:
         st.BLOCK_CACHE_RANGE,
     )
     config = NodeConfig()
-    assert db_options_of(config) == st.DbOptions(config.leveldb_max_open_files, config.leveldb_block_cache_bytes)
+    assert db_options_of(config) == st.DbOptions(
+        config.leveldb_max_open_files, config.leveldb_block_cache_bytes, config.leveldb_compression
+    )
+    assert LEVELDB_COMPRESSIONS == st.COMPRESSIONS
+    assert db_options_of(NodeConfig(leveldb_compression="none")).compression == "none"
     assert db_options_of(config) == st.DbOptions()  # the store's default is the node's
     for name, bad in (
         ("leveldb_max_open_files", 73),
         ("leveldb_max_open_files", 50_001),
         ("leveldb_block_cache_bytes", 1024 * 1024 - 1),
         ("leveldb_block_cache_bytes", 16 * 1024**3 + 1),
+        ("leveldb_compression", "zlib"),
     ):
         with pytest.raises(ConfigError, match=name):
             NodeConfig(**{name: bad})  # type: ignore[arg-type]

@@ -95,11 +95,30 @@ def test_block_cache_bytes_bounds_leveldbs_cache(tmp_path: Path) -> None:
         {"block_cache_bytes": 1024 * 1024 - 1},
         {"block_cache_bytes": 16 * 1024**3 + 1},
         {"block_cache_bytes": 8.0},
+        {"compression": "zlib"},
+        {"compression": None},
     ],
 )
 def test_bad_options_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         DbOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_compression_changes_the_bytes_written_and_either_reads_what_the_other_wrote(tmp_path: Path) -> None:
+    value = b"agora " * 500  # compresses well: the two ways must differ on disk
+    sizes = {}
+    for first, second in (("snappy", "none"), ("none", "snappy")):
+        path = tmp_path / first
+        db = open_db(path, DbOptions(compression=first))
+        for n in range(2_000):
+            db.put(n.to_bytes(4, "big"), value)
+        db.compact_range(start=b"", stop=b"\xff" * 8)  # into tables written the first way
+        db.close()
+        sizes[first] = sum(f.stat().st_size for f in path.glob("*.ldb"))
+        db = open_db(path, DbOptions(compression=second))
+        assert all(db.get(n.to_bytes(4, "big")) == value for n in range(2_000))
+        db.close()
+    assert sizes["none"] > 10 * sizes["snappy"]
 
 
 def test_the_store_opens_with_its_options_and_reports_its_tables(tmp_path: Path) -> None:
