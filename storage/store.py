@@ -60,13 +60,14 @@ class DbOptions:
     cache of decompressed data blocks. Neither changes a stored byte; both only trade memory
     for re-reads. ``compression`` is how new table blocks are written (each block records its
     own, so a database written either way opens either way); compacting the state tree's
-    hashes with snappy costs CPU and saves little (docs/PERFORMANCE.md, session 9). Raises
+    hashes with snappy costs CPU and saves little, so the default is none (docs/PERFORMANCE.md,
+    session 9). Raises
     ValueError for a value LevelDB would clip or refuse.
     """
 
     max_open_files: int = MAX_OPEN_FILES
     block_cache_bytes: int = 8 * 1024 * 1024
-    compression: str = "snappy"
+    compression: str = "none"
 
     def __post_init__(self) -> None:
         lo, hi = MAX_OPEN_FILES_RANGE
