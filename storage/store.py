@@ -61,8 +61,7 @@ class DbOptions:
     for re-reads. ``compression`` is how new table blocks are written (each block records its
     own, so a database written either way opens either way); compacting the state tree's
     hashes with snappy costs CPU and saves little, so the default is none (docs/PERFORMANCE.md,
-    session 9). Raises
-    ValueError for a value LevelDB would clip or refuse.
+    session 9). Raises ValueError for a value LevelDB would clip or refuse.
     """
 
     max_open_files: int = MAX_OPEN_FILES
