@@ -29,12 +29,20 @@ from cli import (
 from cli.context import DEFAULT_NODE, HOME_ENV, NODE_ENV, AppContext, default_home
 from cli.demo_cmd import demo
 from cli.errors import describe
+from cli.helptext import reflow_command_tree
 from cli.init_cmd import init
 from cli.output import Output
 
 
 class AgoraGroup(TyperGroup):
-    """Turns every expected error raised by any command into one line on stderr and exit code 1."""
+    """Turns every expected error raised by any command into one line on stderr and exit code 1.
+
+    Built once the whole command tree is, it reflows every command's help (:func:`cli.helptext.reflow`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        reflow_command_tree(self)
 
     def invoke(self, ctx: Any) -> Any:
         """Run the command; expected errors exit 1 with their message, bugs still raise."""
