@@ -13,6 +13,7 @@ import re
 from typing import Final
 
 DECIMALS: Final = 6
+"""AGR's decimals: chain.amounts.NATIVE_DECIMALS, not imported so the CLI starts without chain/ (tested equal)."""
 UNIT: Final = 10**DECIMALS
 MAX_MINOR: Final = 2**64 - 1
 MAX_TEXT: Final = 40

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Conversion offers between assets: create, cancel, list, swap.", no_args_is_help=True)
 
-AGR_DECIMALS = 6
-
 
 def _asset(text: str, what: str) -> str:
     from cli.pricing import read_asset_code
@@ -35,7 +33,9 @@ def _asset(text: str, what: str) -> str:
 
 async def decimals_of(client: NodeClient, asset: str) -> int:
     """The decimals of ``asset`` (AGR: 6); CliError if nobody issued it."""
-    if asset == "AGR":
+    from cli.pricing import AGR, AGR_DECIMALS
+
+    if asset == AGR:
         return AGR_DECIMALS
     from cli.asset_cmd import fetch_asset
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from cli.amounts import DECIMALS
 from cli.errors import CliError
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from node.client import NodeClient
 
 AGR: Final = "AGR"
-AGR_DECIMALS: Final = 6
+AGR_DECIMALS: Final = DECIMALS
 
 
 def read_asset_code(text: str, what: str) -> str:

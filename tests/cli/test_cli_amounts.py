@@ -90,3 +90,10 @@ def test_decimal_text_parses_to_exact_minor_units(whole: int, fraction: int, pla
     else:
         assert parse_amount(f"{whole}.{digits}") == minor
         assert parse_amount(format_amount(minor)) == minor
+
+
+def test_the_clis_agr_decimals_are_the_chains() -> None:
+    from chain.amounts import NATIVE_DECIMALS
+    from cli.amounts import DECIMALS, UNIT
+
+    assert DECIMALS == NATIVE_DECIMALS and UNIT == 10**NATIVE_DECIMALS
