@@ -210,8 +210,9 @@ def check_order(ask: OrderAsk) -> PricedOrder | Refusal:
     live points) and their discount comes off the total; the conversion pays with another asset
     ('same_asset'), both assets are issued ('unknown_asset'), the limit reads ('bad_rate'), and the
     whole discounted total fills through the book within it (market.assets.offers.plan_conversion's
-    codes); neither asset is frozen for the buyer ('frozen'); the buyer holds the cost and the fee
-    ('insufficient_funds'). Deterministic: the same ask gives the same answer.
+    codes); then, in the chain's order, the buyer holds the fee, the asset paid with is not frozen
+    ('frozen') and covers the cost ('insufficient_funds'), and the order's asset is not frozen.
+    Deterministic: the same ask gives the same answer.
     """
     listing = ask.listing
     if listing.status != ListingStatus.ACTIVE.value:
@@ -278,18 +279,26 @@ def check_order(ask: OrderAsk) -> PricedOrder | Refusal:
         except TxFailure as failure:
             amount = amount_text(total, asset, decimals)
             note(failure.code, f"paying {amount} with {paying}: {failure.code}: {failure.message}")
-    for symbol in sorted({paying, asset}):
-        if symbol in ask.frozen:
-            note("frozen", f"your {symbol} is frozen by its freeze authority: you cannot pay with it")
+    # As the chain runs it: the fee is charged first, then what the buyer pays with is debited
+    # (frozen, then short), then the order's asset is locked in escrow (frozen).
     needs = {NATIVE_ASSET: ask.fee}
     needs[paying] = needs.get(paying, 0) + cost
-    for symbol, needed in sorted(needs.items()):
+
+    def check_funds(symbol: str) -> None:
         have = ask.balances.get(symbol, 0)
-        if have < needed:
+        if have < needs[symbol]:
             what = "the fee" if symbol == NATIVE_ASSET != paying else amount_text(cost, paying, decimals)
             plus = " plus the fee" if symbol == paying == NATIVE_ASSET else ""
             held = amount_text(have, symbol, decimals)
             note("insufficient_funds", f"insufficient funds: the order costs {what}{plus}, the wallet has {held}")
+
+    if paying != NATIVE_ASSET:
+        check_funds(NATIVE_ASSET)
+    for symbol in dict.fromkeys((paying, asset)):
+        if symbol in ask.frozen:
+            note("frozen", f"your {symbol} is frozen by its freeze authority: you cannot pay with it")
+        if symbol == paying:
+            check_funds(symbol)
     priced = PricedOrder(
         asset=asset,
         named_asset="" if asset == own and conversion is None else asset,

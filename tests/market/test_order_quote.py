@@ -221,6 +221,7 @@ def _placed_as_priced(chain: MarketChain, ask: OrderAsk, listing: bytes) -> None
 def test_a_forced_order_fails_on_the_chain_with_the_refusal_code() -> None:
     chain, listing = shop()
     chain.ok("a2", AssetFreeze(USD, chain.pub("b2"), True))
+    chain.ok("a2", AssetFreeze(USD, chain.pub("b3"), True))  # b3 pays EURX it lacks for USDX it may not hold
     cases = [
         ask_of(chain, listing, asset="AGR"),
         ask_of(chain, listing, redeem=13),
