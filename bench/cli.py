@@ -229,7 +229,8 @@ def soak(
         Path | None,
         typer.Option(
             "--diagnostics",
-            help="Copy each node's memstats.csv / tracemalloc.log (with AGORA_MEMSTATS / AGORA_TRACEMALLOC set) here.",
+            help="Copy each node's log (node.out) and memstats.csv / tracemalloc.log (with AGORA_MEMSTATS /"
+            " AGORA_TRACEMALLOC set) here.",
         ),
     ] = None,
     **load: Any,

@@ -139,8 +139,8 @@ def run_soak(
     ``sample_seconds``; the trend is fitted over the samples of the load's steady window
     (after ``spec``'s warm-up, before the drain). With ``diagnostics``, each node's memory
     diagnostics (``memstats.csv``, ``tracemalloc.log``: written when ``AGORA_MEMSTATS`` /
-    ``AGORA_TRACEMALLOC`` is in the environment) are copied there as ``<node>-<file>`` before
-    the testnet is removed.
+    ``AGORA_TRACEMALLOC`` is in the environment) and its log (``node.out``) are copied there
+    as ``<node>-<file>`` before the testnet is removed.
     """
     if not 0 < share <= 2 or not 0.1 <= sample_seconds <= 600:
         raise ValueError("--share must be in (0, 2] and --sample-seconds in [0.1, 600]")
@@ -175,8 +175,9 @@ def run_soak(
     return SoakReport(load, out, window[0], trends, max_growth, capacity, share)
 
 
-DIAGNOSTIC_FILES = ("memstats.csv", "tracemalloc.log")
-"""The files a node's memory diagnostics write in its datadir (node/memstats.py, node/memdiag.py)."""
+DIAGNOSTIC_FILES = ("memstats.csv", "tracemalloc.log", "node.out")
+"""The files a node's memory diagnostics write in its datadir (node/memstats.py, node/memdiag.py),
+and its log (bench/nodeproc.py): what it did when a minute's latency jumps."""
 
 
 def copy_diagnostics(nodes: Sequence[tuple[str, Path]], out: Path) -> list[Path]:

@@ -134,6 +134,7 @@ def test_soak_records_rss_and_fits_a_trend(tmp_path: Path) -> None:
     with (tmp_path / "diag" / "v0-memstats.csv").open() as f:  # the node's memory split, kept
         stats = list(csv.DictReader(f))
     assert len(stats) >= 2 and all(int(r["rss_anon"]) > 0 and int(r["leveldb_tables"]) >= 0 for r in stats)
+    assert "agora node listening on http://127.0.0.1:" in (tmp_path / "diag" / "v0-node.out").read_text()  # its log
     assert report["load"]["offered_rate"] == pytest.approx(140.0)
     _check_load(report["load"], nodes=1)
     trend = report["rss_by_node"]["v0"]
