@@ -240,13 +240,17 @@ async def _order_ask(
 ) -> OrderAsk:
     """What the node says the order depends on, as market.order_quote reads it: the listing, the
     merchant's points programme and the wallet's live points (when redeeming), the book (when
-    converting), the wallet's balances and freezes, the decimals, the chain time and the fee."""
+    converting), the wallet's balances and freezes, the decimals, the chain time and the fee.
+
+    A listing that refuses the order by itself (paused, delisted, the buyer's own, short of stock)
+    is a CliError before any of the other reads."""
     from chain.address import decode_address, encode_address
+    from cli.errors import CliError
     from cli.order_checks import chain_now_ms
     from cli.points_cmd import programme_of
     from cli.pricing import asset_decimals, listing_assets, offers_from_json
     from cli.remote import fetch_account
-    from market.order_quote import ListingTerms, OrderAsk, PriceTerms
+    from market.order_quote import ListingTerms, OrderAsk, PriceTerms, listing_refusal
     from node.client import NodeApiError
 
     prices = listing_assets(listing)
@@ -259,6 +263,9 @@ async def _order_ask(
         tuple(str(o["name"]) for o in options),
         tuple(decode_address(str(a["arbiter"])) for a in listing["arbiters"]),
     )
+    refused = listing_refusal(terms, key.public_key, quantity)
+    if refused is not None:
+        raise CliError(refused.reason)
     me = encode_address(key.public_key)
     now = await chain_now_ms(client)
     order_asset = asset or terms.prices[0].asset

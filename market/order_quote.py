@@ -197,6 +197,20 @@ def _shipping_index(terms: ListingTerms, chosen: str) -> int | None:
     return None
 
 
+def listing_refusal(listing: ListingTerms, buyer: bytes, quantity: int) -> Refusal | None:
+    """The first refusal the listing alone gives ``buyer`` ordering ``quantity``, before anything
+    else is read: it takes no orders ('listing_paused', 'listing_delisted'), it is the buyer's own
+    ('self_purchase'), or it has too little stock ('insufficient_stock'); None if it takes the
+    order. None of these can be forced. :func:`check_order` starts with it."""
+    if listing.status != ListingStatus.ACTIVE.value:
+        return Refusal(f"listing_{listing.status}", f"the listing is {listing.status}: it takes no orders")
+    if listing.merchant == buyer:
+        return Refusal("self_purchase", "this is your own listing: a merchant cannot buy from it")
+    if listing.stock < quantity:
+        return Refusal("insufficient_stock", f"only {listing.stock} in stock")
+    return None
+
+
 def check_order(ask: OrderAsk) -> PricedOrder | Refusal:
     """The order ``ask`` describes, priced as the chain will price it, or the first reason the
     chain (or the order's own shape) would refuse it.
@@ -215,12 +229,9 @@ def check_order(ask: OrderAsk) -> PricedOrder | Refusal:
     Deterministic: the same ask gives the same answer.
     """
     listing = ask.listing
-    if listing.status != ListingStatus.ACTIVE.value:
-        return Refusal(f"listing_{listing.status}", f"the listing is {listing.status}: it takes no orders")
-    if listing.merchant == ask.buyer:
-        return Refusal("self_purchase", "this is your own listing: a merchant cannot buy from it")
-    if listing.stock < ask.quantity:
-        return Refusal("insufficient_stock", f"only {listing.stock} in stock")
+    refused = listing_refusal(listing, ask.buyer, ask.quantity)
+    if refused is not None:
+        return refused
     if (ask.pay_with is None) != (ask.max_rate is None):
         return Refusal(
             "bad_conversion",

@@ -77,6 +77,8 @@ def test_merchant_lists_shopper_buys_and_the_merchant_is_paid(running_node: Runn
     assert [item["id"] for item in found["items"]] == [listing_id]
     code, out, err = _cli(node, "listing", "show", listing_id)
     assert code == 0 and "Oak chair" in out and "pickup" in out, err
+    code, out, err = _cli(node, "order", "place", listing_id, "--from", "alice", "--quantity", "4", "--deliver-to", "A")
+    assert code == 1 and "only 3 in stock" in err, err  # refused from the listing alone, nothing signed
 
     watcher = subprocess.Popen(
         [

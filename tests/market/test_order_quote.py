@@ -28,6 +28,7 @@ from market.order_quote import (
     Refusal,
     ask_from_state,
     check_order,
+    listing_refusal,
 )
 from market.points import PointsOpen, Terms
 from market.queries import escrow_of
@@ -163,10 +164,16 @@ def a_shop() -> tuple[MarketChain, bytes]:
 def test_every_refusal_is_reachable_with_its_code_and_reason(a_shop: tuple[MarketChain, bytes], name: str) -> None:
     chain, listing = a_shop
     fields, change, code, words = REFUSALS[name]
-    refused = check_order(change(ask_of(chain, listing, **fields)))
+    ask = change(ask_of(chain, listing, **fields))
+    refused = check_order(ask)
     assert isinstance(refused, Refusal), refused
     assert refused.code == code and words in refused.reason, refused
     assert (refused.forced is not None) == (code in FORCEABLE), "only what the chain decides can be forced"
+    early = listing_refusal(ask.listing, ask.buyer, ask.quantity)  # what the CLI checks before its other reads
+    assert early == (refused if code in LISTING_CODES else None), early
+
+
+LISTING_CODES = {"listing_paused", "listing_delisted", "self_purchase", "insufficient_stock"}
 
 
 def test_the_codes_forced_are_the_ones_the_refusals_reach() -> None:
