@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-_KEEP_LINES = ("\b", "-", "*", "|", " ")
+_KEEP_LINES = ("\b", "- ", "* ", "|", " ")
 """A paragraph whose lines start with one of these is a list, table or verbatim block: kept as written."""
 
 

@@ -21,6 +21,7 @@ def test_prose_paragraphs_are_joined_and_blank_lines_kept() -> None:
         at some width.
         """
     assert reflow(text) == "First line goes on.\n\nSecond paragraph, wrapped in the source at some width."
+    assert reflow("Offers --share of\n--rate, wrapped.") == "Offers --share of --rate, wrapped."  # not a list
 
 
 @pytest.mark.parametrize(
