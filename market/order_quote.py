@@ -303,13 +303,16 @@ def check_order(ask: OrderAsk) -> PricedOrder | Refusal:
             held = amount_text(have, symbol, decimals)
             note("insufficient_funds", f"insufficient funds: the order costs {what}{plus}, the wallet has {held}")
 
-    if paying != NATIVE_ASSET:
-        check_funds(NATIVE_ASSET)
-    for symbol in dict.fromkeys((paying, asset)):
+    def check_frozen(symbol: str) -> None:
         if symbol in ask.frozen:
             note("frozen", f"your {symbol} is frozen by its freeze authority: you cannot pay with it")
-        if symbol == paying:
-            check_funds(symbol)
+
+    if paying != NATIVE_ASSET:
+        check_funds(NATIVE_ASSET)
+    check_frozen(paying)
+    check_funds(paying)
+    if asset != paying:
+        check_frozen(asset)
     priced = PricedOrder(
         asset=asset,
         named_asset="" if asset == own and conversion is None else asset,
