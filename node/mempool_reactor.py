@@ -1,16 +1,22 @@
 """The mempool reactor: gossips transactions between mempools in batches.
 
-A transaction admitted locally (API) or received from a peer is queued and flushed to
-every peer in batches of up to :data:`MAX_BATCH_TXS`; one received from a peer is never
-sent back to it, nor to a peer that sent it to us while it waited in the queue (the 10 ms
-of a flush). Each node admits, hence relays, a transaction once, but cannot know which
-other peers got it elsewhere: in a full mesh of n nodes a transaction is sent up to
-(n - 1)^2 times over its n(n - 1)/2 links, so up to twice over a link (once each way); a
-relayed copy that is already pending costs its receiver a hash, not a decode. Received
-batches are decoded (only the transactions not already pending: each is decoded once per
-node), their signatures verified in one pass (node/sigverify.py), and admitted like API
-submissions but as a peer's (``local=False``: they never evict what this node's clients
-sent); undecodable batches or bad signatures score the sender down.
+A transaction admitted locally (API) or received from a peer is queued and flushed in
+batches of up to :data:`MAX_BATCH_TXS` to every peer not known to hold it. Each batch names
+the peers that hold it or are being sent it (:data:`MAX_NAMED` at most), and a receiver
+counts those, and the sender, as holders of the transactions it admits from that batch. So
+a transaction is never sent back to its source, nor to a peer its source already sent it
+to, nor to one that sent it to us while it waited in the queue (the 10 ms of a flush): in a
+full mesh a transaction goes over each link from its first node and no further (3 sends in
+a 4-node testnet, where relaying to every peer but the source sent it 9 times). In a
+partial mesh the nodes that got it relay it to their peers nobody named, so it still
+reaches everyone. Naming is only an economy: a peer that names falsely can at worst keep
+us from relaying what it sent us, which it could have withheld anyway; a dropped batch is
+not re-sent by anyone else, and the transaction still reaches the chain through the nodes
+that hold it. A relayed copy that is already pending costs its receiver a hash, not a
+decode. Received batches are decoded (only the transactions not already pending: each is
+decoded once per node), their signatures verified in one pass (node/sigverify.py), and
+admitted like API submissions but as a peer's (``local=False``: they never evict what this
+node's clients sent); undecodable batches or bad signatures score the sender down.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Container, Sequence
+from collections.abc import Container, Iterable, Sequence
 from typing import Final
 
 from chain.encoding import DecodeError, as_bytes, as_list, decode, encode, sha256
+from chain.keys import PUBLIC_KEY_SIZE
 from chain.tx import MAX_TX_BYTES, KindRegistry, Transaction, decode_transaction
 from node.mempool import Mempool
 from node.sigverify import verify_async
@@ -32,24 +39,36 @@ TX_CHANNEL: Final = "mempool.txs"
 MAX_BATCH_TXS: Final = 1000
 MAX_BATCH_BYTES: Final = 2 * 1024 * 1024
 FLUSH_SECONDS: Final = 0.01
+MAX_NAMED: Final = 64
+"""Most peers one batch names as holding its transactions (naming fewer costs duplicates, never a loss)."""
+_NO_HOLDERS: Final[frozenset[bytes]] = frozenset()
 
 
-def encode_batch(raws: Sequence[bytes]) -> bytes:
-    """The payload of one batch: a list of raw signed transactions."""
-    return encode(list(raws))
+def encode_batch(raws: Sequence[bytes], named: Iterable[bytes] = ()) -> bytes:
+    """The payload of one batch: ``[named peers, raw signed transactions]``.
+
+    ``named`` are the node ids of peers that hold these transactions or are being sent this
+    batch; the lowest :data:`MAX_NAMED` of them are kept (sorted, so equal batches encode equally).
+    """
+    return encode([sorted(named)[:MAX_NAMED], list(raws)])
 
 
 def decode_batch(
     payload: bytes, registry: KindRegistry, known: Container[bytes] = (), skipped: list[bytes] | None = None
-) -> list[Transaction]:
-    """Decode a batch, skipping transactions whose hash is in ``known`` (already pending here).
+) -> tuple[frozenset[bytes], list[Transaction]]:
+    """Decode a batch into the peers it names and its transactions, skipping those whose hash is in ``known``.
 
-    The hashes of the skipped ones are appended to ``skipped`` if given. DecodeError if the
-    batch or any transaction decoded from it is malformed. A skipped transaction's bytes hash
-    to a pending one's, so they are that transaction's bytes, which decoded when it was
-    admitted: a transaction is decoded once per node, however many peers relay it.
+    ``known`` holds the hashes already pending here; the hashes of the skipped transactions
+    are appended to ``skipped`` if given. DecodeError if the batch, a name (a node id of
+    :data:`chain.keys.PUBLIC_KEY_SIZE` bytes, at most :data:`MAX_NAMED` of them) or any
+    transaction decoded from it is malformed. A skipped transaction's bytes hash to a pending
+    one's, so they are that transaction's bytes, which decoded when it was admitted: a
+    transaction is decoded once per node, however many peers relay it.
     """
-    items = as_list(decode(payload, MAX_BATCH_BYTES + 16 * 1024), "tx batch", max_len=MAX_BATCH_TXS)
+    batch = as_list(decode(payload, MAX_BATCH_BYTES + 16 * 1024), "tx batch [named peers, txs]", length=2)
+    names = as_list(batch[0], "named peers", max_len=MAX_NAMED)
+    named = frozenset(as_bytes(item, "named peer", size=PUBLIC_KEY_SIZE) for item in names)
+    items = as_list(batch[1], "tx batch", max_len=MAX_BATCH_TXS)
     txs = []
     for item in items:
         raw = as_bytes(item, "tx", max_len=MAX_TX_BYTES)
@@ -58,7 +77,7 @@ def decode_batch(
             txs.append(decode_transaction(raw, registry))
         elif skipped is not None:
             skipped.append(tx_hash)
-    return txs
+    return named, txs
 
 
 class MempoolReactor:
@@ -68,13 +87,13 @@ class MempoolReactor:
         self.network = network
         self.mempool = mempool
         self.registry = registry
-        self._outbox: list[tuple[Transaction, bytes | None]] = []
-        self._holders: dict[bytes, set[bytes] | None] = {}
-        """Hash of each queued transaction -> the other peers known to hold it (they sent it
-        to us since it was queued; None: none but its source), so it is not sent to them."""
+        self._outbox: list[Transaction] = []
+        self._holders: dict[bytes, frozenset[bytes]] = {}
+        """Hash of each queued transaction -> the peers known to hold it (its source, the peers
+        its batch named, and those that sent it to us since it was queued): not sent to them."""
         self._wake = asyncio.Event()
-        self._source: bytes | None = None
-        """The peer whose batch is being admitted (None: the client API)."""
+        self._arriving: frozenset[bytes] = _NO_HOLDERS
+        """The holders of the batch being admitted (empty: the client API's)."""
         mempool.on_admit = self.admitted
 
     @property
@@ -85,37 +104,35 @@ class MempoolReactor:
         )
 
     def admitted(self, tx: Transaction) -> None:
-        """Mempool hook: queue a newly admitted transaction for gossip (never back to its source)."""
-        self._outbox.append((tx, self._source))
-        self._holders[tx.hash] = None
+        """Mempool hook: queue a newly admitted transaction for gossip (never to a peer known to hold it)."""
+        self._outbox.append(tx)
+        self._holders[tx.hash] = self._arriving
         self._wake.set()
 
     async def receive(self, peer_id: bytes, channel: str, payload: bytes) -> None:
         """Admit a peer's batch; report undecodable batches and bad signatures."""
         skipped: list[bytes] = []
         try:
-            fresh = decode_batch(payload, self.registry, self.mempool, skipped)
+            named, fresh = decode_batch(payload, self.registry, self.mempool, skipped)
         except DecodeError as exc:
             self.network.report(peer_id, Severity.MAJOR, f"bad transaction batch: {exc}")
             return
+        arriving = named | {peer_id}
         holders = self._holders
-        for tx_hash in skipped:  # the sender has these: if still queued here, not to it
-            if tx_hash in holders:
-                known = holders[tx_hash]
-                if known is None:
-                    holders[tx_hash] = {peer_id}
-                else:
-                    known.add(peer_id)
+        for tx_hash in skipped:  # the sender (and whom it named) have these: if still queued here, not to them
+            known = holders.get(tx_hash)
+            if known is not None:
+                holders[tx_hash] = known | arriving
         if not fresh:
             return
         signatures = await verify_async(fresh)
         if not all(signatures):
             self.network.report(peer_id, Severity.MAJOR, "transaction with a bad signature")
-        self._source = peer_id
+        self._arriving = arriving
         try:
             self.mempool.add_many(fresh, signatures, local=False)
         finally:
-            self._source = None
+            self._arriving = _NO_HOLDERS
 
     def peer_connected(self, peer: PeerInfo) -> None:
         """Nothing to do: new transactions reach the peer as they arrive."""
@@ -142,32 +159,26 @@ class MempoolReactor:
             stopper.cancel()
 
     def flush(self) -> None:
-        """Send everything queued: one batch per source, split at the batch bounds.
+        """Send everything queued, in order, to the sendable peers not known to hold it.
 
-        A transaction some other peer sent us while it was queued goes, in per-peer batches,
-        only to the peers not known to hold it.
+        Transactions with the same known holders go together, split at the batch bounds; each
+        batch names those holders and the peers it is sent to.
         """
         outbox, self._outbox = self._outbox, []
         holders, self._holders = self._holders, {}
-        by_source: dict[bytes | None, list[bytes]] = {}
-        by_peer: dict[bytes, list[bytes]] = {}
-        peers: list[bytes] | None = None
-        for tx, source in outbox:
-            known = holders.get(tx.hash)
-            if known is None:
-                by_source.setdefault(source, []).append(tx.raw)
+        groups: dict[frozenset[bytes], list[bytes]] = {}
+        for tx in outbox:
+            groups.setdefault(holders[tx.hash], []).append(tx.raw)
+        peers = [p.node_id for p in self.network.peers() if p.outbound]
+        for known, raws in groups.items():
+            targets = [peer for peer in peers if peer not in known]
+            if not targets:
                 continue
-            if peers is None:
-                peers = [p.node_id for p in self.network.peers() if p.outbound]
-            for peer in peers:
-                if peer != source and peer not in known:
-                    by_peer.setdefault(peer, []).append(tx.raw)
-        for source, raws in by_source.items():
+            named = known.union(targets)
             for batch in _split(raws):
-                self.network.broadcast(TX_CHANNEL, encode_batch(batch), except_peer=source)
-        for peer, raws in by_peer.items():
-            for batch in _split(raws):
-                self.network.send(peer, TX_CHANNEL, encode_batch(batch))
+                payload = encode_batch(batch, named)
+                for peer in targets:
+                    self.network.send(peer, TX_CHANNEL, payload)
 
 
 def _split(raws: list[bytes]) -> list[list[bytes]]:

@@ -23,7 +23,9 @@ import msgpack
 from chain.encoding import DecodeError, as_bytes, as_int, as_list, as_str, decode, encode, sha256
 from chain.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, signing_message, verify
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
+"""Peers of another version refuse the handshake (``incompatible_version``). 2: a gossiped
+transaction batch names the peers that hold it (node/mempool_reactor.py)."""
 HANDSHAKE_DOMAIN: Final = "agora/p2p-handshake/v1"
 MAX_HANDSHAKE_BYTES: Final = 2048
 MAX_URL_LENGTH: Final = 200

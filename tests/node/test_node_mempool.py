@@ -188,8 +188,8 @@ def test_gossip_batches_decode_only_what_is_not_pending_and_still_refuse_malform
     pool = _pool(_state())
     pending, fresh = _tx(KEYS[0], 0), _tx(KEYS[1], 0)
     pool.add(pending, signature_checked=True)
-    assert decode_batch(encode_batch([pending.raw, fresh.raw]), CORE_KINDS, pool) == [fresh]
-    assert decode_batch(encode_batch([pending.raw, fresh.raw]), CORE_KINDS) == [pending, fresh]
+    assert decode_batch(encode_batch([pending.raw, fresh.raw]), CORE_KINDS, pool) == (frozenset(), [fresh])
+    assert decode_batch(encode_batch([pending.raw, fresh.raw]), CORE_KINDS) == (frozenset(), [pending, fresh])
     for bad in ([pending.raw, b"\xc1"], [fresh.raw[:-1]], [pending.raw] * (MAX_BATCH_TXS + 1)):
         with pytest.raises(DecodeError):
             decode_batch(encode_batch(bad), CORE_KINDS, pool)

@@ -1,10 +1,13 @@
-"""Gossip: a transaction goes to each peer not known to hold it, and peers' copies never evict a client's."""
+"""Gossip: a transaction goes to each peer not known to hold it, once per link in a full mesh, and
+peers' copies never evict a client's."""
 
 from __future__ import annotations
 
 import asyncio
 
-from chain.encoding import decode, sha256
+import pytest
+
+from chain.encoding import DecodeError, decode, encode, sha256
 from chain.genesis import Genesis, GenesisBalance
 from chain.keys import PrivateKey
 from chain.params import ChainParams
@@ -12,7 +15,7 @@ from chain.transfer import CORE_KINDS, Transfer
 from chain.tx import Transaction, sign_transaction
 from chain.validators import Validator, ValidatorSet
 from node.mempool import Mempool
-from node.mempool_reactor import MempoolReactor, encode_batch
+from node.mempool_reactor import MAX_NAMED, MempoolReactor, decode_batch, encode_batch
 from p2p import PeerInfo
 
 CHAIN = "reactor-test"
@@ -38,7 +41,7 @@ class RecordingNetwork:
 
     def send(self, peer_id: bytes, channel: str, payload: bytes) -> bool:
         """Record the batch's transactions for ``peer_id``."""
-        self.sent[peer_id].extend(decode(payload))
+        self.sent[peer_id].extend(decode(payload)[1])
         return True
 
     def report(self, peer_id: bytes, severity: int, reason: str) -> None:
@@ -95,3 +98,93 @@ def test_gossiped_batches_are_admitted_as_a_peers_and_cannot_evict_a_clients() -
         assert own.hash in pool and rich.hash not in pool and pool.is_local(own.hash)
 
     asyncio.run(main())
+
+
+def test_a_batch_is_not_relayed_to_the_peers_it_names() -> None:
+    async def main() -> None:
+        net, pool = RecordingNetwork(), _pool()
+        reactor = MempoolReactor(net, pool, REGISTRY)
+        tx = _tx(KEYS[1], 0)
+        await reactor.receive(PEERS[0], "mempool.txs", encode_batch([tx.raw], named=[PEERS[1]]))
+        reactor.flush()
+        assert tx.hash in pool
+        assert net.sent == {PEERS[0]: [], PEERS[1]: [], PEERS[2]: [tx.raw]}
+
+    asyncio.run(main())
+
+
+class Mesh:
+    """Reactors wired by an in-memory network: ``links`` says who can send to whom."""
+
+    def __init__(self, links: dict[bytes, list[bytes]]) -> None:
+        self.links = links
+        self.pools = {node: _pool() for node in links}
+        self.reactors = {node: MempoolReactor(_MeshNetwork(self, node), self.pools[node], REGISTRY) for node in links}
+        self.in_flight: list[tuple[bytes, bytes, bytes]] = []
+        self.sends = 0
+
+    async def settle(self) -> None:
+        """Flush and deliver until nothing is queued anywhere."""
+        while True:
+            for reactor in self.reactors.values():
+                reactor.flush()
+            if not self.in_flight:
+                return
+            src, dst, payload = self.in_flight.pop(0)
+            await self.reactors[dst].receive(src, "mempool.txs", payload)
+
+
+class _MeshNetwork(RecordingNetwork):
+    def __init__(self, mesh: Mesh, node: bytes) -> None:
+        super().__init__()
+        self.mesh, self.node = mesh, node
+
+    def send(self, peer_id: bytes, channel: str, payload: bytes) -> bool:
+        self.mesh.in_flight.append((self.node, peer_id, payload))
+        self.mesh.sends += len(decode(payload)[1])
+        return True
+
+    def peers(self) -> list[PeerInfo]:
+        return [PeerInfo(p, "http://127.0.0.1:1", 0, True, True, 0.0) for p in self.mesh.links[self.node]]
+
+
+NODES = [bytes([i]) * 32 for i in range(10, 16)]
+
+
+def test_in_a_full_mesh_each_transaction_crosses_each_link_once_from_its_first_node() -> None:
+    async def main() -> None:
+        four = NODES[:4]
+        mesh = Mesh({node: [p for p in four if p != node] for node in four})
+        txs = [_tx(KEYS[i], 0) for i in range(4)]
+        for node, tx in zip(four, txs, strict=True):  # each node's client sends one
+            mesh.pools[node].add(tx)
+        await mesh.settle()
+        assert all(tx.hash in pool for pool in mesh.pools.values() for tx in txs)
+        assert mesh.sends == 4 * 3  # relaying to every peer but the source sent each one 9 times
+
+    asyncio.run(main())
+
+
+def test_in_a_partial_mesh_a_transaction_still_reaches_every_node() -> None:
+    async def main() -> None:
+        a, b, c, d, e, f = NODES  # a line a-b-c-d, and e, f hanging off b and d
+        mesh = Mesh({a: [b], b: [a, c, e], c: [b, d], d: [c, f], e: [b], f: [d]})
+        tx = _tx(KEYS[0], 0)
+        mesh.pools[a].add(tx)
+        await mesh.settle()
+        assert all(tx.hash in pool for pool in mesh.pools.values())
+        assert mesh.sends == 5  # one per link of the tree
+
+    asyncio.run(main())
+
+
+def test_a_batch_with_bad_names_is_refused_whole() -> None:
+    tx = _tx(KEYS[0], 0)
+    assert decode_batch(encode_batch([tx.raw], named=PEERS), REGISTRY) == (frozenset(PEERS), [tx])
+    for bad in (
+        encode_batch([tx.raw], named=[b"short"]),  # not a node id
+        encode([[bytes([i]) * 32 for i in range(MAX_NAMED + 1)], [tx.raw]]),  # more names than allowed
+        encode([tx.raw]),  # a version-1 batch: a bare list of transactions
+    ):
+        with pytest.raises(DecodeError):
+            decode_batch(bad, REGISTRY)
