@@ -200,13 +200,24 @@ class NodeCache:
 
     def put(self, node_key: bytes, node: bytes) -> None:
         """Remember ``node`` as the one stored under ``node_key``."""
+        self.put_many({node_key: node})
+
+    def put_many(self, nodes: Mapping[bytes, bytes]) -> None:
+        """Remember each of ``nodes`` (node key -> node) as the one stored under its key.
+
+        One pass under the lock, then the oldest are evicted down to the bound: a block's
+        new nodes cost a dict insert each, not a call and a lock each.
+        """
         with self._lock:
-            if node_key in self._nodes:
-                return
-            self._nodes[node_key] = node
-            self._bytes += len(node_key) + len(node) + _CACHE_ENTRY_OVERHEAD
-            while self._bytes > self._max and self._nodes:
-                old_key, old = self._nodes.popitem(last=False)
+            cached = self._nodes
+            added = 0
+            for node_key, node in nodes.items():
+                if node_key not in cached:
+                    cached[node_key] = node
+                    added += len(node_key) + len(node) + _CACHE_ENTRY_OVERHEAD
+            self._bytes += added
+            while self._bytes > self._max and cached:
+                old_key, old = cached.popitem(last=False)
                 self._bytes -= len(old_key) + len(old) + _CACHE_ENTRY_OVERHEAD
 
     def discard(self, node_key: bytes) -> None:
@@ -680,9 +691,7 @@ class ChainStore:
             self._recent[header.height] = block
             self._recent.pop(header.height - RECENT_BLOCKS, None)
             self.state.tree_root = tree.root
-            cache = self.node_cache
-            for node_key, node in tree.new_nodes.items():
-                cache.put(node_key, node)
+            self.node_cache.put_many(tree.new_nodes)
             return self._head
 
     # --- pruning ---------------------------------------------------------------------

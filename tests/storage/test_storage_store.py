@@ -315,6 +315,19 @@ def test_the_node_cache_bound_is_its_real_memory() -> None:
     assert 0.8 * limit < held <= 1.05 * limit, f"{held / 2**20:.2f} MiB held for a {limit / 2**20:.0f} MiB bound"
 
 
+def test_putting_a_blocks_nodes_at_once_caches_and_evicts_like_putting_them_one_by_one() -> None:
+    rng = random.Random(11)
+    blocks = [{rng.randbytes(40): rng.randbytes(rng.randint(40, 700)) for _ in range(300)} for _ in range(20)]
+    one_by_one, at_once = NodeCache(256 * 1024), NodeCache(256 * 1024)  # a block fits, 20 do not
+    for nodes in blocks:
+        for node_key, node in nodes.items():
+            one_by_one.put(node_key, node)
+        at_once.put_many(nodes)
+        at_once.put_many(nodes)  # already cached: nothing changes
+    assert 300 < len(at_once) == len(one_by_one) < 6_000
+    assert all(at_once.get(key) == one_by_one.get(key) for nodes in blocks for key in nodes)
+
+
 def test_the_node_cache_is_bounded_and_forgets_what_pruning_deletes(tmp_path: Path) -> None:
     cache = NodeCache(10_000)
     for i in range(1_000):
