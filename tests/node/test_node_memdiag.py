@@ -10,6 +10,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from daemon_run import run_daemon
 
 from chain.encoding import sha256
 from chain.keys import PrivateKey
@@ -56,14 +57,7 @@ def test_a_node_refuses_a_bad_setting_before_it_starts(tmp_path: Path) -> None:
     key = PrivateKey(sha256(b"memdiag-validator"))
     datadir = tmp_path / "node"
     init_datadir(datadir, dev_genesis("memdiag", [key.public_key], {}, time_ms=1), key, "pw", {})
-    env = dict(os.environ, PYTHONPATH=str(REPO), AGORA_PASSWORD="pw", AGORA_TRACEMALLOC="soon")
-    proc = subprocess.run(
-        [sys.executable, "-m", "node", "--datadir", str(datadir), "--api-port", "0"],
-        capture_output=True,
-        env=env,
-        cwd=REPO,
-        timeout=60,
-    )
+    proc = run_daemon(datadir, AGORA_TRACEMALLOC="soon")
     assert proc.returncode == 2 and "AGORA_TRACEMALLOC='soon'" in proc.stderr.decode()
 
 

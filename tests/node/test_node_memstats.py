@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import os
-import subprocess
 import sys
 import threading
 import time
@@ -13,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from daemon_run import run_daemon
 
 from chain.encoding import sha256
 from chain.keys import PrivateKey
@@ -172,12 +171,5 @@ async def test_a_node_opens_leveldb_as_configured_and_serves_the_gauges(tmp_path
 
 def test_a_node_refuses_a_bad_memstats_setting_before_it_starts(tmp_path: Path) -> None:
     datadir = _datadir(tmp_path)
-    env = dict(os.environ, PYTHONPATH=str(REPO), AGORA_PASSWORD="pw", AGORA_MEMSTATS="often")
-    proc = subprocess.run(
-        [sys.executable, "-m", "node", "--datadir", str(datadir), "--api-port", "0"],
-        capture_output=True,
-        env=env,
-        cwd=REPO,
-        timeout=60,
-    )
+    proc = run_daemon(datadir, AGORA_MEMSTATS="often")
     assert proc.returncode == 2 and "AGORA_MEMSTATS='often'" in proc.stderr.decode()
