@@ -28,7 +28,6 @@ from node.datadir import dev_genesis, init_datadir, open_datadir
 from node.service import Node, db_options_of
 from storage import store as st
 
-REPO = Path(__file__).resolve().parents[2]
 LINUX = sys.platform.startswith("linux")
 
 
